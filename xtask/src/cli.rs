@@ -1,0 +1,173 @@
+//! Argument parsing (lexopt: no proc macros, near-zero compile cost), help, dispatch,
+//! and the mapping of results to exit codes: 0 pass, 1 a check failed, 2 could not run.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use lexopt::prelude::*;
+use lexopt::Arg;
+
+use crate::commands::{self, config_cmd, gen, Ctx, Outcome};
+
+pub const HELP: &str = "\
+cargo xtask: staging infrastructure of a pnpm monorepo's API (CipherBox by default)
+
+USAGE:
+    cargo xtask <COMMAND> [OPTIONS]
+    cargo xtask <COMMAND> --help      details of one command
+
+COMMANDS:
+    gen            write infra/ (Dockerfile, ignore file, compose, Caddyfile) from the config;
+                   --check prints a diff of stale files and exits 1
+    config         create, read or change the config (infra/stack.toml), keeping comments
+
+GLOBAL OPTIONS (accepted by every command):
+    --root DIR       the pnpm monorepo to work on (default: this workspace's root)
+    --config FILE    the config file (default: <root>/infra/stack.toml)
+    -h, --help       print help
+
+EXIT CODES:
+    0  everything passed        1  a check failed (stale file, finding, failed build or smoke test)
+    2  could not run (bad arguments, bad config or monorepo, missing tool, engine unreachable)
+";
+
+/// The workspace this xtask was built in: the default monorepo root.
+pub fn default_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(PathBuf::from).unwrap_or(here)
+}
+
+pub fn main() -> ExitCode {
+    match run(std::env::args_os().skip(1).collect()) {
+        Ok(Outcome::Pass) => ExitCode::SUCCESS,
+        Ok(Outcome::Fail) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum GlobalOpt {
+    Root,
+    Config,
+}
+
+/// Options every command takes.
+#[derive(Default)]
+struct Global {
+    root: Option<PathBuf>,
+    config: Option<PathBuf>,
+}
+
+impl Global {
+    /// Is `arg` a global option? Its value is read by [`Global::set`].
+    fn which(arg: &Arg<'_>) -> Option<GlobalOpt> {
+        match arg {
+            Long("root") => Some(GlobalOpt::Root),
+            Long("config") => Some(GlobalOpt::Config),
+            _ => None,
+        }
+    }
+
+    fn set(&mut self, opt: GlobalOpt, p: &mut lexopt::Parser) -> Result<()> {
+        let v: PathBuf = p.value()?.into();
+        match opt {
+            GlobalOpt::Root => self.root = Some(v),
+            GlobalOpt::Config => self.config = Some(v),
+        }
+        Ok(())
+    }
+
+    fn ctx(&self) -> Result<Ctx> {
+        let root = match &self.root {
+            Some(r) => {
+                let abs = if r.is_absolute() { r.clone() } else { std::env::current_dir()?.join(r) };
+                if !abs.is_dir() {
+                    bail!("--root {}: no such directory", r.display());
+                }
+                abs
+            }
+            None => default_root(),
+        };
+        Ok(Ctx::new(&root, self.config.as_deref()))
+    }
+}
+
+fn help(text: &str) -> Result<Outcome> {
+    print!("{text}");
+    Ok(Outcome::Pass)
+}
+
+fn unexpected(arg: Arg<'_>, command: &str) -> anyhow::Error {
+    let e = arg.unexpected();
+    anyhow::anyhow!("{e} (see `cargo xtask {command} --help`)")
+}
+
+/// Parses and runs one invocation.
+pub fn run(args: Vec<OsString>) -> Result<Outcome> {
+    let mut p = lexopt::Parser::from_args(args);
+    let mut g = Global::default();
+    let command = loop {
+        let Some(arg) = p.next()? else {
+            print!("{HELP}");
+            bail!("no command given");
+        };
+        if let Some(o) = Global::which(&arg) {
+            g.set(o, &mut p)?;
+            continue;
+        }
+        match arg {
+            Short('h') | Long("help") => return help(HELP),
+            Value(v) => break v.string()?,
+            other => return Err(unexpected(other, "")),
+        }
+    };
+    match command.as_str() {
+        "gen" => {
+            let mut a = gen::Args { check: false, force: false };
+            while let Some(arg) = p.next()? {
+                if let Some(o) = Global::which(&arg) {
+                    g.set(o, &mut p)?;
+                    continue;
+                }
+                match arg {
+                    Long("check") => a.check = true,
+                    Long("force") => a.force = true,
+                    Short('h') | Long("help") => return help(gen::HELP),
+                    other => return Err(unexpected(other, "gen")),
+                }
+            }
+            gen::run(&g.ctx()?, &a)
+        }
+        "config" => {
+            let mut words: Vec<String> = Vec::new();
+            while let Some(arg) = p.next()? {
+                if let Some(o) = Global::which(&arg) {
+                    g.set(o, &mut p)?;
+                    continue;
+                }
+                match arg {
+                    Short('h') | Long("help") => return help(config_cmd::HELP),
+                    Value(v) => words.push(v.string()?),
+                    other => return Err(unexpected(other, "config")),
+                }
+            }
+            let action = match words.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+                ["init"] => config_cmd::Action::Init,
+                ["show"] | [] => config_cmd::Action::Show,
+                ["get", k] => config_cmd::Action::Get(k.to_string()),
+                ["set", k, v] => config_cmd::Action::Set(k.to_string(), v.to_string()),
+                ["keys"] => config_cmd::Action::Keys,
+                _ => bail!("usage: cargo xtask config init|show|get KEY|set KEY VALUE|keys (see --help)"),
+            };
+            config_cmd::run(&g.ctx()?, &action)
+        }
+        other => {
+            bail!("unknown command {other:?}; commands: {} (see `cargo xtask --help`)", commands::NAMES.join(", "))
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! `cargo xtask gen [--check] [--force]`
+
+use anyhow::{bail, Result};
+
+use super::{Ctx, Outcome};
+use crate::generated::{self, State, COMMAND};
+use crate::render;
+
+pub const HELP: &str = "\
+cargo xtask gen: write the staging infra files into infra/
+
+USAGE:
+    cargo xtask gen [--check] [--force] [--root DIR] [--config FILE]
+
+Renders, from the config (infra/stack.toml) and the pnpm workspace:
+    infra/api.Dockerfile                  multi-stage image of the API
+    infra/api.Dockerfile.dockerignore     its build-context filter (BuildKit reads it)
+    infra/docker-compose.staging.yml      api, postgres, redis, ipfs, tee-worker, caddy
+    infra/Caddyfile                       origin-cert TLS, reverse_proxy to the API
+    infra/.env.staging.example            every variable compose interpolates
+
+Each file starts with a header naming this command and a digest of its body, so a
+file edited by hand is noticed: gen reports it and leaves it alone unless --force.
+Writes are atomic (temporary file + rename); output is byte-identical on every run.
+
+OPTIONS:
+    --check          write nothing; print a unified diff per stale file and exit 1
+    --force          overwrite files that were edited by hand
+    --root DIR       the pnpm monorepo (default: this workspace's root)
+    --config FILE    the config file (default: <root>/infra/stack.toml)
+    -h, --help       print this help
+
+EXIT: 0 fresh/written, 1 stale (--check) or hand-edited files kept, 2 could not run.
+";
+
+pub struct Args {
+    pub check: bool,
+    pub force: bool,
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
+    let model = ctx.model()?;
+    let files = render::all(&model.stack);
+    let checked = generated::check_all(&ctx.root, &files)?;
+    if args.check {
+        return Ok(report_check(&checked));
+    }
+    let edited: Vec<&str> =
+        checked.iter().filter(|c| c.state == State::HandEdited).map(|c| c.file.path.as_str()).collect();
+    if !edited.is_empty() && !args.force {
+        for c in checked.iter().filter(|c| c.state == State::HandEdited) {
+            eprintln!("{}", generated::diff(&c.file.path, c.on_disk.as_deref().unwrap_or(""), &c.file.contents));
+        }
+        bail!(
+            "{} edited by hand since `{COMMAND}` wrote {}; nothing was written. Move the change into infra/stack.toml \
+             (or the workspace), or rerun with --force to overwrite (the diff above shows what would be lost)",
+            edited.join(", "),
+            if edited.len() == 1 { "it" } else { "them" }
+        );
+    }
+    let infra = ctx.root.join(crate::stack::INFRA_DIR);
+    generated::ensure_dir(&infra)?;
+    for name in generated::remove_leftovers(&infra)? {
+        eprintln!("removed {name}, left by an interrupted run");
+    }
+    let mut written = 0;
+    for c in &checked {
+        let path = ctx.root.join(&c.file.path);
+        if c.state == State::Fresh {
+            println!("unchanged  {}", c.file.path);
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            generated::ensure_dir(parent)?;
+        }
+        generated::write_atomic(&path, &c.file.contents)?;
+        written += 1;
+        let what = match c.state {
+            State::Missing => "created  ",
+            State::HandEdited => "overwrote",
+            _ => "updated  ",
+        };
+        println!("{what}  {}", c.file.path);
+    }
+    println!("{written} file(s) written, {} unchanged", checked.len() - written);
+    Ok(Outcome::Pass)
+}
+
+fn report_check(checked: &[generated::Checked]) -> Outcome {
+    let mut bad = 0;
+    for c in checked {
+        match c.state {
+            State::Fresh => {}
+            State::Missing => {
+                bad += 1;
+                println!("missing: {} (run `{COMMAND}`)", c.file.path);
+            }
+            State::Stale | State::HandEdited => {
+                bad += 1;
+                let how = if c.state == State::HandEdited {
+                    format!("edited by hand; move the change into the config, then `{COMMAND} --force`")
+                } else {
+                    format!("stale; run `{COMMAND}`")
+                };
+                println!("{}: {how}", c.file.path);
+                print!("{}", generated::diff(&c.file.path, c.on_disk.as_deref().unwrap_or(""), &c.file.contents));
+            }
+        }
+    }
+    if bad == 0 {
+        println!("{} generated file(s) fresh", checked.len());
+        Outcome::Pass
+    } else {
+        println!("{bad} of {} generated file(s) not fresh; fix: `{COMMAND}`", checked.len());
+        Outcome::Fail
+    }
+}

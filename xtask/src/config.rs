@@ -1,0 +1,724 @@
+//! The user's config file (`infra/stack.toml`): what differs per deployment or per monorepo.
+//!
+//! Read with `toml_edit` so that every bad value is reported at its line and column, and
+//! updated with `toml_edit` so that `config set` keeps the user's comments and layout.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use toml_edit::{Document, DocumentMut, Item, Value};
+
+/// Where the config lives, relative to the monorepo root, unless `--config` says otherwise.
+pub const DEFAULT_PATH: &str = "infra/stack.toml";
+
+/// Third-party services whose image can be overridden under `[images]`.
+pub const IMAGE_SERVICES: &[&str] = &["postgres", "redis", "ipfs", "caddy"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The file the values came from (`None`: built-in defaults only).
+    pub source: Option<PathBuf>,
+    pub registry: String,
+    pub owner: String,
+    pub tag: String,
+    pub api: ApiConfig,
+    pub node: NodeConfig,
+    pub tee_worker: TeeWorkerConfig,
+    pub images: Images,
+    pub caddy: CaddyConfig,
+    pub ports: Ports,
+    pub waivers: Vec<Waiver>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// The API's package name in the workspace.
+    pub package: String,
+    /// The API's directory, relative to the root; when set it wins over `package`.
+    pub path: Option<String>,
+    /// Local image name (`<image>:<tag>` and `<registry>/<owner>/<image>:<tag>`).
+    pub image: String,
+    /// The port the API listens on inside its container.
+    pub port: u16,
+    /// The entry point, relative to the API's directory.
+    pub entry: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    pub image: String,
+    /// Used only when the root `package.json` names no `packageManager`.
+    pub pnpm: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeeWorkerConfig {
+    pub image: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Images {
+    pub postgres: String,
+    pub redis: String,
+    pub ipfs: String,
+    pub caddy: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaddyConfig {
+    /// Site addresses; empty means any host on `:443`.
+    pub domains: Vec<String>,
+    pub cert_file: String,
+    pub key_file: String,
+}
+
+/// Host-side ports. All but `http`, `https` and `ipfs_swarm` are bound to 127.0.0.1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ports {
+    pub api: u16,
+    pub tee_worker: u16,
+    pub postgres: u16,
+    pub redis: u16,
+    pub ipfs_api: u16,
+    pub ipfs_gateway: u16,
+    pub ipfs_swarm: u16,
+    pub http: u16,
+    pub https: u16,
+}
+
+/// A rule waived on purpose, with the reason written down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiver {
+    pub rule: String,
+    pub file: Option<String>,
+    pub reason: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            source: None,
+            registry: "ghcr.io".into(),
+            owner: "OWNER".into(),
+            tag: "latest".into(),
+            api: ApiConfig {
+                package: "@cipherbox/api".into(),
+                path: None,
+                image: "cipherbox-api".into(),
+                port: 3000,
+                entry: "dist/main.js".into(),
+            },
+            node: NodeConfig { image: "node:22-alpine".into(), pnpm: "10.34.9".into() },
+            tee_worker: TeeWorkerConfig { image: "cipherbox-tee-worker".into(), port: 3001 },
+            images: Images {
+                postgres: "postgres:16-alpine".into(),
+                redis: "redis:7-alpine".into(),
+                ipfs: "ipfs/kubo:v0.34.0".into(),
+                caddy: "caddy:2-alpine".into(),
+            },
+            caddy: CaddyConfig {
+                domains: Vec::new(),
+                cert_file: "origin.pem".into(),
+                key_file: "origin-key.pem".into(),
+            },
+            ports: Ports {
+                api: 3000,
+                tee_worker: 3001,
+                postgres: 5432,
+                redis: 6379,
+                ipfs_api: 5001,
+                ipfs_gateway: 8080,
+                ipfs_swarm: 4001,
+                http: 80,
+                https: 443,
+            },
+            waivers: Vec::new(),
+        }
+    }
+}
+
+/// The text `config init` writes: every key, its default, and what it means.
+pub const TEMPLATE: &str = r#"# Settings for `cargo xtask gen` (CipherBox staging infra).
+# Every key is optional: a missing key takes the default shown here.
+# Edit by hand or with `cargo xtask config set KEY VALUE` (comments are kept).
+
+[project]
+registry = "ghcr.io"   # where images are pushed
+owner = "OWNER"        # images are <registry>/<owner>/<name>
+tag = "latest"         # default image tag in compose: ${TAG:-<tag>}
+
+[api]
+package = "@cipherbox/api"   # the API's name in the pnpm workspace
+# path = "apps/api"          # or its directory (wins over package)
+image = "cipherbox-api"      # image name; build-image tags <image>:<tag> too
+port = 3000                  # port the API listens on in its container
+entry = "dist/main.js"       # built entry point, relative to the API's directory
+
+[node]
+image = "node:22-alpine"     # base image of every stage (ARG NODE_IMAGE)
+pnpm = "10.34.9"             # used only when package.json has no packageManager
+
+[tee_worker]
+image = "cipherbox-tee-worker"
+port = 3001
+
+[images]                     # third-party images (pin a tag, never latest)
+postgres = "postgres:16-alpine"
+redis = "redis:7-alpine"
+ipfs = "ipfs/kubo:v0.34.0"
+caddy = "caddy:2-alpine"
+
+[caddy]
+domains = []                 # site addresses; empty serves any host on :443
+cert_file = "origin.pem"     # origin certificate, in infra/certs/
+key_file = "origin-key.pem"
+
+[ports]                      # host ports; all but http, https, ipfs_swarm bind 127.0.0.1
+api = 3000
+tee_worker = 3001
+postgres = 5432
+redis = 6379
+ipfs_api = 5001
+ipfs_gateway = 8080
+ipfs_swarm = 4001
+http = 80
+https = 443
+
+# A rule can be waived only with a reason; waivers are listed in every verify output.
+# [[waiver]]
+# rule = "compose/port-loopback"
+# file = "infra/docker-compose.staging.yml"   # optional
+# reason = "why this is fine here"
+"#;
+
+/// A config problem at a position in the file.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Str,
+    Port,
+    Image,
+    ImageName,
+    RelPath,
+    Version,
+    StrList,
+}
+
+/// Every key the config knows: (table, key, kind).
+const SCHEMA: &[(&str, &str, Kind)] = &[
+    ("project", "registry", Kind::Str),
+    ("project", "owner", Kind::ImageName),
+    ("project", "tag", Kind::Str),
+    ("api", "package", Kind::Str),
+    ("api", "path", Kind::RelPath),
+    ("api", "image", Kind::ImageName),
+    ("api", "port", Kind::Port),
+    ("api", "entry", Kind::RelPath),
+    ("node", "image", Kind::Image),
+    ("node", "pnpm", Kind::Version),
+    ("tee_worker", "image", Kind::ImageName),
+    ("tee_worker", "port", Kind::Port),
+    ("images", "postgres", Kind::Image),
+    ("images", "redis", Kind::Image),
+    ("images", "ipfs", Kind::Image),
+    ("images", "caddy", Kind::Image),
+    ("caddy", "domains", Kind::StrList),
+    ("caddy", "cert_file", Kind::Str),
+    ("caddy", "key_file", Kind::Str),
+    ("ports", "api", Kind::Port),
+    ("ports", "tee_worker", Kind::Port),
+    ("ports", "postgres", Kind::Port),
+    ("ports", "redis", Kind::Port),
+    ("ports", "ipfs_api", Kind::Port),
+    ("ports", "ipfs_gateway", Kind::Port),
+    ("ports", "ipfs_swarm", Kind::Port),
+    ("ports", "http", Kind::Port),
+    ("ports", "https", Kind::Port),
+];
+
+/// The config file path for a root and an optional `--config`.
+pub fn path_for(root: &Path, explicit: Option<&Path>) -> PathBuf {
+    match explicit {
+        Some(p) if p.is_absolute() => p.to_path_buf(),
+        Some(p) => std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()),
+        None => root.join(DEFAULT_PATH),
+    }
+}
+
+/// Loads the config: defaults when the file does not exist and was not asked for by name.
+pub fn load(path: &Path, required: bool) -> Result<Config> {
+    if !path.exists() {
+        if required {
+            bail!(
+                "config file {} does not exist; create it with `cargo xtask config init`",
+                path.display()
+            );
+        }
+        return Ok(Config::default());
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let mut config = parse(&text, &path.display().to_string())?;
+    config.source = Some(path.to_path_buf());
+    Ok(config)
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, column)
+}
+
+/// Parses and validates config text; `file` names it in messages.
+pub fn parse(text: &str, file: &str) -> Result<Config> {
+    let doc = Document::parse(text.to_owned()).map_err(|e| {
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+        ConfigError {
+            file: file.into(),
+            line,
+            column,
+            message: format!("malformed TOML: {}", e.message()),
+        }
+    })?;
+    let at = |span: Option<std::ops::Range<usize>>, message: String| -> anyhow::Error {
+        let (line, column) = span.map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+        ConfigError { file: file.into(), line, column, message }.into()
+    };
+    let mut c = Config::default();
+    for (table_name, item) in doc.as_table().iter() {
+        let key_span = doc.as_table().key(table_name).and_then(|k| k.span());
+        if table_name == "waiver" {
+            let Some(arr) = item.as_array_of_tables() else {
+                return Err(at(key_span, "`waiver` must be an array of tables: [[waiver]]".into()));
+            };
+            for t in arr.iter() {
+                let mut w = Waiver { rule: String::new(), file: None, reason: String::new() };
+                for (k, v) in t.iter() {
+                    let span = t.key(k).and_then(|k| k.span());
+                    let s = v.as_str().ok_or_else(|| at(span.clone(), format!("waiver.{k} must be a string")))?;
+                    match k {
+                        "rule" => w.rule = s.into(),
+                        "file" => w.file = Some(s.into()),
+                        "reason" => w.reason = s.into(),
+                        _ => return Err(at(span, format!("unknown key `waiver.{k}` (known: rule, file, reason)"))),
+                    }
+                }
+                if w.rule.is_empty() || w.reason.trim().is_empty() {
+                    return Err(at(t.span(), "a [[waiver]] needs both `rule` and a non-empty `reason`".into()));
+                }
+                c.waivers.push(w);
+            }
+            continue;
+        }
+        let Some(table) = item.as_table_like() else {
+            return Err(at(key_span, format!("`{table_name}` must be a table ([{table_name}])")));
+        };
+        if !SCHEMA.iter().any(|(t, _, _)| *t == table_name) {
+            let known: Vec<&str> = dedup(SCHEMA.iter().map(|(t, _, _)| *t));
+            let hint = if table_name == "services" {
+                " (third-party images are set under [images])".to_string()
+            } else {
+                String::new()
+            };
+            return Err(at(
+                key_span,
+                format!("unknown table `[{table_name}]`{hint} (known: {}, waiver)", known.join(", ")),
+            ));
+        }
+        for (key, value) in table.iter() {
+            let kspan = table.key(key).and_then(|k| k.span());
+            let span = value.span().or(kspan.clone());
+            let Some(&(_, _, kind)) = SCHEMA.iter().find(|(t, k, _)| *t == table_name && *k == key) else {
+                let known: Vec<&str> =
+                    SCHEMA.iter().filter(|(t, _, _)| *t == table_name).map(|(_, k, _)| *k).collect();
+                let what = if table_name == "images" { "unknown service" } else { "unknown key" };
+                return Err(at(
+                    kspan,
+                    format!("{what} `{table_name}.{key}` (known: {})", known.join(", ")),
+                ));
+            };
+            apply(&mut c, table_name, key, kind, value).map_err(|m| at(span, m))?;
+        }
+    }
+    Ok(c)
+}
+
+fn dedup<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut v: Vec<&str> = Vec::new();
+    for s in it {
+        if !v.contains(&s) {
+            v.push(s);
+        }
+    }
+    v
+}
+
+fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Result<(), String> {
+    let full = format!("{table}.{key}");
+    if kind == Kind::StrList {
+        let arr = item
+            .as_array()
+            .ok_or_else(|| format!("`{full}` must be an array of strings, e.g. [\"staging.example.com\"]"))?;
+        let mut out = Vec::new();
+        for v in arr.iter() {
+            let s = v.as_str().ok_or_else(|| format!("`{full}` must contain only strings"))?;
+            check_domain(s).map_err(|m| format!("`{full}`: {m}"))?;
+            out.push(s.to_string());
+        }
+        c.caddy.domains = out;
+        return Ok(());
+    }
+    if kind == Kind::Port {
+        let n = item
+            .as_integer()
+            .ok_or_else(|| format!("`{full}` must be a port number (an integer from 1 to 65535)"))?;
+        let port = u16::try_from(n)
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("`{full}` = {n} is out of range: a port is from 1 to 65535"))?;
+        set_port(c, table, key, port);
+        return Ok(());
+    }
+    let s = item.as_str().ok_or_else(|| format!("`{full}` must be a string"))?.to_string();
+    match kind {
+        Kind::Image => validate_image_ref(&s).map_err(|m| format!("`{full}` = {s:?} is not an image reference: {m}"))?,
+        Kind::ImageName => validate_name(&s).map_err(|m| format!("`{full}` = {s:?}: {m}"))?,
+        Kind::RelPath => {
+            if s.is_empty() || s.starts_with('/') || s.split('/').any(|p| p == "..") {
+                return Err(format!("`{full}` = {s:?} must be a relative path inside the monorepo"));
+            }
+        }
+        Kind::Version => {
+            if !is_exact_version(&s) {
+                return Err(format!("`{full}` = {s:?} must be an exact version like 10.34.9"));
+            }
+        }
+        _ => {
+            if s.trim().is_empty() {
+                return Err(format!("`{full}` must not be empty"));
+            }
+        }
+    }
+    let slot: &mut String = match (table, key) {
+        ("project", "registry") => &mut c.registry,
+        ("project", "owner") => &mut c.owner,
+        ("project", "tag") => &mut c.tag,
+        ("api", "package") => &mut c.api.package,
+        ("api", "path") => {
+            c.api.path = Some(s);
+            return Ok(());
+        }
+        ("api", "image") => &mut c.api.image,
+        ("api", "entry") => &mut c.api.entry,
+        ("node", "image") => &mut c.node.image,
+        ("node", "pnpm") => &mut c.node.pnpm,
+        ("tee_worker", "image") => &mut c.tee_worker.image,
+        ("images", "postgres") => &mut c.images.postgres,
+        ("images", "redis") => &mut c.images.redis,
+        ("images", "ipfs") => &mut c.images.ipfs,
+        ("images", "caddy") => &mut c.images.caddy,
+        ("caddy", "cert_file") => &mut c.caddy.cert_file,
+        ("caddy", "key_file") => &mut c.caddy.key_file,
+        _ => return Err(format!("internal: no slot for `{full}`")),
+    };
+    *slot = s;
+    Ok(())
+}
+
+fn set_port(c: &mut Config, table: &str, key: &str, port: u16) {
+    let p = &mut c.ports;
+    let slot = match (table, key) {
+        ("api", "port") => &mut c.api.port,
+        ("tee_worker", "port") => &mut c.tee_worker.port,
+        (_, "api") => &mut p.api,
+        (_, "tee_worker") => &mut p.tee_worker,
+        (_, "postgres") => &mut p.postgres,
+        (_, "redis") => &mut p.redis,
+        (_, "ipfs_api") => &mut p.ipfs_api,
+        (_, "ipfs_gateway") => &mut p.ipfs_gateway,
+        (_, "ipfs_swarm") => &mut p.ipfs_swarm,
+        (_, "http") => &mut p.http,
+        _ => &mut p.https,
+    };
+    *slot = port;
+}
+
+/// `10.34.9` (no range, no tag).
+pub fn is_exact_version(s: &str) -> bool {
+    let core = s.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn check_domain(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c == '{' || c == '}' || c == '/') {
+        return Err(format!("{s:?} is not a site address (a host name like staging.example.com)"));
+    }
+    Ok(())
+}
+
+/// A single path component of an image name (lowercase, digits, `.`, `_`, `-`).
+fn validate_name(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if s.chars().any(|c| c.is_ascii_uppercase()) && s != "OWNER" {
+        return Err("image names must be lowercase".into());
+    }
+    if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/')) {
+        return Err("only letters, digits, '.', '_', '-' and '/' are allowed".into());
+    }
+    Ok(())
+}
+
+/// `[host[:port]/]path[:tag][@digest]`, as Docker's reference grammar allows.
+pub fn validate_image_ref(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("empty".into());
+    }
+    if s.chars().any(char::is_whitespace) {
+        return Err("contains white space".into());
+    }
+    let (name_tag, digest) = match s.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (s, None),
+    };
+    if let Some(d) = digest {
+        let ok = d.split_once(':').is_some_and(|(alg, hex)| {
+            !alg.is_empty() && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
+        });
+        if !ok {
+            return Err(format!("bad digest {d:?}"));
+        }
+    }
+    let last_slash = name_tag.rfind('/').map(|i| i + 1).unwrap_or(0);
+    let (name, tag) = match name_tag[last_slash..].find(':') {
+        Some(i) => (&name_tag[..last_slash + i], Some(&name_tag[last_slash + i + 1..])),
+        None => (name_tag, None),
+    };
+    if let Some(t) = tag {
+        let ok = !t.is_empty()
+            && t.len() <= 128
+            && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            && !t.starts_with(['.', '-']);
+        if !ok {
+            return Err(format!("bad tag {t:?}"));
+        }
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
+        parts.remove(0); // registry host
+    }
+    for p in parts {
+        let ok = !p.is_empty()
+            && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+            && p.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && p.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !ok {
+            return Err(format!("bad name component {p:?} (lowercase letters, digits, '.', '_', '-')"));
+        }
+    }
+    Ok(())
+}
+
+/// `config set`: change one key, keeping every comment and the layout; validates the result.
+pub fn set_value(text: &str, key: &str, raw_value: &str, file: &str) -> Result<String> {
+    let (table, field) = key
+        .split_once('.')
+        .with_context(|| format!("key {key:?} must be TABLE.KEY, e.g. project.owner"))?;
+    let Some(&(_, _, kind)) = SCHEMA.iter().find(|(t, k, _)| *t == table && *k == field) else {
+        let known: Vec<String> = SCHEMA.iter().map(|(t, k, _)| format!("{t}.{k}")).collect();
+        bail!("unknown config key {key:?} (known: {})", known.join(", "));
+    };
+    let mut doc: DocumentMut = text
+        .parse()
+        .with_context(|| format!("{file} is not valid TOML; fix it before `config set`"))?;
+    let value: Value = match kind {
+        Kind::Port => {
+            let n: i64 = raw_value
+                .parse()
+                .with_context(|| format!("{key} must be a port number, got {raw_value:?}"))?;
+            n.into()
+        }
+        Kind::StrList => {
+            let mut arr = toml_edit::Array::new();
+            for d in raw_value.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+                arr.push(d);
+            }
+            Value::Array(arr)
+        }
+        _ => raw_value.into(),
+    };
+    if !doc.contains_key(table) {
+        doc[table] = toml_edit::table();
+    }
+    let tbl = doc[table]
+        .as_table_like_mut()
+        .with_context(|| format!("`{table}` in {file} is not a table"))?;
+    match tbl.get_mut(field) {
+        Some(Item::Value(old)) => {
+            // keep the old value's surrounding whitespace and trailing comment
+            let decor = old.decor().clone();
+            *old = value;
+            *old.decor_mut() = decor;
+        }
+        _ => {
+            tbl.insert(field, Item::Value(value));
+        }
+    }
+    let out = doc.to_string();
+    parse(&out, file)?;
+    Ok(out)
+}
+
+/// `config get`: the effective value of one key, as TOML.
+pub fn get_value(c: &Config, key: &str) -> Result<String> {
+    let s = |v: &str| format!("{v:?}");
+    Ok(match key {
+        "project.registry" => s(&c.registry),
+        "project.owner" => s(&c.owner),
+        "project.tag" => s(&c.tag),
+        "api.package" => s(&c.api.package),
+        "api.path" => c.api.path.as_deref().map(s).unwrap_or_else(|| "(unset)".into()),
+        "api.image" => s(&c.api.image),
+        "api.port" => c.api.port.to_string(),
+        "api.entry" => s(&c.api.entry),
+        "node.image" => s(&c.node.image),
+        "node.pnpm" => s(&c.node.pnpm),
+        "tee_worker.image" => s(&c.tee_worker.image),
+        "tee_worker.port" => c.tee_worker.port.to_string(),
+        "images.postgres" => s(&c.images.postgres),
+        "images.redis" => s(&c.images.redis),
+        "images.ipfs" => s(&c.images.ipfs),
+        "images.caddy" => s(&c.images.caddy),
+        "caddy.domains" => format!("{:?}", c.caddy.domains),
+        "caddy.cert_file" => s(&c.caddy.cert_file),
+        "caddy.key_file" => s(&c.caddy.key_file),
+        "ports.api" => c.ports.api.to_string(),
+        "ports.tee_worker" => c.ports.tee_worker.to_string(),
+        "ports.postgres" => c.ports.postgres.to_string(),
+        "ports.redis" => c.ports.redis.to_string(),
+        "ports.ipfs_api" => c.ports.ipfs_api.to_string(),
+        "ports.ipfs_gateway" => c.ports.ipfs_gateway.to_string(),
+        "ports.ipfs_swarm" => c.ports.ipfs_swarm.to_string(),
+        "ports.http" => c.ports.http.to_string(),
+        "ports.https" => c.ports.https.to_string(),
+        _ => {
+            let known: Vec<String> = SCHEMA.iter().map(|(t, k, _)| format!("{t}.{k}")).collect();
+            bail!("unknown config key {key:?} (known: {})", known.join(", "))
+        }
+    })
+}
+
+/// Every key the schema knows, as `table.key`.
+pub fn keys() -> Vec<String> {
+    SCHEMA.iter().map(|(t, k, _)| format!("{t}.{k}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parses_to_defaults() {
+        let c = parse(TEMPLATE, "t.toml").expect("template parses");
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn every_schema_key_has_a_getter() {
+        let c = Config::default();
+        for k in keys() {
+            get_value(&c, &k).unwrap_or_else(|e| panic!("{k}: {e}"));
+        }
+    }
+
+    fn err(text: &str) -> String {
+        format!("{:#}", parse(text, "c.toml").expect_err("must fail"))
+    }
+
+    #[test]
+    fn malformed_toml_has_line_and_column() {
+        let e = err("[api]\nport = = 3\n");
+        assert!(e.starts_with("c.toml:2:"), "{e}");
+        assert!(e.contains("malformed TOML"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_position() {
+        let e = err("[api]\nport = 3000\nprot = 1\n");
+        assert!(e.starts_with("c.toml:3:1: unknown key `api.prot`"), "{e}");
+    }
+
+    #[test]
+    fn port_out_of_range() {
+        let e = err("[ports]\npostgres = 70000\n");
+        assert!(e.starts_with("c.toml:2:12:"), "{e}");
+        assert!(e.contains("out of range"), "{e}");
+    }
+
+    #[test]
+    fn bad_image_reference() {
+        let e = err("[images]\nredis = \"Redis:7 alpine\"\n");
+        assert!(e.contains("not an image reference"), "{e}");
+    }
+
+    #[test]
+    fn unknown_service_name() {
+        let e = err("[images]\nmongo = \"mongo:7\"\n");
+        assert!(e.contains("unknown service `images.mongo`"), "{e}");
+    }
+
+    #[test]
+    fn image_refs() {
+        for ok in ["node:22-alpine", "ghcr.io/a/b:1.2", "localhost:5000/x/y:t", "ipfs/kubo:v0.34.0", "x@sha256:0123456789abcdef0123456789abcdef"] {
+            validate_image_ref(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in ["", "Node:22", "node:", "a b", "node:22:x:y", "-x:1"] {
+            assert!(validate_image_ref(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn set_keeps_comments_and_layout() {
+        let text = "# my notes\n[project]\nowner = \"OWNER\"   # who owns it\n\n[api]\nport = 3000\n";
+        let out = set_value(text, "project.owner", "acme", "c.toml").expect("set");
+        assert_eq!(out, "# my notes\n[project]\nowner = \"acme\"   # who owns it\n\n[api]\nport = 3000\n");
+        let out = set_value(&out, "ports.redis", "6380", "c.toml").expect("set new table");
+        assert!(out.starts_with("# my notes\n[project]\nowner = \"acme\"   # who owns it\n"), "{out}");
+        assert_eq!(parse(&out, "c").expect("valid").ports.redis, 6380);
+    }
+
+    #[test]
+    fn set_rejects_bad_values_and_keys() {
+        assert!(set_value("", "ports.redis", "0", "c").is_err());
+        assert!(set_value("", "nope.x", "1", "c").is_err());
+        assert!(set_value("", "images.redis", "UPPER", "c").is_err());
+    }
+
+    #[test]
+    fn waivers_need_reasons() {
+        let e = err("[[waiver]]\nrule = \"x\"\n");
+        assert!(e.contains("non-empty `reason`"), "{e}");
+        let c = parse("[[waiver]]\nrule = \"x\"\nreason = \"because\"\n", "c").expect("ok");
+        assert_eq!(c.waivers.len(), 1);
+    }
+}

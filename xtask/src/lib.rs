@@ -1,0 +1,13 @@
+//! `cargo xtask`: the staging infrastructure of a pnpm monorepo (CipherBox by default).
+//!
+//! Data flows one way: config + monorepo → [`stack`] model → [`render`]ed files →
+//! [`rules`] findings → report. Only [`tools`] runs programs.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod generated;
+pub mod glob;
+pub mod render;
+pub mod stack;
+pub mod workspace;

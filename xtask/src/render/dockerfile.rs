@@ -1,0 +1,151 @@
+//! The API's multi-stage Dockerfile and its ignore file.
+//!
+//! Only features the Docker 20.10 built-in BuildKit frontend accepts: no `# syntax=` line,
+//! no heredocs, no `COPY --link`, no `RUN --network`. Layer plan:
+//!   base      node + corepack-pinned pnpm           (changes with the pnpm version)
+//!   manifests lockfile + the manifests the filter needs
+//!   deps      all deps of the closure               (keyed on manifests only)
+//!   prod-deps production deps only                  (keyed on manifests only; runs in parallel with build)
+//!   build     sources + `pnpm run build`            (the only stage a source change re-runs)
+//!   runtime   node + prod node_modules + build outputs, non-root
+
+use std::fmt::Write;
+
+use crate::stack::ApiImage;
+
+const STORE: &str = "/pnpm/store";
+
+fn install_cmd(m: &ApiImage, prod: bool) -> String {
+    let mut s = String::new();
+    let _ = write!(s, "RUN --mount=type=cache,id=pnpm-store,target={STORE} \\\n");
+    if m.npmrc_secret {
+        s.push_str("    --mount=type=secret,id=npmrc,target=/app/.npmrc \\\n");
+    }
+    let _ = write!(
+        s,
+        "    pnpm install --frozen-lockfile{} --filter \"{}...\" --ignore-scripts --store-dir {STORE}\n",
+        if prod { " --prod" } else { "" },
+        m.api_name
+    );
+    s
+}
+
+pub fn render(m: &ApiImage) -> String {
+    let mut s = String::new();
+    let w = &mut s;
+    let _ = writeln!(w, "# Stages: base -> manifests -> deps -> build, manifests -> prod-deps; runtime takes");
+    let _ = writeln!(w, "# prod-deps' node_modules and build's outputs. A source-only change re-runs `build` only.");
+    let _ = writeln!(w, "# Build from the monorepo root: docker buildx build -f {} .", crate::stack::DOCKERFILE);
+    let _ = writeln!(w);
+    let _ = writeln!(w, "ARG NODE_IMAGE={}", m.node_image);
+    let _ = writeln!(w);
+    let _ = writeln!(w, "FROM ${{NODE_IMAGE}} AS base");
+    let _ = writeln!(w, "ENV PNPM_HOME=/pnpm \\");
+    let _ = writeln!(w, "    PATH=/pnpm:$PATH \\");
+    let _ = writeln!(w, "    COREPACK_ENABLE_DOWNLOAD_PROMPT=0 \\");
+    let _ = writeln!(w, "    CI=true");
+    let _ = writeln!(w, "RUN corepack enable && corepack prepare pnpm@{} --activate", m.pnpm_version);
+    let _ = writeln!(w, "WORKDIR /app");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "# Only what `pnpm install --frozen-lockfile --filter \"{}...\"` reads.", m.api_name);
+    let _ = writeln!(w, "FROM base AS manifests");
+    let _ = writeln!(w, "COPY {} ./", m.root_install_files.join(" "));
+    for p in &m.patches {
+        let _ = writeln!(w, "COPY {p} {p}");
+    }
+    for d in &m.install_dirs {
+        let _ = writeln!(w, "COPY {d}/package.json {d}/package.json");
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(w, "FROM manifests AS deps");
+    w.push_str(&install_cmd(m, false));
+    let _ = writeln!(w);
+    let _ = writeln!(w, "FROM manifests AS prod-deps");
+    w.push_str(&install_cmd(m, true));
+    let _ = writeln!(w);
+    let _ = writeln!(w, "FROM deps AS build");
+    for f in &m.root_build_files {
+        let _ = writeln!(w, "COPY {f} {f}");
+    }
+    for d in &m.install_dirs {
+        let _ = writeln!(w, "COPY {d} {d}");
+    }
+    let _ = writeln!(w, "RUN pnpm --filter \"{}...\" run build", m.api_name);
+    let _ = writeln!(w);
+    let _ = writeln!(w, "FROM ${{NODE_IMAGE}} AS runtime");
+    let _ = writeln!(w, "ENV NODE_ENV=production \\");
+    let _ = writeln!(w, "    PORT={}", m.port);
+    let _ = writeln!(w, "RUN addgroup -g {} -S {} \\", m.gid, m.group);
+    let _ = writeln!(w, " && adduser -S -D -H -u {} -G {} {}", m.uid, m.group, m.user);
+    let _ = writeln!(w, "WORKDIR /app");
+    let _ = writeln!(w, "# Manifests and production node_modules only; owned by root, read-only for the app.");
+    let _ = writeln!(w, "COPY --from=prod-deps /app ./");
+    for (dir, paths) in &m.runtime {
+        for p in paths {
+            let _ = writeln!(w, "COPY --from=build /app/{dir}/{p} ./{dir}/{p}");
+        }
+    }
+    let _ = writeln!(w, "WORKDIR /app/{}", m.api_dir);
+    let _ = writeln!(w, "# {}:{}", m.user, m.group);
+    let _ = writeln!(w, "USER {}:{}", m.uid, m.gid);
+    let _ = writeln!(w, "EXPOSE {}", m.port);
+    let entry = format!("\"{}\"", m.entry);
+    let _ = writeln!(w, "CMD [\"node\", {entry}]");
+    s
+}
+
+/// The ignore file: nothing enters the build context unless the Dockerfile COPYs it.
+pub fn render_ignore(m: &ApiImage) -> String {
+    let mut s = String::new();
+    let w = &mut s;
+    let _ = writeln!(w, "# Build context of {}: everything is excluded, then only what the", crate::stack::DOCKERFILE);
+    let _ = writeln!(w, "# Dockerfile COPYs is let back in.");
+    let _ = writeln!(w, "*");
+    for f in &m.root_install_files {
+        let _ = writeln!(w, "!{f}");
+    }
+    for f in &m.patches {
+        let _ = writeln!(w, "!{f}");
+    }
+    for f in &m.root_build_files {
+        let _ = writeln!(w, "!{f}");
+    }
+    for d in &m.install_dirs {
+        let _ = writeln!(w, "!{d}");
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(w, "# Never, at any depth, even inside the packages let in above:");
+    for p in [
+        "**/node_modules",
+        "**/dist",
+        "**/.turbo",
+        "**/*.tsbuildinfo",
+        "**/.git",
+        "**/.env*",
+        "**/.npmrc",
+        "**/*.pem",
+        "**/*.key",
+        "**/id_rsa*",
+        "**/id_ed25519*",
+        "**/*.md",
+        "**/.DS_Store",
+    ] {
+        let _ = writeln!(w, "{p}");
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(w, "# Version control, docs and repository tooling:");
+    let _ = writeln!(w, ".git");
+    let _ = writeln!(w, "docs");
+    let _ = writeln!(w, "coverage");
+    let _ = writeln!(w, ".github");
+    let _ = writeln!(w, "infra");
+    let _ = writeln!(w, "target");
+    if !m.outside.is_empty() {
+        let _ = writeln!(w);
+        let _ = writeln!(w, "# Workspace packages outside {}'s closure:", m.api_name);
+        for d in &m.outside {
+            let _ = writeln!(w, "{d}");
+        }
+    }
+    s
+}
