@@ -1,0 +1,171 @@
+//! Shared helpers of the integration tests: run the real `xtask` binary on real
+//! directories, copy fixture monorepos, and require (never silently skip) the engine.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The workspace root (this repo, which is also the sample monorepo).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// The `xtask` binary, built once per test process.
+pub fn xtask_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "--package", "xtask", "--bin", "xtask"])
+            .current_dir(repo_root())
+            .status()
+            .expect("cargo build runs");
+        assert!(status.success(), "cargo build -p xtask failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join("target"));
+        let target = if target.is_absolute() { target } else { repo_root().join(target) };
+        target.join("debug").join("xtask")
+    })
+    .clone()
+}
+
+/// The result of one xtask run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// stdout and stderr together, for asserting on messages.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `xtask ARGS` in `dir` and returns its exit code and output.
+pub fn xtask(dir: &Path, args: &[&str]) -> Run {
+    xtask_env(dir, args, &[])
+}
+
+/// Like [`xtask`], with extra environment variables.
+pub fn xtask_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(xtask_bin());
+    cmd.args(args).current_dir(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Run::from(cmd.output().expect("xtask runs"))
+}
+
+/// A fresh temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("xtask-it-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("XTASK_KEEP_TEMP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Copies a directory tree (files and dirs; skips node_modules, dist, target, .git).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.expect("entry");
+        let name = e.file_name();
+        let n = name.to_string_lossy();
+        if ["node_modules", "dist", "target", ".git"].contains(&n.as_ref()) {
+            continue;
+        }
+        let (src, dst) = (e.path(), to.join(&name));
+        if e.file_type().expect("type").is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).expect("copy file");
+        }
+    }
+}
+
+/// A copy of this repo's sample monorepo (package files, apps, packages, infra) in a temp dir.
+pub fn sample_copy(tag: &str) -> TempDir {
+    let t = TempDir::new(tag);
+    let root = repo_root();
+    for f in ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml", "tsconfig.base.json"] {
+        std::fs::copy(root.join(f), t.path().join(f)).expect("copy root file");
+    }
+    for d in ["apps", "packages", "infra"] {
+        copy_tree(&root.join(d), &t.path().join(d));
+    }
+    t
+}
+
+/// A fixture monorepo from `tests/fixtures/NAME`, copied to a temp dir.
+pub fn fixture(name: &str) -> TempDir {
+    let t = TempDir::new(name);
+    copy_tree(&repo_root().join("tests/fixtures").join(name), t.path());
+    t
+}
+
+/// Every file under `dir` with its contents, for "nothing changed" assertions.
+pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    fn walk(d: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        let mut es: Vec<_> = rd.filter_map(|e| e.ok()).collect();
+        es.sort_by_key(|e| e.file_name());
+        for e in es {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap_or_default()));
+            }
+        }
+    }
+    walk(dir, &mut out);
+    out
+}
+
+/// Is a Docker engine reachable? Under `CI=true` a missing engine is a failure, never a skip;
+/// elsewhere the test prints that it skipped and why.
+pub fn require_engine(test: &str) -> bool {
+    let ok = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
+            panic!("{test}: no Docker engine reachable and CI=true: engine tests must run in CI (run `cargo xtask engine up`)");
+        }
+        eprintln!("SKIPPED {test}: no Docker engine reachable (start one with `cargo xtask engine up`)");
+    }
+    ok
+}
