@@ -11,3 +11,6 @@ pub mod glob;
 pub mod render;
 pub mod stack;
 pub mod workspace;
+
+#[cfg(test)]
+pub(crate) mod testutil;

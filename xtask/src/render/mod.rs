@@ -11,9 +11,242 @@ use crate::stack::{self, Stack};
 pub fn all(stack: &Stack) -> Vec<Generated> {
     vec![
         Generated::new(stack::DOCKERFILE, &dockerfile::render(&stack.image)),
-        Generated::new(stack::DOCKERIGNORE, &dockerfile::render_ignore(&stack.image)),
+        Generated::new(
+            stack::DOCKERIGNORE,
+            &dockerfile::render_ignore(&stack.image),
+        ),
         Generated::new(stack::COMPOSE, &compose::render(&stack.compose)),
         Generated::new(stack::CADDYFILE, &caddy::render(&stack.caddy)),
-        Generated::new(stack::ENV_EXAMPLE, &compose::render_env_example(&stack.compose)),
+        Generated::new(
+            stack::ENV_EXAMPLE,
+            &compose::render_env_example(&stack.compose),
+        ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{cipherbox_like, Mono};
+
+    fn rendered(m: &Mono) -> Vec<Generated> {
+        all(&m.model().expect("model").stack)
+    }
+
+    fn text<'a>(files: &'a [Generated], path: &str) -> &'a str {
+        &files
+            .iter()
+            .find(|f| f.path == path)
+            .expect("file rendered")
+            .contents
+    }
+
+    /// The changed lines between two texts, as (-old, +new) pairs.
+    fn changed(a: &str, b: &str) -> Vec<String> {
+        similar::TextDiff::from_lines(a, b)
+            .iter_all_changes()
+            .filter(|c| c.tag() != similar::ChangeTag::Equal)
+            .map(|c| format!("{}{}", c.tag(), c.value().trim_end()))
+            .collect()
+    }
+
+    #[test]
+    fn snapshots_of_every_file() {
+        let m = cipherbox_like();
+        for f in rendered(&m) {
+            let name = f
+                .path
+                .trim_start_matches("infra/")
+                .trim_start_matches('.')
+                .to_string();
+            insta::assert_snapshot!(name, f.contents);
+        }
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        let m = cipherbox_like();
+        assert_eq!(rendered(&m), rendered(&m));
+    }
+
+    #[test]
+    fn one_config_change_changes_exactly_the_expected_lines() {
+        let m = cipherbox_like();
+        let before = rendered(&m);
+        m.file("infra/stack.toml", "[ports]\nredis = 6380\n");
+        let after = rendered(&m);
+        for (b, a) in before.iter().zip(&after) {
+            let body = |g: &Generated| g.contents.lines().skip(2).collect::<Vec<_>>().join("\n");
+            let d = changed(&body(b), &body(a));
+            if b.path == stack::COMPOSE {
+                assert_eq!(
+                    d,
+                    vec![
+                        "-      - \"127.0.0.1:6379:6379/tcp\"",
+                        "+      - \"127.0.0.1:6380:6379/tcp\""
+                    ],
+                    "{}",
+                    b.path
+                );
+            } else {
+                assert!(d.is_empty(), "{} changed: {d:?}", b.path);
+            }
+        }
+        m.file("infra/stack.toml", "[project]\nowner = \"acme\"\n");
+        let owned = rendered(&m);
+        let d = changed(text(&before, stack::COMPOSE), text(&owned, stack::COMPOSE));
+        let added: Vec<&String> = d
+            .iter()
+            .filter(|l| l.starts_with('+') && !l.contains("xtask-digest"))
+            .collect();
+        assert_eq!(
+            added,
+            vec![
+                "+    image: \"ghcr.io/acme/cipherbox-api:${TAG:-latest}\"",
+                "+    image: \"ghcr.io/acme/cipherbox-tee-worker:${TAG:-latest}\""
+            ]
+        );
+    }
+
+    #[test]
+    fn adding_a_workspace_dependency_adds_its_manifest_copy_line() {
+        let m = cipherbox_like();
+        let before = rendered(&m);
+        m.pkg("packages/storage", "@cipherbox/storage", &[], true);
+        m.pkg(
+            "apps/api",
+            "@cipherbox/api",
+            &["@cipherbox/crypto", "@cipherbox/storage"],
+            true,
+        );
+        let after = rendered(&m);
+        let d = changed(
+            text(&before, stack::DOCKERFILE),
+            text(&after, stack::DOCKERFILE),
+        );
+        let added: Vec<&String> = d
+            .iter()
+            .filter(|l| l.starts_with('+') && !l.contains("xtask-digest"))
+            .collect();
+        assert_eq!(
+            added,
+            vec![
+                "+COPY packages/storage/package.json packages/storage/package.json",
+                "+COPY packages/storage packages/storage",
+                "+COPY --from=build /app/packages/storage/dist ./packages/storage/dist",
+            ]
+        );
+        let ign = changed(
+            text(&before, stack::DOCKERIGNORE),
+            text(&after, stack::DOCKERIGNORE),
+        );
+        assert!(ign.contains(&"+!packages/storage".to_string()), "{ign:?}");
+    }
+
+    #[test]
+    fn api_elsewhere_with_a_transitive_chain_and_dev_only_tooling() {
+        let m = Mono::new("layout");
+        m.file(
+            "pnpm-workspace.yaml",
+            "packages:\n  - services/*\n  - libs/**\n  - '!libs/legacy'\n",
+        );
+        m.file("tsconfig.json", "{}");
+        m.pkg(
+            "services/backend",
+            "@acme/backend",
+            &["@acme/a", "dev:@acme/tooling"],
+            true,
+        );
+        m.pkg("libs/a", "@acme/a", &["@acme/b"], true);
+        m.pkg("libs/b", "@acme/b", &[], true);
+        m.pkg("libs/tooling", "@acme/tooling", &[], true);
+        m.pkg("libs/legacy", "@acme/legacy", &[], true);
+        m.pkg("services/admin", "@acme/admin", &["@acme/a"], true);
+        m.file(
+            "infra/stack.toml",
+            "[api]\npackage = \"@acme/backend\"\nimage = \"backend\"\n",
+        );
+        let files = rendered(&m);
+        let df = text(&files, stack::DOCKERFILE);
+        let manifests: Vec<&str> = df
+            .lines()
+            .filter(|l| l.ends_with("/package.json"))
+            .collect();
+        assert_eq!(
+            manifests,
+            vec![
+                "COPY libs/b/package.json libs/b/package.json",
+                "COPY libs/a/package.json libs/a/package.json",
+                "COPY libs/tooling/package.json libs/tooling/package.json",
+                "COPY services/backend/package.json services/backend/package.json",
+            ],
+            "dependencies first, dev-only workspace deps included for the filtered install"
+        );
+        let runtime: Vec<&str> = df
+            .lines()
+            .filter(|l| l.starts_with("COPY --from=build"))
+            .collect();
+        assert_eq!(
+            runtime,
+            vec![
+                "COPY --from=build /app/libs/b/dist ./libs/b/dist",
+                "COPY --from=build /app/libs/a/dist ./libs/a/dist",
+                "COPY --from=build /app/services/backend/dist ./services/backend/dist",
+            ],
+            "dev-only tooling never reaches the runtime stage"
+        );
+        assert!(df.contains("--filter \"@acme/backend...\""));
+        assert!(df.contains("WORKDIR /app/services/backend"));
+        assert!(df.contains("COPY tsconfig.json tsconfig.json"));
+        let ign = text(&files, stack::DOCKERIGNORE);
+        assert!(
+            ign.ends_with(
+                "# Workspace packages outside @acme/backend's closure:\nservices/admin\n"
+            ),
+            "{ign}"
+        );
+        assert!(
+            !ign.contains("libs/legacy"),
+            "excluded by the workspace's own negation, not a package"
+        );
+        assert!(text(&files, stack::COMPOSE).contains("ghcr.io/OWNER/backend:${TAG:-latest}"));
+    }
+
+    #[test]
+    fn api_by_path_wins_over_package() {
+        let m = cipherbox_like();
+        m.file(
+            "infra/stack.toml",
+            "[api]\npackage = \"nope\"\npath = \"apps/web\"\n",
+        );
+        let model = m.model().expect("model");
+        assert_eq!(model.closure.api.name, "@cipherbox/web");
+    }
+
+    #[test]
+    fn cycles_are_refused_with_the_path() {
+        let m = cipherbox_like();
+        m.pkg(
+            "packages/crypto",
+            "@cipherbox/crypto",
+            &["@cipherbox/api"],
+            true,
+        );
+        let e = format!("{:#}", m.model().expect_err("cycle"));
+        assert!(
+            e.contains("cycle: @cipherbox/api -> @cipherbox/crypto -> @cipherbox/api"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn pnpm_version_comes_from_package_manager_else_config() {
+        let m = cipherbox_like();
+        assert!(text(&rendered(&m), stack::DOCKERFILE)
+            .contains("corepack prepare pnpm@10.34.9 --activate"));
+        m.file("package.json", r#"{"name":"mono","private":true}"#);
+        m.file("infra/stack.toml", "[node]\npnpm = \"10.1.0\"\n");
+        assert!(text(&rendered(&m), stack::DOCKERFILE)
+            .contains("corepack prepare pnpm@10.1.0 --activate"));
+    }
 }
