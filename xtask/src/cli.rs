@@ -93,7 +93,7 @@ impl Global {
                 if !abs.is_dir() {
                     bail!("--root {}: no such directory", r.display());
                 }
-                abs
+                std::fs::canonicalize(&abs).unwrap_or(abs)
             }
             None => default_root(),
         };

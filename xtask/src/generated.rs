@@ -99,6 +99,17 @@ pub fn read_optional(path: &Path) -> Result<Option<String>> {
                 path.display()
             )
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            let file = path
+                .ancestors()
+                .skip(1)
+                .find(|a| a.is_file())
+                .unwrap_or(path);
+            bail!(
+                "{} is a file, but `gen` writes into a directory there; move the file away",
+                file.display()
+            )
+        }
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
 }

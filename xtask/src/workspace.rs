@@ -159,7 +159,7 @@ pub fn load(root: &Path) -> Result<Workspace> {
         .find(|(f, _)| root.join(f).exists())
         .map(|(f, tool)| {
             format!(
-                " It looks like a {tool} project ({f}); this tool supports pnpm workspaces only."
+                " It looks like a project managed by {tool} ({f}); this tool supports pnpm workspaces only."
             )
         })
         .unwrap_or_default();
