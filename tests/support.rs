@@ -132,7 +132,7 @@ pub fn sample_copy(tag: &str) -> TempDir {
     ] {
         std::fs::copy(root.join(f), t.path().join(f)).expect("copy root file");
     }
-    for d in ["apps", "packages", "infra"] {
+    for d in ["apps", "packages", "infra", ".github"] {
         copy_tree(&root.join(d), &t.path().join(d));
     }
     t
