@@ -47,6 +47,10 @@ pub struct ApiImage {
     pub patches: Vec<String>,
     /// Workspace packages whose manifests the filtered install needs (dependencies first).
     pub install_dirs: Vec<String>,
+    /// (dir, package name, has a build script) for every closure package, dependencies
+    /// first: each is copied and built in its own layer, so a change to one package
+    /// rebuilds it and its dependents only.
+    pub build_steps: Vec<(String, String, bool)>,
     /// Root files the build reads (tsconfig.base.json, ...).
     pub root_build_files: Vec<String>,
     /// (package dir, runtime paths) for every package the running API loads, API last.
@@ -284,6 +288,17 @@ fn api_image(cfg: &Config, ws: &Workspace, closure: &Closure, pnpm_version: Stri
         ],
         patches: ws.patches.clone(),
         install_dirs: closure.install.iter().map(|p| p.dir.clone()).collect(),
+        build_steps: closure
+            .install
+            .iter()
+            .map(|p| {
+                (
+                    p.dir.clone(),
+                    p.name.clone(),
+                    p.manifest.scripts.contains_key("build"),
+                )
+            })
+            .collect(),
         root_build_files: ws.root_build_files.clone(),
         runtime,
         outside: ws

@@ -6,7 +6,7 @@
 //!   manifests lockfile + the manifests the filter needs
 //!   deps      all deps of the closure               (keyed on manifests only)
 //!   prod-deps production deps only                  (keyed on manifests only; runs in parallel with build)
-//!   build     sources + `pnpm run build`            (the only stage a source change re-runs)
+//!   build     per package: sources + `pnpm run build` (a source change re-runs from that package on)
 //!   runtime   node + prod node_modules + build outputs, non-root
 
 use std::fmt::Write;
@@ -81,14 +81,17 @@ pub fn render(m: &ApiImage) -> String {
     let _ = writeln!(w, "FROM manifests AS prod-deps");
     w.push_str(&install_cmd(m, true));
     let _ = writeln!(w);
+    let _ = writeln!(w, "# One layer per package, dependencies first: a change rebuilds that package and its dependents.");
     let _ = writeln!(w, "FROM deps AS build");
     for f in &m.root_build_files {
         let _ = writeln!(w, "COPY {f} {f}");
     }
-    for d in &m.install_dirs {
-        let _ = writeln!(w, "COPY {d} {d}");
+    for (dir, name, has_build) in &m.build_steps {
+        let _ = writeln!(w, "COPY {dir} {dir}");
+        if *has_build {
+            let _ = writeln!(w, "RUN pnpm --filter \"{name}\" run build");
+        }
     }
-    let _ = writeln!(w, "RUN pnpm --filter \"{}...\" run build", m.api_name);
     let _ = writeln!(w);
     let _ = writeln!(w, "FROM ${{NODE_IMAGE}} AS runtime");
     let _ = writeln!(w, "ENV NODE_ENV=production \\");
