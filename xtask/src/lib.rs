@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod generated;
 pub mod glob;
+pub mod parse;
 pub mod render;
 pub mod stack;
 pub mod workspace;
