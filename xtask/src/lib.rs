@@ -10,5 +10,6 @@ pub mod generated;
 pub mod glob;
 pub mod parse;
 pub mod render;
+pub mod rules;
 pub mod stack;
 pub mod workspace;
