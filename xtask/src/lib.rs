@@ -10,6 +10,8 @@ pub mod generated;
 pub mod glob;
 pub mod parse;
 pub mod render;
+pub mod report;
 pub mod rules;
 pub mod stack;
+pub mod tools;
 pub mod workspace;
