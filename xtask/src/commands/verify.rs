@@ -453,7 +453,35 @@ fn caddy_stage(ctx: &Ctx) -> Stage {
 }
 
 /// A finding for a Caddy error log (`{"level":"error","msg":"...Caddyfile:10: ..."}`).
-fn caddy_error_finding(rule: &'static str, stderr: &str, file_name: &str) -> Finding {
+/// The line a provisioning error without a position is about: the file it could not
+/// `open`, else the innermost `loading module 'x'` that starts a line.
+fn locate_in_caddyfile(msg: &str, text: &str) -> Option<usize> {
+    let find = |needle: &str, first_word: bool| {
+        text.lines().enumerate().find_map(|(n, l)| {
+            let t = l.trim_start();
+            let hit = if first_word {
+                t.split_whitespace().next() == Some(needle)
+            } else {
+                !t.starts_with('#') && t.contains(needle)
+            };
+            hit.then_some(n + 1)
+        })
+    };
+    if let Some(path) = msg.split("open ").nth(1).and_then(|r| r.split(':').next()) {
+        if let Some(n) = find(path.trim(), false) {
+            return Some(n);
+        }
+    }
+    msg.split("module '")
+        .skip(1)
+        .filter_map(|r| r.split('\'').next())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find_map(|m| find(m, true))
+}
+
+fn caddy_error_finding(rule: &'static str, stderr: &str, file_name: &str, text: &str) -> Finding {
     let msgs: Vec<String> = stderr
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -480,6 +508,11 @@ fn caddy_error_finding(rule: &'static str, stderr: &str, file_name: &str) -> Fin
         })
         .next()
         .unwrap_or(1);
+    let line = if line != 1 {
+        line
+    } else {
+        locate_in_caddyfile(&msg, text).unwrap_or(1)
+    };
     let what = if rule == "caddy/adapt" {
         "caddy adapt"
     } else {
@@ -507,6 +540,7 @@ fn caddy_checks(ctx: &Ctx) -> Result<Option<Vec<Finding>>> {
             "caddy/adapt",
             &String::from_utf8_lossy(&adapt.stderr),
             name,
+            &text,
         )]));
     }
     // A copy whose `tls` paths point at throwaway certificates under tmp/certs-root.
@@ -549,6 +583,7 @@ fn caddy_checks(ctx: &Ctx) -> Result<Option<Vec<Finding>>> {
             "caddy/validate",
             &String::from_utf8_lossy(&validate.stderr),
             name,
+            &text,
         )]));
     }
     Ok(Some(Vec::new()))
@@ -585,12 +620,23 @@ mod tests {
     #[test]
     fn caddy_errors_point_at_lines() {
         let e = "{\"level\":\"info\",\"msg\":\"using config\"}\n{\"level\":\"error\",\"ts\":1,\"msg\":\"Caddyfile:10: unrecognized directive: reverse_prxy\"}\n";
-        let f = caddy_error_finding("caddy/adapt", e, "Caddyfile");
+        let f = caddy_error_finding("caddy/adapt", e, "Caddyfile", "");
         assert_eq!((f.line, f.rule), (10, "caddy/adapt"));
         let e = "{\"level\":\"error\",\"msg\":\"parsing upstream 'api:99999': out of range, at /tmp/x/Caddyfile:12\"}\n";
         assert_eq!(
-            caddy_error_finding("caddy/validate", e, "Caddyfile").line,
+            caddy_error_finding("caddy/validate", e, "Caddyfile", "").line,
             12
+        );
+        let text = ":443 {\n\treverse_proxy api:3000 {\n\t\ttransport http {\n\t\t\ttls_trusted_ca_certs /no.pem\n";
+        let e = "{\"level\":\"error\",\"msg\":\"loading module 'reverse_proxy': loading module 'http': failed reading ca cert: open /no.pem: no such file\"}";
+        assert_eq!(
+            caddy_error_finding("caddy/validate", e, "Caddyfile", text).line,
+            4
+        );
+        let e = "{\"level\":\"error\",\"msg\":\"loading module 'reverse_proxy': loading module 'http': bad\"}";
+        assert_eq!(
+            caddy_error_finding("caddy/validate", e, "Caddyfile", text).line,
+            2
         );
     }
 }
