@@ -10,6 +10,7 @@ pub mod caddy;
 pub mod compose;
 pub mod cross;
 pub mod dockerfile;
+pub mod fixtures;
 pub mod ignore;
 
 #[cfg(test)]
