@@ -354,21 +354,40 @@ fn compose_checks(ctx: &Ctx) -> Result<Option<Vec<Finding>>> {
     let Some(text) = generated::read_optional(&file)? else {
         return Ok(None);
     };
-    let mut findings = Vec::new();
-    let raw = tools::compose::config(&tools::compose::Config {
-        file: &file,
-        env_file: None,
-        interpolate: false,
+    // The two runs are independent: run them side by side.
+    let (raw, interpolated) = std::thread::scope(|s| {
+        let raw = s.spawn(|| {
+            tools::compose::config(&tools::compose::Config {
+                file: &file,
+                env_file: None,
+                interpolate: false,
+            })
+        });
+        let interpolated = compose_interpolated(ctx, &text);
+        (raw.join(), interpolated)
+    });
+    let raw = raw.unwrap_or_else(|_| {
+        Err(anyhow::anyhow!(
+            "docker compose config --no-interpolate panicked (a bug)"
+        ))
     })?;
     if !raw.status.success() {
-        findings.push(compose_error_finding(
+        // interpolation fails the same way: report the plain error once
+        return Ok(Some(vec![compose_error_finding(
             &text,
             &String::from_utf8_lossy(&raw.stderr),
             "--no-interpolate",
-        ));
-        return Ok(Some(findings)); // interpolation would fail the same way
+        )]));
     }
-    // Interpolated, on a temporary copy of infra/ whose .env.staging is the example.
+    interpolated.map(Some)
+}
+
+/// `docker compose config` interpolated with the example env file, on a temporary copy of
+/// infra/ whose `.env.staging` (the compose file's `env_file:`) is the example. A required
+/// variable missing from the example is a finding; it then gets a placeholder, and the run
+/// is repeated to find the next one.
+fn compose_interpolated(ctx: &Ctx, text: &str) -> Result<Vec<Finding>> {
+    let mut findings = Vec::new();
     let tmp = TempDir::new("compose")?;
     let infra = ctx.root.join(stack::INFRA_DIR);
     for e in
@@ -383,7 +402,7 @@ fn compose_checks(ctx: &Ctx) -> Result<Option<Vec<Finding>>> {
     }
     let example = generated::read_optional(&ctx.root.join(ENV_EXAMPLE))?.unwrap_or_default();
     let env_path = tmp.0.join(".env.staging");
-    let mut env = example.clone();
+    let mut env = example;
     let copy = tmp
         .0
         .join(Path::new(COMPOSE).file_name().unwrap_or_default());
@@ -406,7 +425,7 @@ fn compose_checks(ctx: &Ctx) -> Result<Option<Vec<Finding>>> {
             .and_then(|r| r.split_whitespace().next())
         else {
             findings.push(compose_error_finding(
-                &text,
+                text,
                 &stderr,
                 &format!("interpolated with {ENV_EXAMPLE}"),
             ));
@@ -416,7 +435,7 @@ fn compose_checks(ctx: &Ctx) -> Result<Option<Vec<Finding>>> {
             .split("error while interpolating ")
             .nth(1)
             .and_then(|r| r.split(':').next())
-            .map(|p| compose_line(&text, p.trim()))
+            .map(|p| compose_line(text, p.trim()))
             .unwrap_or(1);
         findings.push(Finding {
             rule: "compose/env-example",
@@ -424,12 +443,13 @@ fn compose_checks(ctx: &Ctx) -> Result<Option<Vec<Finding>>> {
             line,
             message: format!("{var} is required here but missing from (or empty in) {ENV_EXAMPLE}; add `{var}=<placeholder>` there (via the model: `cargo xtask gen`)"),
         });
-        if env.contains(&format!("\n{var}=x-verify\n")) {
+        let placeholder = format!("\n{var}=x-verify\n");
+        if env.contains(&placeholder) {
             break; // the placeholder did not help: stop rather than loop
         }
-        env.push_str(&format!("\n{var}=x-verify\n"));
+        env.push_str(&placeholder);
     }
-    Ok(Some(findings))
+    Ok(findings)
 }
 
 /// Stage 4: `caddy adapt` and `caddy validate`, for real.
@@ -532,10 +552,16 @@ fn caddy_checks(ctx: &Ctx) -> Result<Option<Vec<Finding>>> {
         return Ok(None);
     };
     let tmp = TempDir::new("caddy")?;
-    let state = tmp.0.join("state");
     let name = "Caddyfile";
-    let adapt = tools::caddy::adapt(&file, &state)?;
+    // adapt (syntax) and validate (provisioning, certificates opened) side by side
+    let (adapt, validate) = std::thread::scope(|s| {
+        let adapt = s.spawn(|| tools::caddy::adapt(&file, &tmp.0.join("state-adapt")));
+        let validate = caddy_validate(&text, &tmp.0, name);
+        (adapt.join(), validate)
+    });
+    let adapt = adapt.unwrap_or_else(|_| Err(anyhow::anyhow!("caddy adapt panicked (a bug)")))?;
     if !adapt.status.success() {
+        // validate fails the same way: report the syntax error once
         return Ok(Some(vec![caddy_error_finding(
             "caddy/adapt",
             &String::from_utf8_lossy(&adapt.stderr),
@@ -543,9 +569,23 @@ fn caddy_checks(ctx: &Ctx) -> Result<Option<Vec<Finding>>> {
             &text,
         )]));
     }
-    // A copy whose `tls` paths point at throwaway certificates under tmp/certs-root.
-    let cf = crate::parse::caddyfile::parse(&text);
-    let certs_root = tmp.0.join("certs-root");
+    let validate = validate?;
+    if !validate.status.success() {
+        return Ok(Some(vec![caddy_error_finding(
+            "caddy/validate",
+            &String::from_utf8_lossy(&validate.stderr),
+            name,
+            &text,
+        )]));
+    }
+    Ok(Some(Vec::new()))
+}
+
+/// `caddy validate` on a copy of the Caddyfile whose `tls` paths point at throwaway
+/// self-signed certificates, generated at the referenced paths mirrored under `tmp`.
+fn caddy_validate(text: &str, tmp: &Path, name: &str) -> Result<std::process::Output> {
+    let cf = crate::parse::caddyfile::parse(text);
+    let certs_root = tmp.join("certs-root");
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let mut made: Vec<(String, String)> = Vec::new();
     for site in &cf.sites {
@@ -574,19 +614,10 @@ fn caddy_checks(ctx: &Ctx) -> Result<Option<Vec<Finding>>> {
             }
         }
     }
-    let copy = tmp.0.join(name);
+    let copy = tmp.join(name);
     std::fs::write(&copy, lines.join("\n") + "\n")
         .with_context(|| format!("cannot write {}", copy.display()))?;
-    let validate = tools::caddy::validate(&copy, &state)?;
-    if !validate.status.success() {
-        return Ok(Some(vec![caddy_error_finding(
-            "caddy/validate",
-            &String::from_utf8_lossy(&validate.stderr),
-            name,
-            &text,
-        )]));
-    }
-    Ok(Some(Vec::new()))
+    tools::caddy::validate(&copy, &tmp.join("state-validate"))
 }
 
 #[cfg(test)]
