@@ -182,3 +182,25 @@ fn waivers_move_findings_and_report_unused() {
     assert_eq!(unused.len(), 1);
     assert_eq!(unused[0].rule, "caddy/upstream");
 }
+
+#[test]
+fn docs_list_every_rule_and_stage_id() {
+    let docs = std::fs::read_to_string(root().join("docs/verify.md")).expect("docs/verify.md");
+    for r in super::registry() {
+        assert!(
+            docs.contains(&format!(
+                "| `{}` | {} |",
+                r.id,
+                r.rationale.replace('|', "\\|")
+            )),
+            "docs/verify.md: rule {} (with its rationale)",
+            r.id
+        );
+    }
+    for (id, _) in super::STAGE_IDS {
+        assert!(
+            docs.contains(&format!("| `{id}` |")),
+            "docs/verify.md: stage id {id}"
+        );
+    }
+}
