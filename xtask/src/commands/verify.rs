@@ -1,0 +1,673 @@
+//! `cargo xtask verify [--static] [--format human|json]`: prove the staging infra stage by
+//! stage — fresh, rules, compose (for real), caddy (for real) — and report every finding at
+//! file:line with a rule id. Exit 0 all passed, 1 a check failed, 2 a check could not run.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::{Ctx, Model, Outcome};
+use crate::generated::{self, State, COMMAND};
+use crate::parse::yaml::{self, Seg};
+use crate::report::{self, Report, Stage, Status};
+use crate::rules::{self, Finding, Input, Sources};
+use crate::stack::{self, CADDYFILE, COMPOSE, ENV_EXAMPLE};
+use crate::tools;
+
+pub const HELP: &str = "\
+cargo xtask verify: prove the staging infra rule by rule, with the real tools
+
+USAGE:
+    cargo xtask verify [--static] [--format human|json] [--root DIR] [--config FILE]
+
+STAGES (each reported with pass / fail / skipped / could not run, and its duration):
+    fresh     infra/ is what `cargo xtask gen` writes now (the same check as `gen --check`)
+    rules     every rule on the files ON DISK (hand edits are caught), findings at file:line
+    compose   `docker compose config`, with --no-interpolate and interpolated against
+              infra/.env.staging.example (needs the docker CLI + compose plugin, no daemon)
+    caddy     `caddy adapt`, and `caddy validate` with throwaway self-signed certificates
+              at the paths the Caddyfile references (in a temporary copy)
+
+Rules are listed with their ids in docs/verify.md. A rule is waived only by a reasoned
+[[waiver]] (rule, optional file, reason) in infra/stack.toml; waived findings are listed
+in every output.
+
+OPTIONS:
+    --static         only the stages that need no Docker engine (fast: a pre-commit hook)
+    --format FMT     human (default) or json (schema in docs/verify.md)
+    --root DIR       the pnpm monorepo (default: this workspace's root)
+    --config FILE    the config file (default: <root>/infra/stack.toml)
+    -h, --help       print this help
+
+Under GitHub Actions (GITHUB_ACTIONS=true) findings are also printed as ::error
+annotations and a markdown summary is appended to $GITHUB_STEP_SUMMARY.
+
+EXIT: 0 all passed, 1 a check failed (findings), 2 a check could not run (missing tool,
+unreadable input, bad config).
+";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+impl std::str::FromStr for Format {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Format> {
+        match s {
+            "human" | "text" => Ok(Format::Human),
+            "json" => Ok(Format::Json),
+            other => bail!("--format {other:?}: use `human` or `json`"),
+        }
+    }
+}
+
+pub struct Args {
+    pub static_only: bool,
+    pub format: Format,
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
+    let t0 = Instant::now();
+    let model = ctx.model()?;
+    let waivers = &model.config.waivers;
+    for w in waivers {
+        if !rules::known_id(&w.rule) {
+            bail!(
+                "{}: [[waiver]] rule = {:?} is not a rule verify reports; see `cargo xtask verify --help` and docs/verify.md for the ids",
+                ctx.config_path.display(),
+                w.rule
+            );
+        }
+    }
+    let mut stages = vec![fresh(ctx, &model), rules_stage(ctx, &model)];
+    // The two tool stages are independent: run them side by side.
+    let (compose, caddy) = std::thread::scope(|s| {
+        let c = s.spawn(|| compose_stage(ctx));
+        let y = caddy_stage(ctx);
+        (c.join(), y)
+    });
+    stages.push(compose.unwrap_or_else(|_| {
+        Stage::not_run(
+            "compose",
+            Duration::ZERO,
+            Status::Error("the compose stage panicked (a bug)".into()),
+        )
+    }));
+    stages.push(caddy);
+    // Image stage (build-image, smoke test, image inspection) goes here once the engine
+    // branch is merged; it needs the engine, so `--static` (args.static_only) will skip it.
+    let stages: Vec<Stage> = stages
+        .into_iter()
+        .map(|s| match s.status {
+            Status::Pass | Status::Fail => {
+                let findings = [
+                    s.findings,
+                    s.waived.into_iter().map(|w| w.finding).collect(),
+                ]
+                .concat();
+                Stage::ran(s.name, s.duration, s.detail, findings, waivers)
+            }
+            _ => s,
+        })
+        .collect();
+    let waived: Vec<rules::Waived> = stages
+        .iter()
+        .flat_map(|s| s.waived.iter().cloned())
+        .collect();
+    let unused = rules::unused_waivers(waivers, &waived)
+        .into_iter()
+        .cloned()
+        .collect();
+    let report = Report {
+        stages,
+        unused_waivers: unused,
+        static_only: args.static_only,
+        duration: t0.elapsed(),
+    };
+    emit(&report, args.format)?;
+    match report.exit_code() {
+        0 => Ok(Outcome::Pass),
+        1 => Ok(Outcome::Fail),
+        _ => {
+            let why: Vec<String> = report
+                .stages
+                .iter()
+                .filter_map(|s| match &s.status {
+                    Status::Error(e) => Some(format!("{}: {e}", s.name)),
+                    _ => None,
+                })
+                .collect();
+            bail!("verify could not run every stage: {}", why.join("; "))
+        }
+    }
+}
+
+fn emit(r: &Report, format: Format) -> Result<()> {
+    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    match format {
+        Format::Human => {
+            print!("{}", report::human(r));
+            if github {
+                print!("{}", report::github_annotations(r));
+            }
+        }
+        Format::Json => {
+            let text = serde_json::to_string_pretty(&report::json(r))
+                .context("cannot serialise the report")?;
+            println!("{text}");
+        }
+    }
+    if github {
+        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .with_context(|| {
+                    format!(
+                        "cannot append the job summary to {}",
+                        PathBuf::from(&path).display()
+                    )
+                })?;
+            f.write_all(report::github_summary(r).as_bytes())
+                .with_context(|| {
+                    format!(
+                        "cannot append the job summary to {}",
+                        PathBuf::from(&path).display()
+                    )
+                })?;
+        }
+    }
+    Ok(())
+}
+
+fn error_stage(name: &'static str, t: Instant, e: anyhow::Error) -> Stage {
+    Stage::not_run(name, t.elapsed(), Status::Error(format!("{e:#}")))
+}
+
+/// The first line where two texts differ (1-based).
+fn first_diff_line(a: &str, b: &str) -> usize {
+    let mut la = a.lines();
+    let mut lb = b.lines();
+    let mut n = 1;
+    loop {
+        match (la.next(), lb.next()) {
+            (Some(x), Some(y)) if x == y => n += 1,
+            (None, None) => return 1,
+            _ => return n,
+        }
+    }
+}
+
+/// Stage 1: the same comparison as `gen --check`.
+fn fresh(ctx: &Ctx, model: &Model) -> Stage {
+    let t = Instant::now();
+    let files = crate::render::all(&model.stack);
+    let checked = match generated::check_all(&ctx.root, &files) {
+        Ok(c) => c,
+        Err(e) => return error_stage("fresh", t, e),
+    };
+    let mut findings = Vec::new();
+    for c in &checked {
+        let (line, msg) = match (&c.state, &c.on_disk) {
+            (State::Fresh, _) => continue,
+            (State::Missing, _) | (_, None) => (1, format!("missing; run `{COMMAND}`")),
+            (State::Stale, Some(d)) => (first_diff_line(d, &c.file.contents), format!("stale (differs from here on); run `{COMMAND}`")),
+            (State::HandEdited, Some(d)) => (
+                first_diff_line(d, &c.file.contents),
+                format!("edited by hand (differs from here on); move the change into infra/stack.toml, then `{COMMAND} --force`"),
+            ),
+        };
+        findings.push(Finding {
+            rule: "fresh/generated",
+            file: c.file.path.clone(),
+            line,
+            message: msg,
+        });
+    }
+    let detail = format!(
+        "{} of {} generated file(s) fresh",
+        checked.len() - findings.len(),
+        checked.len()
+    );
+    Stage::ran("fresh", t.elapsed(), detail, findings, &[])
+}
+
+/// Stage 2: every rule on the files on disk.
+fn rules_stage(ctx: &Ctx, model: &Model) -> Stage {
+    let t = Instant::now();
+    let src = match Sources::read(&ctx.root) {
+        Ok(s) => s,
+        Err(e) => return error_stage("rules", t, e),
+    };
+    let input = Input::new(model, &ctx.root, &src);
+    let findings = rules::run(&input);
+    let detail = format!("{} rules on the files on disk", rules::registry().len());
+    Stage::ran("rules", t.elapsed(), detail, findings, &[])
+}
+
+/// A temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Result<TempDir> {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let p = std::env::temp_dir().join(format!(
+            "xtask-verify-{tag}-{}-{n}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&p).with_context(|| {
+            format!(
+                "cannot create a temporary directory {}; check TMPDIR",
+                p.display()
+            )
+        })?;
+        Ok(TempDir(p))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The line of a compose key path that compose names in an error (`services.api.ports.0`).
+fn compose_line(text: &str, dotted: &str) -> usize {
+    let segs: Vec<Seg> = dotted
+        .split('.')
+        .map(|p| match p.parse::<usize>() {
+            Ok(n) => Seg::Index(n),
+            Err(_) => Seg::Key(p.to_string()),
+        })
+        .collect();
+    yaml::line_of(text, &segs).unwrap_or(1)
+}
+
+/// A finding for a `docker compose config` error message.
+fn compose_error_finding(text: &str, stderr: &str, how: &str) -> Finding {
+    let msg = stderr
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("failed without a message")
+        .to_string();
+    let mut line = 1;
+    if let Some(i) = msg.find("line ") {
+        let digits: String = msg[i + 5..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        line = digits.parse().unwrap_or(1);
+    } else if let Some(path) = msg
+        .split_whitespace()
+        .find(|w| w.starts_with("services.") || w.starts_with("volumes."))
+    {
+        let path = path.trim_end_matches(':');
+        // "services.caddy Additional property restrat is not allowed" names the key too
+        let full = match msg.split_once("Additional property ") {
+            Some((_, rest)) => format!("{path}.{}", rest.split_whitespace().next().unwrap_or("")),
+            None => path.to_string(),
+        };
+        line = compose_line(text, &full);
+    }
+    Finding {
+        rule: "compose/config",
+        file: COMPOSE.into(),
+        line,
+        message: format!("docker compose config ({how}): {msg}"),
+    }
+}
+
+/// Stage 3: `docker compose config`, for real.
+fn compose_stage(ctx: &Ctx) -> Stage {
+    let t = Instant::now();
+    match compose_checks(ctx) {
+        Ok(Some(findings)) => Stage::ran(
+            "compose",
+            t.elapsed(),
+            "docker compose config: --no-interpolate, and interpolated with .env.staging.example"
+                .into(),
+            findings,
+            &[],
+        ),
+        Ok(None) => Stage::not_run(
+            "compose",
+            t.elapsed(),
+            Status::Skipped(format!("{COMPOSE} is missing (see the fresh stage)")),
+        ),
+        Err(e) => error_stage("compose", t, e),
+    }
+}
+
+fn compose_checks(ctx: &Ctx) -> Result<Option<Vec<Finding>>> {
+    let file = ctx.root.join(COMPOSE);
+    let Some(text) = generated::read_optional(&file)? else {
+        return Ok(None);
+    };
+    // The two runs are independent: run them side by side.
+    let (raw, interpolated) = std::thread::scope(|s| {
+        let raw = s.spawn(|| {
+            tools::compose::config(&tools::compose::Config {
+                file: &file,
+                env_file: None,
+                interpolate: false,
+            })
+        });
+        let interpolated = compose_interpolated(ctx, &text);
+        (raw.join(), interpolated)
+    });
+    let raw = raw.unwrap_or_else(|_| {
+        Err(anyhow::anyhow!(
+            "docker compose config --no-interpolate panicked (a bug)"
+        ))
+    })?;
+    if !raw.status.success() {
+        // interpolation fails the same way: report the plain error once
+        return Ok(Some(vec![compose_error_finding(
+            &text,
+            &String::from_utf8_lossy(&raw.stderr),
+            "--no-interpolate",
+        )]));
+    }
+    interpolated.map(Some)
+}
+
+/// `docker compose config` interpolated with the example env file, on a temporary copy of
+/// infra/ whose `.env.staging` (the compose file's `env_file:`) is the example. A required
+/// variable missing from the example is a finding; it then gets a placeholder, and the run
+/// is repeated to find the next one.
+fn compose_interpolated(ctx: &Ctx, text: &str) -> Result<Vec<Finding>> {
+    let mut findings = Vec::new();
+    let tmp = TempDir::new("compose")?;
+    let infra = ctx.root.join(stack::INFRA_DIR);
+    for e in
+        std::fs::read_dir(&infra).with_context(|| format!("cannot list {}", infra.display()))?
+    {
+        let e = e.with_context(|| format!("cannot list {}", infra.display()))?;
+        if e.file_type().map(|t| t.is_file()).unwrap_or(false) {
+            std::fs::copy(e.path(), tmp.0.join(e.file_name())).with_context(|| {
+                format!("cannot copy {} to {}", e.path().display(), tmp.0.display())
+            })?;
+        }
+    }
+    let example = generated::read_optional(&ctx.root.join(ENV_EXAMPLE))?.unwrap_or_default();
+    let env_path = tmp.0.join(".env.staging");
+    let mut env = example;
+    let copy = tmp
+        .0
+        .join(Path::new(COMPOSE).file_name().unwrap_or_default());
+    for _ in 0..32 {
+        std::fs::write(&env_path, &env)
+            .with_context(|| format!("cannot write {}", env_path.display()))?;
+        let out = tools::compose::config(&tools::compose::Config {
+            file: &copy,
+            env_file: Some(&env_path),
+            interpolate: true,
+        })?;
+        if out.status.success() {
+            break;
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        // "error while interpolating services.api.environment.DB_PASSWORD: required variable DB_PASSWORD is missing a value: ..."
+        let Some(var) = stderr
+            .split("required variable ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+        else {
+            findings.push(compose_error_finding(
+                text,
+                &stderr,
+                &format!("interpolated with {ENV_EXAMPLE}"),
+            ));
+            break;
+        };
+        let line = stderr
+            .split("error while interpolating ")
+            .nth(1)
+            .and_then(|r| r.split(':').next())
+            .map(|p| compose_line(text, p.trim()))
+            .unwrap_or(1);
+        findings.push(Finding {
+            rule: "compose/env-example",
+            file: COMPOSE.into(),
+            line,
+            message: format!("{var} is required here but missing from (or empty in) {ENV_EXAMPLE}; add `{var}=<placeholder>` there (via the model: `cargo xtask gen`)"),
+        });
+        let placeholder = format!("\n{var}=x-verify\n");
+        if env.contains(&placeholder) {
+            break; // the placeholder did not help: stop rather than loop
+        }
+        env.push_str(&placeholder);
+    }
+    Ok(findings)
+}
+
+/// Stage 4: `caddy adapt` and `caddy validate`, for real.
+fn caddy_stage(ctx: &Ctx) -> Stage {
+    let t = Instant::now();
+    match caddy_checks(ctx) {
+        Ok(Some(findings)) => Stage::ran(
+            "caddy",
+            t.elapsed(),
+            "caddy adapt, and caddy validate with throwaway self-signed certificates".into(),
+            findings,
+            &[],
+        ),
+        Ok(None) => Stage::not_run(
+            "caddy",
+            t.elapsed(),
+            Status::Skipped(format!("{CADDYFILE} is missing (see the fresh stage)")),
+        ),
+        Err(e) => error_stage("caddy", t, e),
+    }
+}
+
+/// A finding for a Caddy error log (`{"level":"error","msg":"...Caddyfile:10: ..."}`).
+/// The line a provisioning error without a position is about: the file it could not
+/// `open`, else the innermost `loading module 'x'` that starts a line.
+fn locate_in_caddyfile(msg: &str, text: &str) -> Option<usize> {
+    let find = |needle: &str, first_word: bool| {
+        text.lines().enumerate().find_map(|(n, l)| {
+            let t = l.trim_start();
+            let hit = if first_word {
+                t.split_whitespace().next() == Some(needle)
+            } else {
+                !t.starts_with('#') && t.contains(needle)
+            };
+            hit.then_some(n + 1)
+        })
+    };
+    if let Some(path) = msg.split("open ").nth(1).and_then(|r| r.split(':').next()) {
+        if let Some(n) = find(path.trim(), false) {
+            return Some(n);
+        }
+    }
+    msg.split("module '")
+        .skip(1)
+        .filter_map(|r| r.split('\'').next())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find_map(|m| find(m, true))
+}
+
+fn caddy_error_finding(rule: &'static str, stderr: &str, file_name: &str, text: &str) -> Finding {
+    let msgs: Vec<String> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["level"] == "error")
+        .filter_map(|v| v["msg"].as_str().map(str::to_string))
+        .collect();
+    let msg = msgs.last().cloned().unwrap_or_else(|| {
+        stderr
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty())
+            .unwrap_or("failed")
+            .to_string()
+    });
+    let line = msg
+        .match_indices(&format!("{file_name}:"))
+        .filter_map(|(i, m)| {
+            msg[i + m.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .ok()
+        })
+        .next()
+        .unwrap_or(1);
+    let line = if line != 1 {
+        line
+    } else {
+        locate_in_caddyfile(&msg, text).unwrap_or(1)
+    };
+    let what = if rule == "caddy/adapt" {
+        "caddy adapt"
+    } else {
+        "caddy validate"
+    };
+    Finding {
+        rule,
+        file: CADDYFILE.into(),
+        line,
+        message: format!("{what}: {msg}"),
+    }
+}
+
+fn caddy_checks(ctx: &Ctx) -> Result<Option<Vec<Finding>>> {
+    let file = ctx.root.join(CADDYFILE);
+    let Some(text) = generated::read_optional(&file)? else {
+        return Ok(None);
+    };
+    let tmp = TempDir::new("caddy")?;
+    let name = "Caddyfile";
+    // adapt (syntax) and validate (provisioning, certificates opened) side by side
+    let (adapt, validate) = std::thread::scope(|s| {
+        let adapt = s.spawn(|| tools::caddy::adapt(&file, &tmp.0.join("state-adapt")));
+        let validate = caddy_validate(&text, &tmp.0, name);
+        (adapt.join(), validate)
+    });
+    let adapt = adapt.unwrap_or_else(|_| Err(anyhow::anyhow!("caddy adapt panicked (a bug)")))?;
+    if !adapt.status.success() {
+        // validate fails the same way: report the syntax error once
+        return Ok(Some(vec![caddy_error_finding(
+            "caddy/adapt",
+            &String::from_utf8_lossy(&adapt.stderr),
+            name,
+            &text,
+        )]));
+    }
+    let validate = validate?;
+    if !validate.status.success() {
+        return Ok(Some(vec![caddy_error_finding(
+            "caddy/validate",
+            &String::from_utf8_lossy(&validate.stderr),
+            name,
+            &text,
+        )]));
+    }
+    Ok(Some(Vec::new()))
+}
+
+/// `caddy validate` on a copy of the Caddyfile whose `tls` paths point at throwaway
+/// self-signed certificates, generated at the referenced paths mirrored under `tmp`.
+fn caddy_validate(text: &str, tmp: &Path, name: &str) -> Result<std::process::Output> {
+    let cf = crate::parse::caddyfile::parse(text);
+    let certs_root = tmp.join("certs-root");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut made: Vec<(String, String)> = Vec::new();
+    for site in &cf.sites {
+        for tls in site.find("tls") {
+            let [cert, key, ..] = tls.args.as_slice() else {
+                continue;
+            };
+            let mirror = |p: &str| certs_root.join(p.trim_start_matches('/'));
+            let (c, k) = (mirror(cert), mirror(key));
+            if !made.contains(&(cert.clone(), key.clone())) {
+                for p in [&c, &k] {
+                    if let Some(dir) = p.parent() {
+                        std::fs::create_dir_all(dir)
+                            .with_context(|| format!("cannot create {}", dir.display()))?;
+                    }
+                }
+                tools::caddy::self_signed(&c, &k)?;
+                made.push((cert.clone(), key.clone()));
+            }
+            if let Some(l) = lines.get_mut(tls.line - 1) {
+                *l = l.replacen(cert.as_str(), &c.to_string_lossy(), 1).replacen(
+                    key.as_str(),
+                    &k.to_string_lossy(),
+                    1,
+                );
+            }
+        }
+    }
+    let copy = tmp.join(name);
+    std::fs::write(&copy, lines.join("\n") + "\n")
+        .with_context(|| format!("cannot write {}", copy.display()))?;
+    tools::caddy::validate(&copy, &tmp.join("state-validate"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_differing_line() {
+        assert_eq!(first_diff_line("a\nb\nc\n", "a\nb\nc\n"), 1);
+        assert_eq!(first_diff_line("a\nX\nc\n", "a\nb\nc\n"), 2);
+        assert_eq!(first_diff_line("a\n", "a\nb\n"), 2);
+    }
+
+    #[test]
+    fn compose_errors_point_at_lines() {
+        let text = "services:\n  caddy:\n    image: x\n    restrat: no\n";
+        let f = compose_error_finding(
+            text,
+            "validating /t/c.yml: services.caddy Additional property restrat is not allowed\n",
+            "x",
+        );
+        assert_eq!(f.line, 4);
+        let f = compose_error_finding(
+            text,
+            "yaml: line 3: found character that cannot start any token\n",
+            "x",
+        );
+        assert_eq!(f.line, 3);
+    }
+
+    #[test]
+    fn caddy_errors_point_at_lines() {
+        let e = "{\"level\":\"info\",\"msg\":\"using config\"}\n{\"level\":\"error\",\"ts\":1,\"msg\":\"Caddyfile:10: unrecognized directive: reverse_prxy\"}\n";
+        let f = caddy_error_finding("caddy/adapt", e, "Caddyfile", "");
+        assert_eq!((f.line, f.rule), (10, "caddy/adapt"));
+        let e = "{\"level\":\"error\",\"msg\":\"parsing upstream 'api:99999': out of range, at /tmp/x/Caddyfile:12\"}\n";
+        assert_eq!(
+            caddy_error_finding("caddy/validate", e, "Caddyfile", "").line,
+            12
+        );
+        let text = ":443 {\n\treverse_proxy api:3000 {\n\t\ttransport http {\n\t\t\ttls_trusted_ca_certs /no.pem\n";
+        let e = "{\"level\":\"error\",\"msg\":\"loading module 'reverse_proxy': loading module 'http': failed reading ca cert: open /no.pem: no such file\"}";
+        assert_eq!(
+            caddy_error_finding("caddy/validate", e, "Caddyfile", text).line,
+            4
+        );
+        let e = "{\"level\":\"error\",\"msg\":\"loading module 'reverse_proxy': loading module 'http': bad\"}";
+        assert_eq!(
+            caddy_error_finding("caddy/validate", e, "Caddyfile", text).line,
+            2
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! Line numbers for block YAML. `serde_yaml` gives values but no positions; this finds the
+//! line of a key path such as `services.api.ports[0]` by indentation, which is enough for
+//! the block style compose files are written in. Flow collections (`[a, b]`, `{}`) are
+//! located at the line of the key that holds them.
+
+/// One step of a path: a mapping key or a sequence index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// `services.api.ports[0]` → `[Key(services), Key(api), Key(ports), Index(0)]`.
+/// Keys containing dots can be built with [`Seg::Key`] directly.
+pub fn path(p: &str) -> Vec<Seg> {
+    let mut out = Vec::new();
+    for part in p.split('.') {
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            out.push(Seg::Key(key.to_string()));
+        }
+        while let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']').unwrap_or(r.len());
+            if let Ok(n) = r[..end].parse() {
+                out.push(Seg::Index(n));
+            }
+            rest = r.get(end + 1..).unwrap_or("");
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone)]
+struct Entry<'a> {
+    line: usize,
+    indent: usize,
+    /// `-` for a sequence item marker, else the line's content from the indent on.
+    text: &'a str,
+}
+
+/// Content lines, with `- x` split into a `-` entry and an entry for `x` two columns in.
+fn entries(text: &str) -> Vec<Entry<'_>> {
+    let mut out = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let t = raw.trim_start();
+        if t.is_empty() || t.starts_with('#') || t == "---" || t == "..." {
+            continue;
+        }
+        let mut indent = raw.len() - t.len();
+        let mut t = t;
+        while t == "-" || t.starts_with("- ") {
+            out.push(Entry {
+                line: n + 1,
+                indent,
+                text: "-",
+            });
+            let after = &t[1..];
+            let rest = after.trim_start();
+            indent += 1 + (after.len() - rest.len());
+            t = rest;
+            if t.is_empty() {
+                break;
+            }
+        }
+        if !t.is_empty() {
+            out.push(Entry {
+                line: n + 1,
+                indent,
+                text: t,
+            });
+        }
+    }
+    out
+}
+
+fn key_of(text: &str) -> Option<String> {
+    let (k, rest) = if let Some(r) = text.strip_prefix('"') {
+        let end = r.find('"')?;
+        (r[..end].to_string(), &r[end + 1..])
+    } else if let Some(r) = text.strip_prefix('\'') {
+        let end = r.find('\'')?;
+        (r[..end].to_string(), &r[end + 1..])
+    } else {
+        let i = text
+            .find(": ")
+            .or_else(|| text.strip_suffix(':').map(|s| s.len()))?;
+        (text[..i].trim_end().to_string(), &text[i..])
+    };
+    let rest = rest.trim_start();
+    (rest == ":" || rest.starts_with(": ") || rest.starts_with(":\t")).then_some(k)
+}
+
+/// The end (exclusive) of the block that belongs to entry `i`.
+fn block_end(es: &[Entry<'_>], i: usize) -> usize {
+    let ind = es[i].indent;
+    let mut j = i + 1;
+    // a compact sequence under a key may sit at the key's own indent
+    let compact = es[i].text != "-" && es.get(j).is_some_and(|e| e.indent == ind && e.text == "-");
+    while j < es.len() {
+        let e = &es[j];
+        if e.indent > ind || (compact && e.indent == ind && e.text == "-") || e.line == es[i].line {
+            j += 1;
+            continue;
+        }
+        if compact && e.indent == ind && e.text != "-" {
+            break;
+        }
+        break;
+    }
+    j
+}
+
+/// The 1-based line of the deepest part of `path` found in `text`; `None` if not even
+/// the first segment is found.
+pub fn line_of(text: &str, path: &[Seg]) -> Option<usize> {
+    let es = entries(text);
+    let (mut lo, mut hi) = (0, es.len());
+    let mut found: Option<usize> = None;
+    for seg in path {
+        if lo >= hi {
+            break;
+        }
+        let child = es[lo].indent;
+        let hit = match seg {
+            Seg::Key(k) => (lo..hi).find(|&i| {
+                es[i].indent == child && key_of(es[i].text).as_deref() == Some(k.as_str())
+            }),
+            Seg::Index(n) => (lo..hi)
+                .filter(|&i| es[i].indent == child && es[i].text == "-")
+                .nth(*n),
+        };
+        let Some(i) = hit else { break };
+        found = Some(es[i].line);
+        lo = i + 1;
+        hi = block_end(&es, i).min(hi);
+    }
+    found
+}
+
+/// [`line_of`] with a dotted path, falling back to line 1.
+pub fn line(text: &str, dotted: &str) -> usize {
+    line_of(text, &path(dotted)).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const Y: &str = "\
+# comment
+name: x
+services:
+  api:
+    image: \"a:1\"
+    ports:
+      - \"127.0.0.1:3000:3000\"
+      - \"80:80\"
+    environment:
+      A: b
+    volumes:
+      - type: bind
+        source: ./x
+        target: /y
+  db:
+    ports:
+    - \"1:1\"
+    - \"2:2\"
+    test: [\"CMD\", \"x\"]
+volumes:
+  data: {}
+";
+
+    #[test]
+    fn finds_keys_and_items_by_indentation() {
+        assert_eq!(line(Y, "name"), 2);
+        assert_eq!(line(Y, "services.api.image"), 5);
+        assert_eq!(line(Y, "services.api.ports[0]"), 7);
+        assert_eq!(line(Y, "services.api.ports[1]"), 8);
+        assert_eq!(line(Y, "services.api.environment.A"), 10);
+        assert_eq!(line(Y, "services.api.volumes[0].source"), 13);
+        assert_eq!(line(Y, "services.api.volumes[0].type"), 12);
+        assert_eq!(line(Y, "services.db.ports[1]"), 18);
+        assert_eq!(line(Y, "services.db.test[1]"), 19);
+        assert_eq!(line(Y, "volumes.data"), 21);
+        // deepest found part
+        assert_eq!(line(Y, "services.db.nope"), 15);
+        assert_eq!(line_of(Y, &path("nope")), None);
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            path("a.b[2]"),
+            vec![Seg::Key("a".into()), Seg::Key("b".into()), Seg::Index(2)]
+        );
+    }
+}

@@ -1,0 +1,489 @@
+//! Findings + stage results → human text, JSON, GitHub annotations and job summary.
+//!
+//! # JSON schema (`cargo xtask verify --format json`), stable: `schema` changes on any
+//! incompatible change; fields may be added.
+//!
+//! ```text
+//! {
+//!   "schema": "xtask-verify/1",
+//!   "result": "pass" | "fail" | "error",      // error: a stage could not run
+//!   "exit_code": 0 | 1 | 2,
+//!   "static": bool,                           // --static was given
+//!   "duration_ms": integer,
+//!   "stages": [ { "name": "fresh" | "rules" | "compose" | "caddy",
+//!                 "status": "pass" | "fail" | "skipped" | "error",
+//!                 "duration_ms": integer,
+//!                 "detail": string,           // what ran, why skipped, or why it could not run
+//!                 "findings": integer,        // after waivers
+//!                 "waived": integer } ],
+//!   "findings": [ { "stage": string, "rule": string, "file": string, "line": integer,
+//!                   "message": string } ],
+//!   "waived":   [ { "stage", "rule", "file", "line", "message", "reason": string } ],
+//!   "unused_waivers": [ { "rule": string, "file": string | null, "reason": string } ]
+//! }
+//! ```
+//! `file` is relative to the monorepo root; `line` is 1-based (1 when the whole file is at fault).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::config::Waiver;
+use crate::rules::{Finding, Waived};
+
+pub const SCHEMA: &str = "xtask-verify/1";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Pass,
+    Fail,
+    /// Not run, with the reason.
+    Skipped(String),
+    /// Could not run (missing tool, unreadable input), with the reason and the fix.
+    Error(String),
+}
+
+impl Status {
+    pub fn word(&self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Skipped(_) => "skipped",
+            Status::Error(_) => "error",
+        }
+    }
+}
+
+/// One stage's result.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub name: &'static str,
+    pub status: Status,
+    pub duration: Duration,
+    /// What ran (for a stage that ran).
+    pub detail: String,
+    pub findings: Vec<Finding>,
+    pub waived: Vec<Waived>,
+}
+
+impl Stage {
+    /// A stage that ran: it fails when a finding is left after the waivers.
+    pub fn ran(
+        name: &'static str,
+        duration: Duration,
+        detail: String,
+        findings: Vec<Finding>,
+        waivers: &[Waiver],
+    ) -> Stage {
+        let (findings, waived) = crate::rules::apply_waivers(findings, waivers);
+        let status = if findings.is_empty() {
+            Status::Pass
+        } else {
+            Status::Fail
+        };
+        Stage {
+            name,
+            status,
+            duration,
+            detail,
+            findings,
+            waived,
+        }
+    }
+
+    pub fn not_run(name: &'static str, duration: Duration, status: Status) -> Stage {
+        Stage {
+            name,
+            status,
+            duration,
+            detail: String::new(),
+            findings: Vec::new(),
+            waived: Vec::new(),
+        }
+    }
+
+    fn detail_text(&self) -> String {
+        match &self.status {
+            Status::Skipped(r) => format!("skipped: {r}"),
+            Status::Error(r) => format!("could not run: {r}"),
+            _ => self.detail.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub stages: Vec<Stage>,
+    pub unused_waivers: Vec<Waiver>,
+    pub static_only: bool,
+    pub duration: Duration,
+}
+
+impl Report {
+    /// 0 all passed, 1 a check failed, 2 a check could not run.
+    pub fn exit_code(&self) -> u8 {
+        if self
+            .stages
+            .iter()
+            .any(|s| matches!(s.status, Status::Error(_)))
+        {
+            2
+        } else if self.stages.iter().any(|s| s.status == Status::Fail) {
+            1
+        } else {
+            0
+        }
+    }
+
+    pub fn result(&self) -> &'static str {
+        ["pass", "fail", "error"][usize::from(self.exit_code())]
+    }
+
+    pub fn findings(&self) -> impl Iterator<Item = (&'static str, &Finding)> {
+        self.stages
+            .iter()
+            .flat_map(|s| s.findings.iter().map(move |f| (s.name, f)))
+    }
+
+    pub fn waived(&self) -> impl Iterator<Item = (&'static str, &Waived)> {
+        self.stages
+            .iter()
+            .flat_map(|s| s.waived.iter().map(move |w| (s.name, w)))
+    }
+}
+
+fn ms(d: Duration) -> u128 {
+    d.as_millis()
+}
+
+/// Findings sorted by file, then line, grouped by file.
+fn by_file<'a>(items: impl Iterator<Item = &'a Finding>) -> Vec<(String, Vec<&'a Finding>)> {
+    let mut v: Vec<&Finding> = items.collect();
+    v.sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
+    let mut out: Vec<(String, Vec<&Finding>)> = Vec::new();
+    for f in v {
+        match out.last_mut() {
+            Some((file, list)) if *file == f.file => list.push(f),
+            _ => out.push((f.file.clone(), vec![f])),
+        }
+    }
+    out
+}
+
+pub fn human(r: &Report) -> String {
+    let mut s = String::new();
+    let w = &mut s;
+    let _ = writeln!(w, "verify{}:", if r.static_only { " --static" } else { "" });
+    for st in &r.stages {
+        let _ = writeln!(
+            w,
+            "  {:<8} {:<8} {:>6} ms  {}",
+            st.name,
+            st.status.word(),
+            ms(st.duration),
+            st.detail_text()
+        );
+    }
+    let groups = by_file(r.findings().map(|(_, f)| f));
+    for (file, list) in &groups {
+        let _ = writeln!(w, "\n{file}");
+        for f in list {
+            let _ = writeln!(w, "  {}:{}: [{}] {}", f.file, f.line, f.rule, f.message);
+        }
+    }
+    let waived: Vec<(&str, &Waived)> = r.waived().collect();
+    if !waived.is_empty() {
+        let _ = writeln!(w, "\nwaived (infra/stack.toml [[waiver]]):");
+        for (_, d) in &waived {
+            let f = &d.finding;
+            let _ = writeln!(
+                w,
+                "  {}:{}: [{}] {} -- waived: {}",
+                f.file, f.line, f.rule, f.message, d.reason
+            );
+        }
+    }
+    for u in &r.unused_waivers {
+        let _ = writeln!(
+            w,
+            "\nnote: waiver for `{}`{} matched nothing; remove it from infra/stack.toml (reason given: {})",
+            u.rule,
+            u.file.as_deref().map(|f| format!(" in {f}")).unwrap_or_default(),
+            u.reason
+        );
+    }
+    let n: usize = r.stages.iter().map(|s| s.findings.len()).sum();
+    let _ = writeln!(w);
+    match r.exit_code() {
+        0 => {
+            let _ = writeln!(w, "PASS in {} ms ({} waived)", ms(r.duration), waived.len());
+        }
+        1 => {
+            let _ = writeln!(
+                w,
+                "FAIL: {n} finding(s) in {} file(s); fix them (a generated file: change infra/stack.toml, then `cargo xtask gen`), or waive one with a reason in infra/stack.toml",
+                groups.len()
+            );
+        }
+        _ => {
+            let names: Vec<&str> = r
+                .stages
+                .iter()
+                .filter(|s| matches!(s.status, Status::Error(_)))
+                .map(|s| s.name)
+                .collect();
+            let _ = writeln!(w, "ERROR: stage(s) {} could not run (see above for the fix); {n} finding(s) otherwise", names.join(", "));
+        }
+    }
+    s
+}
+
+pub fn json(r: &Report) -> Value {
+    let finding = |stage: &str, f: &Finding| json!({ "stage": stage, "rule": f.rule, "file": f.file, "line": f.line, "message": f.message });
+    json!({
+        "schema": SCHEMA,
+        "result": r.result(),
+        "exit_code": r.exit_code(),
+        "static": r.static_only,
+        "duration_ms": ms(r.duration) as u64,
+        "stages": r.stages.iter().map(|s| json!({
+            "name": s.name,
+            "status": s.status.word(),
+            "duration_ms": ms(s.duration) as u64,
+            "detail": s.detail_text(),
+            "findings": s.findings.len(),
+            "waived": s.waived.len(),
+        })).collect::<Vec<_>>(),
+        "findings": r.findings().map(|(st, f)| finding(st, f)).collect::<Vec<_>>(),
+        "waived": r.waived().map(|(st, w)| {
+            let mut v = finding(st, &w.finding);
+            v["reason"] = json!(w.reason);
+            v
+        }).collect::<Vec<_>>(),
+        "unused_waivers": r.unused_waivers.iter().map(|u| json!({ "rule": u.rule, "file": u.file, "reason": u.reason })).collect::<Vec<_>>(),
+    })
+}
+
+/// Escapes a workflow command's message.
+fn esc_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow command's property value.
+fn esc_prop(s: &str) -> String {
+    esc_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// `::error file=…,line=…,title=<rule id>::message` per finding, `::notice` per waived
+/// finding, `::error title=verify/<stage>` per stage that could not run.
+pub fn github_annotations(r: &Report) -> String {
+    let mut s = String::new();
+    for (_, f) in r.findings() {
+        let _ = writeln!(
+            s,
+            "::error file={},line={},title={}::{}",
+            esc_prop(&f.file),
+            f.line,
+            esc_prop(f.rule),
+            esc_data(&f.message)
+        );
+    }
+    for (_, d) in r.waived() {
+        let f = &d.finding;
+        let _ = writeln!(
+            s,
+            "::notice file={},line={},title={} (waived)::{} -- waived: {}",
+            esc_prop(&f.file),
+            f.line,
+            esc_prop(f.rule),
+            esc_data(&f.message),
+            esc_data(&d.reason)
+        );
+    }
+    for st in &r.stages {
+        if let Status::Error(why) = &st.status {
+            let _ = writeln!(s, "::error title=verify/{}::{}", st.name, esc_data(why));
+        }
+    }
+    s
+}
+
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The markdown job summary (appended to `$GITHUB_STEP_SUMMARY`).
+pub fn github_summary(r: &Report) -> String {
+    let mut s = String::new();
+    let w = &mut s;
+    let icon = ["✅ pass", "❌ fail", "⚠️ could not run"][usize::from(r.exit_code())];
+    let _ = writeln!(
+        w,
+        "## cargo xtask verify{}: {icon}\n",
+        if r.static_only { " --static" } else { "" }
+    );
+    let _ = writeln!(
+        w,
+        "| stage | status | time | detail |\n| --- | --- | ---: | --- |"
+    );
+    for st in &r.stages {
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} ms | {} |",
+            st.name,
+            st.status.word(),
+            ms(st.duration),
+            md(&st.detail_text())
+        );
+    }
+    let findings: Vec<(&str, &Finding)> = r.findings().collect();
+    if !findings.is_empty() {
+        let _ = writeln!(
+            w,
+            "\n### Findings\n\n| file:line | rule | message |\n| --- | --- | --- |"
+        );
+        for (_, f) in findings {
+            let _ = writeln!(
+                w,
+                "| `{}:{}` | `{}` | {} |",
+                f.file,
+                f.line,
+                f.rule,
+                md(&f.message)
+            );
+        }
+    }
+    let waived: Vec<(&str, &Waived)> = r.waived().collect();
+    if !waived.is_empty() {
+        let _ = writeln!(
+            w,
+            "\n### Waived\n\n| file:line | rule | reason |\n| --- | --- | --- |"
+        );
+        for (_, d) in waived {
+            let _ = writeln!(
+                w,
+                "| `{}:{}` | `{}` | {} |",
+                d.finding.file,
+                d.finding.line,
+                d.finding.rule,
+                md(&d.reason)
+            );
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Report {
+        let f = Finding {
+            rule: "compose/port-loopback",
+            file: "infra/c.yml".into(),
+            line: 48,
+            message: "a, b: 100%\nx".into(),
+        };
+        let waivers = vec![Waiver {
+            rule: "caddy/upstream".into(),
+            file: None,
+            reason: "on purpose".into(),
+        }];
+        let w = Finding {
+            rule: "caddy/upstream",
+            file: "infra/Caddyfile".into(),
+            line: 3,
+            message: "m".into(),
+        };
+        Report {
+            stages: vec![
+                Stage::ran(
+                    "fresh",
+                    Duration::from_millis(3),
+                    "5 fresh".into(),
+                    vec![],
+                    &waivers,
+                ),
+                Stage::ran(
+                    "rules",
+                    Duration::from_millis(2),
+                    "35 rules".into(),
+                    vec![f, w],
+                    &waivers,
+                ),
+                Stage::not_run(
+                    "caddy",
+                    Duration::ZERO,
+                    Status::Error("caddy not found on PATH: install it".into()),
+                ),
+            ],
+            unused_waivers: vec![],
+            static_only: true,
+            duration: Duration::from_millis(9),
+        }
+    }
+
+    #[test]
+    fn exit_codes() {
+        let mut r = sample();
+        assert_eq!(r.exit_code(), 2);
+        r.stages.pop();
+        assert_eq!(r.exit_code(), 1);
+        r.stages[1].findings.clear();
+        r.stages[1].status = Status::Pass;
+        assert_eq!(r.exit_code(), 0);
+    }
+
+    #[test]
+    fn human_groups_by_file_and_lists_waivers() {
+        let h = human(&sample());
+        assert!(h.contains("  rules    fail          2 ms  35 rules"), "{h}");
+        assert!(
+            h.contains("\ninfra/c.yml\n  infra/c.yml:48: [compose/port-loopback] a, b"),
+            "{h}"
+        );
+        assert!(
+            h.contains("[caddy/upstream] m -- waived: on purpose"),
+            "{h}"
+        );
+        assert!(h.contains("could not run: caddy not found"), "{h}");
+    }
+
+    #[test]
+    fn json_schema_fields() {
+        let j = json(&sample());
+        assert_eq!(j["schema"], SCHEMA);
+        assert_eq!(j["exit_code"], 2);
+        assert_eq!(j["result"], "error");
+        assert_eq!(j["stages"][1]["findings"], 1);
+        assert_eq!(j["stages"][1]["waived"], 1);
+        assert_eq!(j["findings"][0]["line"], 48);
+        assert_eq!(j["waived"][0]["reason"], "on purpose");
+        assert_eq!(j["stages"][2]["status"], "error");
+    }
+
+    #[test]
+    fn annotations_escape() {
+        let a = github_annotations(&sample());
+        assert!(
+            a.contains(
+                "::error file=infra/c.yml,line=48,title=compose/port-loopback::a, b: 100%25%0Ax\n"
+            ),
+            "{a}"
+        );
+        assert!(a.contains("::notice file=infra/Caddyfile,line=3,title=caddy/upstream (waived)::m -- waived: on purpose"), "{a}");
+        assert!(
+            a.contains("::error title=verify/caddy::caddy not found"),
+            "{a}"
+        );
+        let s = github_summary(&sample());
+        assert!(s.contains("| rules | fail | 2 ms |"), "{s}");
+        assert!(
+            s.contains("| `infra/c.yml:48` | `compose/port-loopback` |"),
+            "{s}"
+        );
+    }
+}

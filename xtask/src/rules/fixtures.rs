@@ -1,0 +1,455 @@
+//! The rule fixtures: text mutations of the generated files of the sample monorepo, each
+//! with the rule it breaks and the line it must be reported at. Test data, compiled in so
+//! that the unit tests (on the rules) and the integration tests (on the real binary) share
+//! one list.
+
+use crate::stack::{CADDYFILE as CF, COMPOSE as CO, DOCKERFILE as DF, DOCKERIGNORE as IG};
+
+fn text_of(files: &[(String, String)], path: &str) -> Option<String> {
+    files
+        .iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, t)| t.clone())
+}
+
+/// A text mutation of one generated file and the finding it must produce.
+pub struct Mutation {
+    /// The generated file to change.
+    pub file: &'static str,
+    /// Replace the first occurrence of `from` with `to` (`from` empty: replace the whole file).
+    pub from: &'static str,
+    pub to: &'static str,
+    pub rule: &'static str,
+    /// The file the finding is reported in (`None`: the mutated file).
+    pub in_file: Option<&'static str>,
+    /// The expected line: the first line of the mutated `in_file` containing this text
+    /// (`text#N`: the N-th such line; empty: line 1).
+    pub at: &'static str,
+}
+
+const fn m(
+    file: &'static str,
+    from: &'static str,
+    to: &'static str,
+    rule: &'static str,
+    at: &'static str,
+) -> Mutation {
+    Mutation {
+        file,
+        from,
+        to,
+        rule,
+        in_file: None,
+        at,
+    }
+}
+
+const fn x(
+    file: &'static str,
+    from: &'static str,
+    to: &'static str,
+    rule: &'static str,
+    in_file: &'static str,
+    at: &'static str,
+) -> Mutation {
+    Mutation {
+        file,
+        from,
+        to,
+        rule,
+        in_file: Some(in_file),
+        at,
+    }
+}
+
+const SINGLE_STAGE: &str = "\
+ARG NODE_IMAGE=node:22-alpine
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production \\
+    PORT=3000
+RUN corepack enable && corepack prepare pnpm@10.34.9 --activate
+WORKDIR /app
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY packages/crypto/package.json packages/crypto/package.json
+COPY apps/api/package.json apps/api/package.json
+RUN pnpm install --frozen-lockfile --filter \"@cipherbox/api...\"
+COPY tsconfig.base.json tsconfig.base.json
+COPY packages/crypto packages/crypto
+COPY apps/api apps/api
+RUN pnpm --filter \"@cipherbox/api...\" run build
+RUN addgroup -g 1001 -S appgroup \\
+ && adduser -S -D -H -u 1001 -G appgroup appuser
+WORKDIR /app/apps/api
+USER 1001:1001
+EXPOSE 3000
+LABEL a=b
+LABEL c=d
+CMD [\"node\", \"dist/main.js\"]
+";
+
+const SHORT: &str = "\
+ARG NODE_IMAGE=node:22-alpine
+FROM ${NODE_IMAGE} AS build
+RUN corepack enable && corepack prepare pnpm@10.34.9 --activate
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production PORT=3000
+USER 1001:1001
+EXPOSE 3000
+CMD [\"node\", \"dist/main.js\"]
+";
+
+const REDIS_HEALTH: &str = "    healthcheck:\n      test: [\"CMD\", \"redis-cli\", \"ping\"]\n      interval: 10s\n      timeout: 5s\n      retries: 5\n      start_period: 5s\n";
+
+/// One fixture per rule: the rule's failing example.
+pub const FIXTURES: &[Mutation] = &[
+    // Dockerfile
+    m(
+        DF,
+        "",
+        SINGLE_STAGE,
+        "dockerfile/multi-stage",
+        "FROM ${NODE_IMAGE}",
+    ),
+    m(
+        DF,
+        "ARG NODE_IMAGE=node:22-alpine",
+        "ARG NODE_IMAGE=node:20-alpine",
+        "dockerfile/final-base",
+        "ARG NODE_IMAGE",
+    ),
+    m(
+        DF,
+        "pnpm@10.34.9",
+        "pnpm@10",
+        "dockerfile/pnpm-pinned",
+        "corepack prepare",
+    ),
+    m(
+        DF,
+        "    pnpm install --frozen-lockfile --filter",
+        "    pnpm install --filter",
+        "dockerfile/frozen-lockfile",
+        "    pnpm install --filter",
+    ),
+    m(
+        DF,
+        "USER 1001:1001",
+        "USER root",
+        "dockerfile/non-root",
+        "USER root",
+    ),
+    m(
+        DF,
+        "EXPOSE 3000",
+        "EXPOSE 8080",
+        "dockerfile/expose-port",
+        "EXPOSE 8080",
+    ),
+    m(
+        DF,
+        "    PORT=3000",
+        "    PORT=8080",
+        "dockerfile/runtime-env",
+        "PORT=8080",
+    ),
+    m(
+        DF,
+        "CMD [\"node\", \"dist/main.js\"]",
+        "CMD node dist/main.js",
+        "dockerfile/cmd-exec-form",
+        "CMD node",
+    ),
+    m(
+        DF,
+        "ARG NODE_IMAGE=node:22-alpine",
+        "ARG NODE_IMAGE=node",
+        "dockerfile/pinned-base",
+        "ARG NODE_IMAGE",
+    ),
+    m(
+        DF,
+        "ARG NODE_IMAGE",
+        "# syntax=docker/dockerfile:1\nARG NODE_IMAGE",
+        "dockerfile/no-syntax-directive",
+        "# syntax=",
+    ),
+    m(DF, "", SHORT, "dockerfile/min-lines", ""),
+    // ignore file
+    m(
+        IG,
+        "**/node_modules\n",
+        "node_modules\n",
+        "ignore/node-modules",
+        "!packages/crypto",
+    ),
+    m(
+        IG,
+        "**/.env*\n",
+        ".env*\n",
+        "ignore/env-files",
+        "!packages/crypto",
+    ),
+    m(IG, ".git\ndocs", ".git\n!.git\ndocs", "ignore/git", "!.git"),
+    m(
+        IG,
+        "**/dist\n",
+        "dist\n",
+        "ignore/build-outputs",
+        "!packages/crypto",
+    ),
+    m(
+        IG,
+        "\napps/web\n",
+        "\n!apps/web\n",
+        "ignore/outside-closure",
+        "!apps/web",
+    ),
+    // compose
+    m(
+        CO,
+        "  api:\n    image:",
+        "  api:\n\timage:",
+        "compose/yaml",
+        "\timage:",
+    ),
+    m(
+        CO,
+        "\n  redis:\n",
+        "\n  cache:\n",
+        "compose/services",
+        "services:",
+    ),
+    m(
+        CO,
+        "ghcr.io/OWNER/cipherbox-api:",
+        "ghcr.io/OWNER/other-api:",
+        "compose/api-image",
+        "other-api",
+    ),
+    m(
+        CO,
+        "127.0.0.1:5432:5432/tcp",
+        "5432:5432/tcp",
+        "compose/port-loopback",
+        "\"5432:5432/tcp\"",
+    ),
+    m(
+        CO,
+        "\"postgres:16-alpine\"",
+        "postgres",
+        "compose/image-pinned",
+        "image: postgres",
+    ),
+    m(
+        CO,
+        REDIS_HEALTH,
+        "",
+        "compose/depends-healthy",
+        "condition: service_healthy#2",
+    ),
+    m(
+        CO,
+        "  redis_staging: {}\n",
+        "",
+        "compose/volumes-declared",
+        "redis_staging:/data",
+    ),
+    m(
+        CO,
+        "\"${DB_PASSWORD:?set DB_PASSWORD in .env.staging (see .env.staging.example)}\"",
+        "hunter2",
+        "compose/secrets-required",
+        "DB_PASSWORD: hunter2",
+    ),
+    m(
+        CO,
+        "\"http://ipfs:5001\"",
+        "\"http://localhost:5001\"",
+        "compose/service-urls",
+        "IPFS_LOCAL_API_URL",
+    ),
+    m(
+        CO,
+        "\"./Caddyfile:/etc/caddy/Caddyfile:ro\"",
+        "\"./Caddyfile:/etc/caddy/Caddyfile\"",
+        "compose/caddy-mounts",
+        "./Caddyfile:",
+    ),
+    // Caddyfile
+    m(
+        CF,
+        "\treverse_proxy api:3000\n",
+        "\trespond \"hi\"\n",
+        "caddy/upstream",
+        ":443 {",
+    ),
+    m(
+        CF,
+        "/etc/caddy/certs/origin.pem",
+        "/etc/ssl/origin.pem",
+        "caddy/tls-certs",
+        "\ttls",
+    ),
+    m(
+        CF,
+        "redir https://{host}{uri} permanent",
+        "respond \"ok\"",
+        "caddy/http-redirect",
+        ":80 {",
+    ),
+    m(
+        CF,
+        "reverse_proxy api:3000",
+        "reverse_proxy localhost:3000",
+        "caddy/no-localhost-upstream",
+        "reverse_proxy",
+    ),
+    // cross-file
+    m(
+        CF,
+        "reverse_proxy api:3000",
+        "reverse_proxy api:8080",
+        "cross/caddy-upstream",
+        "reverse_proxy",
+    ),
+    m(
+        DF,
+        "COPY tsconfig.base.json tsconfig.base.json",
+        "COPY tsconfig.json tsconfig.json",
+        "cross/copy-sources",
+        "COPY tsconfig.json",
+    ),
+    m(
+        DF,
+        "COPY packages/crypto/package.json packages/crypto/package.json\n",
+        "",
+        "cross/install-manifests",
+        "    pnpm install",
+    ),
+    m(
+        CO,
+        "ghcr.io/OWNER/cipherbox-api",
+        "docker.io/OWNER/cipherbox-api",
+        "cross/api-image-tag",
+        "docker.io/OWNER",
+    ),
+    m(
+        CO,
+        "./Caddyfile:/etc/caddy/Caddyfile:ro",
+        "./Caddyfile.prod:/etc/caddy/Caddyfile:ro",
+        "cross/caddyfile-mount",
+        "Caddyfile.prod",
+    ),
+];
+
+/// More mutations, beyond the fixtures: each breaks one rule.
+pub const MUTATIONS: &[Mutation] = &[
+    m(DF, "FROM ${NODE_IMAGE} AS runtime", "FROM build AS runtime", "dockerfile/final-base", "FROM build AS runtime"),
+    m(DF, "FROM ${NODE_IMAGE} AS runtime", "FROM node:22-alpine AS runtime", "dockerfile/final-base", "AS runtime"),
+    m(DF, "pnpm@10.34.9", "pnpm@latest", "dockerfile/pnpm-pinned", "corepack prepare"),
+    m(DF, "pnpm@10.34.9", "pnpm@9.15.0", "dockerfile/pnpm-pinned", "corepack prepare"),
+    m(DF, "corepack prepare pnpm@10.34.9 --activate", "npm i -g pnpm", "dockerfile/pnpm-pinned", "npm i -g pnpm"),
+    m(DF, "--frozen-lockfile --prod", "--prod", "dockerfile/frozen-lockfile", "install --prod"),
+    m(DF, "USER 1001:1001", "USER 0:0", "dockerfile/non-root", "USER 0"),
+    m(DF, "USER 1001:1001\n", "", "dockerfile/non-root", "AS runtime"),
+    m(DF, "USER 1001:1001", "USER 1001:1001\nUSER root", "dockerfile/non-root", "USER root"),
+    m(DF, "EXPOSE 3000\n", "", "dockerfile/expose-port", "AS runtime"),
+    m(DF, "ENV NODE_ENV=production", "ENV NODE_ENV=development", "dockerfile/runtime-env", "NODE_ENV=development"),
+    m(DF, "ENV NODE_ENV=production \\\n    PORT=3000\n", "", "dockerfile/runtime-env", "AS runtime"),
+    m(DF, "CMD [\"node\", \"dist/main.js\"]", "CMD [\"node\", \"dist/index.js\"]", "dockerfile/cmd-exec-form", "CMD ["),
+    m(DF, "CMD [\"node\", \"dist/main.js\"]", "ENTRYPOINT [\"sh\", \"-c\"]\nCMD [\"node\", \"dist/main.js\"]", "dockerfile/cmd-exec-form", "ENTRYPOINT"),
+    m(DF, "ARG NODE_IMAGE=node:22-alpine", "ARG NODE_IMAGE=node:latest", "dockerfile/pinned-base", "ARG NODE_IMAGE"),
+    m(DF, "ARG NODE_IMAGE=node:22-alpine", "ARG NODE_IMAGE", "dockerfile/pinned-base", "FROM ${NODE_IMAGE} AS base"),
+    m(IG, "**/node_modules\n", "**/node_modules\n!apps/api/node_modules\n", "ignore/node-modules", "!apps/api/node_modules"),
+    m(IG, "**/.env*\n", "**/.env*\n!apps/api/.env.production\n", "ignore/env-files", "!apps/api/.env.production"),
+    m(IG, "\napps/web\n", "\n!apps\n", "ignore/outside-closure", "!apps#2"),
+    m(IG, "**/dist\n", "**/dist\n!**/dist\n", "ignore/build-outputs", "!**/dist"),
+    m(CO, "\n  tee-worker:\n", "\n  tee_worker:\n", "compose/services", "services:"),
+    m(CO, "127.0.0.1:6379:6379/tcp", "0.0.0.0:6379:6379/tcp", "compose/port-loopback", "0.0.0.0:6379"),
+    m(CO, "127.0.0.1:3000:3000/tcp", "3000/tcp", "compose/port-loopback", "\"3000/tcp\""),
+    m(CO, "127.0.0.1:8080:8080/tcp", "8080:8080/tcp", "compose/port-loopback", "\"8080:8080/tcp\""),
+    m(CO, "\"redis:7-alpine\"", "redis:latest", "compose/image-pinned", "redis:latest"),
+    m(
+        CO,
+        "    healthcheck:\n      test: [\"CMD\", \"node\"",
+        "    x-healthcheck:\n      test: [\"CMD\", \"node\"",
+        "compose/depends-healthy",
+        "condition: service_healthy#3",
+    ),
+    m(CO, "      - \"caddy_data:/data\"\n", "      - \"caddy_dat:/data\"\n", "compose/volumes-declared", "caddy_dat:/data"),
+    m(
+        CO,
+        "\"${TEE_WORKER_SECRET:?set TEE_WORKER_SECRET in .env.staging (see .env.staging.example)}\"",
+        "\"${TEE_WORKER_SECRET}\"",
+        "compose/secrets-required",
+        "TEE_WORKER_SECRET: \"${TEE_WORKER_SECRET}\"",
+    ),
+    m(
+        CO,
+        "\"${DB_PASSWORD:?set DB_PASSWORD in .env.staging (see .env.staging.example)}\"",
+        "\"${DB_PASSWORD:-}\"",
+        "compose/secrets-required",
+        "DB_PASSWORD: \"${DB_PASSWORD:-}\"",
+    ),
+    m(CO, "DB_HOST: postgres", "DB_HOST: 127.0.0.1", "compose/service-urls", "DB_HOST"),
+    m(CO, "\"http://tee-worker:3001\"", "\"http://tee:3001\"", "compose/service-urls", "TEE_WORKER_URL"),
+    m(CO, "      - \"./certs:/etc/caddy/certs:ro\"\n", "", "compose/caddy-mounts", "    volumes:#4"),
+    m(CO, "\"./certs:/etc/caddy/certs:ro\"", "\"caddy_certs:/etc/caddy/certs:ro\"", "compose/caddy-mounts", "caddy_certs"),
+    m(CF, "reverse_proxy api:3000", "reverse_proxy api:notaport", "caddy/upstream", "reverse_proxy"),
+    m(CF, "\ttls /etc/caddy/certs/origin.pem /etc/caddy/certs/origin-key.pem\n", "", "caddy/tls-certs", ":443 {"),
+    m(CF, "tls /etc/caddy/certs/origin.pem /etc/caddy/certs/origin-key.pem", "tls internal", "caddy/tls-certs", "tls internal"),
+    m(CF, ":80 {\n\tredir https://{host}{uri} permanent\n}\n", "", "caddy/http-redirect", ""),
+    m(CF, "reverse_proxy api:3000", "reverse_proxy 127.0.0.1:3000", "caddy/no-localhost-upstream", "reverse_proxy"),
+    m(CF, "reverse_proxy api:3000", "reverse_proxy backend:3000", "cross/caddy-upstream", "reverse_proxy"),
+    x(IG, "!tsconfig.base.json\n", "", "cross/copy-sources", DF, "COPY tsconfig.base.json"),
+    x(IG, "!apps/api\n", "!apps/api\napps/api/package.json\n", "cross/copy-sources", DF, "COPY apps/api/package.json"),
+    m(DF, "COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./", "COPY package.json pnpm-workspace.yaml ./", "cross/install-manifests", "    pnpm install"),
+    m(CO, "cipherbox-api:${TAG:-latest}", "cipherbox-api:staging", "cross/api-image-tag", "cipherbox-api:staging"),
+    m(CO, "./Caddyfile:/etc/caddy/Caddyfile:ro", "../Caddyfile:/etc/caddy/Caddyfile:ro", "cross/caddyfile-mount", "../Caddyfile"),
+];
+
+/// The line `at` designates in `text`.
+pub fn expected_line(text: &str, at: &str) -> Option<usize> {
+    if at.is_empty() {
+        return Some(1);
+    }
+    let (needle, nth) = match at.rsplit_once('#') {
+        Some((n, k)) if k.chars().all(|c| c.is_ascii_digit()) && !k.is_empty() => {
+            (n, k.parse::<usize>().ok()?)
+        }
+        _ => (at, 1),
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .nth(nth - 1)
+        .map(|(n, _)| n + 1)
+}
+
+/// Applies `mu` to the generated files; returns the files and the expected (file, line).
+///
+/// # Panics
+/// When the mutation does not apply (test data out of date with the renderers).
+pub fn apply(files: &[(String, String)], mu: &Mutation) -> (Vec<(String, String)>, String, usize) {
+    let mut out = files.to_vec();
+    let entry = out
+        .iter_mut()
+        .find(|(p, _)| p == mu.file)
+        .unwrap_or_else(|| panic!("no generated file {}", mu.file));
+    if mu.from.is_empty() {
+        entry.1 = mu.to.to_string();
+    } else {
+        assert!(
+            entry.1.contains(mu.from),
+            "{}: {:?} not found in the generated file",
+            mu.rule,
+            mu.from
+        );
+        entry.1 = entry.1.replacen(mu.from, mu.to, 1);
+    }
+    let in_file = mu.in_file.unwrap_or(mu.file);
+    let text = text_of(&out, in_file).unwrap_or_default();
+    let line = expected_line(&text, mu.at)
+        .unwrap_or_else(|| panic!("{}: {:?} not in the mutated {in_file}", mu.rule, mu.at));
+    (out, in_file.to_string(), line)
+}

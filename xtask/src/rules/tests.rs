@@ -1,0 +1,206 @@
+//! Every rule against the generated files of the sample monorepo (this repository): the
+//! generated files are clean; each fixture (a text mutation of one generated file) breaks
+//! one rule, reported at the expected file and line.
+
+use std::path::PathBuf;
+
+use super::fixtures::{apply, Mutation, FIXTURES, MUTATIONS};
+use super::{run, Finding, Input, Sources};
+use crate::commands::{Ctx, Model};
+use crate::generated::Generated;
+use crate::stack::{CADDYFILE as CF, COMPOSE as CO, DOCKERFILE as DF, DOCKERIGNORE as IG};
+
+fn root() -> PathBuf {
+    crate::cli::default_root()
+}
+
+fn model_with(config_text: Option<&str>) -> Model {
+    let ctx = Ctx::new(&root(), None);
+    let mut m = ctx.model().expect("the sample monorepo has a model");
+    if let Some(t) = config_text {
+        let config = crate::config::parse(t, "test.toml").expect("test config parses");
+        let stack = crate::stack::build(&config, &m.workspace, &m.closure).expect("stack");
+        m = Model { config, stack, ..m };
+    }
+    m
+}
+
+fn rendered(m: &Model) -> Vec<Generated> {
+    crate::render::all(&m.stack)
+}
+
+fn text_of(files: &[(String, String)], path: &str) -> Option<String> {
+    files
+        .iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, t)| t.clone())
+}
+
+fn findings(m: &Model, files: &[(String, String)]) -> Vec<Finding> {
+    let src = Sources {
+        dockerfile: text_of(files, DF),
+        ignore: text_of(files, IG),
+        compose: text_of(files, CO),
+        caddyfile: text_of(files, CF),
+    };
+    let input = Input::new(m, &root(), &src);
+    run(&input)
+}
+
+fn as_files(g: &[Generated]) -> Vec<(String, String)> {
+    g.iter()
+        .map(|g| (g.path.clone(), g.contents.clone()))
+        .collect()
+}
+
+#[test]
+fn generated_files_are_clean() {
+    let m = model_with(None);
+    let f = findings(&m, &as_files(&rendered(&m)));
+    assert!(f.is_empty(), "findings on the generated files: {f:#?}");
+}
+
+#[test]
+fn generated_files_are_clean_for_other_configs() {
+    let configs = [
+        "[api]\nport = 8080\nentry = \"dist/server.js\"\n[ports]\napi = 8081\nhttp = 8000\nhttps = 8443\n",
+        "[caddy]\ndomains = [\"staging.example.com\", \"api.example.com\"]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n",
+        "[project]\nregistry = \"registry.example.com:5000\"\nowner = \"acme\"\ntag = \"v1.2.3\"\n[node]\nimage = \"node:20.11-bookworm-slim\"\n",
+    ];
+    for c in configs {
+        let m = model_with(Some(c));
+        let f = findings(&m, &as_files(&rendered(&m)));
+        assert!(
+            f.is_empty(),
+            "config {c:?}: findings on the generated files: {f:#?}"
+        );
+    }
+}
+
+fn check_all(list: &[Mutation]) {
+    let m = model_with(None);
+    let files = as_files(&rendered(&m));
+    let mut failures = Vec::new();
+    for mu in list {
+        let (mutated, file, line) = apply(&files, mu);
+        let got = findings(&m, &mutated);
+        let hit = got
+            .iter()
+            .any(|f| f.rule == mu.rule && f.file == file && f.line == line);
+        if !hit {
+            let of_rule: Vec<String> = got
+                .iter()
+                .filter(|f| f.rule == mu.rule)
+                .map(|f| format!("{}:{}: {}", f.file, f.line, f.message))
+                .collect();
+            failures.push(format!(
+                "{} (mutation {:?} -> {:?}): expected at {file}:{line}; that rule reported: {of_rule:?}",
+                mu.rule, mu.from, mu.to
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mutation(s) not caught:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_fixture_is_reported_at_its_file_and_line() {
+    check_all(FIXTURES);
+}
+
+#[test]
+fn every_extra_mutation_is_reported_at_its_file_and_line() {
+    check_all(MUTATIONS);
+}
+
+#[test]
+fn every_rule_has_a_fixture_and_a_rationale() {
+    for r in super::registry() {
+        assert!(
+            FIXTURES.iter().any(|f| f.rule == r.id),
+            "rule {} has no fixture",
+            r.id
+        );
+        assert!(
+            !r.rationale.is_empty() && !r.rationale.contains('\n'),
+            "rule {}: one-line rationale",
+            r.id
+        );
+        assert!(r.id.contains('/'), "rule id {} is <area>/<name>", r.id);
+    }
+    let ids: Vec<&str> = super::registry().iter().map(|r| r.id).collect();
+    let mut dedup = ids.clone();
+    dedup.sort();
+    dedup.dedup();
+    assert_eq!(ids.len(), dedup.len(), "rule ids are unique");
+    for f in FIXTURES.iter().chain(MUTATIONS) {
+        assert!(
+            ids.contains(&f.rule),
+            "fixture names unknown rule {}",
+            f.rule
+        );
+    }
+}
+
+#[test]
+fn waivers_move_findings_and_report_unused() {
+    use crate::config::Waiver;
+    let f = |rule: &'static str, file: &str| Finding {
+        rule,
+        file: file.into(),
+        line: 3,
+        message: "m".into(),
+    };
+    let w = vec![
+        Waiver {
+            rule: "compose/port-loopback".into(),
+            file: Some("./infra/docker-compose.staging.yml".into()),
+            reason: "r1".into(),
+        },
+        Waiver {
+            rule: "caddy/upstream".into(),
+            file: None,
+            reason: "r2".into(),
+        },
+    ];
+    let (kept, waived) = super::apply_waivers(
+        vec![
+            f("compose/port-loopback", CO),
+            f("compose/port-loopback", "other"),
+            f("x/y", CO),
+        ],
+        &w,
+    );
+    assert_eq!(kept.len(), 2);
+    assert_eq!(waived.len(), 1);
+    assert_eq!(waived[0].reason, "r1");
+    let unused = super::unused_waivers(&w, &waived);
+    assert_eq!(unused.len(), 1);
+    assert_eq!(unused[0].rule, "caddy/upstream");
+}
+
+#[test]
+fn docs_list_every_rule_and_stage_id() {
+    let docs = std::fs::read_to_string(root().join("docs/verify.md")).expect("docs/verify.md");
+    for r in super::registry() {
+        assert!(
+            docs.contains(&format!(
+                "| `{}` | {} |",
+                r.id,
+                r.rationale.replace('|', "\\|")
+            )),
+            "docs/verify.md: rule {} (with its rationale)",
+            r.id
+        );
+    }
+    for (id, _) in super::STAGE_IDS {
+        assert!(
+            docs.contains(&format!("| `{id}` |")),
+            "docs/verify.md: stage id {id}"
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! `docker compose config`: the compose file as Docker Compose v2 itself reads it.
+//! Needs the docker CLI and its compose plugin, not a daemon.
+
+use std::path::Path;
+use std::process::Output;
+
+use anyhow::{bail, Context, Result};
+use xshell::Shell;
+
+pub const DOCKER_FIX: &str = "install the Docker CLI (docker.io, or the static client) and the compose v2 plugin (see ENGINE.md §2, or run `cargo xtask engine up`)";
+
+/// How to run `docker compose config`.
+pub struct Config<'a> {
+    pub file: &'a Path,
+    /// `--env-file`: the variables to interpolate (`None` with `interpolate: false`).
+    pub env_file: Option<&'a Path>,
+    /// `false`: `--no-interpolate` (`${...}` left literal, env_file not opened).
+    pub interpolate: bool,
+}
+
+/// Runs `docker compose -f FILE [--env-file F] config -q [--no-interpolate]` and returns its
+/// output whatever its status. For an interpolated run the environment is cleared (PATH,
+/// HOME and DOCKER_CONFIG kept), so a variable set in the caller's shell cannot hide one
+/// missing from the env file. Errors only when the command cannot run at all.
+pub fn config(c: &Config) -> Result<Output> {
+    let docker = super::find("docker", DOCKER_FIX)?;
+    let sh = Shell::new().context("cannot start a shell for docker compose")?;
+    let mut cmd = sh.cmd(&docker).arg("compose").arg("-f").arg(c.file);
+    if let Some(env) = c.env_file {
+        cmd = cmd.arg("--env-file").arg(env);
+    }
+    cmd = cmd.arg("config").arg("-q");
+    if !c.interpolate {
+        cmd = cmd.arg("--no-interpolate");
+    }
+    if c.interpolate {
+        cmd = cmd.env_clear();
+        for keep in ["PATH", "HOME", "DOCKER_CONFIG"] {
+            if let Some(v) = std::env::var_os(keep) {
+                cmd = cmd.env(keep, v);
+            }
+        }
+    }
+    let out = cmd.quiet().ignore_status().output().with_context(|| {
+        format!(
+            "cannot run {} compose config; {DOCKER_FIX}",
+            docker.display()
+        )
+    })?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success()
+        && (stderr.contains("is not a docker command") || stderr.contains("unknown command"))
+    {
+        bail!("the docker compose v2 plugin is missing (`docker compose` is not a command): {DOCKER_FIX}");
+    }
+    Ok(out)
+}
