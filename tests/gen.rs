@@ -6,5 +6,10 @@ use xtask_tests::*;
 #[test]
 fn committed_infra_is_fresh() {
     let r = xtask(&repo_root(), &["gen", "--check"]);
-    assert_eq!(r.code, 0, "infra/ is stale; run `cargo xtask gen`:\n{}", r.all());
+    assert_eq!(
+        r.code,
+        0,
+        "infra/ is stale; run `cargo xtask gen`:\n{}",
+        r.all()
+    );
 }

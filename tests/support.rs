@@ -7,7 +7,10 @@ use std::sync::OnceLock;
 
 /// The workspace root (this repo, which is also the sample monorepo).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// The `xtask` binary, built once per test process.
@@ -24,7 +27,11 @@ pub fn xtask_bin() -> PathBuf {
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| repo_root().join("target"));
-        let target = if target.is_absolute() { target } else { repo_root().join(target) };
+        let target = if target.is_absolute() {
+            target
+        } else {
+            repo_root().join(target)
+        };
         target.join("debug").join("xtask")
     })
     .clone()
@@ -117,7 +124,12 @@ pub fn copy_tree(from: &Path, to: &Path) {
 pub fn sample_copy(tag: &str) -> TempDir {
     let t = TempDir::new(tag);
     let root = repo_root();
-    for f in ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml", "tsconfig.base.json"] {
+    for f in [
+        "package.json",
+        "pnpm-lock.yaml",
+        "pnpm-workspace.yaml",
+        "tsconfig.base.json",
+    ] {
         std::fs::copy(root.join(f), t.path().join(f)).expect("copy root file");
     }
     for d in ["apps", "packages", "infra"] {
@@ -165,7 +177,9 @@ pub fn require_engine(test: &str) -> bool {
         if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
             panic!("{test}: no Docker engine reachable and CI=true: engine tests must run in CI (run `cargo xtask engine up`)");
         }
-        eprintln!("SKIPPED {test}: no Docker engine reachable (start one with `cargo xtask engine up`)");
+        eprintln!(
+            "SKIPPED {test}: no Docker engine reachable (start one with `cargo xtask engine up`)"
+        );
     }
     ok
 }

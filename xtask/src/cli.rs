@@ -85,7 +85,11 @@ impl Global {
     fn ctx(&self) -> Result<Ctx> {
         let root = match &self.root {
             Some(r) => {
-                let abs = if r.is_absolute() { r.clone() } else { std::env::current_dir()?.join(r) };
+                let abs = if r.is_absolute() {
+                    r.clone()
+                } else {
+                    std::env::current_dir()?.join(r)
+                };
                 if !abs.is_dir() {
                     bail!("--root {}: no such directory", r.display());
                 }
@@ -128,7 +132,10 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
     };
     match command.as_str() {
         "gen" => {
-            let mut a = gen::Args { check: false, force: false };
+            let mut a = gen::Args {
+                check: false,
+                force: false,
+            };
             while let Some(arg) = p.next()? {
                 if let Some(o) = Global::which(&arg) {
                     g.set(o, &mut p)?;
@@ -156,18 +163,28 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
                     other => return Err(unexpected(other, "config")),
                 }
             }
-            let action = match words.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+            let action = match words
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
                 ["init"] => config_cmd::Action::Init,
                 ["show"] | [] => config_cmd::Action::Show,
                 ["get", k] => config_cmd::Action::Get(k.to_string()),
                 ["set", k, v] => config_cmd::Action::Set(k.to_string(), v.to_string()),
                 ["keys"] => config_cmd::Action::Keys,
-                _ => bail!("usage: cargo xtask config init|show|get KEY|set KEY VALUE|keys (see --help)"),
+                _ => bail!(
+                    "usage: cargo xtask config init|show|get KEY|set KEY VALUE|keys (see --help)"
+                ),
             };
             config_cmd::run(&g.ctx()?, &action)
         }
         other => {
-            bail!("unknown command {other:?}; commands: {} (see `cargo xtask --help`)", commands::NAMES.join(", "))
+            bail!(
+                "unknown command {other:?}; commands: {} (see `cargo xtask --help`)",
+                commands::NAMES.join(", ")
+            )
         }
     }
 }

@@ -110,8 +110,14 @@ impl Default for Config {
                 port: 3000,
                 entry: "dist/main.js".into(),
             },
-            node: NodeConfig { image: "node:22-alpine".into(), pnpm: "10.34.9".into() },
-            tee_worker: TeeWorkerConfig { image: "cipherbox-tee-worker".into(), port: 3001 },
+            node: NodeConfig {
+                image: "node:22-alpine".into(),
+                pnpm: "10.34.9".into(),
+            },
+            tee_worker: TeeWorkerConfig {
+                image: "cipherbox-tee-worker".into(),
+                port: 3001,
+            },
             images: Images {
                 postgres: "postgres:16-alpine".into(),
                 redis: "redis:7-alpine".into(),
@@ -204,7 +210,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
     }
 }
 
@@ -257,7 +267,9 @@ const SCHEMA: &[(&str, &str, Kind)] = &[
 pub fn path_for(root: &Path, explicit: Option<&Path>) -> PathBuf {
     match explicit {
         Some(p) if p.is_absolute() => p.to_path_buf(),
-        Some(p) => std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()),
+        Some(p) => std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf()),
         None => root.join(DEFAULT_PATH),
     }
 }
@@ -283,7 +295,12 @@ pub fn load(path: &Path, required: bool) -> Result<Config> {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, column)
 }
 
@@ -300,36 +317,62 @@ pub fn parse(text: &str, file: &str) -> Result<Config> {
     })?;
     let at = |span: Option<std::ops::Range<usize>>, message: String| -> anyhow::Error {
         let (line, column) = span.map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-        ConfigError { file: file.into(), line, column, message }.into()
+        ConfigError {
+            file: file.into(),
+            line,
+            column,
+            message,
+        }
+        .into()
     };
     let mut c = Config::default();
     for (table_name, item) in doc.as_table().iter() {
         let key_span = doc.as_table().key(table_name).and_then(|k| k.span());
         if table_name == "waiver" {
             let Some(arr) = item.as_array_of_tables() else {
-                return Err(at(key_span, "`waiver` must be an array of tables: [[waiver]]".into()));
+                return Err(at(
+                    key_span,
+                    "`waiver` must be an array of tables: [[waiver]]".into(),
+                ));
             };
             for t in arr.iter() {
-                let mut w = Waiver { rule: String::new(), file: None, reason: String::new() };
+                let mut w = Waiver {
+                    rule: String::new(),
+                    file: None,
+                    reason: String::new(),
+                };
                 for (k, v) in t.iter() {
                     let span = t.key(k).and_then(|k| k.span());
-                    let s = v.as_str().ok_or_else(|| at(span.clone(), format!("waiver.{k} must be a string")))?;
+                    let s = v
+                        .as_str()
+                        .ok_or_else(|| at(span.clone(), format!("waiver.{k} must be a string")))?;
                     match k {
                         "rule" => w.rule = s.into(),
                         "file" => w.file = Some(s.into()),
                         "reason" => w.reason = s.into(),
-                        _ => return Err(at(span, format!("unknown key `waiver.{k}` (known: rule, file, reason)"))),
+                        _ => {
+                            return Err(at(
+                                span,
+                                format!("unknown key `waiver.{k}` (known: rule, file, reason)"),
+                            ))
+                        }
                     }
                 }
                 if w.rule.is_empty() || w.reason.trim().is_empty() {
-                    return Err(at(t.span(), "a [[waiver]] needs both `rule` and a non-empty `reason`".into()));
+                    return Err(at(
+                        t.span(),
+                        "a [[waiver]] needs both `rule` and a non-empty `reason`".into(),
+                    ));
                 }
                 c.waivers.push(w);
             }
             continue;
         }
         let Some(table) = item.as_table_like() else {
-            return Err(at(key_span, format!("`{table_name}` must be a table ([{table_name}])")));
+            return Err(at(
+                key_span,
+                format!("`{table_name}` must be a table ([{table_name}])"),
+            ));
         };
         if !SCHEMA.iter().any(|(t, _, _)| *t == table_name) {
             let known: Vec<&str> = dedup(SCHEMA.iter().map(|(t, _, _)| *t));
@@ -340,16 +383,29 @@ pub fn parse(text: &str, file: &str) -> Result<Config> {
             };
             return Err(at(
                 key_span,
-                format!("unknown table `[{table_name}]`{hint} (known: {}, waiver)", known.join(", ")),
+                format!(
+                    "unknown table `[{table_name}]`{hint} (known: {}, waiver)",
+                    known.join(", ")
+                ),
             ));
         }
         for (key, value) in table.iter() {
             let kspan = table.key(key).and_then(|k| k.span());
             let span = value.span().or(kspan.clone());
-            let Some(&(_, _, kind)) = SCHEMA.iter().find(|(t, k, _)| *t == table_name && *k == key) else {
-                let known: Vec<&str> =
-                    SCHEMA.iter().filter(|(t, _, _)| *t == table_name).map(|(_, k, _)| *k).collect();
-                let what = if table_name == "images" { "unknown service" } else { "unknown key" };
+            let Some(&(_, _, kind)) = SCHEMA
+                .iter()
+                .find(|(t, k, _)| *t == table_name && *k == key)
+            else {
+                let known: Vec<&str> = SCHEMA
+                    .iter()
+                    .filter(|(t, _, _)| *t == table_name)
+                    .map(|(_, k, _)| *k)
+                    .collect();
+                let what = if table_name == "images" {
+                    "unknown service"
+                } else {
+                    "unknown key"
+                };
                 return Err(at(
                     kspan,
                     format!("{what} `{table_name}.{key}` (known: {})", known.join(", ")),
@@ -374,12 +430,14 @@ fn dedup<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Result<(), String> {
     let full = format!("{table}.{key}");
     if kind == Kind::StrList {
-        let arr = item
-            .as_array()
-            .ok_or_else(|| format!("`{full}` must be an array of strings, e.g. [\"staging.example.com\"]"))?;
+        let arr = item.as_array().ok_or_else(|| {
+            format!("`{full}` must be an array of strings, e.g. [\"staging.example.com\"]")
+        })?;
         let mut out = Vec::new();
         for v in arr.iter() {
-            let s = v.as_str().ok_or_else(|| format!("`{full}` must contain only strings"))?;
+            let s = v
+                .as_str()
+                .ok_or_else(|| format!("`{full}` must contain only strings"))?;
             check_domain(s).map_err(|m| format!("`{full}`: {m}"))?;
             out.push(s.to_string());
         }
@@ -387,9 +445,9 @@ fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Res
         return Ok(());
     }
     if kind == Kind::Port {
-        let n = item
-            .as_integer()
-            .ok_or_else(|| format!("`{full}` must be a port number (an integer from 1 to 65535)"))?;
+        let n = item.as_integer().ok_or_else(|| {
+            format!("`{full}` must be a port number (an integer from 1 to 65535)")
+        })?;
         let port = u16::try_from(n)
             .ok()
             .filter(|p| *p != 0)
@@ -397,18 +455,26 @@ fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Res
         set_port(c, table, key, port);
         return Ok(());
     }
-    let s = item.as_str().ok_or_else(|| format!("`{full}` must be a string"))?.to_string();
+    let s = item
+        .as_str()
+        .ok_or_else(|| format!("`{full}` must be a string"))?
+        .to_string();
     match kind {
-        Kind::Image => validate_image_ref(&s).map_err(|m| format!("`{full}` = {s:?} is not an image reference: {m}"))?,
+        Kind::Image => validate_image_ref(&s)
+            .map_err(|m| format!("`{full}` = {s:?} is not an image reference: {m}"))?,
         Kind::ImageName => validate_name(&s).map_err(|m| format!("`{full}` = {s:?}: {m}"))?,
         Kind::RelPath => {
             if s.is_empty() || s.starts_with('/') || s.split('/').any(|p| p == "..") {
-                return Err(format!("`{full}` = {s:?} must be a relative path inside the monorepo"));
+                return Err(format!(
+                    "`{full}` = {s:?} must be a relative path inside the monorepo"
+                ));
             }
         }
         Kind::Version => {
             if !is_exact_version(&s) {
-                return Err(format!("`{full}` = {s:?} must be an exact version like 10.34.9"));
+                return Err(format!(
+                    "`{full}` = {s:?} must be an exact version like 10.34.9"
+                ));
             }
         }
         _ => {
@@ -465,12 +531,20 @@ fn set_port(c: &mut Config, table: &str, key: &str, port: u16) {
 pub fn is_exact_version(s: &str) -> bool {
     let core = s.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn check_domain(s: &str) -> Result<(), String> {
-    if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c == '{' || c == '}' || c == '/') {
-        return Err(format!("{s:?} is not a site address (a host name like staging.example.com)"));
+    if s.is_empty()
+        || s.chars()
+            .any(|c| c.is_whitespace() || c == '{' || c == '}' || c == '/')
+    {
+        return Err(format!(
+            "{s:?} is not a site address (a host name like staging.example.com)"
+        ));
     }
     Ok(())
 }
@@ -483,7 +557,10 @@ fn validate_name(s: &str) -> Result<(), String> {
     if s.chars().any(|c| c.is_ascii_uppercase()) && s != "OWNER" {
         return Err("image names must be lowercase".into());
     }
-    if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/')) {
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+    {
         return Err("only letters, digits, '.', '_', '-' and '/' are allowed".into());
     }
     Ok(())
@@ -511,13 +588,17 @@ pub fn validate_image_ref(s: &str) -> Result<(), String> {
     }
     let last_slash = name_tag.rfind('/').map(|i| i + 1).unwrap_or(0);
     let (name, tag) = match name_tag[last_slash..].find(':') {
-        Some(i) => (&name_tag[..last_slash + i], Some(&name_tag[last_slash + i + 1..])),
+        Some(i) => (
+            &name_tag[..last_slash + i],
+            Some(&name_tag[last_slash + i + 1..]),
+        ),
         None => (name_tag, None),
     };
     if let Some(t) = tag {
         let ok = !t.is_empty()
             && t.len() <= 128
-            && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
             && !t.starts_with(['.', '-']);
         if !ok {
             return Err(format!("bad tag {t:?}"));
@@ -529,11 +610,15 @@ pub fn validate_image_ref(s: &str) -> Result<(), String> {
     }
     for p in parts {
         let ok = !p.is_empty()
-            && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+            && p.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+            })
             && p.starts_with(|c: char| c.is_ascii_alphanumeric())
             && p.ends_with(|c: char| c.is_ascii_alphanumeric());
         if !ok {
-            return Err(format!("bad name component {p:?} (lowercase letters, digits, '.', '_', '-')"));
+            return Err(format!(
+                "bad name component {p:?} (lowercase letters, digits, '.', '_', '-')"
+            ));
         }
     }
     Ok(())
@@ -560,7 +645,11 @@ pub fn set_value(text: &str, key: &str, raw_value: &str, file: &str) -> Result<S
         }
         Kind::StrList => {
             let mut arr = toml_edit::Array::new();
-            for d in raw_value.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+            for d in raw_value
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+            {
                 arr.push(d);
             }
             Value::Array(arr)
@@ -597,7 +686,12 @@ pub fn get_value(c: &Config, key: &str) -> Result<String> {
         "project.owner" => s(&c.owner),
         "project.tag" => s(&c.tag),
         "api.package" => s(&c.api.package),
-        "api.path" => c.api.path.as_deref().map(s).unwrap_or_else(|| "(unset)".into()),
+        "api.path" => c
+            .api
+            .path
+            .as_deref()
+            .map(s)
+            .unwrap_or_else(|| "(unset)".into()),
         "api.image" => s(&c.api.image),
         "api.port" => c.api.port.to_string(),
         "api.entry" => s(&c.api.entry),
@@ -689,7 +783,13 @@ mod tests {
 
     #[test]
     fn image_refs() {
-        for ok in ["node:22-alpine", "ghcr.io/a/b:1.2", "localhost:5000/x/y:t", "ipfs/kubo:v0.34.0", "x@sha256:0123456789abcdef0123456789abcdef"] {
+        for ok in [
+            "node:22-alpine",
+            "ghcr.io/a/b:1.2",
+            "localhost:5000/x/y:t",
+            "ipfs/kubo:v0.34.0",
+            "x@sha256:0123456789abcdef0123456789abcdef",
+        ] {
             validate_image_ref(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
         for bad in ["", "Node:22", "node:", "a b", "node:22:x:y", "-x:1"] {
@@ -699,11 +799,18 @@ mod tests {
 
     #[test]
     fn set_keeps_comments_and_layout() {
-        let text = "# my notes\n[project]\nowner = \"OWNER\"   # who owns it\n\n[api]\nport = 3000\n";
+        let text =
+            "# my notes\n[project]\nowner = \"OWNER\"   # who owns it\n\n[api]\nport = 3000\n";
         let out = set_value(text, "project.owner", "acme", "c.toml").expect("set");
-        assert_eq!(out, "# my notes\n[project]\nowner = \"acme\"   # who owns it\n\n[api]\nport = 3000\n");
+        assert_eq!(
+            out,
+            "# my notes\n[project]\nowner = \"acme\"   # who owns it\n\n[api]\nport = 3000\n"
+        );
         let out = set_value(&out, "ports.redis", "6380", "c.toml").expect("set new table");
-        assert!(out.starts_with("# my notes\n[project]\nowner = \"acme\"   # who owns it\n"), "{out}");
+        assert!(
+            out.starts_with("# my notes\n[project]\nowner = \"acme\"   # who owns it\n"),
+            "{out}"
+        );
         assert_eq!(parse(&out, "c").expect("valid").ports.redis, 6380);
     }
 

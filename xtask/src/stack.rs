@@ -57,7 +57,10 @@ pub struct ApiImage {
 pub enum Val {
     Lit(String),
     /// `${NAME:?message}`: fails loudly when unset or empty.
-    Required { var: String, hint: String },
+    Required {
+        var: String,
+        hint: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,8 +80,15 @@ pub struct Port {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mount {
-    Volume { name: String, target: String },
-    Bind { source: String, target: String, read_only: bool },
+    Volume {
+        name: String,
+        target: String,
+    },
+    Bind {
+        source: String,
+        target: String,
+        read_only: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,11 +184,21 @@ fn lit(s: impl Into<String>) -> Val {
 }
 
 fn loopback(host: u16, container: u16) -> Port {
-    Port { host_ip: Some("127.0.0.1".into()), host, container, proto: Proto::Tcp }
+    Port {
+        host_ip: Some("127.0.0.1".into()),
+        host,
+        container,
+        proto: Proto::Tcp,
+    }
 }
 
 fn public(host: u16, container: u16, proto: Proto) -> Port {
-    Port { host_ip: None, host, container, proto }
+    Port {
+        host_ip: None,
+        host,
+        container,
+        proto,
+    }
 }
 
 fn hc(test: &[&str], start_period: &str) -> Healthcheck {
@@ -197,7 +217,11 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure) -> Result<Stack> {
     let image = api_image(cfg, ws, closure, pnpm_version);
     let compose = compose(cfg);
     let caddy = caddy(cfg);
-    Ok(Stack { image, compose, caddy })
+    Ok(Stack {
+        image,
+        compose,
+        caddy,
+    })
 }
 
 fn api_image(cfg: &Config, ws: &Workspace, closure: &Closure, pnpm_version: String) -> ApiImage {
@@ -208,12 +232,24 @@ fn api_image(cfg: &Config, ws: &Workspace, closure: &Closure, pnpm_version: Stri
         .filter(|p| p.dir != closure.api.dir)
         .map(|p| (p.dir.clone(), p.runtime_paths()))
         .collect();
-    let entry_top = cfg.api.entry.split('/').next().unwrap_or("dist").to_string();
+    let entry_top = cfg
+        .api
+        .entry
+        .split('/')
+        .next()
+        .unwrap_or("dist")
+        .to_string();
     let mut api_paths = vec![entry_top];
     for extra in closure.api.runtime_paths() {
         if !api_paths.contains(&extra) && extra != "package.json" {
             // the API's own `files`/`main` (e.g. assets next to dist) travel too
-            if closure.api.manifest.files.iter().any(|f| f.trim_end_matches('/') == extra) {
+            if closure
+                .api
+                .manifest
+                .files
+                .iter()
+                .any(|f| f.trim_end_matches('/') == extra)
+            {
                 api_paths.push(extra);
             }
         }
@@ -224,12 +260,21 @@ fn api_image(cfg: &Config, ws: &Workspace, closure: &Closure, pnpm_version: Stri
         pnpm_version,
         api_name: closure.api.name.clone(),
         api_dir: closure.api.dir.clone(),
-        root_install_files: vec!["package.json".into(), "pnpm-lock.yaml".into(), "pnpm-workspace.yaml".into()],
+        root_install_files: vec![
+            "package.json".into(),
+            "pnpm-lock.yaml".into(),
+            "pnpm-workspace.yaml".into(),
+        ],
         patches: ws.patches.clone(),
         install_dirs: closure.install.iter().map(|p| p.dir.clone()).collect(),
         root_build_files: ws.root_build_files.clone(),
         runtime,
-        outside: ws.packages.iter().filter(|p| !in_closure(&p.dir)).map(|p| p.dir.clone()).collect(),
+        outside: ws
+            .packages
+            .iter()
+            .filter(|p| !in_closure(&p.dir))
+            .map(|p| p.dir.clone())
+            .collect(),
         port: cfg.api.port,
         entry: cfg.api.entry.clone(),
         user: "appuser".into(),
@@ -242,7 +287,10 @@ fn api_image(cfg: &Config, ws: &Workspace, closure: &Closure, pnpm_version: Stri
 
 /// `<registry>/<owner>/<name>:${TAG:-<tag>}`
 pub fn published_image(cfg: &Config, name: &str) -> String {
-    format!("{}/{}/{}:${{TAG:-{}}}", cfg.registry, cfg.owner, name, cfg.tag)
+    format!(
+        "{}/{}/{}:${{TAG:-{}}}",
+        cfg.registry, cfg.owner, name, cfg.tag
+    )
 }
 
 fn compose(cfg: &Config) -> Compose {
@@ -268,7 +316,10 @@ fn compose(cfg: &Config) -> Compose {
             ("REDIS_HOST".into(), lit("redis")),
             ("REDIS_PORT".into(), lit("6379")),
             ("IPFS_LOCAL_API_URL".into(), lit("http://ipfs:5001")),
-            ("TEE_WORKER_URL".into(), lit(format!("http://tee-worker:{tee_port}"))),
+            (
+                "TEE_WORKER_URL".into(),
+                lit(format!("http://tee-worker:{tee_port}")),
+            ),
             ("TEE_WORKER_SECRET".into(), required("TEE_WORKER_SECRET")),
         ],
         ports: vec![loopback(p.api, api_port)],
@@ -291,10 +342,16 @@ fn compose(cfg: &Config) -> Compose {
             ("POSTGRES_DB".into(), required("DB_DATABASE")),
         ],
         ports: vec![loopback(p.postgres, 5432)],
-        volumes: vec![Mount::Volume { name: "postgres_staging".into(), target: "/var/lib/postgresql/data".into() }],
+        volumes: vec![Mount::Volume {
+            name: "postgres_staging".into(),
+            target: "/var/lib/postgresql/data".into(),
+        }],
         depends_on: vec![],
         healthcheck: Some(hc(
-            &["CMD-SHELL", "pg_isready -U \"$${POSTGRES_USER}\" -d \"$${POSTGRES_DB}\""],
+            &[
+                "CMD-SHELL",
+                "pg_isready -U \"$${POSTGRES_USER}\" -d \"$${POSTGRES_DB}\"",
+            ],
             "10s",
         )),
         limits: None,
@@ -306,7 +363,10 @@ fn compose(cfg: &Config) -> Compose {
         env_file: None,
         environment: vec![],
         ports: vec![loopback(p.redis, 6379)],
-        volumes: vec![Mount::Volume { name: "redis_staging".into(), target: "/data".into() }],
+        volumes: vec![Mount::Volume {
+            name: "redis_staging".into(),
+            target: "/data".into(),
+        }],
         depends_on: vec![],
         healthcheck: Some(hc(&["CMD", "redis-cli", "ping"], "5s")),
         limits: None,
@@ -323,10 +383,19 @@ fn compose(cfg: &Config) -> Compose {
             loopback(p.ipfs_api, 5001),
             loopback(p.ipfs_gateway, 8080),
         ],
-        volumes: vec![Mount::Volume { name: "ipfs_staging".into(), target: "/data/ipfs".into() }],
+        volumes: vec![Mount::Volume {
+            name: "ipfs_staging".into(),
+            target: "/data/ipfs".into(),
+        }],
         depends_on: vec![],
-        healthcheck: Some(hc(&["CMD", "ipfs", "--api=/ip4/127.0.0.1/tcp/5001", "id"], "30s")),
-        limits: Some(Limits { memory: "2G".into(), cpus: "1.0".into() }),
+        healthcheck: Some(hc(
+            &["CMD", "ipfs", "--api=/ip4/127.0.0.1/tcp/5001", "id"],
+            "30s",
+        )),
+        limits: Some(Limits {
+            memory: "2G".into(),
+            cpus: "1.0".into(),
+        }),
     };
     let tee = Service {
         name: "tee-worker".into(),
@@ -352,12 +421,29 @@ fn compose(cfg: &Config) -> Compose {
         command: vec![],
         env_file: None,
         environment: vec![],
-        ports: vec![public(p.http, 80, Proto::Tcp), public(p.https, 443, Proto::Tcp)],
+        ports: vec![
+            public(p.http, 80, Proto::Tcp),
+            public(p.https, 443, Proto::Tcp),
+        ],
         volumes: vec![
-            Mount::Bind { source: "./Caddyfile".into(), target: "/etc/caddy/Caddyfile".into(), read_only: true },
-            Mount::Bind { source: "./certs".into(), target: "/etc/caddy/certs".into(), read_only: true },
-            Mount::Volume { name: "caddy_data".into(), target: "/data".into() },
-            Mount::Volume { name: "caddy_config".into(), target: "/config".into() },
+            Mount::Bind {
+                source: "./Caddyfile".into(),
+                target: "/etc/caddy/Caddyfile".into(),
+                read_only: true,
+            },
+            Mount::Bind {
+                source: "./certs".into(),
+                target: "/etc/caddy/certs".into(),
+                read_only: true,
+            },
+            Mount::Volume {
+                name: "caddy_data".into(),
+                target: "/data".into(),
+            },
+            Mount::Volume {
+                name: "caddy_config".into(),
+                target: "/config".into(),
+            },
         ],
         depends_on: vec![("api".into(), "service_healthy".into())],
         healthcheck: None,
@@ -366,10 +452,16 @@ fn compose(cfg: &Config) -> Compose {
     Compose {
         project: "cipherbox-staging".into(),
         services: vec![api, postgres, redis, ipfs, tee, caddy],
-        volumes: ["postgres_staging", "redis_staging", "ipfs_staging", "caddy_data", "caddy_config"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        volumes: [
+            "postgres_staging",
+            "redis_staging",
+            "ipfs_staging",
+            "caddy_data",
+            "caddy_config",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
         defaulted_vars: vec![("TAG".into(), cfg.tag.clone())],
     }
 }
@@ -378,7 +470,11 @@ fn caddy(cfg: &Config) -> Caddy {
     let sites = if cfg.caddy.domains.is_empty() {
         vec![":443".to_string()]
     } else {
-        cfg.caddy.domains.iter().map(|d| format!("{d}:443")).collect()
+        cfg.caddy
+            .domains
+            .iter()
+            .map(|d| format!("{d}:443"))
+            .collect()
     };
     Caddy {
         sites,

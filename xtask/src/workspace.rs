@@ -70,8 +70,11 @@ pub struct Closure {
 }
 
 pub fn parse_manifest(text: &str, file: &str) -> Result<Manifest> {
-    let v: Json = serde_json::from_str(text).with_context(|| format!("{file} is not valid JSON"))?;
-    let obj = v.as_object().with_context(|| format!("{file} must hold a JSON object"))?;
+    let v: Json =
+        serde_json::from_str(text).with_context(|| format!("{file} is not valid JSON"))?;
+    let obj = v
+        .as_object()
+        .with_context(|| format!("{file} must hold a JSON object"))?;
     let str_of = |k: &str| obj.get(k).and_then(Json::as_str).map(str::to_string);
     let mut deps = Vec::new();
     for (field, kind) in [
@@ -85,25 +88,41 @@ pub fn parse_manifest(text: &str, file: &str) -> Result<Manifest> {
                 let spec = spec
                     .as_str()
                     .with_context(|| format!("{file}: {field}.{name} must be a string"))?;
-                deps.push(Dep { name: name.clone(), spec: spec.to_string(), kind });
+                deps.push(Dep {
+                    name: name.clone(),
+                    spec: spec.to_string(),
+                    kind,
+                });
             }
         }
     }
     let scripts = obj
         .get("scripts")
         .and_then(Json::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
         .unwrap_or_default();
     let files = obj
         .get("files")
         .and_then(Json::as_array)
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let patches = obj
         .get("pnpm")
         .and_then(|p| p.get("patchedDependencies"))
         .and_then(Json::as_object)
-        .map(|m| m.values().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|m| {
+            m.values()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(Manifest {
         name: str_of("name"),
@@ -124,15 +143,26 @@ fn read(path: &Path) -> Result<String> {
 /// Reads the monorepo at `root`.
 pub fn load(root: &Path) -> Result<Workspace> {
     if !root.is_dir() {
-        bail!("monorepo root {} is not a directory (pass --root DIR)", root.display());
+        bail!(
+            "monorepo root {} is not a directory (pass --root DIR)",
+            root.display()
+        );
     }
     let ws_file = root.join("pnpm-workspace.yaml");
     if !ws_file.is_file() {
-        let other = [("package-lock.json", "npm"), ("yarn.lock", "yarn"), ("bun.lockb", "bun")]
-            .iter()
-            .find(|(f, _)| root.join(f).exists())
-            .map(|(f, tool)| format!(" It looks like a {tool} project ({f}); this tool supports pnpm workspaces only."))
-            .unwrap_or_default();
+        let other = [
+            ("package-lock.json", "npm"),
+            ("yarn.lock", "yarn"),
+            ("bun.lockb", "bun"),
+        ]
+        .iter()
+        .find(|(f, _)| root.join(f).exists())
+        .map(|(f, tool)| {
+            format!(
+                " It looks like a {tool} project ({f}); this tool supports pnpm workspaces only."
+            )
+        })
+        .unwrap_or_default();
         bail!(
             "{} has no pnpm-workspace.yaml, so it is not a pnpm monorepo.{other} Pass --root with the monorepo's root directory.",
             root.display()
@@ -150,7 +180,11 @@ pub fn load(root: &Path) -> Result<Workspace> {
     let patterns: Vec<String> = match ws_yaml.get("packages") {
         Some(serde_yaml::Value::Sequence(seq)) => seq
             .iter()
-            .map(|v| v.as_str().map(str::to_string).context("pnpm-workspace.yaml: packages must be strings"))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .context("pnpm-workspace.yaml: packages must be strings")
+            })
             .collect::<Result<_>>()?,
         None | Some(serde_yaml::Value::Null) => Vec::new(),
         Some(_) => bail!("pnpm-workspace.yaml: `packages` must be a list of globs"),
@@ -158,7 +192,11 @@ pub fn load(root: &Path) -> Result<Workspace> {
     let mut patches: Vec<String> = ws_yaml
         .get("patchedDependencies")
         .and_then(|m| m.as_mapping())
-        .map(|m| m.values().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|m| {
+            m.values()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
 
     let root_pkg = root.join("package.json");
@@ -170,7 +208,8 @@ pub fn load(root: &Path) -> Result<Workspace> {
     patches.sort();
     patches.dedup();
 
-    let (include, exclude): (Vec<&String>, Vec<&String>) = patterns.iter().partition(|p| !p.starts_with('!'));
+    let (include, exclude): (Vec<&String>, Vec<&String>) =
+        patterns.iter().partition(|p| !p.starts_with('!'));
     let mut dirs = Vec::new();
     collect_dirs(root, "", 0, &mut dirs)?;
     let mut packages = Vec::new();
@@ -182,32 +221,65 @@ pub fn load(root: &Path) -> Result<Workspace> {
             continue;
         }
         let file = format!("{dir}/package.json");
-        let Ok(text) = std::fs::read_to_string(root.join(&file)) else { continue };
+        let Ok(text) = std::fs::read_to_string(root.join(&file)) else {
+            continue;
+        };
         let manifest = parse_manifest(&text, &file)?;
-        let Some(name) = manifest.name.clone() else { continue };
-        packages.push(Package { name, dir, manifest });
+        let Some(name) = manifest.name.clone() else {
+            continue;
+        };
+        packages.push(Package {
+            name,
+            dir,
+            manifest,
+        });
     }
     packages.sort_by(|a, b| a.dir.cmp(&b.dir));
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
     for p in &packages {
         if let Some(other) = seen.insert(&p.name, &p.dir) {
-            bail!("two workspace packages are named {}: {} and {}; names must be unique", p.name, other, p.dir);
+            bail!(
+                "two workspace packages are named {}: {} and {}; names must be unique",
+                p.name,
+                other,
+                p.dir
+            );
         }
     }
     let has_npmrc = root.join(".npmrc").is_file();
-    let mut ws = Workspace { root: root.to_path_buf(), root_manifest, packages, patches, root_build_files: Vec::new(), has_npmrc };
+    let mut ws = Workspace {
+        root: root.to_path_buf(),
+        root_manifest,
+        packages,
+        patches,
+        root_build_files: Vec::new(),
+        has_npmrc,
+    };
     ws.root_build_files = root_build_files(&ws);
     Ok(ws)
 }
 
-const SKIP_DIRS: &[&str] = &["node_modules", ".git", "target", "dist", ".turbo", ".next", "coverage"];
+const SKIP_DIRS: &[&str] = &[
+    "node_modules",
+    ".git",
+    "target",
+    "dist",
+    ".turbo",
+    ".next",
+    "coverage",
+];
 
 fn collect_dirs(root: &Path, rel: &str, depth: usize, out: &mut Vec<String>) -> Result<()> {
     if depth > 6 {
         return Ok(());
     }
-    let dir = if rel.is_empty() { root.to_path_buf() } else { root.join(rel) };
-    let entries = std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    let dir = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    };
+    let entries =
+        std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
@@ -216,7 +288,11 @@ fn collect_dirs(root: &Path, rel: &str, depth: usize, out: &mut Vec<String>) -> 
         .collect();
     names.sort();
     for n in names {
-        let child = if rel.is_empty() { n } else { format!("{rel}/{n}") };
+        let child = if rel.is_empty() {
+            n
+        } else {
+            format!("{rel}/{n}")
+        };
         out.push(child.clone());
         collect_dirs(root, &child, depth + 1, out)?;
     }
@@ -237,10 +313,15 @@ fn root_build_files(ws: &Workspace) -> Vec<String> {
     }
     for p in &ws.packages {
         for cfg in ["tsconfig.json", "tsconfig.build.json"] {
-            let Ok(text) = std::fs::read_to_string(ws.root.join(&p.dir).join(cfg)) else { continue };
+            let Ok(text) = std::fs::read_to_string(ws.root.join(&p.dir).join(cfg)) else {
+                continue;
+            };
             if let Some(ext) = extends_of(&text) {
                 if let Some(rel) = normalize_rel(&format!("{}/{}", p.dir, ext)) {
-                    let inside_pkg = ws.packages.iter().any(|q| rel.starts_with(&format!("{}/", q.dir)));
+                    let inside_pkg = ws
+                        .packages
+                        .iter()
+                        .any(|q| rel.starts_with(&format!("{}/", q.dir)));
                     if !inside_pkg && ws.root.join(&rel).is_file() && !out.contains(&rel) {
                         out.push(rel);
                     }
@@ -256,7 +337,11 @@ fn root_build_files(ws: &Workspace) -> Vec<String> {
 fn extends_of(text: &str) -> Option<String> {
     let i = text.find("\"extends\"")?;
     let rest = &text[i + 9..];
-    let rest = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let rest = rest
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
     let end = rest.find('"')?;
     let v = &rest[..end];
     (v.starts_with("./") || v.starts_with("../")).then(|| v.to_string())
@@ -279,9 +364,9 @@ fn normalize_rel(p: &str) -> Option<String> {
 
 /// A `packageManager` field, checked: it must be pnpm at an exact version.
 pub fn pnpm_version_of(field: &str) -> Result<String> {
-    let (tool, rest) = field
-        .split_once('@')
-        .ok_or_else(|| anyhow!("packageManager {field:?} must be pnpm@<exact version>, e.g. pnpm@10.34.9"))?;
+    let (tool, rest) = field.split_once('@').ok_or_else(|| {
+        anyhow!("packageManager {field:?} must be pnpm@<exact version>, e.g. pnpm@10.34.9")
+    })?;
     if tool != "pnpm" {
         bail!("packageManager is {field:?}, not pnpm: this tool builds pnpm monorepos only");
     }
@@ -307,7 +392,13 @@ impl Workspace {
 
     /// Finds the API by directory (when given) or by package name.
     pub fn find_api(&self, name: &str, path: Option<&str>) -> Result<&Package> {
-        let names = || self.packages.iter().map(|p| format!("{} ({})", p.name, p.dir)).collect::<Vec<_>>().join(", ");
+        let names = || {
+            self.packages
+                .iter()
+                .map(|p| format!("{} ({})", p.name, p.dir))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let found = match path {
             Some(dir) => {
                 let dir = dir.trim_start_matches("./").trim_end_matches('/');
@@ -342,7 +433,9 @@ impl Workspace {
             if !kinds.contains(&d.kind) {
                 continue;
             }
-            let Some(spec) = d.spec.strip_prefix("workspace:") else { continue };
+            let Some(spec) = d.spec.strip_prefix("workspace:") else {
+                continue;
+            };
             // `workspace:other-name@*` aliases another package
             let target = match spec.rsplit_once('@') {
                 Some((alias, _)) if !alias.is_empty() => alias.to_string(),
@@ -366,11 +459,20 @@ impl Workspace {
 
     /// The API's closure, ordered dependencies first; fails on a dependency cycle.
     pub fn closure(&self, api: &Package) -> Result<Closure> {
-        let all = [DepKind::Prod, DepKind::Optional, DepKind::Dev, DepKind::Peer];
+        let all = [
+            DepKind::Prod,
+            DepKind::Optional,
+            DepKind::Dev,
+            DepKind::Peer,
+        ];
         let runtime_kinds = [DepKind::Prod, DepKind::Optional, DepKind::Peer];
         let install = self.topo(api, &all)?;
         let runtime = self.topo(api, &runtime_kinds)?;
-        Ok(Closure { api: api.clone(), install, runtime })
+        Ok(Closure {
+            api: api.clone(),
+            install,
+            runtime,
+        })
     }
 
     fn topo(&self, start: &Package, kinds: &[DepKind]) -> Result<Vec<Package>> {
@@ -380,7 +482,13 @@ impl Workspace {
         Ok(order)
     }
 
-    fn visit(&self, p: &Package, kinds: &[DepKind], stack: &mut Vec<String>, order: &mut Vec<Package>) -> Result<()> {
+    fn visit(
+        &self,
+        p: &Package,
+        kinds: &[DepKind],
+        stack: &mut Vec<String>,
+        order: &mut Vec<Package>,
+    ) -> Result<()> {
         if let Some(i) = stack.iter().position(|n| *n == p.name) {
             let mut cycle: Vec<String> = stack[i..].to_vec();
             cycle.push(p.name.clone());
@@ -412,8 +520,16 @@ impl Package {
                 continue;
             }
             let f = f.trim_start_matches("./").trim_end_matches('/');
-            let top = if glob::is_glob(f) { f.split('/').next().unwrap_or(f) } else { f };
-            if !top.is_empty() && !glob::is_glob(top) && top != "package.json" && !out.iter().any(|o| o == top) {
+            let top = if glob::is_glob(f) {
+                f.split('/').next().unwrap_or(f)
+            } else {
+                f
+            };
+            if !top.is_empty()
+                && !glob::is_glob(top)
+                && top != "package.json"
+                && !out.iter().any(|o| o == top)
+            {
                 out.push(top.to_string());
             }
         }
@@ -440,17 +556,27 @@ mod tests {
     #[test]
     fn package_manager_field() {
         assert_eq!(pnpm_version_of("pnpm@10.34.9").expect("ok"), "10.34.9");
-        assert_eq!(pnpm_version_of("pnpm@10.34.9+sha512.abc").expect("ok"), "10.34.9");
+        assert_eq!(
+            pnpm_version_of("pnpm@10.34.9+sha512.abc").expect("ok"),
+            "10.34.9"
+        );
         assert!(format!("{:#}", pnpm_version_of("yarn@4.1.0").unwrap_err()).contains("not pnpm"));
-        assert!(format!("{:#}", pnpm_version_of("pnpm@10").unwrap_err()).contains("not an exact version"));
+        assert!(format!("{:#}", pnpm_version_of("pnpm@10").unwrap_err())
+            .contains("not an exact version"));
         assert!(pnpm_version_of("pnpm@^10.2.0").is_err());
     }
 
     #[test]
     fn extends_and_paths() {
-        assert_eq!(extends_of("{ // c\n \"extends\" : \"../../tsconfig.base.json\" }").as_deref(), Some("../../tsconfig.base.json"));
+        assert_eq!(
+            extends_of("{ // c\n \"extends\" : \"../../tsconfig.base.json\" }").as_deref(),
+            Some("../../tsconfig.base.json")
+        );
         assert_eq!(extends_of("{\"extends\": \"@tsconfig/node22\"}"), None);
-        assert_eq!(normalize_rel("apps/api/../../tsconfig.base.json").as_deref(), Some("tsconfig.base.json"));
+        assert_eq!(
+            normalize_rel("apps/api/../../tsconfig.base.json").as_deref(),
+            Some("tsconfig.base.json")
+        );
         assert_eq!(normalize_rel("../x"), None);
     }
 
@@ -470,9 +596,18 @@ mod tests {
                 patches: vec![],
             },
         };
-        assert_eq!(mk(&["dist", "!dist/*.map"], None).runtime_paths(), vec!["dist"]);
-        assert_eq!(mk(&["lib/**/*.js", "README.md"], None).runtime_paths(), vec!["lib", "README.md"]);
-        assert_eq!(mk(&[], Some("./build/index.js")).runtime_paths(), vec!["build"]);
+        assert_eq!(
+            mk(&["dist", "!dist/*.map"], None).runtime_paths(),
+            vec!["dist"]
+        );
+        assert_eq!(
+            mk(&["lib/**/*.js", "README.md"], None).runtime_paths(),
+            vec!["lib", "README.md"]
+        );
+        assert_eq!(
+            mk(&[], Some("./build/index.js")).runtime_paths(),
+            vec!["build"]
+        );
         assert_eq!(mk(&[], None).runtime_paths(), vec!["dist"]);
     }
 }

@@ -37,7 +37,10 @@ pub fn run(ctx: &Ctx, action: &Action) -> Result<Outcome> {
     match action {
         Action::Init => {
             if path.exists() {
-                bail!("{} already exists; edit it, or use `cargo xtask config set`", path.display());
+                bail!(
+                    "{} already exists; edit it, or use `cargo xtask config set`",
+                    path.display()
+                );
             }
             if let Some(dir) = path.parent() {
                 crate::generated::ensure_dir(dir)?;
@@ -48,14 +51,18 @@ pub fn run(ctx: &Ctx, action: &Action) -> Result<Outcome> {
         Action::Show => match std::fs::read_to_string(path) {
             Ok(t) => print!("{t}"),
             Err(_) => {
-                println!("# {} does not exist: these are the defaults", path.display());
+                println!(
+                    "# {} does not exist: these are the defaults",
+                    path.display()
+                );
                 print!("{}", config::TEMPLATE);
             }
         },
         Action::Get(key) => println!("{}", config::get_value(&ctx.config()?, key)?),
         Action::Set(key, value) => {
             let text = if path.exists() {
-                std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?
             } else {
                 config::TEMPLATE.to_string()
             };
@@ -64,7 +71,11 @@ pub fn run(ctx: &Ctx, action: &Action) -> Result<Outcome> {
                 crate::generated::ensure_dir(dir)?;
             }
             write_atomic(path, &out)?;
-            println!("{key} = {} in {}; run `cargo xtask gen` to apply", config::get_value(&config::parse(&out, "")?, key)?, path.display());
+            println!(
+                "{key} = {} in {}; run `cargo xtask gen` to apply",
+                config::get_value(&config::parse(&out, "")?, key)?,
+                path.display()
+            );
         }
         Action::Keys => {
             for k in config::keys() {

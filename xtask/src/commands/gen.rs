@@ -45,11 +45,21 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     if args.check {
         return Ok(report_check(&checked));
     }
-    let edited: Vec<&str> =
-        checked.iter().filter(|c| c.state == State::HandEdited).map(|c| c.file.path.as_str()).collect();
+    let edited: Vec<&str> = checked
+        .iter()
+        .filter(|c| c.state == State::HandEdited)
+        .map(|c| c.file.path.as_str())
+        .collect();
     if !edited.is_empty() && !args.force {
         for c in checked.iter().filter(|c| c.state == State::HandEdited) {
-            eprintln!("{}", generated::diff(&c.file.path, c.on_disk.as_deref().unwrap_or(""), &c.file.contents));
+            eprintln!(
+                "{}",
+                generated::diff(
+                    &c.file.path,
+                    c.on_disk.as_deref().unwrap_or(""),
+                    &c.file.contents
+                )
+            );
         }
         bail!(
             "{} edited by hand since `{COMMAND}` wrote {}; nothing was written. Move the change into infra/stack.toml \
@@ -82,7 +92,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         };
         println!("{what}  {}", c.file.path);
     }
-    println!("{written} file(s) written, {} unchanged", checked.len() - written);
+    println!(
+        "{written} file(s) written, {} unchanged",
+        checked.len() - written
+    );
     Ok(Outcome::Pass)
 }
 
@@ -98,12 +111,21 @@ fn report_check(checked: &[generated::Checked]) -> Outcome {
             State::Stale | State::HandEdited => {
                 bad += 1;
                 let how = if c.state == State::HandEdited {
-                    format!("edited by hand; move the change into the config, then `{COMMAND} --force`")
+                    format!(
+                        "edited by hand; move the change into the config, then `{COMMAND} --force`"
+                    )
                 } else {
                     format!("stale; run `{COMMAND}`")
                 };
                 println!("{}: {how}", c.file.path);
-                print!("{}", generated::diff(&c.file.path, c.on_disk.as_deref().unwrap_or(""), &c.file.contents));
+                print!(
+                    "{}",
+                    generated::diff(
+                        &c.file.path,
+                        c.on_disk.as_deref().unwrap_or(""),
+                        &c.file.contents
+                    )
+                );
             }
         }
     }
@@ -111,7 +133,10 @@ fn report_check(checked: &[generated::Checked]) -> Outcome {
         println!("{} generated file(s) fresh", checked.len());
         Outcome::Pass
     } else {
-        println!("{bad} of {} generated file(s) not fresh; fix: `{COMMAND}`", checked.len());
+        println!(
+            "{bad} of {} generated file(s) not fresh; fix: `{COMMAND}`",
+            checked.len()
+        );
         Outcome::Fail
     }
 }

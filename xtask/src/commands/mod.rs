@@ -45,10 +45,17 @@ impl Ctx {
     pub fn model(&self) -> Result<Model> {
         let config = self.config()?;
         let workspace = workspace::load(&self.root)?;
-        let api = workspace.find_api(&config.api.package, config.api.path.as_deref())?.clone();
+        let api = workspace
+            .find_api(&config.api.package, config.api.path.as_deref())?
+            .clone();
         let closure = workspace.closure(&api)?;
         let stack = stack::build(&config, &workspace, &closure)?;
-        Ok(Model { config, workspace, closure, stack })
+        Ok(Model {
+            config,
+            workspace,
+            closure,
+            stack,
+        })
     }
 }
 

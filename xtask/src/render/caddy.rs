@@ -8,7 +8,11 @@ use crate::stack::Caddy;
 pub fn render(c: &Caddy) -> String {
     let mut s = String::new();
     let w = &mut s;
-    let _ = writeln!(w, "# TLS with the origin certificate mounted at {}; certificates are never fetched.", c.certs_dir);
+    let _ = writeln!(
+        w,
+        "# TLS with the origin certificate mounted at {}; certificates are never fetched.",
+        c.certs_dir
+    );
     let _ = writeln!(w, "{{");
     let _ = writeln!(w, "\tauto_https off");
     let _ = writeln!(w, "}}");

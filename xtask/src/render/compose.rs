@@ -7,7 +7,8 @@ use crate::stack::{Compose, Mount, Proto, Val};
 /// A YAML scalar: plain when unambiguous, else double-quoted.
 pub fn scalar(s: &str) -> String {
     let plain = !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '@'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '@'))
         && !s.starts_with(['-', '.', '@'])
         && !matches!(
             s.to_ascii_lowercase().as_str(),
@@ -38,16 +39,28 @@ fn val(v: &Val) -> String {
 }
 
 fn flow_list(items: &[String]) -> String {
-    let parts: Vec<String> = items.iter().map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+    let parts: Vec<String> = items
+        .iter()
+        .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
     format!("[{}]", parts.join(", "))
 }
 
 pub fn render(c: &Compose) -> String {
     let mut s = String::new();
     let w = &mut s;
-    let _ = writeln!(w, "# Deploy: docker compose --env-file .env.staging -f docker-compose.staging.yml up -d");
-    let _ = writeln!(w, "# Services reach each other by service name on the project network. Only 80, 443");
-    let _ = writeln!(w, "# and the IPFS swarm port are public; every other port is bound to 127.0.0.1.");
+    let _ = writeln!(
+        w,
+        "# Deploy: docker compose --env-file .env.staging -f docker-compose.staging.yml up -d"
+    );
+    let _ = writeln!(
+        w,
+        "# Services reach each other by service name on the project network. Only 80, 443"
+    );
+    let _ = writeln!(
+        w,
+        "# and the IPFS swarm port are public; every other port is bound to 127.0.0.1."
+    );
     let _ = writeln!(w, "name: {}", scalar(&c.project));
     let _ = writeln!(w);
     let _ = writeln!(w, "services:");
@@ -73,7 +86,11 @@ pub fn render(c: &Compose) -> String {
         if !svc.ports.is_empty() {
             let _ = writeln!(w, "    ports:");
             for p in &svc.ports {
-                let ip = p.host_ip.as_ref().map(|ip| format!("{ip}:")).unwrap_or_default();
+                let ip = p
+                    .host_ip
+                    .as_ref()
+                    .map(|ip| format!("{ip}:"))
+                    .unwrap_or_default();
                 let proto = match p.proto {
                     Proto::Tcp => "tcp",
                     Proto::Udp => "udp",
@@ -86,7 +103,11 @@ pub fn render(c: &Compose) -> String {
             for m in &svc.volumes {
                 let line = match m {
                     Mount::Volume { name, target } => format!("{name}:{target}"),
-                    Mount::Bind { source, target, read_only } => {
+                    Mount::Bind {
+                        source,
+                        target,
+                        read_only,
+                    } => {
                         format!("{source}:{target}{}", if *read_only { ":ro" } else { "" })
                     }
                 };
@@ -128,8 +149,14 @@ pub fn render(c: &Compose) -> String {
 pub fn render_env_example(c: &Compose) -> String {
     let mut s = String::new();
     let w = &mut s;
-    let _ = writeln!(w, "# Copy to .env.staging and fill in real values; never commit .env.staging.");
-    let _ = writeln!(w, "# Every variable docker-compose.staging.yml interpolates is listed here.");
+    let _ = writeln!(
+        w,
+        "# Copy to .env.staging and fill in real values; never commit .env.staging."
+    );
+    let _ = writeln!(
+        w,
+        "# Every variable docker-compose.staging.yml interpolates is listed here."
+    );
     for (var, default) in &c.defaulted_vars {
         let _ = writeln!(w, "{var}={default}");
     }

@@ -17,7 +17,10 @@ const STORE: &str = "/pnpm/store";
 
 fn install_cmd(m: &ApiImage, prod: bool) -> String {
     let mut s = String::new();
-    let _ = write!(s, "RUN --mount=type=cache,id=pnpm-store,target={STORE} \\\n");
+    let _ = write!(
+        s,
+        "RUN --mount=type=cache,id=pnpm-store,target={STORE} \\\n"
+    );
     if m.npmrc_secret {
         s.push_str("    --mount=type=secret,id=npmrc,target=/app/.npmrc \\\n");
     }
@@ -33,9 +36,19 @@ fn install_cmd(m: &ApiImage, prod: bool) -> String {
 pub fn render(m: &ApiImage) -> String {
     let mut s = String::new();
     let w = &mut s;
-    let _ = writeln!(w, "# Stages: base -> manifests -> deps -> build, manifests -> prod-deps; runtime takes");
-    let _ = writeln!(w, "# prod-deps' node_modules and build's outputs. A source-only change re-runs `build` only.");
-    let _ = writeln!(w, "# Build from the monorepo root: docker buildx build -f {} .", crate::stack::DOCKERFILE);
+    let _ = writeln!(
+        w,
+        "# Stages: base -> manifests -> deps -> build, manifests -> prod-deps; runtime takes"
+    );
+    let _ = writeln!(
+        w,
+        "# prod-deps' node_modules and build's outputs. A source-only change re-runs `build` only."
+    );
+    let _ = writeln!(
+        w,
+        "# Build from the monorepo root: docker buildx build -f {} .",
+        crate::stack::DOCKERFILE
+    );
     let _ = writeln!(w);
     let _ = writeln!(w, "ARG NODE_IMAGE={}", m.node_image);
     let _ = writeln!(w);
@@ -44,10 +57,18 @@ pub fn render(m: &ApiImage) -> String {
     let _ = writeln!(w, "    PATH=/pnpm:$PATH \\");
     let _ = writeln!(w, "    COREPACK_ENABLE_DOWNLOAD_PROMPT=0 \\");
     let _ = writeln!(w, "    CI=true");
-    let _ = writeln!(w, "RUN corepack enable && corepack prepare pnpm@{} --activate", m.pnpm_version);
+    let _ = writeln!(
+        w,
+        "RUN corepack enable && corepack prepare pnpm@{} --activate",
+        m.pnpm_version
+    );
     let _ = writeln!(w, "WORKDIR /app");
     let _ = writeln!(w);
-    let _ = writeln!(w, "# Only what `pnpm install --frozen-lockfile --filter \"{}...\"` reads.", m.api_name);
+    let _ = writeln!(
+        w,
+        "# Only what `pnpm install --frozen-lockfile --filter \"{}...\"` reads.",
+        m.api_name
+    );
     let _ = writeln!(w, "FROM base AS manifests");
     let _ = writeln!(w, "COPY {} ./", m.root_install_files.join(" "));
     for p in &m.patches {
@@ -76,9 +97,16 @@ pub fn render(m: &ApiImage) -> String {
     let _ = writeln!(w, "ENV NODE_ENV=production \\");
     let _ = writeln!(w, "    PORT={}", m.port);
     let _ = writeln!(w, "RUN addgroup -g {} -S {} \\", m.gid, m.group);
-    let _ = writeln!(w, " && adduser -S -D -H -u {} -G {} {}", m.uid, m.group, m.user);
+    let _ = writeln!(
+        w,
+        " && adduser -S -D -H -u {} -G {} {}",
+        m.uid, m.group, m.user
+    );
     let _ = writeln!(w, "WORKDIR /app");
-    let _ = writeln!(w, "# Manifests and production node_modules only; owned by root, read-only for the app.");
+    let _ = writeln!(
+        w,
+        "# Manifests and production node_modules only; owned by root, read-only for the app."
+    );
     let _ = writeln!(w, "COPY --from=prod-deps /app ./");
     for (dir, paths) in &m.runtime {
         for p in paths {
@@ -98,7 +126,11 @@ pub fn render(m: &ApiImage) -> String {
 pub fn render_ignore(m: &ApiImage) -> String {
     let mut s = String::new();
     let w = &mut s;
-    let _ = writeln!(w, "# Build context of {}: everything is excluded, then only what the", crate::stack::DOCKERFILE);
+    let _ = writeln!(
+        w,
+        "# Build context of {}: everything is excluded, then only what the",
+        crate::stack::DOCKERFILE
+    );
     let _ = writeln!(w, "# Dockerfile COPYs is let back in.");
     let _ = writeln!(w, "*");
     for f in &m.root_install_files {
@@ -114,7 +146,10 @@ pub fn render_ignore(m: &ApiImage) -> String {
         let _ = writeln!(w, "!{d}");
     }
     let _ = writeln!(w);
-    let _ = writeln!(w, "# Never, at any depth, even inside the packages let in above:");
+    let _ = writeln!(
+        w,
+        "# Never, at any depth, even inside the packages let in above:"
+    );
     for p in [
         "**/node_modules",
         "**/dist",

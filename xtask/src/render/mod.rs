@@ -11,9 +11,15 @@ use crate::stack::{self, Stack};
 pub fn all(stack: &Stack) -> Vec<Generated> {
     vec![
         Generated::new(stack::DOCKERFILE, &dockerfile::render(&stack.image)),
-        Generated::new(stack::DOCKERIGNORE, &dockerfile::render_ignore(&stack.image)),
+        Generated::new(
+            stack::DOCKERIGNORE,
+            &dockerfile::render_ignore(&stack.image),
+        ),
         Generated::new(stack::COMPOSE, &compose::render(&stack.compose)),
         Generated::new(stack::CADDYFILE, &caddy::render(&stack.caddy)),
-        Generated::new(stack::ENV_EXAMPLE, &compose::render_env_example(&stack.compose)),
+        Generated::new(
+            stack::ENV_EXAMPLE,
+            &compose::render_env_example(&stack.compose),
+        ),
     ]
 }
