@@ -17,16 +17,13 @@ const STORE: &str = "/pnpm/store";
 
 fn install_cmd(m: &ApiImage, prod: bool) -> String {
     let mut s = String::new();
-    let _ = write!(
-        s,
-        "RUN --mount=type=cache,id=pnpm-store,target={STORE} \\\n"
-    );
+    let _ = writeln!(s, "RUN --mount=type=cache,id=pnpm-store,target={STORE} \\");
     if m.npmrc_secret {
         s.push_str("    --mount=type=secret,id=npmrc,target=/app/.npmrc \\\n");
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "    pnpm install --frozen-lockfile{} --filter \"{}...\" --ignore-scripts --store-dir {STORE}\n",
+        "    pnpm install --frozen-lockfile{} --filter \"{}...\" --ignore-scripts --store-dir {STORE}",
         if prod { " --prod" } else { "" },
         m.api_name
     );
