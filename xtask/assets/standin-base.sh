@@ -82,18 +82,26 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/standin-base.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-# node binary first: its ldd output decides which host libraries go in
-mkdir -p "$WORK/node"
-tar -xzf "$NODE_TGZ" -C "$WORK/node" package/bin/node
+# node binary first: its ldd output decides which host libraries go in. The ldd output is
+# kept beside the tarball (keyed on the tarball's hash) so that an up-to-date check does not
+# have to unpack node (~1.5 s).
 NODE_BIN=$WORK/node/package/bin/node
+unpack_node() { [ -x "$NODE_BIN" ] || { mkdir -p "$WORK/node"; tar -xzf "$NODE_TGZ" -C "$WORK/node" package/bin/node package/LICENSE; }; }
+NODE_SHA=$(sha256sum "$NODE_TGZ" | cut -d' ' -f1)
+LDD_CACHE=${NODE_TGZ%.tgz}.ldd
+if [ "$(head -n1 "$LDD_CACHE" 2>/dev/null)" != "$NODE_SHA" ]; then
+  unpack_node
+  { printf '%s\n' "$NODE_SHA"; ldd "$NODE_BIN"; } >"$LDD_CACHE.tmp" 2>&1 || { cat "$LDD_CACHE.tmp" >&2; die "ldd of node failed"; }
+  mv "$LDD_CACHE.tmp" "$LDD_CACHE"
+fi
 LIBS=() INTERP=
 while read -r line; do
   case $line in
-    *"=> not found"*) die "ldd: $line";;
+    *"=> not found"*) rm -f "$LDD_CACHE"; die "ldd: $line";;
     *" => /"*) p=${line#*=> }; LIBS+=("${p%% (*}");;
     /*) INTERP=${line%% (*};;
   esac
-done < <(ldd "$NODE_BIN")
+done < <(tail -n +2 "$LDD_CACHE")
 [ -n "$INTERP" ] || die "could not find the ELF interpreter of node in ldd output"
 # plus the rest of glibc's small runtime libraries (librt is what prebuilt native
 # binaries such as pnpm's own linux-x64 build ask for); ~150 KB in all
@@ -143,9 +151,9 @@ cp -L "$INTERP" "$R/lib/x86_64-linux-gnu/$(basename "$INTERP")"
 ln -sf "../lib/x86_64-linux-gnu/$(basename "$INTERP")" "$R/lib64/$(basename "$INTERP")"
 
 # node
+unpack_node
 install -m 0755 "$NODE_BIN" "$R/usr/local/bin/node"
 if [ "$STRIP" = 1 ]; then strip --strip-all "$R/usr/local/bin/node"; fi
-tar -xzf "$NODE_TGZ" -C "$WORK/node" package/LICENSE
 mkdir -p "$R/usr/local/share/doc/node" && cp "$WORK/node/package/LICENSE" "$R/usr/local/share/doc/node/"
 
 # corepack / npm as in the official tarball layout (/usr/local/lib/node_modules/*)
