@@ -29,6 +29,13 @@ fn sample_monorepo_builds_on_the_standin_smokes_and_answers_health() {
     let image = format!("cipherbox-api:{tag}");
     let _images = Images(vec![image.clone()]);
 
+    // a harmless .npmrc: passed as the build secret, never copied into the image
+    std::fs::write(
+        t.path().join(".npmrc"),
+        "registry=https://registry.npmjs.org/\n",
+    )
+    .expect("write .npmrc");
+
     // generate: the copied infra/ is what gen writes
     let g = xtask(t.path(), &["--root", root, "gen", "--check"]);
     assert_eq!(g.code, 0, "{}", g.all());
@@ -93,6 +100,29 @@ fn sample_monorepo_builds_on_the_standin_smokes_and_answers_health() {
             b.stdout
         );
     }
+
+    assert!(
+        b.stderr.contains("--secret id=npmrc,src=")
+            && b.stderr.contains("as the build secret `npmrc`"),
+        "{}",
+        b.stderr
+    );
+    let npmrc = docker(&[
+        "run",
+        "--rm",
+        "--user",
+        "0:0",
+        &image,
+        "sh",
+        "-c",
+        "find / -xdev -name .npmrc -path '/app/*'",
+    ]);
+    assert_eq!(
+        (npmrc.code, npmrc.stdout.as_str()),
+        (0, ""),
+        "no .npmrc in /app: {}",
+        npmrc.all()
+    );
 
     // inspect: labels, user, env, port, CMD
     let i = inspect_image(&image).expect("the image is tagged");
@@ -268,6 +298,14 @@ fn fixture_monorepo_with_another_layout_builds_and_answers_health() {
     let (code, body) = http_get_retry(&addr, "/health", 30);
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("HELLO ACME!"), "{body}");
+}
+
+#[test]
+fn the_fixture_infra_is_fresh() {
+    let t = fixture("acme-services");
+    let root = t.path().to_str().expect("utf-8 path");
+    let g = xtask(t.path(), &["--root", root, "gen", "--check"]);
+    assert_eq!(g.code, 0, "tests/fixtures/acme-services/infra is stale; run `cargo xtask --root tests/fixtures/acme-services gen`:\n{}", g.all());
 }
 
 #[test]

@@ -86,10 +86,13 @@ impl Apt {
     }
 
     fn run(&self, args: &[&str], cwd: Option<&Path>, fix: &str) -> Result<()> {
+        // no dpkg progress bar (one endless line in a log); downloads land in root-only
+        // directories, which apt's `_apt` sandbox user could not write anyway
         let mut cmd = self
             .sh
             .cmd(&self.apt_get)
-            .env("DEBIAN_FRONTEND", "noninteractive");
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["-o", "Dpkg::Use-Pty=0", "-o", "APT::Sandbox::User=root"]);
         for o in &self.opts {
             cmd = cmd.arg("-o").arg(o);
         }
