@@ -89,6 +89,8 @@ pub struct Plan {
     pub cache_from: Vec<String>,
     pub cache_to: Vec<String>,
     pub npmrc: Option<PathBuf>,
+    /// `--no-cache` (every step runs; cache mounts are kept).
+    pub no_cache: bool,
     /// Fallbacks taken (no git, ...), said once before the build.
     pub notes: Vec<String>,
 }
@@ -288,6 +290,9 @@ pub fn buildx_args(p: &Plan, metadata_file: &Path) -> Vec<String> {
         a.push("--secret".into());
         a.push(format!("id=npmrc,src={}", n.display()));
     }
+    if p.no_cache {
+        a.push("--no-cache".into());
+    }
     a.push(if p.push {
         "--push".into()
     } else {
@@ -373,6 +378,7 @@ pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Pl
         cache_from: args.cache_from.clone(),
         cache_to: args.cache_to.clone(),
         npmrc: npmrc.is_file().then_some(npmrc),
+        no_cache: false,
         notes,
     })
 }
@@ -628,6 +634,7 @@ mod tests {
             cache_from: vec!["type=local,src=/c".into()],
             cache_to: vec![],
             npmrc: Some(PathBuf::from("/r/.npmrc")),
+            no_cache: false,
             notes: vec![],
         };
         let a = buildx_args(&p, Path::new("/tmp/m.json"));
