@@ -20,7 +20,8 @@ pub fn get(addr: &str, path: &str, timeout: Duration) -> Result<(u16, String)> {
         .context("set_read_timeout")?;
     s.set_write_timeout(Some(timeout))
         .context("set_write_timeout")?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: xtask\r\nAccept: */*\r\nConnection: close\r\n\r\n")
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: xtask\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes())
         .with_context(|| format!("cannot send the request to {addr}"))?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)
@@ -82,8 +83,15 @@ mod tests {
         let addr = l.local_addr().expect("addr").to_string();
         let t = std::thread::spawn(move || {
             let (mut c, _) = l.accept().expect("accept");
-            let mut buf = [0u8; 1024];
-            let _ = c.read(&mut buf);
+            let mut req = Vec::new();
+            let mut buf = [0u8; 256];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = c.read(&mut buf).expect("read");
+                if n == 0 {
+                    break;
+                }
+                req.extend_from_slice(&buf[..n]);
+            }
             c.write_all(
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
             )
