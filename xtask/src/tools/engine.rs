@@ -42,20 +42,17 @@ impl State {
         self.dir.join("dockerd.log")
     }
 
-    /// The pid recorded by `engine up`, if the pidfile exists.
-    pub fn recorded_pid(&self) -> Result<Option<i32>> {
+    /// The daemon recorded by `engine up` (`PID STARTTIME`), if the pidfile exists.
+    pub fn recorded(&self) -> Result<Option<Recorded>> {
         let p = self.pidfile();
         match std::fs::read_to_string(&p) {
-            Ok(t) => {
-                let pid = t.trim().parse::<i32>().ok().filter(|p| *p > 1);
-                match pid {
-                    Some(pid) => Ok(Some(pid)),
-                    None => {
-                        let _ = std::fs::remove_file(&p);
-                        Ok(None)
-                    }
+            Ok(t) => match parse_pidfile(&t) {
+                Some(r) => Ok(Some(r)),
+                None => {
+                    let _ = std::fs::remove_file(&p);
+                    Ok(None)
                 }
-            }
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", p.display())),
         }
@@ -63,8 +60,41 @@ impl State {
 
     /// The pid of a dockerd this tool started that is still running.
     pub fn live_pid(&self) -> Result<Option<i32>> {
-        Ok(self.recorded_pid()?.filter(|pid| is_dockerd(*pid)))
+        Ok(self.recorded()?.filter(Recorded::running).map(|r| r.pid))
     }
+}
+
+/// What the pidfile holds: the pid and the process's start time (clock ticks since boot),
+/// so that a reused pid is never mistaken for the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    pub pid: i32,
+    pub start: Option<u64>,
+}
+
+impl Recorded {
+    /// Is the recorded process still the one that was started?
+    pub fn running(&self) -> bool {
+        match self.start {
+            Some(s) => alive(self.pid) && start_time(self.pid) == Some(s),
+            None => is_dockerd(self.pid),
+        }
+    }
+}
+
+pub fn parse_pidfile(text: &str) -> Option<Recorded> {
+    let mut it = text.split_whitespace();
+    let pid = it.next()?.parse::<i32>().ok().filter(|p| *p > 1)?;
+    let start = it.next().and_then(|s| s.parse::<u64>().ok());
+    Some(Recorded { pid, start })
+}
+
+/// Field 22 of `/proc/PID/stat`: when the process started, in clock ticks since boot.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = s.rsplit_once(')')?;
+    // rest starts at field 3 (state); field 22 is the 20th from there
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// Is `pid` a live (not zombie) process?
@@ -304,7 +334,8 @@ fn start_dockerd(docker: &Docker, state: &State, timeout: Duration) -> Result<i3
         .spawn()
         .with_context(|| format!("cannot start {}", dockerd.display()))?;
     let pid = i32::try_from(child.id()).context("dockerd's pid does not fit an i32")?;
-    std::fs::write(state.pidfile(), format!("{pid}\n"))
+    let start_ticks = start_time(pid).map(|t| format!(" {t}")).unwrap_or_default();
+    std::fs::write(state.pidfile(), format!("{pid}{start_ticks}\n"))
         .with_context(|| format!("cannot write {}", state.pidfile().display()))?;
     eprintln!(
         "engine: started {} (pid {pid}, log {}); waiting up to {}s for it to answer",
@@ -404,10 +435,11 @@ pub enum Down {
 /// `cargo xtask engine down`: stops only a dockerd this tool started.
 pub fn down(timeout: Duration) -> Result<Down> {
     let state = State::default_location();
-    let Some(pid) = state.recorded_pid()? else {
+    let Some(rec) = state.recorded()? else {
         return Ok(Down::NothingStarted);
     };
-    if !is_dockerd(pid) {
+    let pid = rec.pid;
+    if !rec.running() {
         let _ = std::fs::remove_file(state.pidfile());
         return Ok(Down::StalePidfile { pid });
     }
@@ -527,5 +559,47 @@ mod tests {
         assert!(alive(me));
         assert!(!is_dockerd(me));
         assert!(!alive(i32::MAX));
+        let start = start_time(me).expect("own start time");
+        assert!(Recorded {
+            pid: me,
+            start: Some(start)
+        }
+        .running());
+        assert!(
+            !Recorded {
+                pid: me,
+                start: Some(start + 1)
+            }
+            .running(),
+            "a reused pid is not ours"
+        );
+        assert!(
+            !Recorded {
+                pid: me,
+                start: None
+            }
+            .running(),
+            "without a start time, only a dockerd counts"
+        );
+    }
+
+    #[test]
+    fn pidfile_formats() {
+        assert_eq!(
+            parse_pidfile("123 456\n"),
+            Some(Recorded {
+                pid: 123,
+                start: Some(456)
+            })
+        );
+        assert_eq!(
+            parse_pidfile("123\n"),
+            Some(Recorded {
+                pid: 123,
+                start: None
+            })
+        );
+        assert_eq!(parse_pidfile("1\n"), None);
+        assert_eq!(parse_pidfile("junk"), None);
     }
 }
