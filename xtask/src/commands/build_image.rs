@@ -44,7 +44,8 @@ OPTIONS:
     -h, --help             print this help
 
 EXIT: 0 built (and smoke passed), 1 the build or the smoke test failed,
-      2 could not run (stale infra/, engine unreachable, buildx missing, bad option).
+      2 could not run (stale infra/, engine unreachable, buildx missing, the base image
+        cannot be pulled, bad option).
 ";
 
 #[derive(Debug, Clone)]
@@ -523,6 +524,16 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     }
     let b = build(&docker, &p, args.progress, true)?;
     if !b.ok {
+        if let Some(step) = buildlog::failed(&b.steps) {
+            if let Some(image) = step.name.strip_prefix("[internal] load metadata for ") {
+                bail!(
+                    "buildx cannot get the base image {image}: {}. Where no registry is reachable, build on the local \
+                     stand-in: `cargo xtask build-image --node-image standin`; else check the engine's network/registry \
+                     access (nothing was tagged)",
+                    step.error.as_deref().unwrap_or("unknown error")
+                );
+            }
+        }
         eprint!("{}", failure_report(&b));
         println!(
             "build-image: FAILED after {:.1}s; nothing was tagged ({} left as they were){mark}",
