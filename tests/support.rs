@@ -236,3 +236,91 @@ pub fn json_of(r: &Run) -> serde_json::Value {
     serde_json::from_str(&r.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", r.all()))
 }
+
+/// Runs `docker ARGS` (for assertions about images and containers the CLI made).
+pub fn docker(args: &[&str]) -> Run {
+    Run::from(
+        Command::new("docker")
+            .args(args)
+            .output()
+            .expect("docker runs"),
+    )
+}
+
+/// Image tags removed (with `docker rmi`) when dropped, also when a test fails.
+pub struct Images(pub Vec<String>);
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            let _ = Command::new("docker").args(["rmi", t]).output();
+        }
+    }
+}
+
+/// A container removed (with `docker rm -f`) when dropped.
+pub struct Container(pub String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
+
+/// Serialises the tests that build images: two builds at once on two cores only slow
+/// each other down (and share the pnpm store cache mount).
+pub fn engine_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A name unique to this test process: `<what>-<pid>`.
+pub fn unique(what: &str) -> String {
+    format!("{what}-{}", std::process::id())
+}
+
+/// `docker image inspect` of one image, as JSON (`None` when the engine has no such image).
+pub fn inspect_image(image: &str) -> Option<serde_json::Value> {
+    let r = docker(&["image", "inspect", image]);
+    if r.code != 0 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("inspect prints JSON");
+    v.as_array().and_then(|a| a.first()).cloned()
+}
+
+/// Starts `image` with `port` published on 127.0.0.1 and returns (container, host:port).
+pub fn run_published(image: &str, port: u16, name: &str) -> (Container, String) {
+    let r = docker(&[
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        &format!("127.0.0.1::{port}"),
+        image,
+    ]);
+    let c = Container(name.to_string());
+    assert_eq!(r.code, 0, "docker run {image}: {}", r.all());
+    let p = docker(&["port", name, &format!("{port}/tcp")]);
+    let addr = p
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no 127.0.0.1 port for {name}: {}", p.all()))
+        .trim()
+        .to_string();
+    (c, addr)
+}
+
+/// `GET http://<addr><path>` until it answers (up to `secs`): (status, body).
+pub fn http_get_retry(addr: &str, path: &str, secs: u64) -> (u16, String) {
+    let start = std::time::Instant::now();
+    loop {
+        match xtask::tools::http::get(addr, path, std::time::Duration::from_secs(3)) {
+            Ok(r) => return r,
+            Err(e) if start.elapsed().as_secs() >= secs => panic!("GET {addr}{path}: {e:#}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(300)),
+        }
+    }
+}

@@ -9,7 +9,10 @@ use anyhow::{bail, Result};
 use lexopt::prelude::*;
 use lexopt::Arg;
 
-use crate::commands::{self, config_cmd, gen, verify, Ctx, Outcome};
+use crate::commands::{
+    self, bench, build_image, config_cmd, engine, gen, smoke, standin, verify, Ctx, Outcome,
+};
+use crate::tools::docker::Progress;
 
 pub const HELP: &str = "\
 cargo xtask: staging infrastructure of a pnpm monorepo's API (CipherBox by default)
@@ -24,6 +27,13 @@ COMMANDS:
     config         create, read or change the config (infra/stack.toml), keeping comments
     verify         prove infra/ stage by stage (fresh, rules, compose, caddy), findings at
                    file:line with a rule id; --static for the engine-free stages only
+    engine         up|down|status: a Docker engine with buildx and compose v2 (installs and
+                   starts one on Debian as root when none answers)
+    standin        build the local STAND-IN base for node:22-alpine (no registry needed)
+    build-image    docker buildx build of the API image from the generated Dockerfile;
+                   --node-image standin builds on the stand-in; --smoke tests the result
+    smoke          smoke-test and inspect a built API image (runs it, GET /health)
+    bench          cold and warm build times, steps re-run, image size by origin
 
 GLOBAL OPTIONS (accepted by every command):
     --root DIR       the pnpm monorepo to work on (default: this workspace's root)
@@ -200,6 +210,105 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
                 }
             }
             verify::run(&g.ctx()?, &a)
+        }
+        "engine" => {
+            let mut words: Vec<String> = Vec::new();
+            while let Some(arg) = p.next()? {
+                if let Some(o) = Global::which(&arg) {
+                    g.set(o, &mut p)?;
+                    continue;
+                }
+                match arg {
+                    Short('h') | Long("help") => return help(engine::HELP),
+                    Value(v) => words.push(v.string()?),
+                    other => return Err(unexpected(other, "engine")),
+                }
+            }
+            let action = match words
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                ["up"] => engine::Action::Up,
+                ["down"] => engine::Action::Down,
+                ["status"] | [] => engine::Action::Status,
+                _ => bail!(
+                    "usage: cargo xtask engine up|down|status (see `cargo xtask engine --help`)"
+                ),
+            };
+            engine::run(&action)
+        }
+        "standin" => {
+            let mut o = crate::tools::standin::Options::default();
+            while let Some(arg) = p.next()? {
+                if let Some(opt) = Global::which(&arg) {
+                    g.set(opt, &mut p)?;
+                    continue;
+                }
+                match arg {
+                    Long("force") => o.force = true,
+                    Long("node-version") => o.node_version = p.value()?.string()?,
+                    Short('h') | Long("help") => return help(standin::HELP),
+                    other => return Err(unexpected(other, "standin")),
+                }
+            }
+            standin::run(&o)
+        }
+        "build-image" => {
+            let mut a = build_image::Args::default();
+            while let Some(arg) = p.next()? {
+                if let Some(o) = Global::which(&arg) {
+                    g.set(o, &mut p)?;
+                    continue;
+                }
+                match arg {
+                    Long("tag") => a.tag = Some(p.value()?.string()?),
+                    Long("node-image") => a.node_image = Some(p.value()?.string()?),
+                    Long("platform") => a.platform = Some(p.value()?.string()?),
+                    Long("push") => a.push = true,
+                    Long("cache-from") => a.cache_from.push(p.value()?.string()?),
+                    Long("cache-to") => a.cache_to.push(p.value()?.string()?),
+                    Long("progress") => a.progress = Progress::parse(&p.value()?.string()?)?,
+                    Long("smoke") => a.smoke = true,
+                    Short('h') | Long("help") => return help(build_image::HELP),
+                    other => return Err(unexpected(other, "build-image")),
+                }
+            }
+            build_image::run(&g.ctx()?, &a)
+        }
+        "smoke" => {
+            let (mut image, mut tag) = (None, None);
+            while let Some(arg) = p.next()? {
+                if let Some(o) = Global::which(&arg) {
+                    g.set(o, &mut p)?;
+                    continue;
+                }
+                match arg {
+                    Long("image") => image = Some(p.value()?.string()?),
+                    Long("tag") => tag = Some(p.value()?.string()?),
+                    Short('h') | Long("help") => return help(smoke::HELP),
+                    other => return Err(unexpected(other, "smoke")),
+                }
+            }
+            smoke::run(&g.ctx()?, image.as_deref(), tag.as_deref())
+        }
+        "bench" => {
+            let mut a = bench::Args::default();
+            while let Some(arg) = p.next()? {
+                if let Some(o) = Global::which(&arg) {
+                    g.set(o, &mut p)?;
+                    continue;
+                }
+                match arg {
+                    Long("node-image") => a.node_image = Some(p.value()?.string()?),
+                    Long("out") => a.out = Some(PathBuf::from(p.value()?)),
+                    Long("keep-cache") => a.keep_cache = true,
+                    Short('h') | Long("help") => return help(bench::HELP),
+                    other => return Err(unexpected(other, "bench")),
+                }
+            }
+            bench::run(&g.ctx()?, &a)
         }
         other => {
             bail!(

@@ -3,11 +3,13 @@
 //! Data flows one way: config + monorepo → [`stack`] model → [`render`]ed files →
 //! [`rules`] findings → report. Only [`tools`] runs programs.
 
+pub mod buildlog;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod generated;
 pub mod glob;
+pub mod image_check;
 pub mod parse;
 pub mod render;
 pub mod report;

@@ -1,7 +1,12 @@
 //! Subcommands: each a short function composing the modules below it.
 
+pub mod bench;
+pub mod build_image;
 pub mod config_cmd;
+pub mod engine;
 pub mod gen;
+pub mod smoke;
+pub mod standin;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
@@ -67,4 +72,40 @@ pub enum Outcome {
     Pass,
     Fail,
 }
-pub const NAMES: &[&str] = &["gen", "config", "verify"];
+pub const NAMES: &[&str] = &[
+    "gen",
+    "config",
+    "verify",
+    "engine",
+    "standin",
+    "build-image",
+    "smoke",
+    "bench",
+];
+
+/// Refuses to go on when `infra/` is not what `gen` writes now (an image must be built from
+/// the generated files, never from stale or hand-edited ones).
+pub fn require_fresh(ctx: &Ctx, model: &Model) -> Result<()> {
+    use crate::generated::{check_all, State, COMMAND};
+    let checked = check_all(&ctx.root, &crate::render::all(&model.stack))?;
+    let bad: Vec<String> = checked
+        .iter()
+        .filter(|c| c.state != State::Fresh)
+        .map(|c| {
+            let why = match c.state {
+                State::Missing => "missing",
+                State::HandEdited => "edited by hand",
+                _ => "stale",
+            };
+            format!("{} ({why})", c.file.path)
+        })
+        .collect();
+    if !bad.is_empty() {
+        anyhow::bail!(
+            "refusing to build from an infra/ that is not what `{COMMAND}` generates now: {}. Run `{COMMAND}` \
+             (`{COMMAND} --check` shows the diff; a hand edit belongs in infra/stack.toml)",
+            bad.join(", ")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,513 @@
+//! The real engine path: generate, build with buildx on the STAND-IN base, smoke test,
+//! inspect, and `GET /health` over HTTP, on a copy of the sample monorepo and on a fixture
+//! monorepo laid out differently. Also what must be refused (stale infra/, `--push` on a
+//! stand-in) and what a failed build looks like (a TypeScript error: step output shown,
+//! nothing tagged).
+//!
+//! Under `CI=true` a missing engine fails these tests; elsewhere they print SKIPPED.
+//! Builds are serialised ([`engine_lock`]) and each image is built once and then asserted on.
+
+use xtask_tests::*;
+
+const STANDIN: &str = "xtask.local/node:22-standin";
+
+fn label(inspect: &serde_json::Value, key: &str) -> Option<String> {
+    inspect["Config"]["Labels"][key]
+        .as_str()
+        .map(str::to_string)
+}
+
+#[test]
+fn sample_monorepo_builds_on_the_standin_smokes_and_answers_health() {
+    if !require_engine("sample_monorepo_builds_on_the_standin_smokes_and_answers_health") {
+        return;
+    }
+    let _lock = engine_lock();
+    let t = sample_copy("engine-sample");
+    let root = t.path().to_str().expect("utf-8 path");
+    let tag = unique("it-sample");
+    let image = format!("cipherbox-api:{tag}");
+    let _images = Images(vec![image.clone()]);
+
+    // a harmless .npmrc: passed as the build secret, never copied into the image
+    std::fs::write(
+        t.path().join(".npmrc"),
+        "registry=https://registry.npmjs.org/\n",
+    )
+    .expect("write .npmrc");
+
+    // generate: the copied infra/ is what gen writes
+    let g = xtask(t.path(), &["--root", root, "gen", "--check"]);
+    assert_eq!(g.code, 0, "{}", g.all());
+
+    // build with buildx on the stand-in, then the smoke test and image checks
+    let b = xtask_env(
+        t.path(),
+        &[
+            "--root",
+            root,
+            "build-image",
+            "--node-image",
+            "standin",
+            "--tag",
+            &tag,
+            "--progress",
+            "plain",
+            "--smoke",
+        ],
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    );
+    assert_eq!(b.code, 0, "build-image --smoke failed:\n{}", b.all());
+    assert!(
+        b.stderr.contains("docker buildx build"),
+        "buildx was not used:\n{}",
+        b.stderr
+    );
+    assert!(
+        b.stderr
+            .contains("RUN pnpm --filter \"@cipherbox/api\" run build"),
+        "no build progress streamed:\n{}",
+        b.stderr
+    );
+    assert!(b.stderr.contains("exporting to image"), "{}", b.stderr);
+    assert!(!b.stderr.contains("--pull"), "{}", b.stderr);
+    assert!(
+        b.stdout.contains("11 of 11 image check(s) passed"),
+        "{}",
+        b.stdout
+    );
+    for line in b.stdout.lines().filter(|l| l.contains(&image)) {
+        assert!(
+            line.contains("STAND-IN base"),
+            "a line about the image does not say STAND-IN base: {line}"
+        );
+    }
+    for id in [
+        "image/user",
+        "image/env",
+        "image/expose",
+        "image/cmd",
+        "image/node",
+        "image/runtime-deps",
+        "image/no-dev-deps",
+        "image/no-source-files",
+        "image/health",
+    ] {
+        assert!(
+            b.stdout
+                .lines()
+                .any(|l| l.starts_with("PASS") && l.contains(id)),
+            "{id} did not pass:\n{}",
+            b.stdout
+        );
+    }
+
+    assert!(
+        b.stderr.contains("--secret id=npmrc,src=")
+            && b.stderr.contains("as the build secret `npmrc`"),
+        "{}",
+        b.stderr
+    );
+    let npmrc = docker(&[
+        "run",
+        "--rm",
+        "--user",
+        "0:0",
+        &image,
+        "sh",
+        "-c",
+        "find / -xdev -name .npmrc -path '/app/*'",
+    ]);
+    assert_eq!(
+        (npmrc.code, npmrc.stdout.as_str()),
+        (0, ""),
+        "no .npmrc in /app: {}",
+        npmrc.all()
+    );
+
+    // inspect: labels, user, env, port, CMD
+    let i = inspect_image(&image).expect("the image is tagged");
+    assert_eq!(label(&i, "xtask.standin.base").as_deref(), Some(STANDIN));
+    assert_eq!(
+        label(&i, "xtask.standin").as_deref(),
+        Some("node:22-alpine"),
+        "inherited from the stand-in"
+    );
+    assert_eq!(
+        label(&i, "org.opencontainers.image.version").as_deref(),
+        Some("0.1.0")
+    );
+    assert_eq!(
+        label(&i, "org.opencontainers.image.created").as_deref(),
+        Some("2023-11-14T22:13:20Z")
+    );
+    assert_eq!(
+        label(&i, "org.opencontainers.image.revision").as_deref(),
+        Some("unknown"),
+        "a copy without git"
+    );
+    assert!(
+        b.stderr.contains("revision=unknown"),
+        "the no-git fallback is said:\n{}",
+        b.stderr
+    );
+    assert_eq!(i["Config"]["User"], "1001:1001");
+    assert_eq!(
+        i["Config"]["Cmd"],
+        serde_json::json!(["node", "dist/main.js"])
+    );
+    assert!(
+        i["Config"]["ExposedPorts"]["3000/tcp"].is_object(),
+        "{}",
+        i["Config"]
+    );
+    let env: Vec<&str> = i["Config"]["Env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        env.contains(&"NODE_ENV=production") && env.contains(&"PORT=3000"),
+        "{env:?}"
+    );
+
+    // the acceptance line, verbatim
+    let ok = docker(&["run", "--rm", &image, "node", "-e", "console.log('ok')"]);
+    assert_eq!((ok.code, ok.stdout.as_str()), (0, "ok\n"), "{}", ok.all());
+
+    // /health over HTTP from here
+    let (_c, addr) = run_published(&image, 3000, &unique("it-sample-health"));
+    let (code, body) = http_get_retry(&addr, "/health", 30);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"service\":\"@cipherbox/api\""), "{body}");
+
+    // the standalone smoke command on the same image
+    let s = xtask(t.path(), &["--root", root, "smoke", "--tag", &tag]);
+    assert_eq!(s.code, 0, "{}", s.all());
+    assert!(s.stdout.contains("STAND-IN base"), "{}", s.stdout);
+
+    // a second build of the same inputs is all cache and gives the same image
+    let again = xtask_env(
+        t.path(),
+        &[
+            "--root",
+            root,
+            "build-image",
+            "--node-image",
+            "standin",
+            "--tag",
+            &tag,
+            "--progress",
+            "plain",
+        ],
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    );
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(again.stderr.contains("CACHED"), "{}", again.stderr);
+    let id1 = i["Id"].as_str().expect("id").to_string();
+    assert!(
+        again.stdout.contains(&id1),
+        "same inputs, same image {id1}:\n{}",
+        again.stdout
+    );
+}
+
+#[test]
+fn fixture_monorepo_with_another_layout_builds_and_answers_health() {
+    if !require_engine("fixture_monorepo_with_another_layout_builds_and_answers_health") {
+        return;
+    }
+    let _lock = engine_lock();
+    let t = fixture("acme-services");
+    let root = t.path().to_str().expect("utf-8 path");
+    let tag = unique("it-acme");
+    let image = format!("acme-backend:{tag}");
+    let published = format!("ghcr.io/acme/acme-backend:{tag}");
+    let _images = Images(vec![image.clone(), published.clone()]);
+
+    let g = xtask(t.path(), &["--root", root, "gen", "--check"]);
+    assert_eq!(
+        g.code,
+        0,
+        "the fixture's committed infra/ is stale:\n{}",
+        g.all()
+    );
+    let df = std::fs::read_to_string(t.path().join("infra/api.Dockerfile")).expect("Dockerfile");
+    assert!(
+        df.contains("COPY libs/b/package.json") && df.contains("COPY libs/a/package.json"),
+        "{df}"
+    );
+    assert!(!df.contains("tools/unrelated"), "{df}");
+
+    let b = xtask(
+        t.path(),
+        &[
+            "--root",
+            root,
+            "build-image",
+            "--node-image",
+            "standin",
+            "--tag",
+            &tag,
+            "--progress",
+            "plain",
+            "--smoke",
+        ],
+    );
+    assert_eq!(b.code, 0, "build-image --smoke failed:\n{}", b.all());
+    assert!(
+        b.stdout.contains("11 of 11 image check(s) passed"),
+        "{}",
+        b.stdout
+    );
+    assert!(
+        b.stdout.contains(&published),
+        "the registry tag from the config:\n{}",
+        b.stdout
+    );
+    assert!(
+        b.stdout
+            .contains("2 runtime dependencies resolve from /app/services/backend: @acme/a, ms"),
+        "{}",
+        b.stdout
+    );
+
+    let i = inspect_image(&published).expect("registry tag exists");
+    assert_eq!(
+        i["Config"]["Cmd"],
+        serde_json::json!(["node", "dist/server.js"])
+    );
+    assert!(
+        i["Config"]["ExposedPorts"]["8080/tcp"].is_object(),
+        "{}",
+        i["Config"]
+    );
+    assert_eq!(
+        label(&i, "org.opencontainers.image.version").as_deref(),
+        Some("2.3.4")
+    );
+    assert_eq!(label(&i, "xtask.standin.base").as_deref(), Some(STANDIN));
+
+    // the unrelated package never reached the image
+    let ls = docker(&["run", "--rm", &image, "ls", "/app"]);
+    assert_eq!(ls.code, 0, "{}", ls.all());
+    assert!(!ls.stdout.contains("tools"), "{}", ls.stdout);
+
+    // libs/a -> libs/b really load at runtime: /health uses both
+    let (_c, addr) = run_published(&image, 8080, &unique("it-acme-health"));
+    let (code, body) = http_get_retry(&addr, "/health", 30);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("HELLO ACME!"), "{body}");
+}
+
+#[test]
+fn the_fixture_infra_is_fresh() {
+    let t = fixture("acme-services");
+    let root = t.path().to_str().expect("utf-8 path");
+    let g = xtask(t.path(), &["--root", root, "gen", "--check"]);
+    assert_eq!(g.code, 0, "tests/fixtures/acme-services/infra is stale; run `cargo xtask --root tests/fixtures/acme-services gen`:\n{}", g.all());
+}
+
+#[test]
+fn a_typescript_error_fails_the_build_shows_the_step_and_tags_nothing() {
+    if !require_engine("a_typescript_error_fails_the_build_shows_the_step_and_tags_nothing") {
+        return;
+    }
+    let _lock = engine_lock();
+    let t = sample_copy("engine-tserror");
+    let root = t.path().to_str().expect("utf-8 path");
+    let main = t.path().join("apps/api/src/main.ts");
+    let mut src = std::fs::read_to_string(&main).expect("main.ts");
+    src.push_str("\nconst broken: number = \"not a number\";\n");
+    std::fs::write(&main, src).expect("write main.ts");
+    let tag = unique("it-tserror");
+    let image = format!("cipherbox-api:{tag}");
+    let _images = Images(vec![image.clone()]);
+
+    let b = xtask(
+        t.path(),
+        &[
+            "--root",
+            root,
+            "build-image",
+            "--node-image",
+            "standin",
+            "--tag",
+            &tag,
+            "--progress",
+            "plain",
+        ],
+    );
+    assert_eq!(b.code, 1, "a failed build exits 1:\n{}", b.all());
+    let all = b.all();
+    assert!(
+        all.contains("error TS2322"),
+        "the compiler's message is shown:\n{all}"
+    );
+    assert!(
+        all.contains(
+            "build failed at step [build 5/5] RUN pnpm --filter \"@cipherbox/api\" run build"
+        ),
+        "the failing step is named:\n{all}"
+    );
+    assert!(all.contains("nothing was tagged"), "{all}");
+    assert!(all.contains("STAND-IN base"), "{all}");
+    assert!(
+        inspect_image(&image).is_none(),
+        "{image} must not exist after a failed build"
+    );
+}
+
+#[test]
+fn a_stale_or_hand_edited_infra_is_refused() {
+    // refused before any engine is contacted: no engine needed
+    let t = sample_copy("engine-stale");
+    let root = t.path().to_str().expect("utf-8 path");
+    let before = snapshot_tree(t.path());
+
+    let df = t.path().join("infra/api.Dockerfile");
+    let text = std::fs::read_to_string(&df).expect("Dockerfile");
+    std::fs::write(&df, text.replace("EXPOSE 3000", "EXPOSE 3001")).expect("edit");
+    let r = xtask(
+        t.path(),
+        &["--root", root, "build-image", "--node-image", "standin"],
+    );
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stderr.contains("infra/api.Dockerfile (edited by hand)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("Run `cargo xtask gen`"), "{}", r.stderr);
+    std::fs::write(&df, text).expect("restore");
+
+    // a config change makes the files stale (not hand-edited)
+    let c = xtask(
+        t.path(),
+        &["--root", root, "config", "set", "api.port", "4000"],
+    );
+    assert_eq!(c.code, 0, "{}", c.all());
+    let r = xtask(
+        t.path(),
+        &["--root", root, "build-image", "--node-image", "standin"],
+    );
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stderr.contains("infra/api.Dockerfile (stale)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("cargo xtask gen"), "{}", r.stderr);
+    let after: Vec<_> = snapshot_tree(t.path())
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with("stack.toml"))
+        .collect();
+    let before: Vec<_> = before
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with("stack.toml"))
+        .collect();
+    assert_eq!(before, after, "a refused build changes no file");
+}
+
+#[test]
+fn push_is_refused_for_an_image_on_a_standin() {
+    // by name: refused before any engine is contacted
+    let t = sample_copy("engine-push");
+    let root = t.path().to_str().expect("utf-8 path");
+    let r = xtask(
+        t.path(),
+        &[
+            "--root",
+            root,
+            "build-image",
+            "--node-image",
+            "standin",
+            "--push",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stderr.contains("refusing --push") && r.stderr.contains("STAND-IN base"),
+        "{}",
+        r.stderr
+    );
+    let c = xtask(
+        t.path(),
+        &["--root", root, "config", "set", "node.image", STANDIN],
+    );
+    assert_eq!(c.code, 0, "{}", c.all());
+    assert_eq!(xtask(t.path(), &["--root", root, "gen"]).code, 0);
+    let r = xtask(t.path(), &["--root", root, "build-image", "--push"]);
+    assert_eq!(r.code, 2, "config node.image = the stand-in:\n{}", r.all());
+    assert!(r.stderr.contains("refusing --push"), "{}", r.stderr);
+
+    // by label: the stand-in under another name is still a stand-in
+    if !require_engine("push_is_refused_for_an_image_on_a_standin") {
+        return;
+    }
+    let _lock = engine_lock();
+    let s = xtask(&repo_root(), &["standin"]);
+    assert_eq!(s.code, 0, "{}", s.all());
+    let disguised = format!("xtask.local/disguised:{}", unique("it"));
+    let _images = Images(vec![disguised.clone()]);
+    assert_eq!(docker(&["tag", STANDIN, &disguised]).code, 0);
+    let t = sample_copy("engine-push-label");
+    let root = t.path().to_str().expect("utf-8 path");
+    assert_eq!(
+        xtask(
+            t.path(),
+            &["--root", root, "config", "set", "project.owner", "acme"]
+        )
+        .code,
+        0
+    );
+    assert_eq!(xtask(t.path(), &["--root", root, "gen"]).code, 0);
+    let r = xtask(
+        t.path(),
+        &[
+            "--root",
+            root,
+            "build-image",
+            "--node-image",
+            &disguised,
+            "--push",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stderr.contains("refusing --push") && r.stderr.contains("STAND-IN base"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn engine_up_and_status_leave_a_running_engine_alone() {
+    if !require_engine("engine_up_and_status_leave_a_running_engine_alone") {
+        return;
+    }
+    let s = xtask(&repo_root(), &["engine", "status"]);
+    assert_eq!(s.code, 0, "{}", s.all());
+    for want in [
+        "client ",
+        "server      Docker Engine",
+        "buildx      github.com/docker/buildx",
+        "compose     ",
+        "started by  ",
+    ] {
+        assert!(
+            s.stdout.contains(want),
+            "status lacks {want:?}:\n{}",
+            s.stdout
+        );
+    }
+    let u = xtask(&repo_root(), &["engine", "up"]);
+    assert_eq!(u.code, 0, "{}", u.all());
+    assert!(
+        u.stdout.contains("already answers") && u.stdout.contains("nothing started"),
+        "{}",
+        u.stdout
+    );
+    // never `engine down` here: under .ci/run the engine these tests use was started by the tool
+}

@@ -1,0 +1,184 @@
+//! BuildKit's `--progress=plain` output, parsed: every step (vertex) with its name, whether it
+//! came from the cache, its output and its error. Pure. Used to show the failing step of a
+//! build and, in `bench`, which steps re-ran.
+//!
+//! The format: `#N <name>` starts vertex N; `#N 1.234 <text>` is a line of its output;
+//! `#N CACHED`, `#N DONE 1.2s`, `#N ERROR: ...`, `#N CANCELED` end it; other `#N <text>`
+//! lines are progress notes (transfers, layer exports).
+
+/// One BuildKit vertex.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Step {
+    pub num: u32,
+    pub name: String,
+    pub cached: bool,
+    pub done: bool,
+    pub secs: Option<f64>,
+    pub error: Option<String>,
+    /// Lines the step's command printed (timestamps removed).
+    pub output: Vec<String>,
+}
+
+impl Step {
+    /// A Dockerfile instruction (`[stage i/n] RUN ...`), not BuildKit bookkeeping or a FROM.
+    pub fn is_instruction(&self) -> bool {
+        let Some(rest) = self.name.strip_prefix('[') else {
+            return false;
+        };
+        let Some((label, instr)) = rest.split_once("] ") else {
+            return false;
+        };
+        label != "internal" && label.contains('/') && !instr.starts_with("FROM ")
+    }
+
+    /// Ran for real (not served from the cache).
+    pub fn ran(&self) -> bool {
+        !self.cached && (self.done || self.error.as_deref().is_some_and(|e| e != "canceled"))
+    }
+}
+
+fn is_timestamp(s: &str) -> bool {
+    !s.is_empty() && s.contains('.') && s.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+/// Parses plain progress lines into steps, in order of first appearance.
+pub fn parse<S: AsRef<str>>(lines: &[S]) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    for line in lines {
+        let line = line.as_ref();
+        let Some(rest) = line.strip_prefix('#') else {
+            continue;
+        };
+        let Some((num, text)) = rest.split_once(' ') else {
+            continue;
+        };
+        let Ok(num) = num.parse::<u32>() else {
+            continue;
+        };
+        let idx = match steps.iter().position(|s| s.num == num) {
+            Some(i) => i,
+            None => {
+                steps.push(Step {
+                    num,
+                    name: text.to_string(),
+                    ..Step::default()
+                });
+                continue;
+            }
+        };
+        let s = &mut steps[idx];
+        if text == s.name {
+            continue; // the header repeated when output of parallel steps interleaves
+        }
+        if text == "CACHED" {
+            s.cached = true;
+        } else if let Some(t) = text.strip_prefix("DONE") {
+            s.done = true;
+            s.secs = t.trim().trim_end_matches('s').parse().ok();
+        } else if let Some(e) = text
+            .strip_prefix("ERROR:")
+            .or_else(|| text.strip_prefix("ERROR "))
+        {
+            s.error = Some(e.trim().to_string());
+        } else if text == "CANCELED" {
+            s.error.get_or_insert_with(|| "canceled".into());
+        } else {
+            match text.split_once(' ') {
+                Some((ts, out)) if is_timestamp(ts) => s.output.push(out.to_string()),
+                None if is_timestamp(text) => s.output.push(String::new()),
+                _ => {}
+            }
+        }
+    }
+    steps
+}
+
+/// The step that failed (the first with an error that is not a cancellation).
+pub fn failed(steps: &[Step]) -> Option<&Step> {
+    steps
+        .iter()
+        .find(|s| s.error.as_deref().is_some_and(|e| e != "canceled"))
+}
+
+/// Instruction steps that ran (were not cached).
+pub fn reran(steps: &[Step]) -> Vec<&Step> {
+    steps
+        .iter()
+        .filter(|s| s.is_instruction() && s.ran())
+        .collect()
+}
+
+/// `ERROR: failed to solve: ...`, buildx's one-line verdict, if present.
+pub fn verdict<S: AsRef<str>>(lines: &[S]) -> Option<String> {
+    lines
+        .iter()
+        .rev()
+        .map(|l| l.as_ref())
+        .find(|l| l.starts_with("ERROR:") || l.starts_with("error:"))
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG: &str = "#0 building with \"default\" instance using docker driver
+
+#1 [internal] load build definition from api.Dockerfile
+#1 transferring dockerfile: 2.89kB done
+#1 DONE 0.0s
+
+#4 [base 1/3] FROM xtask.local/node:22-standin
+#4 DONE 0.0s
+
+#7 [base 2/3] RUN corepack enable && corepack prepare pnpm@10.34.9 --activate
+#7 CACHED
+
+#14 [build 3/4] COPY apps/api apps/api
+#14 DONE 0.2s
+
+#15 [build 4/4] RUN pnpm --filter \"@cipherbox/api...\" run build
+#15 1.148 Scope: 2 of 3 workspace projects
+#15 5.126 apps/api build: src/main.ts(245,7): error TS2322: Type 'string' is not assignable to type 'number'.
+#15 [build 4/4] RUN pnpm --filter \"@cipherbox/api...\" run build
+#15 5.183 Exit status 2
+#15 ERROR: executor failed running [/bin/sh -c pnpm --filter \"@cipherbox/api...\" run build]: exit code: 2
+
+#16 [prod-deps 1/1] RUN pnpm install --prod
+#16 CANCELED
+------
+ > [build 4/4] RUN pnpm --filter \"@cipherbox/api...\" run build:
+------
+ERROR: failed to solve: executor failed running [/bin/sh -c pnpm]: exit code: 2";
+
+    #[test]
+    fn steps_states_and_output() {
+        let lines: Vec<&str> = LOG.lines().collect();
+        let steps = parse(&lines);
+        assert_eq!(steps.len(), 7);
+        assert!(!steps[0].is_instruction(), "#0 building with");
+        assert!(!steps[1].is_instruction(), "internal");
+        assert!(!steps[2].is_instruction(), "FROM");
+        assert!(steps[3].is_instruction() && steps[3].cached && !steps[3].ran());
+        assert!(steps[4].ran() && steps[4].secs == Some(0.2));
+        let f = failed(&steps).expect("a failed step");
+        assert_eq!(
+            f.name,
+            "[build 4/4] RUN pnpm --filter \"@cipherbox/api...\" run build"
+        );
+        assert_eq!(f.output.len(), 3);
+        assert!(f.output[1].contains("error TS2322"));
+        assert_eq!(steps[6].error.as_deref(), Some("canceled"));
+        let names: Vec<&str> = reran(&steps).iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "[build 3/4] COPY apps/api apps/api",
+                "[build 4/4] RUN pnpm --filter \"@cipherbox/api...\" run build"
+            ]
+        );
+        assert!(verdict(&lines)
+            .expect("verdict")
+            .starts_with("ERROR: failed to solve"));
+    }
+}
