@@ -511,3 +511,75 @@ fn engine_up_and_status_leave_a_running_engine_alone() {
     );
     // never `engine down` here: under .ci/run the engine these tests use was started by the tool
 }
+
+/// `verify` end to end with the image stage; a Dockerfile that runs as root is caught by the
+/// rules AND by the image stage, each at the USER line.
+#[test]
+fn verify_runs_the_image_stage_and_reports_image_checks_at_the_dockerfile_line() {
+    if !require_engine(
+        "verify_runs_the_image_stage_and_reports_image_checks_at_the_dockerfile_line",
+    ) {
+        return;
+    }
+    let _lock = engine_lock();
+    let t = sample_copy("verify-image");
+    let args = [
+        "verify",
+        "--node-image",
+        "standin",
+        "--format",
+        "json",
+        "--root",
+        ".",
+    ];
+    let r = xtask(t.path(), &args);
+    assert_eq!(r.code, 0, "verify on the sample:\n{}", r.all());
+    let j = json_of(&r);
+    let image = j["stages"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == "image"))
+        .expect("an image stage")
+        .clone();
+    assert_eq!(image["status"], "pass", "{image}");
+    assert!(
+        image["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("smoke and inspection checks passed [STAND-IN base"),
+        "{image}"
+    );
+    assert!(
+        r.stderr.contains("docker buildx build"),
+        "buildx progress is streamed:\n{}",
+        r.stderr
+    );
+
+    let dockerfile = t.path().join("infra/api.Dockerfile");
+    let text = std::fs::read_to_string(&dockerfile).expect("read");
+    let user_line = text
+        .lines()
+        .position(|l| l == "USER 1001:1001")
+        .expect("USER line")
+        + 1;
+    mutate(
+        t.path(),
+        "infra/api.Dockerfile",
+        "USER 1001:1001",
+        "USER 0:0",
+    );
+    let r = xtask(t.path(), &args);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let j = json_of(&r);
+    let at = |rule: &str| {
+        j["findings"].as_array().is_some_and(|a| {
+            a.iter().any(|f| {
+                f["rule"] == rule
+                    && f["file"] == "infra/api.Dockerfile"
+                    && f["line"] == user_line as u64
+            })
+        })
+    };
+    assert!(at("dockerfile/non-root"), "{}", r.stdout);
+    assert!(at("image/runtime-user") || at("image/user"), "{}", r.stdout);
+    let _ = docker(&["rmi", "-f", "cipherbox-api:verify"]);
+}

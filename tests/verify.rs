@@ -36,6 +36,12 @@ fn static_passes_on_the_repo_with_every_stage_timed() {
         assert!(line.contains(" pass ") && line.contains(" ms "), "{line}");
     }
     assert!(r.stdout.contains("PASS in "), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("skipped: --static: the image stage needs a Docker engine"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -57,8 +63,15 @@ fn json_on_the_repo_follows_the_schema() {
         .iter()
         .filter_map(|s| s["name"].as_str())
         .collect();
-    assert_eq!(names, STAGES);
+    assert_eq!(names, [&STAGES[..], &["image"]].concat());
     for s in j["stages"].as_array().expect("stages") {
+        if s["name"] == "image" {
+            assert_eq!(
+                s["status"], "skipped",
+                "--static skips the image stage: {s}"
+            );
+            continue;
+        }
         assert_eq!(s["status"], "pass", "{s}");
         assert!(
             s["duration_ms"].is_u64() && s["detail"].is_string() && s["findings"] == 0,

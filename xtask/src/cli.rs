@@ -196,6 +196,7 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
             let mut a = verify::Args {
                 static_only: false,
                 format: verify::Format::Human,
+                node_image: None,
             };
             while let Some(arg) = p.next()? {
                 if let Some(o) = Global::which(&arg) {
@@ -204,6 +205,7 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
                 }
                 match arg {
                     Long("static") => a.static_only = true,
+                    Long("node-image") => a.node_image = Some(p.value()?.string()?),
                     Long("format") => a.format = p.value()?.string()?.parse()?,
                     Short('h') | Long("help") => return help(verify::HELP),
                     other => return Err(unexpected(other, "verify")),
@@ -263,7 +265,14 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
                     continue;
                 }
                 match arg {
-                    Long("tag") => a.tag = Some(p.value()?.string()?),
+                    Long("tag") => {
+                        let t = p.value()?.string()?;
+                        match a.tag {
+                            None => a.tag = Some(t),
+                            Some(_) => a.extra_tags.push(t),
+                        }
+                    }
+                    Long("owner") => a.owner = Some(p.value()?.string()?),
                     Long("node-image") => a.node_image = Some(p.value()?.string()?),
                     Long("platform") => a.platform = Some(p.value()?.string()?),
                     Long("push") => a.push = true,

@@ -31,7 +31,9 @@ Streams the build's progress to stderr and ends with the image id, size and tags
 failed build shows the failing step's output and tags nothing.
 
 OPTIONS:
-    --tag TAG              image tag (default: the config's project.tag)
+    --tag TAG              image tag (default: the config's project.tag); repeat for more tags
+    --owner OWNER          registry namespace instead of project.owner (lowercased), e.g. in CI
+                           `--owner \"${{ github.repository_owner }}\"`
     --node-image IMAGE     base image of every stage (default: the config's node.image);
                            `standin` = xtask.local/node:22-standin, built on demand
     --platform P           e.g. linux/amd64
@@ -50,7 +52,12 @@ EXIT: 0 built (and smoke passed), 1 the build or the smoke test failed,
 
 #[derive(Debug, Clone)]
 pub struct Args {
+    /// The first `--tag` (default: the config's project.tag); it names the image in output.
     pub tag: Option<String>,
+    /// Every further `--tag`.
+    pub extra_tags: Vec<String>,
+    /// `--owner`: overrides project.owner (lowercased: registries want lowercase).
+    pub owner: Option<String>,
     pub node_image: Option<String>,
     pub platform: Option<String>,
     pub push: bool,
@@ -64,6 +71,8 @@ impl Default for Args {
     fn default() -> Self {
         Args {
             tag: None,
+            extra_tags: Vec::new(),
+            owner: None,
             node_image: None,
             platform: None,
             push: false,
@@ -328,6 +337,20 @@ fn refuse_push_on_standin(node_image: &str) -> anyhow::Error {
 pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Plan> {
     let tag = args.tag.clone().unwrap_or_else(|| model.config.tag.clone());
     validate_tag(&tag)?;
+    for t in &args.extra_tags {
+        validate_tag(t)?;
+    }
+    let mut config = model.config.clone();
+    if let Some(owner) = &args.owner {
+        let owner = owner.to_ascii_lowercase();
+        crate::config::validate_image_ref(&format!("{owner}/x"))
+            .map_err(|m| anyhow::anyhow!("--owner {owner:?} is not a registry namespace: {m}"))?;
+        config.owner = owner;
+    }
+    let model = &Model {
+        config,
+        ..model.clone()
+    };
     let (node_image, by_name) = requested_base(args.node_image.as_deref(), &model.config);
     if args.push && by_name {
         return Err(refuse_push_on_standin(&node_image));
@@ -370,7 +393,10 @@ pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Pl
     Ok(Plan {
         root: ctx.root.clone(),
         dockerfile: ctx.root.join(crate::stack::DOCKERFILE),
-        tags: tags(&model.config, &tag),
+        tags: std::iter::once(&tag)
+            .chain(&args.extra_tags)
+            .flat_map(|t| tags(&model.config, t))
+            .collect(),
         node_image,
         standin,
         labels,

@@ -19,7 +19,7 @@ pub const HELP: &str = "\
 cargo xtask verify: prove the staging infra rule by rule, with the real tools
 
 USAGE:
-    cargo xtask verify [--static] [--format human|json] [--root DIR] [--config FILE]
+    cargo xtask verify [--static] [--node-image IMG] [--format human|json] [--root DIR] [--config FILE]
 
 STAGES (each reported with pass / fail / skipped / could not run, and its duration):
     fresh     infra/ is what `cargo xtask gen` writes now (the same check as `gen --check`)
@@ -28,6 +28,9 @@ STAGES (each reported with pass / fail / skipped / could not run, and its durati
               infra/.env.staging.example (needs the docker CLI + compose plugin, no daemon)
     caddy     `caddy adapt`, and `caddy validate` with throwaway self-signed certificates
               at the paths the Caddyfile references (in a temporary copy)
+    image     `docker buildx build` of the API image (tagged <api.image>:verify), then the
+              smoke test (`node -e \"console.log('ok')\"`, GET /health) and the inspection
+              (user, env, ports, CMD, runtime deps, no devDependency/.env/.git/.ts)
 
 Rules are listed with their ids in docs/verify.md. A rule is waived only by a reasoned
 [[waiver]] (rule, optional file, reason) in infra/stack.toml; waived findings are listed
@@ -35,6 +38,8 @@ in every output.
 
 OPTIONS:
     --static         only the stages that need no Docker engine (fast: a pre-commit hook)
+    --node-image IMG the image stage's base, as for build-image (`standin` = the local
+                     stand-in for node:22-alpine, where no registry is reachable)
     --format FMT     human (default) or json (schema in docs/verify.md)
     --root DIR       the pnpm monorepo (default: this workspace's root)
     --config FILE    the config file (default: <root>/infra/stack.toml)
@@ -67,6 +72,8 @@ impl std::str::FromStr for Format {
 pub struct Args {
     pub static_only: bool,
     pub format: Format,
+    /// The base for the image stage (`standin` = the local stand-in), as for build-image.
+    pub node_image: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
@@ -97,8 +104,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         )
     }));
     stages.push(caddy);
-    // Image stage (build-image, smoke test, image inspection) goes here once the engine
-    // branch is merged; it needs the engine, so `--static` (args.static_only) will skip it.
+    stages.push(image_stage(ctx, &model, args));
     let stages: Vec<Stage> = stages
         .into_iter()
         .map(|s| match s.status {
@@ -183,6 +189,117 @@ fn emit(r: &Report, format: Format) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Stage 5: build the image with buildx (as `build-image` does, tagged `<api.image>:verify`),
+/// then the smoke test and the image inspection; a failed check is a finding at the
+/// Dockerfile instruction it concerns.
+fn image_stage(ctx: &Ctx, model: &Model, args: &Args) -> Stage {
+    if args.static_only {
+        return Stage::not_run(
+            "image",
+            Duration::ZERO,
+            Status::Skipped("--static: the image stage needs a Docker engine".into()),
+        );
+    }
+    let t = Instant::now();
+    match image_checks(ctx, model, args) {
+        Ok((detail, findings)) => Stage::ran("image", t.elapsed(), detail, findings, &[]),
+        Err(e) => error_stage("image", t, e),
+    }
+}
+
+fn image_checks(ctx: &Ctx, model: &Model, args: &Args) -> Result<(String, Vec<Finding>)> {
+    use super::build_image;
+    use crate::tools::docker::{Docker, Progress};
+    let docker = Docker::find()?;
+    docker.require_engine()?;
+    docker.require_buildx()?;
+    let bargs = build_image::Args {
+        tag: Some("verify".into()),
+        node_image: args.node_image.clone(),
+        ..build_image::Args::default()
+    };
+    let plan = build_image::plan(ctx, model, &bargs, &docker)?;
+    let mark = plan.mark();
+    eprintln!(
+        "verify: image: building {} with buildx (progress below){mark}",
+        plan.tags[0]
+    );
+    let built = build_image::build(&docker, &plan, Progress::Plain, true)?;
+    let dockerfile = std::fs::read_to_string(ctx.root.join(stack::DOCKERFILE))
+        .with_context(|| format!("cannot read {}", stack::DOCKERFILE))?;
+    if !built.ok {
+        eprint!("{}", build_image::failure_report(&built));
+        let step = crate::buildlog::failed(&built.steps);
+        let name = step.map(|s| s.name.clone()).unwrap_or_default();
+        let line = line_of_step(&dockerfile, &name);
+        let why = step
+            .and_then(|s| s.error.clone())
+            .unwrap_or_else(|| "the build failed".into());
+        let finding = Finding {
+            rule: "image/build",
+            file: stack::DOCKERFILE.into(),
+            line,
+            message: format!("{name}: {why}"),
+        };
+        return Ok((format!("buildx build failed{mark}"), vec![finding]));
+    }
+    let e = crate::image_check::expect(&model.stack.image, &model.closure);
+    let timeout = Duration::from_secs(build_image::smoke_timeout());
+    let results = crate::tools::smoke::run(&docker, &plan.tags[0], &e, timeout)?;
+    let passed = results.iter().filter(|r| r.ok).count();
+    let findings = results
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| Finding {
+            rule: r.id,
+            file: stack::DOCKERFILE.into(),
+            line: line_of_check(&dockerfile, r.id),
+            message: r.detail.clone(),
+        })
+        .collect();
+    let detail = format!(
+        "buildx built {} in {:.1}s; {passed} of {} smoke and inspection checks passed{mark}",
+        plan.tags[0],
+        built.secs,
+        results.len()
+    );
+    Ok((detail, findings))
+}
+
+/// The Dockerfile line of a BuildKit step such as `[build 5/5] RUN pnpm ...`.
+fn line_of_step(dockerfile: &str, step: &str) -> usize {
+    let text = step.split_once("] ").map(|(_, t)| t).unwrap_or(step);
+    dockerfile
+        .lines()
+        .position(|l| {
+            let l = l.trim().trim_end_matches('\\').trim();
+            !l.is_empty() && !l.starts_with('#') && text.starts_with(l)
+        })
+        .map(|i| i + 1)
+        .unwrap_or(1)
+}
+
+/// The Dockerfile line an image check concerns (the last matching instruction: the final stage).
+fn line_of_check(dockerfile: &str, id: &str) -> usize {
+    let prefix = match id {
+        "image/user" | "image/runtime-user" => "USER ",
+        "image/env" => "ENV NODE_ENV",
+        "image/expose" => "EXPOSE ",
+        "image/cmd" | "image/health" => "CMD ",
+        "image/workdir" => "WORKDIR ",
+        "image/runtime-deps" | "image/no-dev-deps" => "COPY --from=prod-deps",
+        "image/no-source-files" => "COPY --from=build",
+        _ => "FROM ",
+    };
+    dockerfile
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with(prefix))
+        .map(|(i, _)| i + 1)
+        .last()
+        .unwrap_or(1)
 }
 
 fn error_stage(name: &'static str, t: Instant, e: anyhow::Error) -> Stage {

@@ -179,6 +179,51 @@ pub const STAGE_IDS: &[(&str, &str)] = &[
         "caddy/validate",
         "`caddy validate` rejects the Caddyfile with certificates in place",
     ),
+    (
+        "image/build",
+        "`docker buildx build` of the API image fails",
+    ),
+    (
+        "image/user",
+        "the image's configured user is root or not the generated one",
+    ),
+    (
+        "image/runtime-user",
+        "the container does not run as the generated non-root uid",
+    ),
+    (
+        "image/env",
+        "NODE_ENV=production and PORT are not set in the image",
+    ),
+    ("image/expose", "the image does not expose the API port"),
+    (
+        "image/cmd",
+        "the image's CMD is not the generated exec-form entry point",
+    ),
+    (
+        "image/workdir",
+        "the image's working directory is not the API's directory",
+    ),
+    (
+        "image/node",
+        "`node -e \"console.log('ok')\"` does not print ok in the image",
+    ),
+    (
+        "image/runtime-deps",
+        "a runtime dependency of the API does not resolve in the image",
+    ),
+    (
+        "image/no-dev-deps",
+        "a devDependency is installed in the final image",
+    ),
+    (
+        "image/no-source-files",
+        "`.env*`, `.git` or `.ts` sources are in the final image",
+    ),
+    (
+        "image/health",
+        "the API does not answer GET /health with 200 in the image",
+    ),
 ];
 
 /// Is `id` a rule or stage id `verify` can report?
