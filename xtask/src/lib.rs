@@ -8,8 +8,10 @@ pub mod commands;
 pub mod config;
 pub mod generated;
 pub mod glob;
+pub mod rehearsal;
 pub mod render;
 pub mod stack;
+
 pub mod workspace;
 
 #[cfg(test)]
