@@ -11,7 +11,7 @@ pub mod glob;
 pub mod rehearsal;
 pub mod render;
 pub mod stack;
-
+pub mod tools;
 pub mod workspace;
 
 #[cfg(test)]
