@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 use lexopt::prelude::*;
 use lexopt::Arg;
 
-use crate::commands::{self, config_cmd, gen, Ctx, Outcome};
+use crate::commands::{self, config_cmd, gen, rehearse, Ctx, Outcome};
 
 pub const HELP: &str = "\
 cargo xtask: staging infrastructure of a pnpm monorepo's API (CipherBox by default)
@@ -22,6 +22,8 @@ COMMANDS:
     gen            write infra/ (Dockerfile, ignore file, compose, Caddyfile) from the config;
                    --check prints a diff of stale files and exits 1
     config         create, read or change the config (infra/stack.toml), keeping comments
+    rehearse       run the generated staging stack on the local engine (stand-ins where no
+                   image can be pulled) and prove HTTPS via caddy, health, redirect, clean down
 
 GLOBAL OPTIONS (accepted by every command):
     --root DIR       the pnpm monorepo to work on (default: this workspace's root)
@@ -179,6 +181,40 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
                 ),
             };
             config_cmd::run(&g.ctx()?, &action)
+        }
+        "rehearse" => {
+            let mut a = rehearse::Args::default();
+            while let Some(arg) = p.next()? {
+                if let Some(o) = Global::which(&arg) {
+                    g.set(o, &mut p)?;
+                    continue;
+                }
+                match arg {
+                    Long("real-images") => a.images = rehearse::Images::Real,
+                    Long("standins") => a.images = rehearse::Images::Standins,
+                    Long("rebuild-standins") => a.rebuild_standins = true,
+                    Long("api-image") => a.api_image = Some(p.value()?.string()?),
+                    Long("node-image") => a.node_image = Some(p.value()?.string()?),
+                    Long("timeout") => {
+                        let v = p.value()?.string()?;
+                        a.timeout = match v.parse::<u64>() {
+                            Ok(n) if n > 0 => n,
+                            _ => bail!("--timeout {v:?}: want a number of seconds > 0"),
+                        };
+                    }
+                    Long("keep") => a.keep = true,
+                    Long("volumes") => a.volumes = true,
+                    Long("down") => a.down = Some(p.value()?.string()?),
+                    Short('h') | Long("help") => return help(rehearse::HELP),
+                    other => return Err(unexpected(other, "rehearse")),
+                }
+            }
+            if a.down.is_some()
+                && (a.keep || a.api_image.is_some() || a.images != rehearse::Images::Auto)
+            {
+                bail!("--down PROJECT takes only --volumes (see `cargo xtask rehearse --help`)");
+            }
+            rehearse::run(&g.ctx()?, &a)
         }
         other => {
             bail!(

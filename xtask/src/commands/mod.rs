@@ -2,6 +2,7 @@
 
 pub mod config_cmd;
 pub mod gen;
+pub mod rehearse;
 
 use std::path::{Path, PathBuf};
 
@@ -66,4 +67,4 @@ pub enum Outcome {
     Pass,
     Fail,
 }
-pub const NAMES: &[&str] = &["gen", "config"];
+pub const NAMES: &[&str] = &["gen", "config", "rehearse"];
