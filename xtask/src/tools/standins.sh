@@ -74,6 +74,11 @@ done
 DEB_DIR=$CACHE/debs
 mkdir -p "$DEB_DIR" "$CACHE/pypi"
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
+# one builder at a time per cache: concurrent rehearsals share the downloads and the tags
+if command -v flock >/dev/null; then
+  exec 9>"$CACHE/.standins.lock"
+  flock 9 || die "cannot lock $CACHE/.standins.lock"
+fi
 
 # ------------------------------------------------------------------ Debian packages
 # Resolve the dependency closure against an empty dpkg status, keep the payload packages and
