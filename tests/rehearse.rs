@@ -9,7 +9,9 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use xtask_tests::{repo_root, require_engine, snapshot_tree, xtask, xtask_bin, Run};
+use xtask_tests::{
+    repo_root, require_engine, sample_copy, snapshot_tree, xtask, xtask_bin, xtask_env, Run,
+};
 
 /// One stack at a time: the machine has two cores and the healthchecks run on a clock.
 static ENGINE: Mutex<()> = Mutex::new(());
@@ -384,4 +386,55 @@ fn ctrl_c_tears_the_stack_down() {
         "after Ctrl-C\n{err}"
     );
     assert!(!Path::new(&std::env::temp_dir().join(&project)).exists());
+}
+
+#[test]
+fn no_engine_exits_2_naming_the_fix_and_leaves_no_temp_dir() {
+    let r = xtask_env(
+        &repo_root(),
+        &["rehearse"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    assert_eq!(r.code, 2, "{}", show(&r));
+    assert!(r.stderr.contains("no Docker engine reachable"), "{}", show(&r));
+    assert!(r.stderr.contains("cargo xtask engine up"), "{}", show(&r));
+    assert!(r.stdout.is_empty(), "{}", show(&r));
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    for (args, msg) in [
+        (&["rehearse", "--timeout", "soon"][..], "--timeout \"soon\""),
+        (&["rehearse", "--timeout", "0"][..], "want a number of seconds > 0"),
+        (&["rehearse", "--down", "x", "--keep"][..], "--down PROJECT takes only --volumes"),
+        (&["rehearse", "--down", "cipherbox-staging"][..], "not \"cipherbox-staging\""),
+        (&["rehearse", "--volume"][..], "invalid option '--volume'"),
+    ] {
+        let r = xtask(&repo_root(), args);
+        assert_eq!(r.code, 2, "{args:?}\n{}", show(&r));
+        assert!(r.stderr.contains(msg), "{args:?}: want {msg:?}\n{}", show(&r));
+    }
+    let h = xtask(&repo_root(), &["rehearse", "--help"]);
+    assert_eq!(h.code, 0);
+    assert!(h.stdout.contains("STAND-INS"), "{}", h.stdout);
+    let top = xtask(&repo_root(), &["--help"]);
+    assert!(top.stdout.contains("rehearse"), "{}", top.stdout);
+}
+
+#[test]
+fn a_missing_generated_file_is_reported_before_anything_starts() {
+    if !require_engine("a_missing_generated_file_is_reported_before_anything_starts") {
+        return;
+    }
+    let m = sample_copy("rehearse-missing");
+    std::fs::remove_file(m.path().join("infra/docker-compose.staging.yml")).expect("rm");
+    let root = m.path().display().to_string();
+    let r = xtask(&repo_root(), &["rehearse", "--root", &root]);
+    assert_eq!(r.code, 2, "{}", show(&r));
+    assert!(
+        r.stderr
+            .contains("infra/docker-compose.staging.yml is missing; run `cargo xtask gen` first"),
+        "{}",
+        show(&r)
+    );
 }
