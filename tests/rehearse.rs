@@ -396,7 +396,11 @@ fn no_engine_exits_2_naming_the_fix_and_leaves_no_temp_dir() {
         &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
     );
     assert_eq!(r.code, 2, "{}", show(&r));
-    assert!(r.stderr.contains("no Docker engine reachable"), "{}", show(&r));
+    assert!(
+        r.stderr.contains("no Docker engine reachable"),
+        "{}",
+        show(&r)
+    );
     assert!(r.stderr.contains("cargo xtask engine up"), "{}", show(&r));
     assert!(r.stdout.is_empty(), "{}", show(&r));
 }
@@ -405,14 +409,27 @@ fn no_engine_exits_2_naming_the_fix_and_leaves_no_temp_dir() {
 fn bad_arguments_exit_2() {
     for (args, msg) in [
         (&["rehearse", "--timeout", "soon"][..], "--timeout \"soon\""),
-        (&["rehearse", "--timeout", "0"][..], "want a number of seconds > 0"),
-        (&["rehearse", "--down", "x", "--keep"][..], "--down PROJECT takes only --volumes"),
-        (&["rehearse", "--down", "cipherbox-staging"][..], "not \"cipherbox-staging\""),
+        (
+            &["rehearse", "--timeout", "0"][..],
+            "want a number of seconds > 0",
+        ),
+        (
+            &["rehearse", "--down", "x", "--keep"][..],
+            "--down PROJECT takes only --volumes",
+        ),
+        (
+            &["rehearse", "--down", "cipherbox-staging"][..],
+            "not \"cipherbox-staging\"",
+        ),
         (&["rehearse", "--volume"][..], "invalid option '--volume'"),
     ] {
         let r = xtask(&repo_root(), args);
         assert_eq!(r.code, 2, "{args:?}\n{}", show(&r));
-        assert!(r.stderr.contains(msg), "{args:?}: want {msg:?}\n{}", show(&r));
+        assert!(
+            r.stderr.contains(msg),
+            "{args:?}: want {msg:?}\n{}",
+            show(&r)
+        );
     }
     let h = xtask(&repo_root(), &["rehearse", "--help"]);
     assert_eq!(h.code, 0);
@@ -437,4 +454,79 @@ fn a_missing_generated_file_is_reported_before_anything_starts() {
         "{}",
         show(&r)
     );
+}
+
+#[test]
+fn local_images_the_staging_file_names_are_used_as_they_are() {
+    if !require_engine("local_images_the_staging_file_names_are_used_as_they_are") {
+        return;
+    }
+    let _one = lock();
+    // the stand-ins exist afterwards (built when missing); nothing starts
+    let b = xtask(&repo_root(), &["rehearse", "--build-only"]);
+    assert_eq!(b.code, 0, "{}", show(&b));
+    assert!(
+        b.stdout.contains("nothing started (--build-only)"),
+        "{}",
+        show(&b)
+    );
+    assert_eq!(left_by(&project_of(&b.stdout)), (vec![], vec![], vec![]));
+    // a monorepo whose staging file names images that ARE in the local engine (here: the
+    // stand-ins, by their own names): they run as they are, with no image override
+    let m = sample_copy("rehearse-local-images");
+    let root = m.path().display().to_string();
+    let images = [
+        (
+            "postgres",
+            "xtask.local/postgres:16-standin",
+            "postgres:16-alpine",
+        ),
+        ("redis", "xtask.local/redis:7-standin", "redis:7-alpine"),
+        ("caddy", "xtask.local/caddy:2-standin", "caddy:2-alpine"),
+    ];
+    for (svc, image, _) in images {
+        let key = format!("images.{svc}");
+        let c = xtask(
+            &repo_root(),
+            &["config", "set", &key, image, "--root", &root],
+        );
+        assert_eq!(c.code, 0, "{}", show(&c));
+    }
+    let g = xtask(&repo_root(), &["gen", "--root", &root]);
+    assert_eq!(g.code, 0, "{}", show(&g));
+    let staging = std::fs::read_to_string(m.path().join("infra/docker-compose.staging.yml"))
+        .expect("staging file");
+    assert!(
+        staging.contains("image: \"xtask.local/postgres:16-standin\"")
+            || staging.contains("image: xtask.local/postgres:16-standin"),
+        "{staging}"
+    );
+    let r = xtask(
+        &repo_root(),
+        &["rehearse", "--root", &root, "--volumes", "--real-images"],
+    );
+    assert_eq!(r.code, 0, "{}", show(&r));
+    for (svc, image, real) in images {
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{svc} ")))
+            .unwrap_or_else(|| panic!("no plan line for {svc}\n{}", show(&r)));
+        assert!(
+            line.contains(&format!("STAND-IN {image} for {real}"))
+                && line.contains("(named by the staging file itself)"),
+            "{line}"
+        );
+    }
+    assert!(
+        r.stdout.contains("PASS  /health through caddy:"),
+        "{}",
+        show(&r)
+    );
+    assert!(
+        r.stdout.contains("→ 301 → https://") || r.stdout.contains("→ 308 → https://"),
+        "{}",
+        show(&r)
+    );
+    assert_eq!(left_by(&project_of(&r.stdout)), (vec![], vec![], vec![]));
 }

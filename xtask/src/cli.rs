@@ -203,6 +203,7 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
                         };
                     }
                     Long("keep") => a.keep = true,
+                    Long("build-only") => a.build_only = true,
                     Long("volumes") => a.volumes = true,
                     Long("down") => a.down = Some(p.value()?.string()?),
                     Short('h') | Long("help") => return help(rehearse::HELP),
@@ -210,9 +211,17 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
                 }
             }
             if a.down.is_some()
-                && (a.keep || a.api_image.is_some() || a.images != rehearse::Images::Auto)
+                && (a.keep
+                    || a.build_only
+                    || a.api_image.is_some()
+                    || a.node_image.is_some()
+                    || a.rebuild_standins
+                    || a.images != rehearse::Images::Auto)
             {
                 bail!("--down PROJECT takes only --volumes (see `cargo xtask rehearse --help`)");
+            }
+            if a.build_only && a.keep {
+                bail!("--build-only starts nothing, so there is nothing to --keep");
             }
             rehearse::run(&g.ctx()?, &a)
         }

@@ -222,8 +222,13 @@ pub fn start_set(services: &[FileService], proxy: &str) -> Result<Vec<String>> {
 pub enum Source {
     /// The image the staging file names, used as is.
     Real,
-    /// A locally assembled stand-in for the image the staging file names.
-    Standin { kind: Kind, provides: String },
+    /// A locally assembled stand-in for `stands_in_for` (usually the image the staging file
+    /// names; the staging file may also name a stand-in itself).
+    Standin {
+        kind: Kind,
+        provides: String,
+        stands_in_for: String,
+    },
     /// The API image built (or given) for this rehearsal; `standin_base`: built on a stand-in.
     Api {
         note: String,
@@ -264,9 +269,19 @@ impl ServicePlan {
     pub fn describe(&self) -> String {
         match &self.source {
             Source::Real => format!("{:<9} {} (the staging file's image)", self.name, self.image),
-            Source::Standin { provides, .. } => format!(
-                "{:<9} STAND-IN {} for {}: {provides}",
-                self.name, self.image, self.staging_image
+            Source::Standin {
+                provides,
+                stands_in_for,
+                ..
+            } => format!(
+                "{:<9} STAND-IN {} for {stands_in_for}: {provides}{}",
+                self.name,
+                self.image,
+                if self.image == self.staging_image {
+                    " (named by the staging file itself)"
+                } else {
+                    ""
+                }
             ),
             Source::Api { note, .. } => format!(
                 "{:<9} {} instead of {} ({note})",
@@ -969,9 +984,10 @@ mod tests {
             source,
             has_ports,
         };
-        let standin = |kind| Source::Standin {
+        let standin = |kind: Kind| Source::Standin {
             kind,
             provides: "X".into(),
+            stands_in_for: format!("{}:real", kind.as_str()),
         };
         Plan {
             project: "xtask-rehearse-1-abcdef".into(),

@@ -34,11 +34,14 @@ pub fn render_override(plan: &Plan) -> String {
         let _ = writeln!(w, "  {}:", svc.name);
         if swap {
             match &svc.source {
-                Source::Standin { provides, .. } => {
+                Source::Standin {
+                    provides,
+                    stands_in_for,
+                    ..
+                } => {
                     let _ = writeln!(
                         w,
-                        "    # STAND-IN for {} (no registry here): {provides}",
-                        svc.staging_image
+                        "    # STAND-IN for {stands_in_for} (no registry here): {provides}"
                     );
                 }
                 Source::Api { note, .. } => {
@@ -92,6 +95,7 @@ mod tests {
                     Source::Standin {
                         kind,
                         provides: format!("{} (test fixture)", kind.as_str()),
+                        stands_in_for: real.into(),
                     },
                     true,
                 )
