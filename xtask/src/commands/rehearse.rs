@@ -354,7 +354,14 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let pull_never = plan.services.iter().try_fold(true, |acc, s| {
         Ok::<_, anyhow::Error>(acc && docker.image_exists(&sh, &s.image)?)
     })?;
-    eprintln!("rehearse: docker compose up {}", plan.names().join(" "));
+    eprintln!(
+        "rehearse: starting {}",
+        plan.names()
+            .iter()
+            .map(|n| plan.label(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let up_ok = merged_project.up(&sh, &plan.names(), pull_never)?;
     check_interrupt()?;
     let expected: Vec<(String, bool)> = plan
