@@ -273,6 +273,17 @@ fn keep_leaves_the_stack_up_and_down_keeps_volumes_unless_asked() {
     let d = xtask(&repo_root(), &["rehearse", "--down", &project, "--volumes"]);
     assert_eq!(d.code, 0, "{}", show(&d));
     assert_eq!(left_by(&project), (vec![], vec![], vec![]));
+    // gone for good: a second --down says so, and leaves no scratch dir behind
+    let again = xtask(&repo_root(), &["rehearse", "--down", &project]);
+    assert_eq!(again.code, 2, "{}", show(&again));
+    assert!(
+        again.stderr.contains("no rehearsal named"),
+        "{}",
+        show(&again)
+    );
+    assert!(!std::env::temp_dir()
+        .join(format!("{project}-down"))
+        .exists());
     // a name that is not a rehearsal's is refused
     let bad = xtask(&repo_root(), &["rehearse", "--down", "cipherbox-staging"]);
     assert_eq!(bad.code, 2, "{}", show(&bad));

@@ -1076,12 +1076,12 @@ fn down_kept(project: &str, volumes: bool) -> Result<Outcome> {
         env_file: have_files.then(|| dir.join(".env.staging")),
         scrub: Vec::new(),
     };
-    if !have_files {
-        std::fs::create_dir_all(&empty).context("cannot create a scratch dir")?;
-    }
     let before = docker.leftovers(&sh, project)?;
     if before == Leftovers::default() && !have_files {
         bail!("no rehearsal named {project} in this engine (nothing carries its compose label)");
+    }
+    if !have_files {
+        std::fs::create_dir_all(&empty).context("cannot create a scratch dir")?;
     }
     let result = p.down(&sh, volumes);
     let _ = std::fs::remove_dir_all(&empty);
