@@ -560,3 +560,49 @@ fn the_stand_in_builder_passes_shellcheck() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn a_proxy_that_cannot_reach_the_api_fails_with_every_services_logs() {
+    if !require_engine("a_proxy_that_cannot_reach_the_api_fails_with_every_services_logs") {
+        return;
+    }
+    let _one = lock();
+    let m = sample_copy("rehearse-bad-upstream");
+    let caddyfile = m.path().join("infra/Caddyfile");
+    let text = std::fs::read_to_string(&caddyfile).expect("Caddyfile");
+    std::fs::write(
+        &caddyfile,
+        text.replace("reverse_proxy api:3000", "reverse_proxy api:9999"),
+    )
+    .expect("edit");
+    let root = m.path().display().to_string();
+    let r = xtask(&repo_root(), &["rehearse", "--root", &root, "--volumes"]);
+    assert_eq!(r.code, 1, "{}", show(&r));
+    assert!(
+        r.stderr
+            .contains("infra/Caddyfile is not what `cargo xtask gen` writes now (edited by hand)"),
+        "{}",
+        show(&r)
+    );
+    let fail = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("FAIL  GET https://localhost:"))
+        .unwrap_or_else(|| panic!("no HTTPS failure\n{}", show(&r)));
+    assert!(fail.contains("`reverse_proxy api:9999`"), "{fail}");
+    assert!(fail.contains("status 502"), "{fail}");
+    for svc in ["postgres", "redis", "api", "caddy"] {
+        assert!(
+            r.stdout.contains(&format!(
+                "---- docker compose logs --no-color --tail 80 {svc} "
+            )),
+            "logs of {svc}\n{}",
+            show(&r)
+        );
+    }
+    assert!(
+        !r.stdout.contains('\u{1b}'),
+        "terminal escapes in the report"
+    );
+    assert_eq!(left_by(&project_of(&r.stdout)), (vec![], vec![], vec![]));
+}

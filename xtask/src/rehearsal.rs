@@ -737,6 +737,47 @@ pub fn parse_inspect(v: &Value) -> Vec<Started> {
         .collect()
 }
 
+/// The upstream of the first `reverse_proxy` in a Caddyfile (what is really deployed, which a
+/// hand edit may have changed from what the model says).
+pub fn caddy_upstream(caddyfile: &str) -> Option<String> {
+    caddyfile.lines().find_map(|l| {
+        let t = l.trim();
+        if t.starts_with('#') {
+            return None;
+        }
+        let rest = t.strip_prefix("reverse_proxy")?;
+        if !rest.starts_with([' ', '\t']) {
+            return None;
+        }
+        let up: Vec<&str> = rest.split_whitespace().take_while(|w| *w != "{").collect();
+        (!up.is_empty()).then(|| up.join(" "))
+    })
+}
+
+/// Text without terminal escape sequences (compose writes `ESC[2K` even with `--no-color`).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                // parameters and intermediates, then one final byte in @..~
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            } else {
+                chars.next();
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// One line on a failing service's container from `docker inspect`: state, exit code,
 /// restarts, the engine's error, and the last healthcheck output (what `pg_isready` said).
 pub fn container_summary(v: &Value, service: &str) -> Option<String> {
@@ -1310,6 +1351,29 @@ mod tests {
             "Config": {"Labels": {"com.docker.compose.service": svc}},
             "State": {"StartedAt": started, "Health": {"Log": probes.iter().map(|(s, e, c)| json!({"Start": s, "End": e, "ExitCode": c})).collect::<Vec<_>>()}}
         })
+    }
+
+    #[test]
+    fn the_deployed_upstream_is_read_from_the_caddyfile() {
+        let c = "{\n\tauto_https off\n}\n\n:443 {\n\ttls a b\n\treverse_proxy api:3000\n}\n";
+        assert_eq!(caddy_upstream(c).as_deref(), Some("api:3000"));
+        assert_eq!(
+            caddy_upstream("# reverse_proxy x:1\n:443 {\n  reverse_proxy a:1 b:2 {\n  }\n}")
+                .as_deref(),
+            Some("a:1 b:2")
+        );
+        assert_eq!(caddy_upstream("reverse_proxyx y\n"), None);
+        assert_eq!(caddy_upstream(""), None);
+    }
+
+    #[test]
+    fn terminal_escapes_are_stripped_from_logs() {
+        assert_eq!(
+            strip_ansi("\u{1b}[2Kpostgres-1  | ok\n"),
+            "postgres-1  | ok\n"
+        );
+        assert_eq!(strip_ansi("\u{1b}[1;31mred\u{1b}[0m plain"), "red plain");
+        assert_eq!(strip_ansi("no escapes → fine"), "no escapes → fine");
     }
 
     #[test]

@@ -419,9 +419,18 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         )?;
         check_interrupt()?;
         let http_ok = check_http(&sh, &curl, &plan, &model, &dir, &hosts, &mut report)?;
-        if !(https_ok && http_ok) {
-            let path: Vec<String> = vec![plan.proxy.clone(), roles.api.clone()];
-            show_logs(&sh, &docker, &merged_project, &plan, &path);
+        // HTTPS or /health failed: anything on the path may be at fault (caddy, the API, the
+        // dependency /health could not reach); only the redirect failed: caddy alone
+        if !https_ok {
+            show_logs(&sh, &docker, &merged_project, &plan, &plan.names());
+        } else if !http_ok {
+            show_logs(
+                &sh,
+                &docker,
+                &merged_project,
+                &plan,
+                std::slice::from_ref(&plan.proxy),
+            );
         }
     }
 
@@ -824,7 +833,10 @@ fn show_logs(sh: &Shell, docker: &Docker, project: &Project<'_>, plan: &Plan, se
         }
         match project.logs(sh, s, LOG_TAIL) {
             Ok(text) if text.trim().is_empty() => println!("(no output)"),
-            Ok(text) => print!("{text}{}", if text.ends_with('\n') { "" } else { "\n" }),
+            Ok(text) => {
+                let text = rehearsal::strip_ansi(&text);
+                print!("{text}{}", if text.ends_with('\n') { "" } else { "\n" })
+            }
             Err(e) => println!("(cannot read the logs: {e:#})"),
         }
         println!("---- end of logs: {s} ----");
@@ -902,11 +914,14 @@ fn check_https(
     let url = format!("https://{host}:{port}/health");
     let resolve = format!("{host}:{port}:127.0.0.1");
     let ca = dir.join("certs").join(&model.config.caddy.cert_file);
-    let (h, body) = curl.get(sh, &url, &resolve, Some(&ca), &dir.join("health.json"), 20)?;
+    let (h, body) = curl.get(sh, &url, &resolve, Some(&ca), &dir.join("health.json"), 10)?;
+    let upstream = std::fs::read_to_string(dir.join("Caddyfile"))
+        .ok()
+        .and_then(|c| rehearsal::caddy_upstream(&c))
+        .unwrap_or_else(|| model.stack.caddy.upstream.clone());
     let via = format!(
-        "{} → `reverse_proxy {}` → {}",
+        "{} → `reverse_proxy {upstream}` → {}",
         plan.label(&plan.proxy),
-        model.stack.caddy.upstream,
         plan.label(&roles.api)
     );
     if h.exit != 0 || h.code != 200 {
@@ -915,7 +930,15 @@ fn check_https(
             if h.exit != 0 {
                 format!("curl exit {}: {}", h.exit, h.error)
             } else {
-                format!("status {} (want 200): {body:.300}", h.code)
+                format!(
+                    "status {} (want 200): {}",
+                    h.code,
+                    if body.trim().is_empty() {
+                        "(empty body)".to_string()
+                    } else {
+                        format!("{body:.300}")
+                    }
+                )
             }
         ));
         return Ok(false);
