@@ -10,7 +10,8 @@ use lexopt::prelude::*;
 use lexopt::Arg;
 
 use crate::commands::{
-    self, bench, build_image, config_cmd, engine, gen, smoke, standin, verify, Ctx, Outcome,
+    self, bench, build_image, config_cmd, engine, gen, rehearse, smoke, standin, verify, Ctx,
+    Outcome,
 };
 use crate::tools::docker::Progress;
 
@@ -25,7 +26,7 @@ COMMANDS:
     gen            write infra/ (Dockerfile, ignore file, compose, Caddyfile) from the config;
                    --check prints a diff of stale files and exits 1
     config         create, read or change the config (infra/stack.toml), keeping comments
-    verify         prove infra/ stage by stage (fresh, rules, compose, caddy), findings at
+    verify         prove infra/ stage by stage (fresh, rules, compose, caddy, image), findings at
                    file:line with a rule id; --static for the engine-free stages only
     engine         up|down|status: a Docker engine with buildx and compose v2 (installs and
                    starts one on Debian as root when none answers)
@@ -34,6 +35,8 @@ COMMANDS:
                    --node-image standin builds on the stand-in; --smoke tests the result
     smoke          smoke-test and inspect a built API image (runs it, GET /health)
     bench          cold and warm build times, steps re-run, image size by origin
+    rehearse       run the generated staging stack on the local engine (stand-ins where no
+                   image can be pulled) and prove HTTPS via caddy, health, redirect, clean down
 
 GLOBAL OPTIONS (accepted by every command):
     --root DIR       the pnpm monorepo to work on (default: this workspace's root)
@@ -318,6 +321,49 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
                 }
             }
             bench::run(&g.ctx()?, &a)
+        }
+        "rehearse" => {
+            let mut a = rehearse::Args::default();
+            while let Some(arg) = p.next()? {
+                if let Some(o) = Global::which(&arg) {
+                    g.set(o, &mut p)?;
+                    continue;
+                }
+                match arg {
+                    Long("real-images") => a.images = rehearse::Images::Real,
+                    Long("standins") => a.images = rehearse::Images::Standins,
+                    Long("rebuild-standins") => a.rebuild_standins = true,
+                    Long("api-image") => a.api_image = Some(p.value()?.string()?),
+                    Long("node-image") => a.node_image = Some(p.value()?.string()?),
+                    Long("timeout") => {
+                        let v = p.value()?.string()?;
+                        a.timeout = match v.parse::<u64>() {
+                            Ok(n) if n > 0 => n,
+                            _ => bail!("--timeout {v:?}: want a number of seconds > 0"),
+                        };
+                    }
+                    Long("keep") => a.keep = true,
+                    Long("build-only") => a.build_only = true,
+                    Long("volumes") => a.volumes = true,
+                    Long("down") => a.down = Some(p.value()?.string()?),
+                    Short('h') | Long("help") => return help(rehearse::HELP),
+                    other => return Err(unexpected(other, "rehearse")),
+                }
+            }
+            if a.down.is_some()
+                && (a.keep
+                    || a.build_only
+                    || a.api_image.is_some()
+                    || a.node_image.is_some()
+                    || a.rebuild_standins
+                    || a.images != rehearse::Images::Auto)
+            {
+                bail!("--down PROJECT takes only --volumes (see `cargo xtask rehearse --help`)");
+            }
+            if a.build_only && a.keep {
+                bail!("--build-only starts nothing, so there is nothing to --keep");
+            }
+            rehearse::run(&g.ctx()?, &a)
         }
         other => {
             bail!(

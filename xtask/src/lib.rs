@@ -11,6 +11,7 @@ pub mod generated;
 pub mod glob;
 pub mod image_check;
 pub mod parse;
+pub mod rehearsal;
 pub mod render;
 pub mod report;
 pub mod rules;

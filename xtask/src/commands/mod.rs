@@ -5,6 +5,7 @@ pub mod build_image;
 pub mod config_cmd;
 pub mod engine;
 pub mod gen;
+pub mod rehearse;
 pub mod smoke;
 pub mod standin;
 pub mod verify;
@@ -81,6 +82,7 @@ pub const NAMES: &[&str] = &[
     "build-image",
     "smoke",
     "bench",
+    "rehearse",
 ];
 
 /// Refuses to go on when `infra/` is not what `gen` writes now (an image must be built from

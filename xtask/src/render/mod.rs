@@ -3,6 +3,7 @@
 pub mod caddy;
 pub mod compose;
 pub mod dockerfile;
+pub mod rehearsal;
 pub mod workflow;
 
 use crate::generated::Generated;

