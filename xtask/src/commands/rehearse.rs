@@ -687,17 +687,31 @@ fn api_image(
     };
     let tag = format!("{}:rehearsal", model.config.api.image);
     eprintln!("rehearse: building the API image {tag} on {base}");
-    docker.build_api_image(
-        sh,
-        &ctx.root,
-        &ctx.root.join(stack::DOCKERFILE),
-        &node,
-        &tag,
-        &[
-            ("xtask.rehearsal".into(), "true".into()),
-            ("xtask.rehearsal.node-base".into(), node.clone()),
-        ],
+    // the same plan and buildx invocation as `cargo xtask build-image` (OCI labels, .npmrc
+    // secret, stand-in label), tagged for the rehearsal
+    let engine = crate::tools::docker::Docker::find()?;
+    let bargs = super::build_image::Args {
+        tag: Some("rehearsal".into()),
+        node_image: Some(node.clone()),
+        ..super::build_image::Args::default()
+    };
+    let mut plan = super::build_image::plan(ctx, model, &bargs, &engine)?;
+    plan.tags.truncate(1);
+    plan.labels.push(("xtask.rehearsal".into(), "true".into()));
+    plan.labels.push(("xtask.rehearsal.node-base".into(), node.clone()));
+    let built = super::build_image::build(
+        &engine,
+        &plan,
+        crate::tools::docker::Progress::Plain,
+        true,
     )?;
+    if !built.ok {
+        eprint!("{}", super::build_image::failure_report(&built));
+        bail!(
+            "building the API image {tag} on {node} failed (the failing step is shown above); \
+             fix the build, or pass --api-image IMAGE to rehearse an image built elsewhere"
+        );
+    }
     Ok((
         tag,
         Source::Api {

@@ -1,7 +1,7 @@
 //! Docker and `docker compose` for the rehearsal: engine checks, image queries, the API image
 //! build, and one compose project's life (config, up, ps, logs, down) plus what it leaves behind.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
@@ -125,39 +125,6 @@ impl Docker {
             containers: lines(&containers),
             networks: lines(&networks),
             volumes: lines(&volumes),
-        })
-    }
-
-    /// Builds the API image from the monorepo root with buildx (docker driver, `--load`).
-    ///
-    /// Stop-gap until `cargo xtask build-image --node-image standin` lands on main: swap this
-    /// one function for it then. Never `--pull`: the base may be a local stand-in.
-    pub fn build_api_image(
-        &self,
-        sh: &Shell,
-        root: &Path,
-        dockerfile: &Path,
-        node_image: &str,
-        tag: &str,
-        labels: &[(String, String)],
-    ) -> Result<()> {
-        let d = &self.bin;
-        let arg = format!("NODE_IMAGE={node_image}");
-        let mut label_args: Vec<String> = Vec::new();
-        for (k, v) in labels {
-            label_args.push("--label".into());
-            label_args.push(format!("{k}={v}"));
-        }
-        cmd!(
-            sh,
-            "{d} buildx build --progress plain -f {dockerfile} --build-arg {arg} {label_args...} -t {tag} --load {root}"
-        )
-        .run()
-        .with_context(|| {
-            format!(
-                "building the API image {tag} on {node_image} failed (see the build log above); \
-                 fix the build, or pass --api-image IMAGE to rehearse an image built elsewhere"
-            )
         })
     }
 }
