@@ -548,11 +548,20 @@ fn compose_interpolated(ctx: &Ctx, text: &str) -> Result<Vec<Finding>> {
             ));
             break;
         };
-        let line = stderr
-            .split("error while interpolating ")
-            .nth(1)
-            .and_then(|r| r.split(':').next())
-            .map(|p| compose_line(text, p.trim()))
+        // compose names whichever use it met first (Go map order: it varies from run to
+        // run); report the first use in the file, which is stable
+        let first_use = format!("${{{var}");
+        let line = text
+            .lines()
+            .position(|l| l.contains(&first_use))
+            .map(|i| i + 1)
+            .or_else(|| {
+                stderr
+                    .split("error while interpolating ")
+                    .nth(1)
+                    .and_then(|r| r.split(':').next())
+                    .map(|p| compose_line(text, p.trim()))
+            })
             .unwrap_or(1);
         findings.push(Finding {
             rule: "compose/env-example",
