@@ -7,7 +7,7 @@ use std::process::Output;
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-pub const DOCKER_FIX: &str = "install the Docker CLI (docker.io, or the static client) and the compose v2 plugin (see ENGINE.md §2, or run `cargo xtask engine up`)";
+pub const DOCKER_FIX: &str = "install the Docker CLI with its compose v2 plugin (https://docs.docker.com/get-docker/), or run `cargo xtask engine up` as root on Debian";
 
 /// How to run `docker compose config`.
 pub struct Config<'a> {
@@ -51,7 +51,10 @@ pub fn config(c: &Config) -> Result<Output> {
     if !out.status.success()
         && (stderr.contains("is not a docker command") || stderr.contains("unknown command"))
     {
-        bail!("the docker compose v2 plugin is missing (`docker compose` is not a command): {DOCKER_FIX}");
+        bail!(
+            "the docker compose v2 plugin is missing (`docker compose` is not a command): {}",
+            super::docker::COMPOSE_FIX
+        );
     }
     Ok(out)
 }
