@@ -47,14 +47,25 @@ pub fn config(c: &Config) -> Result<Output> {
             docker.display()
         )
     })?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success()
-        && (stderr.contains("is not a docker command") || stderr.contains("unknown command"))
-    {
+    // Without the plugin the CLI rejects the command line itself, in words that change
+    // between versions ("unknown command", "unknown shorthand flag: 'f' in -f", exit 125):
+    // when the run failed, ask the plugin directly.
+    if !out.status.success() && !plugin_answers(&sh, &docker) {
         bail!(
             "the docker compose v2 plugin is missing (`docker compose` is not a command): {}",
             super::docker::COMPOSE_FIX
         );
     }
     Ok(out)
+}
+
+/// Does `docker compose version` run (is the compose v2 plugin there)?
+fn plugin_answers(sh: &Shell, docker: &Path) -> bool {
+    sh.cmd(docker)
+        .args(["compose", "version"])
+        .quiet()
+        .ignore_status()
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }

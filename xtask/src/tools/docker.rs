@@ -132,10 +132,7 @@ impl Docker {
             timeout,
         )?
         else {
-            return Ok(Err(format!(
-                "{HUNG_MARK} {}s (`docker info` was stopped)",
-                timeout.as_secs()
-            )));
+            return Ok(Err(format!("{HUNG_MARK} {}s", timeout.as_secs())));
         };
         let v = c.stdout.trim().trim_matches('"').to_string();
         if c.ok() && !v.is_empty() && v != "null" {
@@ -340,8 +337,8 @@ pub fn unreachable_message(detail: &str) -> String {
     let host = host_desc();
     if let Some(rest) = detail.strip_prefix(HUNG_MARK) {
         format!(
-            "the Docker engine at {host} accepted the connection but did not answer within{rest}: it is hung or \
-             overloaded. Restart it (`cargo xtask engine down && cargo xtask engine up` for one this tool started; \
+            "the Docker engine at {host} accepted the connection but did not answer `docker info` within{rest}: \
+             it is hung or overloaded. Restart it (`cargo xtask engine down && cargo xtask engine up` for one this tool started; \
              else restart Docker), or point DOCKER_HOST at a working engine; XTASK_DOCKER_TIMEOUT=<seconds> waits longer"
         )
     } else if detail.contains("permission denied") {
@@ -394,10 +391,11 @@ mod tests {
         );
         let p = unreachable_message("permission denied while trying to connect");
         assert!(p.contains("`docker` group"), "{p}");
-        let h = unreachable_message(&format!("{HUNG_MARK} 2s (`docker info` was stopped)"));
+        let h = unreachable_message(&format!("{HUNG_MARK} 2s"));
         assert!(
-            h.contains("accepted the connection but did not answer within 2s")
-                && h.contains("XTASK_DOCKER_TIMEOUT"),
+            h.contains(
+                "accepted the connection but did not answer `docker info` within 2s: it is hung"
+            ) && h.contains("XTASK_DOCKER_TIMEOUT"),
             "{h}"
         );
     }
