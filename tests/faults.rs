@@ -1425,6 +1425,11 @@ fn docs_table_lists_every_case() {
         total >= 25,
         "the acceptance asks for at least 25 bad inputs and faults; {total}"
     );
+    if !doc.contains(&format!("{total} bad inputs and faults in all")) {
+        missing.push(format!(
+            "the introduction should say \"{total} bad inputs and faults in all\""
+        ));
+    }
     assert!(
         missing.is_empty(),
         "docs/faults.md is out of date:\n{}",

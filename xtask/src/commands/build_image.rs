@@ -44,8 +44,9 @@ OPTIONS:
     -h, --help             print this help
 
 EXIT: 0 built (and smoke passed), 1 the build or the smoke test failed,
-      2 could not run (stale infra/, engine unreachable, buildx missing, the base image
-        cannot be pulled, bad option).
+      2 could not run (stale infra/, engine unreachable or hung (XTASK_DOCKER_TIMEOUT
+        seconds, default 30), the engine went away during the build, buildx missing, the
+        base image cannot be pulled, bad option).
 ";
 
 #[derive(Debug, Clone)]
