@@ -1019,8 +1019,10 @@ fn run_and_act(mut cmd: Command, trigger: &str, act: impl FnOnce()) -> Run {
 
 /// A Docker engine of this test's own: `dockerd` as PID 1 of private mount, network and
 /// PID namespaces (its own bridge and data-root, no way out to the network: the default
-/// route is a blackhole), on its own socket. Killing it takes its containerd, its build
-/// containers and its mounts with it; nothing of the machine's engine is touched.
+/// route is a blackhole), on its own socket, with its own containerd (a system containerd's
+/// socket is hidden under a tmpfs, and the containerd namespaces are its own). Killing it
+/// takes its containerd, its build containers and its mounts with it; nothing of the
+/// machine's engine is touched.
 struct OwnEngine {
     dir: TempDir,
     unshare: Child,
@@ -1036,8 +1038,10 @@ impl OwnEngine {
         std::fs::write(d.join("daemon.json"), "{}\n").expect("write");
         let script = format!(
             "set -e\nip link set lo up\nip route add blackhole default\n\
+             if [ -d /run/containerd ]; then mount -t tmpfs tmpfs /run/containerd; fi\n\
              exec dockerd --host unix://{sock} --data-root {data} --exec-root {exec} \
-             --pidfile {pid} --config-file {cfg} --iptables=false",
+             --pidfile {pid} --config-file {cfg} --iptables=false \
+             --containerd-namespace xtask-faults --containerd-plugins-namespace xtask-faults-plugins",
             sock = d.join("docker.sock").display(),
             data = d.join("data").display(),
             exec = d.join("exec").display(),
