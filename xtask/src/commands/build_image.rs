@@ -458,7 +458,7 @@ pub fn build(docker: &Docker, p: &Plan, progress: Progress, echo: bool) -> Resul
 
 /// The message for a build that ended because the engine stopped answering.
 pub fn engine_went_away<S: AsRef<str>>(lines: &[S], now: &str) -> String {
-    let said = buildlog::verdict(lines).unwrap_or_else(|| "(nothing)".into());
+    let said = buildlog::verdict(lines).unwrap_or_else(|| "(see its output above)".into());
     format!(
         "the Docker engine stopped answering during the build ({}); nothing was tagged.\n\
          buildx said: {said}\n\
