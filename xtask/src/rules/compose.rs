@@ -68,6 +68,12 @@ pub const RULES: &[Rule] = &[
         rationale: "the Caddyfile and the certificates are bind-mounted into caddy read-only",
         check: caddy_mounts,
     },
+    Rule {
+        id: "compose/no-docker-socket",
+        file: F,
+        rationale: "no service mounts the Docker socket, not even read-only: whoever reaches it controls the engine, i.e. is root on the host",
+        check: no_docker_socket,
+    },
 ];
 
 pub const SERVICES: &[&str] = &["api", "postgres", "redis", "ipfs", "tee-worker", "caddy"];
@@ -517,6 +523,65 @@ fn caddy_mounts(i: &Input, o: &mut Out) {
             Some(m) if !m.bind => o.at(F, c.line(&m.path), format!("caddy mounts {what} at {target} from a volume; bind-mount the file from infra/ (read-only)")),
             Some(m) if !m.read_only => o.at(F, c.line(&m.path), format!("caddy mounts {what} at {target} writable; append `:ro`")),
             _ => {}
+        }
+    }
+}
+
+/// Does a bind-mount source expose the Docker socket (the socket itself or a directory
+/// holding it)?
+pub fn exposes_docker_socket(source: &str) -> bool {
+    let s = source.trim();
+    let trimmed = s.trim_end_matches('/');
+    s.contains("docker.sock")
+        || (s.starts_with('/')
+            && matches!(
+                trimmed,
+                "" | "/var/run" | "/run" | "/var/run/docker" | "/run/docker"
+            ))
+}
+
+fn no_docker_socket(i: &Input, o: &mut Out) {
+    let Some(c) = &i.compose else { return };
+    for (name, _) in c.services() {
+        for m in c.mounts(&name) {
+            let Some(src) = m.source.as_deref() else {
+                continue;
+            };
+            if !exposes_docker_socket(src) {
+                continue;
+            }
+            let ro = if m.read_only {
+                " (read-only does not help: the engine still accepts every API call on it)"
+            } else {
+                ""
+            };
+            o.at(
+                F,
+                c.line(&m.path),
+                format!("{name} mounts {src}, the Docker socket{ro}: whoever reaches it controls the engine, i.e. is root on the host; remove the mount"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod socket_tests {
+    use super::exposes_docker_socket as e;
+
+    #[test]
+    fn the_socket_and_the_directories_holding_it() {
+        for yes in [
+            "/var/run/docker.sock",
+            "/run/docker.sock",
+            "${HOME}/.docker/run/docker.sock",
+            "/var/run",
+            "/run/",
+            "/",
+        ] {
+            assert!(e(yes), "{yes}");
+        }
+        for no in ["./Caddyfile", "./certs", "caddy_data", "/srv/data", "./run"] {
+            assert!(!e(no), "{no}");
         }
     }
 }

@@ -275,6 +275,13 @@ pub const FIXTURES: &[Mutation] = &[
         "compose/caddy-mounts",
         "./Caddyfile:",
     ),
+    m(
+        CO,
+        "      - \"caddy_config:/config\"\n",
+        "      - \"caddy_config:/config\"\n      - \"/var/run/docker.sock:/var/run/docker.sock\"\n",
+        "compose/no-docker-socket",
+        "docker.sock",
+    ),
     // Caddyfile
     m(
         CF,
@@ -395,6 +402,8 @@ pub const MUTATIONS: &[Mutation] = &[
     m(CO, "\"http://tee-worker:3001\"", "\"http://tee:3001\"", "compose/service-urls", "TEE_WORKER_URL"),
     m(CO, "      - \"./certs:/etc/caddy/certs:ro\"\n", "", "compose/caddy-mounts", "    volumes:#4"),
     m(CO, "\"./certs:/etc/caddy/certs:ro\"", "\"caddy_certs:/etc/caddy/certs:ro\"", "compose/caddy-mounts", "caddy_certs"),
+    m(CO, "      - \"caddy_config:/config\"\n", "      - \"caddy_config:/config\"\n      - \"/var/run/docker.sock:/var/run/docker.sock:ro\"\n", "compose/no-docker-socket", "docker.sock:ro"),
+    m(CO, "      - \"ipfs_staging:/data/ipfs\"\n", "      - \"ipfs_staging:/data/ipfs\"\n      - type: bind\n        source: /run\n        target: /host-run\n", "compose/no-docker-socket", "- type: bind"),
     m(CF, "reverse_proxy api:3000", "reverse_proxy api:notaport", "caddy/upstream", "reverse_proxy"),
     m(CF, "\ttls /etc/caddy/certs/origin.pem /etc/caddy/certs/origin-key.pem\n", "", "caddy/tls-certs", ":443 {"),
     m(CF, "tls /etc/caddy/certs/origin.pem /etc/caddy/certs/origin-key.pem", "tls internal", "caddy/tls-certs", "tls internal"),

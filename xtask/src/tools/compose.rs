@@ -7,7 +7,7 @@ use std::process::Output;
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-pub const DOCKER_FIX: &str = "install the Docker CLI (docker.io, or the static client) and the compose v2 plugin (see ENGINE.md §2, or run `cargo xtask engine up`)";
+pub const DOCKER_FIX: &str = "install the Docker CLI with its compose v2 plugin (https://docs.docker.com/get-docker/), or run `cargo xtask engine up` as root on Debian";
 
 /// How to run `docker compose config`.
 pub struct Config<'a> {
@@ -47,11 +47,25 @@ pub fn config(c: &Config) -> Result<Output> {
             docker.display()
         )
     })?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success()
-        && (stderr.contains("is not a docker command") || stderr.contains("unknown command"))
-    {
-        bail!("the docker compose v2 plugin is missing (`docker compose` is not a command): {DOCKER_FIX}");
+    // Without the plugin the CLI rejects the command line itself, in words that change
+    // between versions ("unknown command", "unknown shorthand flag: 'f' in -f", exit 125):
+    // when the run failed, ask the plugin directly.
+    if !out.status.success() && !plugin_answers(&sh, &docker) {
+        bail!(
+            "the docker compose v2 plugin is missing (`docker compose` is not a command): {}",
+            super::docker::COMPOSE_FIX
+        );
     }
     Ok(out)
+}
+
+/// Does `docker compose version` run (is the compose v2 plugin there)?
+fn plugin_answers(sh: &Shell, docker: &Path) -> bool {
+    sh.cmd(docker)
+        .args(["compose", "version"])
+        .quiet()
+        .ignore_status()
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }

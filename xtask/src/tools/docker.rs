@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value as Json;
 use xshell::{Cmd, Shell};
 
-use super::{attached, capture, find, indent, shell, stream, Captured, Streamed};
+use super::{attached, capture, capture_timeout, find, indent, shell, stream, Captured, Streamed};
 
 /// Where the CLI talks to when `DOCKER_HOST` is unset.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -34,6 +34,28 @@ pub fn host_is_default() -> bool {
 }
 
 pub const CLI_FIX: &str = "install Docker (https://docs.docker.com/get-docker/) or run `cargo xtask engine up` as root on Debian";
+
+/// How to get the buildx plugin.
+pub const BUILDX_FIX: &str = "run `cargo xtask engine up` as root on Debian (installs buildx 0.13 into \
+     /usr/local/lib/docker/cli-plugins), or install docker-buildx-plugin (https://docs.docker.com/build/install-buildx/)";
+
+/// How to get the compose v2 plugin.
+pub const COMPOSE_FIX: &str = "run `cargo xtask engine up` as root on Debian (installs compose 2.26 into \
+     /usr/local/lib/docker/cli-plugins), or install docker-compose-plugin (https://docs.docker.com/compose/install/linux/); \
+     never Debian's docker-compose v1 package";
+
+/// `XTASK_DOCKER_TIMEOUT` seconds (default 30) for the engine to answer `docker info`.
+pub fn answer_timeout() -> std::time::Duration {
+    let secs = std::env::var("XTASK_DOCKER_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(30);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Starts the detail of an engine that did not answer in time (see [`unreachable_message`]).
+const HUNG_MARK: &str = "no answer to `docker info` within";
 
 /// How `docker buildx build` shows its progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +100,7 @@ pub struct Docker {
 impl Docker {
     /// Finds the CLI; its absence is an error that says how to get it.
     pub fn find() -> Result<Docker> {
-        let bin = find("docker", CLI_FIX).context("docker CLI missing")?;
+        let bin = find("docker", CLI_FIX)?;
         Ok(Docker { sh: shell()?, bin })
     }
 
@@ -100,9 +122,18 @@ impl Docker {
         capture(self.cmd(args))
     }
 
-    /// The server's version, or the CLI's complaint when the engine does not answer.
+    /// The server's version, or why the engine does not answer: the CLI's complaint, or
+    /// that it did not answer within [`answer_timeout`] (an engine that accepts the
+    /// connection and hangs would otherwise hang this tool too).
     pub fn server_version(&self) -> Result<std::result::Result<String, String>> {
-        let c = self.capture(["info", "--format", "{{json .ServerVersion}}"])?;
+        let timeout = answer_timeout();
+        let Some(c) = capture_timeout(
+            self.cmd(["info", "--format", "{{json .ServerVersion}}"]),
+            timeout,
+        )?
+        else {
+            return Ok(Err(format!("{HUNG_MARK} {}s", timeout.as_secs())));
+        };
         let v = c.stdout.trim().trim_matches('"').to_string();
         if c.ok() && !v.is_empty() && v != "null" {
             Ok(Ok(v))
@@ -139,17 +170,13 @@ impl Docker {
 
     pub fn require_buildx(&self) -> Result<String> {
         self.buildx_version()?.with_context(|| {
-            "the docker buildx plugin is missing: run `cargo xtask engine up` as root on Debian (installs buildx 0.13 \
-             into /usr/local/lib/docker/cli-plugins), or install docker-buildx-plugin (https://docs.docker.com/build/install-buildx/)"
-                .to_string()
+            format!("the docker buildx plugin is missing (`docker buildx` is not a command): {BUILDX_FIX}")
         })
     }
 
     pub fn require_compose(&self) -> Result<String> {
         self.compose_version()?.with_context(|| {
-            "the docker compose v2 plugin is missing: run `cargo xtask engine up` as root on Debian (installs compose 2.26 \
-             into /usr/local/lib/docker/cli-plugins), or install docker-compose-plugin; never Debian's docker-compose v1 package"
-                .to_string()
+            format!("the docker compose v2 plugin is missing (`docker compose` is not a command): {COMPOSE_FIX}")
         })
     }
 
@@ -308,7 +335,13 @@ impl Docker {
 /// The message for an engine that does not answer, from what the CLI said.
 pub fn unreachable_message(detail: &str) -> String {
     let host = host_desc();
-    if detail.contains("permission denied") {
+    if let Some(rest) = detail.strip_prefix(HUNG_MARK) {
+        format!(
+            "the Docker engine at {host} accepted the connection but did not answer `docker info` within{rest}: \
+             it is hung or overloaded. Restart it (`cargo xtask engine down && cargo xtask engine up` for one this tool started; \
+             else restart Docker), or point DOCKER_HOST at a working engine; XTASK_DOCKER_TIMEOUT=<seconds> waits longer"
+        )
+    } else if detail.contains("permission denied") {
         format!(
             "permission denied on the Docker socket ({host}): run as root or add your user to the `docker` group \
              (then log in again)\n{}",
@@ -358,6 +391,13 @@ mod tests {
         );
         let p = unreachable_message("permission denied while trying to connect");
         assert!(p.contains("`docker` group"), "{p}");
+        let h = unreachable_message(&format!("{HUNG_MARK} 2s"));
+        assert!(
+            h.contains(
+                "accepted the connection but did not answer `docker info` within 2s: it is hung"
+            ) && h.contains("XTASK_DOCKER_TIMEOUT"),
+            "{h}"
+        );
     }
 
     #[test]

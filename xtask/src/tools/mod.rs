@@ -98,6 +98,67 @@ pub fn capture(cmd: Cmd<'_>) -> Result<Captured> {
     })
 }
 
+/// Like [`capture`], but gives up after `timeout`: the program is then killed (it is our
+/// own child, killed by its pid) and `None` is returned. For programs that can hang on
+/// something outside our control, e.g. `docker info` on an engine that accepts the
+/// connection and never answers.
+pub fn capture_timeout(cmd: Cmd<'_>, timeout: std::time::Duration) -> Result<Option<Captured>> {
+    let shown = cmd.to_string();
+    let mut c: Command = cmd.into();
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().with_context(|| format!("cannot run `{shown}`"))?;
+    let read_all = |s: Option<Box<dyn Read + Send>>| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut s) = s {
+                let _ = s.read_to_end(&mut buf);
+            }
+            let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+        });
+        rx
+    };
+    let out = read_all(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let err = read_all(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child
+            .try_wait()
+            .with_context(|| format!("lost track of `{shown}`"))?
+        {
+            break Some(s);
+        }
+        if start.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // The pipes close when the program ends; a grandchild that kept them open is not
+    // waited for longer than a moment.
+    let grace = std::time::Duration::from_secs(2);
+    let stdout = out.recv_timeout(grace).unwrap_or_default();
+    let stderr = err.recv_timeout(grace).unwrap_or_default();
+    Ok(status.map(|s| Captured {
+        code: s.code(),
+        stdout,
+        stderr,
+    }))
+}
+
 /// How a streamed program ended, with every line it printed (stdout and stderr, in the
 /// order they arrived).
 #[derive(Debug, Clone, Default)]
@@ -292,6 +353,26 @@ mod tests {
         let c = capture(sh.cmd("sh").args(["-c", "echo out; echo err >&2; exit 1"])).expect("runs");
         assert!(!c.ok());
         assert_eq!(c.detail(), "err");
+    }
+
+    #[test]
+    fn capture_timeout_stops_a_hung_program() {
+        let sh = shell().expect("shell");
+        let t = std::time::Instant::now();
+        let c = capture_timeout(
+            sh.cmd("sh").args(["-c", "exec sleep 30"]),
+            std::time::Duration::from_millis(300),
+        )
+        .expect("runs");
+        assert!(c.is_none(), "timed out");
+        assert!(t.elapsed() < std::time::Duration::from_secs(10));
+        let c = capture_timeout(
+            sh.cmd("sh").args(["-c", "echo hi; exit 4"]),
+            std::time::Duration::from_secs(20),
+        )
+        .expect("runs")
+        .expect("finished");
+        assert_eq!((c.code, c.stdout.as_str()), (Some(4), "hi\n"));
     }
 
     #[test]

@@ -1,0 +1,778 @@
+//! Secrets: planted for real in a copy of the sample monorepo (`.env` files, private keys,
+//! an `.npmrc` with a token), then measured where they could leak: what BuildKit receives
+//! as the build context, every layer of the built image, its history and config. Also:
+//! compose refuses to start without a required secret (never ""), no service mounts the
+//! Docker socket, and the images this tool builds run as a non-root user.
+//!
+//! docs/faults.md (section "Secrets") lists each proof; `docs_list_every_secrets_proof`
+//! keeps it true.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use xtask_tests::*;
+
+const STANDIN: &str = "xtask.local/node:22-standin";
+
+/// In every planted file; never anywhere else.
+const MARKER: &str = "PLANTEDSECRET";
+/// The npm token of the planted `.npmrc`.
+const TOKEN: &str = "npm_PLANTEDSECRETq7Xv2Lr9Tz4Wm1Ks8Hd3Nf6Bc0Yp5Ja";
+/// Every planted file is at least this big, so that one reaching the build context would
+/// show in BuildKit's own count of the bytes it received.
+const PAD: usize = 64 * 1024;
+
+/// What is planted, relative to the monorepo root: inside the packages the image is built
+/// from (the real test: their directories ARE sent) and at the root.
+const PLANTED: &[&str] = &[
+    ".env",
+    ".env.production",
+    ".npmrc",
+    "id_ed25519",
+    "apps/api/.env",
+    "apps/api/.env.local",
+    "apps/api/.env.production",
+    "apps/api/.npmrc",
+    "apps/api/deploy_key.pem",
+    "apps/api/src/keys/server.key",
+    "packages/crypto/id_ed25519",
+];
+
+/// Each proof and the test that makes it (docs/faults.md, section "Secrets").
+const PROOFS: &[(&str, &str)] = &[
+    (
+        "secrets-not-in-build-context",
+        "planted_secrets_reach_neither_the_build_context_nor_any_layer",
+    ),
+    (
+        "secrets-not-in-any-layer",
+        "planted_secrets_reach_neither_the_build_context_nor_any_layer",
+    ),
+    (
+        "npmrc-only-a-build-secret",
+        "planted_secrets_reach_neither_the_build_context_nor_any_layer",
+    ),
+    (
+        "images-run-non-root",
+        "planted_secrets_reach_neither_the_build_context_nor_any_layer",
+    ),
+    (
+        "compose-secret-unset",
+        "compose_refuses_to_run_without_a_required_secret",
+    ),
+    (
+        "compose-secret-empty",
+        "compose_refuses_to_run_without_a_required_secret",
+    ),
+    (
+        "compose-no-docker-socket",
+        "no_service_mounts_the_docker_socket",
+    ),
+];
+
+fn planted_text(rel: &str) -> String {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    let mut t = if name == ".npmrc" {
+        format!("//registry.npmjs.org/:_authToken={TOKEN}\n")
+    } else if name.ends_with(".pem") || name.ends_with(".key") || name.starts_with("id_") {
+        format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{TOKEN}\n-----END OPENSSH PRIVATE KEY-----\n")
+    } else {
+        format!("DB_PASSWORD={TOKEN}\nNPM_TOKEN={TOKEN}\n")
+    };
+    while t.len() < PAD {
+        t.push_str("# PLANTEDSECRET padding: a leak of this file is counted by BuildKit\n");
+    }
+    t
+}
+
+fn plant(root: &Path) {
+    for rel in PLANTED {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, planted_text(rel)).expect("plant");
+    }
+}
+
+fn basename(p: &str) -> &str {
+    p.trim_end_matches('/').rsplit('/').next().unwrap_or(p)
+}
+
+/// Is this path (in a context or a layer) one of the planted files?
+fn is_planted_name(path: &str) -> bool {
+    let b = basename(path);
+    PLANTED.iter().any(|p| basename(p) == b)
+}
+
+fn run_cmd(cmd: &mut Command) -> Run {
+    let o = cmd.output().expect("runs");
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// `12.3kB` → 12300 (BuildKit prints decimal units).
+fn parse_size(s: &str) -> Option<u64> {
+    let i = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (n, unit) = s.split_at(i);
+    let n: f64 = n.parse().ok()?;
+    let mult = match unit {
+        "B" => 1.0,
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        _ => return None,
+    };
+    Some((n * mult) as u64)
+}
+
+/// What BuildKit says it received as the build context: the largest
+/// `transferring context: N` of the `[internal] load build context` step.
+fn context_bytes(log: &str) -> Option<u64> {
+    let steps: Vec<String> = log
+        .lines()
+        .filter_map(|l| l.strip_suffix(" [internal] load build context"))
+        .map(|n| format!("{n} transferring context: "))
+        .collect();
+    log.lines()
+        .filter_map(|l| {
+            steps
+                .iter()
+                .find_map(|p| l.strip_prefix(p.as_str()))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(parse_size)
+        })
+        .max()
+}
+
+/// Every file of a directory tree, relative paths with their contents.
+fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    snapshot_tree(dir)
+        .into_iter()
+        .map(|(p, c)| {
+            let rel = p
+                .strip_prefix(dir)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .into_owned();
+            (rel, c)
+        })
+        .collect()
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Measures the build context BuildKit receives from `root` with a given per-Dockerfile
+/// ignore file (`None`: none at all): a probe Dockerfile `FROM scratch` + `COPY . /`, its
+/// result exported to a local directory. Returns the files received and BuildKit's count.
+fn probe_context(root: &Path, ignore: Option<&str>) -> (Vec<(String, Vec<u8>)>, u64) {
+    let d = TempDir::new("probe");
+    let df = d.path().join("probe.Dockerfile");
+    std::fs::write(&df, "FROM scratch\nCOPY . /\n").expect("write");
+    if let Some(text) = ignore {
+        std::fs::write(d.path().join("probe.Dockerfile.dockerignore"), text).expect("write");
+    }
+    let out = d.path().join("out");
+    let r = run_cmd(
+        Command::new("docker")
+            .args(["buildx", "build", "--progress", "plain", "-f"])
+            .arg(&df)
+            .arg("--output")
+            .arg(format!("type=local,dest={}", out.display()))
+            .arg(root),
+    );
+    assert_eq!(r.code, 0, "the context probe builds: {}", r.all());
+    let bytes = context_bytes(&r.stderr)
+        .unwrap_or_else(|| panic!("no `transferring context` in:\n{}", r.stderr));
+    (files_under(&out), bytes)
+}
+
+/// One layer (or config) of a saved image, searched for the planted names and the marker.
+#[derive(Debug, Default)]
+struct Scan {
+    layers: usize,
+    entries: usize,
+    bytes: u64,
+    planted_names: Vec<String>,
+    marker_in: Vec<String>,
+    seen_app_entry: bool,
+    seen_app_content: bool,
+}
+
+/// Streams the file contents of a layer tar (`tar -xO`) and reports whether `needles`
+/// occur, and how many bytes were read.
+fn layer_contents_contain(layer: &Path, needles: &[&str]) -> (Vec<bool>, u64) {
+    use std::io::Read;
+    let mut tar = Command::new("tar")
+        .arg("-xOf")
+        .arg(layer)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("tar runs");
+    let mut out = tar.stdout.take().expect("stdout");
+    let keep = needles.iter().map(|n| n.len()).max().unwrap_or(1);
+    let mut found = vec![false; needles.len()];
+    let mut carry: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = out.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        carry.extend_from_slice(&buf[..n]);
+        for (i, needle) in needles.iter().enumerate() {
+            if !found[i] {
+                found[i] = memfind(&carry, needle.as_bytes());
+            }
+        }
+        let cut = carry.len().saturating_sub(keep);
+        carry.drain(..cut);
+    }
+    assert!(tar.wait().expect("wait").success(), "tar -xOf {layer:?}");
+    (found, total)
+}
+
+/// Fast enough without optimisations: look for the first byte, then compare.
+fn memfind(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let mut i = 0;
+    while let Some(p) = hay[i..].iter().position(|&b| b == first) {
+        let at = i + p;
+        if hay.len() >= at + needle.len() && &hay[at + 1..at + needle.len()] == rest {
+            return true;
+        }
+        i = at + 1;
+    }
+    false
+}
+
+/// `docker save` of `image`, every layer unpacked (names with `tar -t`, contents with
+/// `tar -xO`) and the image config read.
+fn scan_image(image: &str) -> Scan {
+    let d = TempDir::new("save");
+    let tar = d.path().join("image.tar");
+    let r = docker(&["save", "-o", &tar.to_string_lossy(), image]);
+    assert_eq!(r.code, 0, "docker save: {}", r.all());
+    let unpacked = d.path().join("x");
+    std::fs::create_dir_all(&unpacked).expect("mkdir");
+    let r = run_cmd(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(&unpacked),
+    );
+    assert_eq!(r.code, 0, "tar -xf image.tar: {}", r.all());
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(unpacked.join("manifest.json")).expect("manifest.json"),
+    )
+    .expect("manifest.json is JSON");
+    let m = &manifest[0];
+    let mut s = Scan::default();
+    let config = m["Config"].as_str().expect("Config");
+    let config_text = std::fs::read(unpacked.join(config)).expect("config");
+    if contains(&config_text, MARKER) {
+        s.marker_in.push(format!("image config {config}"));
+    }
+    for layer in m["Layers"].as_array().expect("Layers") {
+        let rel = layer.as_str().expect("layer path");
+        let path = unpacked.join(rel);
+        s.layers += 1;
+        let names = run_cmd(Command::new("tar").arg("-tf").arg(&path));
+        assert_eq!(names.code, 0, "tar -tf {rel}: {}", names.all());
+        for n in names.stdout.lines() {
+            s.entries += 1;
+            if is_planted_name(n) {
+                s.planted_names.push(format!("{rel}: {n}"));
+            }
+            if n.trim_start_matches("./") == "app/apps/api/dist/main.js" {
+                s.seen_app_entry = true;
+            }
+        }
+        let (found, bytes) = layer_contents_contain(&path, &[MARKER, "\"@cipherbox/api\""]);
+        s.bytes += bytes;
+        if found[0] {
+            s.marker_in.push(format!("contents of layer {rel}"));
+        }
+        s.seen_app_content |= found[1];
+    }
+    s
+}
+
+#[test]
+fn planted_secrets_reach_neither_the_build_context_nor_any_layer() {
+    if !require_engine("planted_secrets_reach_neither_the_build_context_nor_any_layer") {
+        return;
+    }
+    let _lock = engine_lock();
+    let s = xtask(&repo_root(), &["standin"]);
+    assert_eq!(s.code, 0, "{}", s.all());
+
+    let t = sample_copy("secrets");
+    let root = t.path();
+    let root_s = root.to_str().expect("utf-8 path");
+    assert!(
+        !root.join(".dockerignore").exists(),
+        "the copy has no root .dockerignore (the control probe relies on it)"
+    );
+    plant(root);
+    // A change only this run has: the two installs (the steps that mount the .npmrc
+    // secret) and the build run for real instead of coming from the cache, so the layers
+    // scanned below were made with the planted files in place.
+    mutate(
+        root,
+        "package.json",
+        "\"private\": true",
+        &format!(
+            "\"private\": true,\n  \"description\": \"{}\"",
+            unique("secrets")
+        ),
+    );
+    let g = xtask(root, &["--root", root_s, "gen", "--check"]);
+    assert_eq!(
+        g.code,
+        0,
+        "planted files change no generated file:\n{}",
+        g.all()
+    );
+    let before = snapshot_tree(root);
+
+    let tag = unique("it-secrets");
+    let image = format!("cipherbox-api:{tag}");
+    let _images = Images(vec![image.clone()]);
+    let b = xtask_env(
+        root,
+        &[
+            "--root",
+            root_s,
+            "build-image",
+            "--node-image",
+            "standin",
+            "--tag",
+            &tag,
+            "--progress",
+            "plain",
+        ],
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    );
+    assert_eq!(b.code, 0, "build-image failed:\n{}", b.all());
+    assert!(
+        !b.all().contains(MARKER),
+        "the tool never prints a planted secret"
+    );
+
+    // (c) the .npmrc goes in only as a build secret; no build argument carries anything
+    let cmdline = b
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("build: $ "))
+        .expect("the buildx command line is shown");
+    assert!(
+        cmdline.contains(&format!("--secret id=npmrc,src={root_s}/.npmrc")),
+        "{cmdline}"
+    );
+    let words: Vec<&str> = cmdline.split_whitespace().collect();
+    let build_args: Vec<&str> = words
+        .windows(2)
+        .filter(|w| w[0] == "--build-arg")
+        .map(|w| w[1])
+        .collect();
+    assert_eq!(
+        build_args,
+        vec![format!("NODE_IMAGE={STANDIN}").as_str()],
+        "{cmdline}"
+    );
+    // the steps that mount the secret ran (not CACHED): the secret was really in use
+    let lines: Vec<&str> = b.stderr.lines().collect();
+    let steps = xtask::buildlog::parse(&lines);
+    let installs: Vec<_> = steps
+        .iter()
+        .filter(|s| s.name.contains("] RUN") && s.name.contains("pnpm install --frozen-lockfile"))
+        .collect();
+    assert_eq!(
+        installs.len(),
+        2,
+        "deps and prod-deps installs: {installs:?}"
+    );
+    for s in &installs {
+        assert!(s.ran(), "{} came from the cache", s.name);
+    }
+
+    // (a) what BuildKit received for this build: less than one planted file
+    let received = context_bytes(&b.stderr).expect("the build's `transferring context`");
+    assert!(
+        received < PAD as u64,
+        "BuildKit received {received} bytes of context: a planted file ({PAD} bytes) got in"
+    );
+
+    // (a) the probe: the same ignore file, the context copied out and read file by file
+    let ignore = std::fs::read_to_string(root.join("infra/api.Dockerfile.dockerignore"))
+        .expect("ignore file");
+    let (got, probe_bytes) = probe_context(root, Some(&ignore));
+    let leaked: Vec<&String> = got
+        .iter()
+        .filter(|(p, c)| is_planted_name(p) || contains(c, MARKER))
+        .map(|(p, _)| p)
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "planted files in the build context: {leaked:?}"
+    );
+    for want in [
+        "package.json",
+        "pnpm-lock.yaml",
+        "apps/api/package.json",
+        "apps/api/src/main.ts",
+        "packages/crypto/package.json",
+    ] {
+        assert!(
+            got.iter().any(|(p, _)| p == want),
+            "the probe sees the context ({want} missing from {:?})",
+            got.iter().map(|(p, _)| p).collect::<Vec<_>>()
+        );
+    }
+    assert!(
+        probe_bytes < PAD as u64,
+        "probe received {probe_bytes} bytes"
+    );
+    // control: without the ignore file every planted file arrives, so the probe can see a leak
+    let (all, all_bytes) = probe_context(root, None);
+    for p in PLANTED {
+        assert!(
+            all.iter().any(|(q, c)| q == p && contains(c, MARKER)),
+            "control: {p} reaches a context without the ignore file"
+        );
+    }
+    assert!(all_bytes >= (PLANTED.len() * PAD) as u64, "{all_bytes}");
+
+    // (b) every layer of the image: names and contents
+    let t0 = std::time::Instant::now();
+    let scan = scan_image(&image);
+    eprintln!("scan took {:?}", t0.elapsed());
+    assert!(
+        scan.layers >= 2 && scan.seen_app_entry && scan.seen_app_content && scan.bytes > 1_000_000,
+        "the scan read the image: {scan:?}"
+    );
+    assert!(
+        scan.planted_names.is_empty(),
+        "planted files in the image: {:?}",
+        scan.planted_names
+    );
+    assert!(
+        scan.marker_in.is_empty(),
+        "planted secret in the image: {:?}",
+        scan.marker_in
+    );
+    eprintln!(
+        "scanned {} layers, {} entries, {} bytes: no planted file, no token; context {received} bytes",
+        scan.layers, scan.entries, scan.bytes
+    );
+
+    // (c) history and config carry no secret and no build argument but NODE_IMAGE
+    let h = docker(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        &image,
+    ]);
+    assert_eq!(h.code, 0, "{}", h.all());
+    assert!(
+        !h.stdout.contains(MARKER) && !h.stdout.contains("_authToken"),
+        "{}",
+        h.stdout
+    );
+    for line in h.stdout.lines() {
+        if let Some(rest) = line.strip_prefix("RUN |") {
+            let mut it = rest.split_whitespace();
+            let n: usize = it.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            for kv in it.take(n) {
+                assert!(
+                    kv.starts_with("NODE_IMAGE="),
+                    "build arg in history: {line}"
+                );
+            }
+        }
+    }
+    let inspect = inspect_image(&image).expect("image");
+    assert!(!inspect.to_string().contains(MARKER), "{inspect}");
+
+    // every container of the image runs as appuser (uid 1001), not root
+    assert_eq!(inspect["Config"]["User"], "1001:1001");
+    for (what, want) in [("-u", "1001"), ("-g", "1001")] {
+        let r = docker(&["run", "--rm", "--network", "none", &image, "id", what]);
+        assert_eq!(
+            (r.code, r.stdout.trim()),
+            (0, want),
+            "id {what}: {}",
+            r.all()
+        );
+    }
+    // the stand-in is a base, like node:22-alpine (root by default, as upstream): never run
+    // as a service; what runs is built FROM it and ends with USER 1001:1001
+    let base = inspect_image(STANDIN).expect("stand-in");
+    assert_eq!(base["Config"]["Labels"]["xtask.standin"], "node:22-alpine");
+    let df = std::fs::read_to_string(root.join("infra/api.Dockerfile")).expect("Dockerfile");
+    let runtime = df.rsplit("\nFROM ").next().expect("final stage");
+    assert!(
+        runtime.starts_with("${NODE_IMAGE} AS runtime") && runtime.contains("\nUSER 1001:1001\n"),
+        "{runtime}"
+    );
+
+    assert_eq!(before, snapshot_tree(root), "the build changed no file");
+}
+
+/// The variables compose requires (`${NAME:?...}`), in file order.
+fn required_vars(compose: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    for part in compose.split("${").skip(1) {
+        let name: String = part
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if part[name.len()..].starts_with(":?") && !v.contains(&name) {
+            v.push(name);
+        }
+    }
+    v
+}
+
+fn is_secret_name(n: &str) -> bool {
+    ["PASSWORD", "SECRET", "TOKEN", "KEY"]
+        .iter()
+        .any(|s| n.contains(s))
+}
+
+/// `docker compose --env-file ENV -f COMPOSE config` in `infra`, with the environment
+/// cleared (PATH and HOME kept): only the env file feeds the variables.
+fn compose_config(infra: &Path, env_file: &Path) -> Run {
+    let mut c = Command::new("docker");
+    c.env_clear();
+    for k in ["PATH", "HOME", "DOCKER_CONFIG"] {
+        if let Some(v) = std::env::var_os(k) {
+            c.env(k, v);
+        }
+    }
+    run_cmd(
+        c.current_dir(infra)
+            .args(["compose", "-f", "docker-compose.staging.yml", "--env-file"])
+            .arg(env_file)
+            .arg("config"),
+    )
+}
+
+#[test]
+fn compose_refuses_to_run_without_a_required_secret() {
+    if !require_tool(
+        "compose_refuses_to_run_without_a_required_secret",
+        "docker",
+        &["compose", "version"],
+        "install the compose v2 plugin (`cargo xtask engine up`)",
+    ) {
+        return;
+    }
+    let t = sample_copy("compose-secrets");
+    let infra = t.path().join("infra");
+    let compose =
+        std::fs::read_to_string(infra.join("docker-compose.staging.yml")).expect("compose");
+    let required = required_vars(&compose);
+    for v in [
+        "DB_USERNAME",
+        "DB_PASSWORD",
+        "DB_DATABASE",
+        "TEE_WORKER_SECRET",
+    ] {
+        assert!(
+            required.iter().any(|r| r == v),
+            "{v} is required: {required:?}"
+        );
+    }
+    // no secret is ever interpolated any other way (`${X}`, `${X:-}`, `${X-...}`)
+    for part in compose.split("${").skip(1) {
+        let name: String = part
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if is_secret_name(&name) {
+            assert!(part[name.len()..].starts_with(":?"), "${{{part}");
+        }
+    }
+    let example = std::fs::read_to_string(infra.join(".env.staging.example")).expect("example");
+    let values: Vec<(String, String)> = example
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| (k.trim().to_string(), format!("value-of-{}", k.trim())))
+        .collect();
+    let env_file = infra.join(".env.staging");
+    let write_env = |skip: Option<&str>, empty: Option<&str>| {
+        let text: String = values
+            .iter()
+            .filter(|(k, _)| Some(k.as_str()) != skip)
+            .map(|(k, v)| {
+                if Some(k.as_str()) == empty {
+                    format!("{k}=\n")
+                } else {
+                    format!("{k}={v}\n")
+                }
+            })
+            .collect();
+        std::fs::write(&env_file, text).expect("write .env.staging");
+    };
+    // control: every variable set → compose accepts it and the value is used
+    write_env(None, None);
+    let ok = compose_config(&infra, &env_file);
+    assert_eq!(ok.code, 0, "{}", ok.all());
+    assert!(
+        ok.stdout.contains("DB_PASSWORD: value-of-DB_PASSWORD"),
+        "{}",
+        ok.stdout
+    );
+    for var in &required {
+        for (how, skip, empty) in [
+            ("unset", Some(var.as_str()), None),
+            ("empty", None, Some(var.as_str())),
+        ] {
+            write_env(skip, empty);
+            let r = compose_config(&infra, &env_file);
+            assert_ne!(r.code, 0, "{var} {how}: compose must refuse:\n{}", r.all());
+            let want = format!(
+                "required variable {var} is missing a value: set {var} in .env.staging (see .env.staging.example)"
+            );
+            assert!(
+                r.stderr.contains(&want),
+                "{var} {how}: {:?} in\n{}",
+                want,
+                r.stderr
+            );
+            assert!(!r.stdout.contains(&format!("{var}: \"\"")), "{}", r.stdout);
+        }
+    }
+}
+
+/// The bind-mount sources of every service, as compose itself normalises them.
+fn mount_sources(compose_file: &Path) -> Vec<(String, String, bool)> {
+    let r = run_cmd(
+        Command::new("docker")
+            .args(["compose", "-f"])
+            .arg(compose_file)
+            .args(["config", "--no-interpolate", "--format", "json"]),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    let mut out = Vec::new();
+    for (name, svc) in j["services"].as_object().expect("services") {
+        assert_ne!(svc["privileged"], true, "{name} is privileged");
+        for v in svc["volumes"].as_array().cloned().unwrap_or_default() {
+            out.push((
+                name.clone(),
+                v["source"].as_str().unwrap_or("").to_string(),
+                v["read_only"] == true,
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_service_mounts_the_docker_socket() {
+    if !require_tool(
+        "no_service_mounts_the_docker_socket",
+        "docker",
+        &["compose", "version"],
+        "install the compose v2 plugin (`cargo xtask engine up`)",
+    ) {
+        return;
+    }
+    let files: Vec<PathBuf> = vec![
+        repo_root().join("infra/docker-compose.staging.yml"),
+        repo_root().join("tests/fixtures/acme-services/infra/docker-compose.staging.yml"),
+    ];
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("compose");
+        assert!(!text.contains("docker.sock"), "{}", f.display());
+        let mounts = mount_sources(f);
+        assert!(!mounts.is_empty(), "compose normalised some mounts");
+        for (svc, src, _ro) in &mounts {
+            let s = src.trim_end_matches('/');
+            assert!(
+                !src.contains("docker.sock")
+                    && !["", "/var/run", "/run", "/var/run/docker", "/run/docker"].contains(&s),
+                "{}: {svc} mounts {src}",
+                f.display()
+            );
+        }
+        // what is bind-mounted from the host is read-only (caddy's Caddyfile and certs)
+        for (svc, src, ro) in &mounts {
+            if src.starts_with('/') {
+                assert!(ro, "{}: {svc} mounts {src} writable", f.display());
+            }
+        }
+    }
+    // and verify catches a socket mount added by hand (rule compose/no-docker-socket)
+    if require_verify_tools("no_service_mounts_the_docker_socket") {
+        let t = sample_copy("socket");
+        mutate(
+            t.path(),
+            "infra/docker-compose.staging.yml",
+            "      - \"caddy_config:/config\"\n",
+            "      - \"caddy_config:/config\"\n      - \"/var/run/docker.sock:/var/run/docker.sock:ro\"\n",
+        );
+        let r = xtask(t.path(), &["verify", "--static", "--root", "."]);
+        assert_eq!(r.code, 1, "{}", r.all());
+        assert!(
+            r.stdout.contains("[compose/no-docker-socket] caddy mounts /var/run/docker.sock, the Docker socket (read-only does not help"),
+            "{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn docs_list_every_secrets_proof() {
+    let doc = std::fs::read_to_string(repo_root().join("docs/faults.md")).expect("docs/faults.md");
+    let section = doc
+        .split("\n## Secrets")
+        .nth(1)
+        .expect("docs/faults.md has a `## Secrets` section");
+    let src = std::fs::read_to_string(repo_root().join("tests/secrets.rs")).expect("source");
+    let mut bad = Vec::new();
+    for (id, test) in PROOFS {
+        match section
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{id}` |")))
+        {
+            None => bad.push(format!("{id}: no row")),
+            Some(r) if !r.contains(&format!("`{test}`")) => {
+                bad.push(format!("{id}: row does not name its test `{test}`"))
+            }
+            _ => {}
+        }
+        if !src.contains(&format!("fn {test}(")) {
+            bad.push(format!("{id}: no test {test}"));
+        }
+    }
+    for l in section.lines().filter(|l| l.starts_with("| `")) {
+        let id = l.split('`').nth(1).unwrap_or("");
+        if !PROOFS.iter().any(|(p, _)| *p == id) {
+            bad.push(format!("row `{id}` is no proof of the suite"));
+        }
+    }
+    for p in PLANTED {
+        if !section.contains(&format!("`{p}`")) {
+            bad.push(format!("planted file {p} is not listed"));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "docs/faults.md is out of date:\n{}",
+        bad.join("\n")
+    );
+}
