@@ -694,10 +694,28 @@ fn engine_unreachable() {
         &env,
     );
     fault_on_copy("engine-unreachable-smoke", &[], &["smoke"], &env);
-    // verify needs no engine: an unreachable one changes nothing
+    // only verify's image stage needs the engine: it could not run (exit 2, with the fix);
+    // the other stages ran, and `verify --static` passes
     if require_verify_tools("engine_unreachable") {
         let t = sample_copy("unreachable-verify");
         let r = xtask_env(t.path(), &["verify", "--root", "."], &env);
+        assert_eq!(r.code, 2, "{}", r.all());
+        assert!(
+            r.stdout.contains("image    error")
+                && r.stdout
+                    .contains("Docker engine unreachable at DOCKER_HOST=unix:///nonexistent.sock"),
+            "{}",
+            r.stdout
+        );
+        for stage in ["fresh ", "rules ", "compose ", "caddy "] {
+            let line = r
+                .stdout
+                .lines()
+                .find(|l| l.trim_start().starts_with(stage))
+                .unwrap_or("");
+            assert!(line.contains(" pass "), "{stage}: {}", r.stdout);
+        }
+        let r = xtask_env(t.path(), &["verify", "--static", "--root", "."], &env);
         assert_eq!(r.code, 0, "{}", r.all());
     }
 }
