@@ -214,7 +214,7 @@ pub fn require_verify_tools(test: &str) -> bool {
         test,
         "docker",
         &["compose", "version"],
-        "install the docker CLI and the compose v2 plugin (ENGINE.md §2)",
+        "install the docker CLI and the compose v2 plugin (`cargo xtask engine up`)",
     ) && require_tool(
         test,
         "caddy",

@@ -62,7 +62,7 @@ impl Docker {
             .read()
             .context(
                 "`docker compose` (v2 plugin) is missing; `cargo xtask engine up` installs it \
-                 (ENGINE.md §2: Debian 13's docker-compose 2.26 plugin in /usr/local/lib/docker/cli-plugins)",
+                 (`cargo xtask engine up` installs Debian 13's docker-compose 2.26 plugin in /usr/local/lib/docker/cli-plugins)",
             )
     }
 

@@ -1,4 +1,4 @@
-//! Provisioning a Docker engine on a Debian machine that has none (ENGINE.md §1–2):
+//! Provisioning a Docker engine on a Debian machine that has none (docs/engine.md):
 //! `apt-get install docker.io`, the buildx and compose v2 plugins from Debian trixie's
 //! `.deb`s (through a separate sources list; the system's lists are left alone), `dockerd`
 //! started in the background with its log and pidfile in a state directory, and stopped
