@@ -62,7 +62,7 @@ impl Docker {
             .read()
             .context(
                 "`docker compose` (v2 plugin) is missing; `cargo xtask engine up` installs it \
-                 (`cargo xtask engine up` installs Debian 13's docker-compose 2.26 plugin in /usr/local/lib/docker/cli-plugins)",
+                 (Debian 13's docker-compose 2.26 plugin, in /usr/local/lib/docker/cli-plugins)",
             )
     }
 
