@@ -8,14 +8,17 @@
 
 pub mod apt;
 pub mod caddy;
+pub mod cargo;
 pub mod compose;
 pub mod docker;
 pub mod engine;
 pub mod fetch;
 pub mod git;
 pub mod http;
+pub mod pnpm;
 pub mod smoke;
 pub mod standin;
+pub mod xtask_bin;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
