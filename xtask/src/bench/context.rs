@@ -108,9 +108,10 @@ pub fn copied(
             let mut all = BTreeMap::new();
             files_under(root, "", &mut all)?;
             // a glob matches paths at its own depth; what it matches comes in whole
+            let pat = glob::segments(src);
             for (f, size) in all {
-                let segs: Vec<&str> = f.split('/').collect();
-                if (1..=segs.len()).any(|k| glob::matches(src, &segs[..k].join("/"))) {
+                let segs = glob::segments(&f);
+                if (1..=segs.len()).any(|k| glob::match_segments(&pat, &segs[..k])) {
                     files.insert(f, size);
                 }
             }

@@ -3,6 +3,7 @@
 //! lockfile, image sizes by origin, the edits made to the benchmark's copies, and the
 //! tables. Nothing here runs a program.
 
+pub mod cachecheck;
 pub mod context;
 pub mod edit;
 pub mod fixture;

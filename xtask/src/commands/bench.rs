@@ -17,7 +17,7 @@ use crate::bench::image::{self as img, Sizes};
 use crate::bench::table::{
     fmt_bytes, fmt_delta, fmt_ratio, fmt_secs, median, ratio, verdict, Table,
 };
-use crate::bench::{context, edit, fixture, lockfile};
+use crate::bench::{cachecheck, context, edit, fixture, lockfile};
 use crate::buildlog::{self, Step};
 use crate::parse::{dockerfile, ignore};
 use crate::tools::cargo::Cargo;
@@ -240,6 +240,8 @@ struct Build {
     secs: f64,
     steps: Vec<Step>,
     lines: Vec<String>,
+    /// what went wrong with the measurement, if anything
+    note: Option<String>,
 }
 
 impl Build {
@@ -270,6 +272,7 @@ impl Build {
             "steps_ran": self.ran().iter().map(|s| json!({"name": s.name, "secs": s.secs})).collect::<Vec<_>>(),
             "installs_ran": self.installs(),
             "context_bytes": self.context(),
+            "note": self.note,
         })
     }
 }
@@ -316,6 +319,7 @@ impl Subject {
             secs,
             steps: buildlog::parse(&s.lines),
             lines: s.lines,
+            note: None,
         };
         if !b.ok {
             let bi = build_image::Built {
@@ -329,6 +333,48 @@ impl Subject {
             eprint!("{}", build_image::failure_report(&bi));
         }
         Ok(b)
+    }
+
+    /// A rebuild that should be warm. When it re-ran steps that read nothing from the
+    /// context, the engine lost its cache mid-run (someone pruned it): said, and, when
+    /// `retry` can make another change of the same kind, measured once more after it.
+    fn warm_build(
+        &self,
+        docker: &Docker,
+        what: &str,
+        retry: Option<&dyn Fn() -> Result<()>>,
+    ) -> Result<Build> {
+        let b = self.build(docker, what, false)?;
+        if !b.ok {
+            return Ok(b);
+        }
+        let df = self.dockerfile()?;
+        let odd: Vec<String> = cachecheck::ran_without_cause(&df, &b.ran())
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        if odd.is_empty() {
+            return Ok(b);
+        }
+        let note = format!(
+            "re-ran {} step(s) that read nothing from the context ({}): the engine's build cache lost them during the run (pruned by someone else?)",
+            odd.len(),
+            odd.join("; ")
+        );
+        eprintln!("bench: WARNING: the {} {what} {note}", self.label);
+        match retry {
+            Some(change) => {
+                eprintln!("bench: changing the source again and repeating the {what} once");
+                change()?;
+                let mut again = self.build(docker, &format!("{what}, repeated"), false)?;
+                again.note = Some(format!("repeated: the first attempt {note}"));
+                Ok(again)
+            }
+            None => Ok(Build {
+                note: Some(note),
+                ..b
+            }),
+        }
     }
 
     fn dockerfile(&self) -> Result<dockerfile::Dockerfile> {
@@ -403,6 +449,7 @@ fn series_json(b: &[Build]) -> Json {
     j["secs"] = json!(secs_of(b));
     j["runs_secs"] = json!(b.iter().map(|b| b.secs).collect::<Vec<_>>());
     j["installs_ran"] = json!(b.iter().flat_map(Build::installs).collect::<Vec<_>>());
+    j["notes"] = json!(b.iter().filter_map(|b| b.note.clone()).collect::<Vec<_>>());
     j
 }
 
@@ -959,6 +1006,18 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
                 me.image.dev.join(", ")
             );
         }
+        for b in me.colds.iter().chain(&me.warms).chain([&me.dep]) {
+            if let Some(n) = &b.note {
+                println!("  {label}: NOTE: {n}");
+            }
+        }
+    }
+    if let Some(n) = m
+        .scale_build
+        .as_ref()
+        .and_then(|s| s.gen_warm.note.as_ref())
+    {
+        println!("  generated, warm rebuild of the scaling fixture: NOTE: {n}");
     }
     if let Some(s) = &m.scale_build {
         println!();
@@ -1192,13 +1251,14 @@ fn measure(
         let order: [usize; 2] = if k % 2 == 1 { [0, 1] } else { [1, 0] };
         for i in order {
             let sub = if i == 0 { gen } else { reference };
-            let b = sub.build(
+            let again = || change_source(sub.root(), gmodel, k + 1000).map(|_| ());
+            let b = sub.warm_build(
                 docker,
                 &format!(
                     "warm rebuild {k}/{} ({changed} changed)",
                     args.repeat.max(1)
                 ),
-                false,
+                Some(&again),
             )?;
             if !b.ok {
                 return failed("warm rebuild", sub.label, &mark).map(|_| None);
@@ -1252,11 +1312,11 @@ fn measure(
             "adding {name} changed the generated Dockerfile (a bug in bench's dependency change)"
         );
     }
-    let gen_dep = gen.build(docker, &format!("rebuild after adding {name}"), false)?;
+    let gen_dep = gen.warm_build(docker, &format!("rebuild after adding {name}"), None)?;
     if !gen_dep.ok {
         return failed("dependency-change rebuild", gen.label, &mark).map(|_| None);
     }
-    let ref_dep = reference.build(docker, &format!("rebuild after adding {name}"), false)?;
+    let ref_dep = reference.warm_build(docker, &format!("rebuild after adding {name}"), None)?;
     if !ref_dep.ok {
         return failed("dependency-change rebuild", reference.label, &mark).map(|_| None);
     }
@@ -1308,10 +1368,11 @@ fn measure(
                     return failed("fixture cold build", fgen.label, &mark).map(|_| None);
                 }
                 change_source(fgen.root(), &fmodel, 1)?;
-                let gen_warm = fgen.build(
+                let again = || change_source(fgen.root(), &fmodel, 1000).map(|_| ());
+                let gen_warm = fgen.warm_build(
                     docker,
                     &format!("warm rebuild with {n} extra packages"),
-                    false,
+                    Some(&again),
                 )?;
                 if !gen_warm.ok {
                     return failed("fixture warm rebuild", fgen.label, &mark).map(|_| None);
