@@ -816,20 +816,33 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         (
             "warm source-only rebuild <= 0.25x the reference's, no dependency install re-run",
             format!(
-                "{} ({} vs {}), installs re-run: {}",
+                "{} ({} vs {}), installs re-run: {}; its longest step: {}",
                 fmt_ratio(warm_ratio),
                 fmt_secs(g.warm_secs()),
                 fmt_secs(r.warm_secs()),
-                g.warm_installs()
+                g.warm_installs(),
+                longest(g.warm())
+                    .map(|(name, secs)| format!(
+                        "{} ({} = {} of the reference's rebuild)",
+                        name,
+                        fmt_secs(secs),
+                        fmt_ratio(ratio(secs, r.warm_secs()))
+                    ))
+                    .unwrap_or_else(|| "-".into())
             ),
             warm_ratio.is_some_and(|x| x <= 0.25) && g.warm_installs() == 0,
         ),
         (
             "final image <= the reference's, zero devDependencies",
             format!(
-                "{} ({}), devDependencies: {}",
+                "{} ({}: setup {}, dependencies + app {}), devDependencies: {}",
                 fmt_ratio(size_ratio),
                 fmt_delta(g.image.sizes.total(), r.image.sizes.total()),
+                fmt_delta(g.image.sizes.setup, r.image.sizes.setup),
+                fmt_delta(
+                    g.image.sizes.deps + g.image.sizes.app,
+                    r.image.sizes.deps + r.image.sizes.app
+                ),
                 g.image.dev.len()
             ),
             g.image.sizes.total() <= r.image.sizes.total() && g.image.dev.is_empty(),
@@ -867,7 +880,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         crate::stack::DOCKERFILE,
     );
     println!(
-        "  machine: {cores} cores, {} RAM, {os}, Docker {server}; base {subject}; load average {load_before} -> {load_after}",
+        "  machine: {cores} cores, {} RAM, {os}, Docker {server}; load average {load_before} -> {load_after}\n  base: {subject}",
         mem.map(|b| format!("{:.0} GiB", b as f64 / (1u64 << 30) as f64))
             .unwrap_or_else(|| "?".into())
     );
@@ -1169,6 +1182,14 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     crate::generated::write_atomic(&out, &format!("{text}\n"))?;
     println!("  JSON written to {}", out.display());
     Ok(Outcome::Pass)
+}
+
+/// The re-ran step that took longest: (its instruction, seconds).
+fn longest(b: &Build) -> Option<(String, f64)> {
+    b.ran()
+        .iter()
+        .filter_map(|s| s.secs.map(|x| (s.name.clone(), x)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
 /// Everything `run` measures.
