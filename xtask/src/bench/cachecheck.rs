@@ -15,14 +15,20 @@ fn label(df: &Dockerfile, i: usize) -> String {
         .unwrap_or_else(|| format!("stage-{i}"))
 }
 
-/// `[base 2/3] RUN x` → `("base", 2)`. BuildKit counts the FROM as position 1 when it
-/// names an image, not when it names an earlier stage.
+/// `[base 2/3] RUN x` → `("base", 2)`. BuildKit numbers only the instructions that make a
+/// step ([`makes_step`]), and counts the FROM as position 1 when it names an image, not when
+/// it names an earlier stage.
 pub fn step_pos(name: &str) -> Option<(String, usize)> {
     let rest = name.strip_prefix('[')?;
     let (lab, _) = rest.split_once("] ")?;
     let (stage, frac) = lab.rsplit_once(' ')?;
     let (k, _) = frac.split_once('/')?;
     Some((stage.to_string(), k.parse().ok()?))
+}
+
+/// Does this instruction make a BuildKit step (ENV, ARG, USER, CMD... only change metadata)?
+pub fn makes_step(ins: &Instruction) -> bool {
+    matches!(ins.keyword.as_str(), "RUN" | "COPY" | "ADD" | "WORKDIR")
 }
 
 fn reads_context(ins: &Instruction, dependent: &BTreeSet<String>) -> bool {
@@ -53,7 +59,7 @@ pub fn context_free(df: &Dockerfile) -> BTreeSet<(String, usize)> {
         let mut dep =
             parent.is_some_and(|p| dependent.contains(&label(df, p.index).to_ascii_lowercase()));
         let first = if parent.is_some() { 1 } else { 2 };
-        for (k, ins) in df.body(s).iter().enumerate() {
+        for (k, ins) in df.body(s).iter().filter(|i| makes_step(i)).enumerate() {
             dep = dep || reads_context(ins, &dependent);
             if !dep {
                 free.insert((lab.clone(), k + first));
@@ -83,6 +89,8 @@ mod tests {
     const DF: &str = "\
 ARG NODE_IMAGE=n
 FROM ${NODE_IMAGE} AS base
+ENV A=1
+ARG B
 RUN corepack enable
 WORKDIR /app
 FROM base AS tools
@@ -98,6 +106,13 @@ COPY --from=deps /app ./
 USER 1
 FROM n
 RUN --mount=type=bind,target=/s true
+FROM n AS build
+ARG API=x
+ARG API_DIR=y
+RUN corepack enable
+WORKDIR /app
+COPY . .
+RUN pnpm install
 ";
 
     #[test]
@@ -108,6 +123,8 @@ RUN --mount=type=bind,target=/s true
             ("base", 2),
             ("base", 3),
             ("tools", 1),
+            ("build", 2),
+            ("build", 3),
             ("runtime", 2),
             ("runtime", 3),
         ]
@@ -115,6 +132,8 @@ RUN --mount=type=bind,target=/s true
         .map(|(s, k)| (s.to_string(), *k))
         .collect();
         assert_eq!(free, want);
+        // ENV and ARG make no step: `COPY . .` is step 4 of `build`, and reads the context
+        assert!(!free.contains(&("build".to_string(), 4)));
         assert_eq!(
             step_pos("[base 2/3] RUN corepack enable"),
             Some(("base".into(), 2))

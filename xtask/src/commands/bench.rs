@@ -292,11 +292,25 @@ impl Subject {
     }
 
     fn build(&self, docker: &Docker, what: &str, no_cache: bool) -> Result<Build> {
+        self.build_with(docker, what, no_cache, None)
+    }
+
+    /// A build; `target`: (stage, tag) to build one stage under another tag instead.
+    fn build_with(
+        &self,
+        docker: &Docker,
+        what: &str,
+        no_cache: bool,
+        target: Option<(&str, &str)>,
+    ) -> Result<Build> {
         eprintln!("bench: {what}: {} Dockerfile", self.label);
-        let plan = Plan {
+        let mut plan = Plan {
             no_cache,
             ..self.plan.clone()
         };
+        if let Some((_, tag)) = target {
+            plan.tags = vec![tag.to_string()];
+        }
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -308,6 +322,10 @@ impl Subject {
         for (k, v) in &self.args {
             a.push("--build-arg".into());
             a.push(format!("{k}={v}"));
+        }
+        if let Some((stage, _)) = target {
+            a.push("--target".into());
+            a.push(stage.into());
         }
         a.push(ctx);
         let t = std::time::Instant::now();
@@ -980,6 +998,14 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         &r.image.dev.len().to_string(),
         "",
     ]);
+    if let Some(n) = m.control {
+        t.row(&[
+            "  control: devDependencies the check finds in the deps stage",
+            &n.to_string(),
+            "",
+            "",
+        ]);
+    }
     t.row(&[
         "packages in node_modules/.pnpm",
         &g.image.store.to_string(),
@@ -1170,6 +1196,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
             })).collect::<Vec<_>>(),
         },
         "compile_secs": m.compile,
+        "dev_dependencies_control": m.control,
     });
     let out = args
         .out
@@ -1201,6 +1228,36 @@ struct All {
     scale_build: Option<ScaleBuild>,
     cli: Vec<CliTimes>,
     compile: Option<f64>,
+    /// devDependencies the same check finds in the generated `deps` stage (all
+    /// dependencies): proof that it sees them when they are there
+    control: Option<usize>,
+}
+
+/// The control for the devDependency check: the generated Dockerfile's `deps` stage holds
+/// every dependency, so the check must find the dev-only ones there. `None` when the
+/// lockfile has no dev-only package or the Dockerfile no `deps` stage.
+fn dev_control(
+    docker: &Docker,
+    gen: &Subject,
+    dev_only: &BTreeSet<lockfile::PkgId>,
+    tag: &str,
+) -> Result<Option<usize>> {
+    if dev_only.is_empty() || gen.dockerfile()?.stage_named("deps").is_none() {
+        return Ok(None);
+    }
+    let image = format!("xtask-bench-control:{tag}");
+    let b = gen.build_with(
+        docker,
+        "control: the deps stage (every dependency)",
+        false,
+        Some(("deps", &image)),
+    )?;
+    if !b.ok {
+        return Ok(None);
+    }
+    let entries = docker.store_entries(&image);
+    let _ = docker.remove_images(std::slice::from_ref(&image));
+    Ok(Some(img::dev_in_store(&entries?, dev_only).len()))
 }
 
 /// Removes the build cache records of this run's private cache mounts: created during the
@@ -1310,6 +1367,7 @@ fn measure(
         dev_only.len()
     );
     let gen_image = gen.inspect(docker, &dev_only)?;
+    let control = dev_control(docker, gen, &dev_only, tag)?;
     let ref_image = reference.inspect(docker, &dev_only)?;
     // 4. a dependency change: the same manifest and lockfile in both copies
     let manifest_rel = format!("{}/package.json", gmodel.stack.image.api_dir);
@@ -1453,6 +1511,7 @@ fn measure(
         scale_build,
         cli,
         compile,
+        control,
     }))
 }
 
