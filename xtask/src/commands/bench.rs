@@ -149,23 +149,40 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A TypeScript source of the API to change: the one named like the entry point
-/// (`dist/main.js` → `main.ts`) if any, else the first in path order.
+/// Sources a `//` comment can be appended to: TypeScript, then JavaScript.
+const TS_EXTS: &[&str] = &["ts", "tsx", "mts", "cts"];
+const SOURCE_EXTS: &[&str] = &["ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs"];
+
+/// A source of the API to change: TypeScript if there is any, else JavaScript; the one named
+/// like the entry point (`dist/main.js` → `main.ts`) if any, else the first in path order.
 fn source_to_change(api_dir: &Path, entry: &str) -> Result<PathBuf> {
     fn walk(d: &Path, out: &mut Vec<PathBuf>) {
         let Ok(rd) = std::fs::read_dir(d) else { return };
         for e in rd.filter_map(|e| e.ok()) {
             let p = e.path();
             let n = e.file_name().to_string_lossy().to_string();
-            if p.is_dir() && !SKIP.contains(&n.as_str()) {
-                walk(&p, out);
-            } else if n.ends_with(".ts") && !n.ends_with(".d.ts") {
+            if p.is_dir() {
+                if !SKIP.contains(&n.as_str()) {
+                    walk(&p, out);
+                }
+            } else if !n.ends_with(".d.ts")
+                && p.extension()
+                    .is_some_and(|x| SOURCE_EXTS.contains(&x.to_string_lossy().as_ref()))
+            {
                 out.push(p);
             }
         }
     }
-    let mut all = Vec::new();
-    walk(api_dir, &mut all);
+    let mut found = Vec::new();
+    walk(api_dir, &mut found);
+    let rank = |p: &PathBuf| {
+        let ts = p
+            .extension()
+            .is_some_and(|x| TS_EXTS.contains(&x.to_string_lossy().as_ref()));
+        usize::from(!ts)
+    };
+    let best = found.iter().map(rank).min().unwrap_or(0);
+    let mut all: Vec<PathBuf> = found.iter().filter(|p| rank(p) == best).cloned().collect();
     all.sort();
     let stem = Path::new(entry)
         .file_stem()
@@ -181,7 +198,7 @@ fn source_to_change(api_dir: &Path, entry: &str) -> Result<PathBuf> {
         .or(all.first());
     pick.cloned().with_context(|| {
         format!(
-            "no .ts source under {} to change for the warm rebuild",
+            "no TypeScript or JavaScript source under {} to change for the warm rebuild",
             api_dir.display()
         )
     })
@@ -626,7 +643,7 @@ struct Run {
 }
 
 impl Run {
-    /// A copy of `from` at `work/name` whose generated Dockerfile uses private cache mounts.
+    /// A copy of `from` at `work/name` (dependencies, outputs and VCS left out).
     fn copy(&self, from: &Path, name: &str) -> Result<PathBuf> {
         let to = self.work.join(name);
         copy_tree(from, &to)?;
@@ -664,11 +681,15 @@ impl Run {
     }
 }
 
+/// The label on every image a run builds (removed by it at the end, tagged or dangling).
+const RUN_LABEL: &str = "xtask.bench.run";
+
 fn subject_gen(
     ctx: &Ctx,
     docker: &Docker,
     node_image: Option<String>,
     tag: &str,
+    run_id: &str,
 ) -> Result<(Subject, Model)> {
     let model = ctx.model()?;
     let args = build_image::Args {
@@ -677,7 +698,8 @@ fn subject_gen(
         progress: Progress::Plain,
         ..build_image::Args::default()
     };
-    let plan = build_image::plan(ctx, &model, &args, docker)?;
+    let mut plan = build_image::plan(ctx, &model, &args, docker)?;
+    plan.labels.push((RUN_LABEL.into(), run_id.into()));
     Ok((
         Subject {
             label: "generated",
@@ -689,7 +711,14 @@ fn subject_gen(
     ))
 }
 
-fn subject_ref(root: &Path, refdir: &Path, gen: &Subject, model: &Model, tag: &str) -> Subject {
+fn subject_ref(
+    root: &Path,
+    refdir: &Path,
+    gen: &Subject,
+    model: &Model,
+    tag: &str,
+    run_id: &str,
+) -> Subject {
     let m = &model.stack.image;
     Subject {
         label: "reference",
@@ -698,7 +727,7 @@ fn subject_ref(root: &Path, refdir: &Path, gen: &Subject, model: &Model, tag: &s
             root: root.to_path_buf(),
             dockerfile: refdir.join("reference.Dockerfile"),
             tags: vec![format!("xtask-bench-reference:{tag}")],
-            labels: Vec::new(),
+            labels: vec![(RUN_LABEL.into(), run_id.into())],
             npmrc: None,
             ..gen.plan.clone()
         },
@@ -773,8 +802,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let config = ctx.config_explicit.then_some(ctx.config_path.as_path());
     let gctx = Ctx::new(&gen_root, config);
     let tag = format!("bench-{}", std::process::id());
-    let (gen, gmodel) = subject_gen(&gctx, &docker, args.node_image.clone(), &tag)?;
-    let reference = subject_ref(&ref_root, &refdir, &gen, &gmodel, &tag);
+    let (gen, gmodel) = subject_gen(&gctx, &docker, args.node_image.clone(), &tag, &id)?;
+    let reference = subject_ref(&ref_root, &refdir, &gen, &gmodel, &tag, &id);
     let mark = gen.plan.mark();
     let subject = match &gen.plan.standin {
         Some(of) => format!("STAND-IN base {} (stands in for {of})", gen.plan.node_image),
@@ -800,18 +829,69 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let result = measure(
         ctx, args, &docker, &mut run, &pnpm, &bin, &gen, &reference, &gmodel, &tag,
     );
-    // clean up whatever happened
-    let mut tags: Vec<String> = gen.plan.tags.clone();
-    tags.extend(reference.plan.tags.iter().cloned());
-    let _ = docker.remove_images(&tags);
+    // clean up whatever happened: every image of this run (tagged or left dangling by a
+    // rebuild), its private cache mounts
+    match docker.images_labelled(&format!("{RUN_LABEL}={id}")) {
+        Ok(ids) => {
+            if let Err(e) = docker.remove_image_ids(&ids) {
+                eprintln!("bench: could not remove this run's images: {e:#}");
+            }
+        }
+        Err(e) => eprintln!("bench: could not list this run's images: {e:#}"),
+    }
     let pruned = prune_private_mounts(&docker, &records_before, &run.mount_targets);
     let m = match result? {
         Some(m) => m,
         None => return Ok(Outcome::Fail),
     };
-    let load_after = loadavg();
+    let machine = Machine {
+        cores,
+        mem,
+        os,
+        server,
+        load_before,
+        load_after: loadavg(),
+        subject,
+        mark,
+    };
+    if let Some(n) = pruned {
+        eprintln!("bench: removed this run's {n} private cache mount record(s)");
+    }
+    report(ctx, args, &model, &gen, &machine, &m)
+}
 
-    // ---------- report ----------
+/// The machine and the base the figures were measured on.
+struct Machine {
+    cores: usize,
+    mem: Option<u64>,
+    os: String,
+    server: String,
+    load_before: String,
+    load_after: String,
+    /// the base image, as said on every line about it
+    subject: String,
+    mark: String,
+}
+
+/// Prints the tables and writes the JSON.
+fn report(
+    ctx: &Ctx,
+    args: &Args,
+    model: &Model,
+    gen: &Subject,
+    machine: &Machine,
+    m: &All,
+) -> Result<Outcome> {
+    let Machine {
+        cores,
+        mem,
+        os,
+        server,
+        load_before,
+        load_after,
+        subject,
+        mark,
+    } = machine;
     let machine = json!({
         "cores": cores,
         "memory_bytes": mem,
@@ -1151,9 +1231,6 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         ),
         None => println!("\n  first `cargo xtask` compile: skipped (--no-compile)"),
     }
-    if let Some(n) = pruned {
-        eprintln!("bench: removed this run's {n} private cache mount record(s)");
-    }
 
     let report = json!({
         "schema": "xtask-bench/1",
@@ -1430,7 +1507,8 @@ fn measure(
                 let rroot = run.copy(&root, &format!("fixture-{n}-reference"))?;
                 run.privatize(&groot, &format!("f{n}"))?;
                 let fctx = Ctx::new(&groot, config);
-                let (fgen, fmodel) = subject_gen(&fctx, docker, args.node_image.clone(), tag)?;
+                let (fgen, fmodel) =
+                    subject_gen(&fctx, docker, args.node_image.clone(), tag, &run.id)?;
                 let fref = Subject {
                     plan: Plan {
                         root: rroot.clone(),
@@ -1557,13 +1635,26 @@ mod tests {
     fn the_source_named_like_the_entry_is_changed() {
         let d = std::env::temp_dir().join(format!("xtask-bench-src-{}", std::process::id()));
         std::fs::create_dir_all(d.join("src/lib")).expect("mkdir");
-        for f in ["src/a.ts", "src/main.ts", "src/lib/types.d.ts"] {
+        for f in [
+            "src/a.ts",
+            "src/main.ts",
+            "src/lib/types.d.ts",
+            "src/lib/z.js",
+            "README.md",
+        ] {
             std::fs::write(d.join(f), "x").expect("write");
         }
         let p = source_to_change(&d, "dist/main.js").expect("found");
         assert!(p.ends_with("src/main.ts"), "{}", p.display());
         let q = source_to_change(&d, "dist/server.js").expect("found");
         assert!(q.ends_with("src/a.ts"), "{}", q.display());
+        for f in ["src/a.ts", "src/main.ts"] {
+            std::fs::remove_file(d.join(f)).expect("rm");
+        }
+        let r = source_to_change(&d, "dist/main.js").expect("found");
+        assert!(r.ends_with("src/lib/z.js"), "{}", r.display());
+        std::fs::remove_file(d.join("src/lib/z.js")).expect("rm");
+        assert!(source_to_change(&d, "dist/main.js").is_err());
         let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -225,6 +225,41 @@ impl Docker {
         Ok(())
     }
 
+    /// Ids of every image (dangling ones too) carrying the label `KEY=VALUE`.
+    pub fn images_labelled(&self, label: &str) -> Result<Vec<String>> {
+        let c = self.capture([
+            "images",
+            "--quiet",
+            "--no-trunc",
+            "--filter",
+            &format!("label={label}"),
+        ])?;
+        if !c.ok() {
+            bail!(
+                "docker images --filter label={label} failed: {}",
+                c.detail()
+            );
+        }
+        let mut ids: Vec<String> = c.stdout.split_whitespace().map(str::to_string).collect();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// `docker rmi --force ID...`: for images this tool built and labelled itself (an image
+    /// id with several tags needs --force).
+    pub fn remove_image_ids(&self, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut args = vec!["rmi".to_string(), "--force".to_string()];
+        args.extend(ids.iter().cloned());
+        let c = self.capture(args)?;
+        if !c.ok() {
+            bail!("docker rmi failed: {}", c.detail());
+        }
+        Ok(())
+    }
+
     /// `docker port NAME PORT/tcp` → `127.0.0.1:49153`.
     pub fn host_port(&self, container: &str, port: u16) -> Result<String> {
         let c = self.capture(["port", container, &format!("{port}/tcp")])?;
