@@ -949,17 +949,17 @@ fn report(
             "context <= 1.1x the bytes COPYed, independent of unrelated packages",
             match (&m.scale_build, fixture_ctx_ratio) {
                 (Some(s), Some(f)) => format!(
-                    "{} on the sample, {} with {} unrelated packages",
+                    "{} on this monorepo, {} with {} unrelated packages",
                     fmt_ratio(ctx_ratio),
                     fmt_ratio(Some(f)),
                     s.packages
                 ),
-                _ => format!("{} on the sample (no scaling run)", fmt_ratio(ctx_ratio)),
+                _ => format!("{} on this monorepo (no scaling run)", fmt_ratio(ctx_ratio)),
             },
             ctx_ratio.is_some_and(|x| x <= 1.1) && fixture_ctx_ratio.is_none_or(|x| x <= 1.1),
         ),
         (
-            "verify --static <= 100 ms warm on the sample",
+            "verify --static <= 100 ms warm on this monorepo",
             match m.cli.first() {
                 Some(c) => format!(
                     "{} total (in-process {}, the rest is docker compose config + caddy)",
