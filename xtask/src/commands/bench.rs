@@ -64,8 +64,9 @@ OPTIONS:
     --repeat N           cold builds and warm rebuilds per Dockerfile (default 1)
     --scale N,N...       extra packages of the scaling fixture (default 60,200; `0` skips
                          the fixture); the image is built on the first
+    --no-scaling         the same as --scale 0
     --runs N             runs per command timing, median reported (default 7)
-    --no-compile         skip the clean compile of cargo xtask (about 1.5 min on 2 cores)
+    --no-compile         skip the clean compile of cargo xtask (30-90 s on 2 cores)
     -h, --help           print this help
 
 Needs a Docker engine with buildx, and corepack (or pnpm) on the host for lockfiles.
