@@ -14,7 +14,10 @@ WORKDIR /app
 COPY . .
 RUN pnpm install --frozen-lockfile
 RUN pnpm --filter "${API}..." run build
-RUN pnpm --filter "${API}" deploy --prod --legacy /deploy && cp -r /app/${API_DIR}/dist /deploy/dist
+# `deploy` copies the package's files (dist included unless `files` leaves it out); the copy
+# into /deploy/dist/ makes sure the build output is there, once
+RUN pnpm --filter "${API}" deploy --prod --legacy /deploy \
+ && mkdir -p /deploy/dist && cp -r /app/${API_DIR}/dist/. /deploy/dist/
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production PORT=3000

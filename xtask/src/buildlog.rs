@@ -108,6 +108,83 @@ pub fn reran(steps: &[Step]) -> Vec<&Step> {
         .collect()
 }
 
+/// A size as BuildKit prints it (`2B`, `15.49kB`, `1.2MB`, `3GiB`) in bytes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult = match unit.trim() {
+        "B" | "" => 1.0,
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some((n * mult).round() as u64)
+}
+
+/// The bytes of build context BuildKit sent: the last `transferring context: N` of the
+/// `[internal] load build context` step (BuildKit prints 4 significant digits).
+pub fn context_bytes<S: AsRef<str>>(lines: &[S]) -> Option<u64> {
+    let mut vertex: Option<String> = None;
+    let mut bytes = None;
+    for line in lines {
+        let line = line.as_ref();
+        let Some(rest) = line.strip_prefix('#') else {
+            continue;
+        };
+        let Some((num, text)) = rest.split_once(' ') else {
+            continue;
+        };
+        if text == "[internal] load build context" {
+            vertex = Some(num.to_string());
+        } else if vertex.as_deref() == Some(num) {
+            if let Some(t) = text.strip_prefix("transferring context:") {
+                if let Some(size) = t.split_whitespace().next().and_then(parse_size) {
+                    bytes = Some(size);
+                }
+            }
+        }
+    }
+    bytes
+}
+
+/// Does this step install dependencies (`pnpm install`/`i`/`deploy`/`fetch`, `npm ci`,
+/// `npm install`, `yarn install`)?
+pub fn is_install(step: &Step) -> bool {
+    if !step.is_instruction() {
+        return false;
+    }
+    let Some((_, instr)) = step.name.split_once("] ") else {
+        return false;
+    };
+    let Some(cmd) = instr.strip_prefix("RUN ") else {
+        return false;
+    };
+    let words: Vec<&str> = cmd
+        .split(|c: char| c.is_whitespace() || c == ';' || c == '&' || c == '|')
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.windows(2).any(|w| {
+        matches!(w[0], "pnpm" | "npm" | "yarn")
+            && matches!(w[1], "install" | "i" | "ci" | "deploy" | "fetch" | "add")
+    }) || words.iter().enumerate().any(|(i, w)| {
+        // `pnpm --filter x install`, `pnpm --filter x deploy ...`
+        *w == "pnpm"
+            && words[i + 1..]
+                .iter()
+                .take(6)
+                .any(|x| matches!(*x, "install" | "deploy"))
+    })
+}
+
 /// `ERROR: failed to solve: ...`, buildx's one-line verdict, if present.
 pub fn verdict<S: AsRef<str>>(lines: &[S]) -> Option<String> {
     lines
@@ -180,5 +257,48 @@ ERROR: failed to solve: executor failed running [/bin/sh -c pnpm]: exit code: 2"
         assert!(verdict(&lines)
             .expect("verdict")
             .starts_with("ERROR: failed to solve"));
+    }
+
+    #[test]
+    fn sizes_and_context_bytes() {
+        assert_eq!(parse_size("2B"), Some(2));
+        assert_eq!(parse_size("15.49kB"), Some(15_490));
+        assert_eq!(parse_size("60.06MB"), Some(60_060_000));
+        assert_eq!(parse_size("1.5GB"), Some(1_500_000_000));
+        assert_eq!(parse_size("1KiB"), Some(1024));
+        assert_eq!(parse_size("12 parsecs"), None);
+        assert_eq!(parse_size("kB"), None);
+        let log = "#2 [internal] load .dockerignore
+#2 transferring context: 2B done
+#2 DONE 0.0s
+#5 [internal] load build context
+#5 transferring context: 12.5MB 2.0s
+#6 [base 1/3] FROM x
+#5 transferring context: 60.06MB 4.1s done
+#5 DONE 4.2s";
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(context_bytes(&lines), Some(60_060_000));
+        assert_eq!(context_bytes(&lines[..3]), None);
+    }
+
+    #[test]
+    fn install_steps() {
+        let step = |name: &str| Step {
+            name: name.into(),
+            ..Step::default()
+        };
+        assert!(is_install(&step("[deps 1/1] RUN --mount=type=cache,id=s,target=/s     pnpm install --frozen-lockfile --filter \"@a/api...\"")));
+        assert!(is_install(&step(
+            "[build 5/7] RUN pnpm install --frozen-lockfile"
+        )));
+        assert!(is_install(&step(
+            "[build 7/7] RUN pnpm --filter \"@a/api\" deploy --prod --legacy /deploy && cp -r x y"
+        )));
+        assert!(is_install(&step("[b 2/3] RUN npm ci --omit=dev")));
+        assert!(!is_install(&step(
+            "[build 5/5] RUN pnpm --filter \"@a/api\" run build"
+        )));
+        assert!(!is_install(&step("[build 2/5] COPY pnpm-lock.yaml ./")));
+        assert!(!is_install(&step("[internal] load build context")));
     }
 }

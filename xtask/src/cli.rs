@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use lexopt::prelude::*;
 use lexopt::Arg;
 
@@ -34,7 +34,8 @@ COMMANDS:
     build-image    docker buildx build of the API image from the generated Dockerfile;
                    --node-image standin builds on the stand-in; --smoke tests the result
     smoke          smoke-test and inspect a built API image (runs it, GET /health)
-    bench          cold and warm build times, steps re-run, image size by origin
+    bench          the generated Dockerfile against a hand-written reference, side by side:
+                   build times, image size, context; scaling; command timings
     rehearse       run the generated staging stack on the local engine (stand-ins where no
                    image can be pulled) and prove HTTPS via caddy, health, redirect, clean down
 
@@ -315,7 +316,29 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
                 match arg {
                     Long("node-image") => a.node_image = Some(p.value()?.string()?),
                     Long("out") => a.out = Some(PathBuf::from(p.value()?)),
-                    Long("keep-cache") => a.keep_cache = true,
+                    Long("scale") => a.scale = bench::parse_scale(&p.value()?.string()?)?,
+                    Long("no-scaling") => a.scale.clear(),
+                    Long("runs") => {
+                        let v = p.value()?.string()?;
+                        a.runs = v
+                            .parse()
+                            .ok()
+                            .filter(|n| (1..=100).contains(n))
+                            .with_context(|| {
+                                format!("--runs {v:?}: a number of runs from 1 to 100")
+                            })?;
+                    }
+                    Long("repeat") => {
+                        let v = p.value()?.string()?;
+                        a.repeat = v
+                            .parse()
+                            .ok()
+                            .filter(|n| (1..=20).contains(n))
+                            .with_context(|| {
+                                format!("--repeat {v:?}: a number of repetitions from 1 to 20")
+                            })?;
+                    }
+                    Long("no-compile") => a.compile = false,
                     Short('h') | Long("help") => return help(bench::HELP),
                     other => return Err(unexpected(other, "bench")),
                 }

@@ -5,18 +5,19 @@
 
 /// Does `pattern` match the whole of `path`?
 pub fn matches(pattern: &str, path: &str) -> bool {
-    let pat: Vec<&str> = pattern
-        .split('/')
-        .filter(|s| !s.is_empty() && *s != ".")
-        .collect();
-    let segs: Vec<&str> = path
-        .split('/')
-        .filter(|s| !s.is_empty() && *s != ".")
-        .collect();
-    match_segments(&pat, &segs)
+    match_segments(&segments(pattern), &segments(path))
 }
 
-fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
+/// A pattern or path split into its segments (empty and `.` segments dropped), to match
+/// many times with [`match_segments`] without splitting again.
+pub fn segments(s: &str) -> Vec<&str> {
+    s.split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect()
+}
+
+/// [`matches`] on pre-split segments.
+pub fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
     match pat.split_first() {
         None => segs.is_empty(),
         Some((&"**", rest)) => (0..=segs.len()).any(|i| match_segments(rest, &segs[i..])),

@@ -1,82 +1,117 @@
-//! `cargo xtask bench`: cold build, warm rebuild after a source-only change (and which steps
-//! re-ran), image size split into base, dependencies and app. A benchmark, not a test.
+//! `cargo xtask bench`: the generated Dockerfile against a hand-written reference, side by
+//! side in one run on copies of the same monorepo (cold build, warm rebuild after a
+//! source-only change, rebuild after a dependency change, image size by origin,
+//! devDependencies in the image, build context against the bytes COPYed), how the generated
+//! build and `gen`/`verify --static` scale with unrelated workspace packages, and the first
+//! compile of `cargo xtask`. A benchmark, not a test: it prints a table and writes JSON.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use serde_json::json;
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value as Json};
 
-use super::build_image::{self, human_size, Built};
-use super::{require_fresh, Ctx, Outcome};
-use crate::buildlog;
-use crate::tools::docker::{Docker, HistoryEntry, Progress};
+use super::build_image::{self, Plan};
+use super::{require_fresh, Ctx, Model, Outcome};
+use crate::bench::image::{self as img, Sizes};
+use crate::bench::table::{
+    fmt_bytes, fmt_delta, fmt_ratio, fmt_secs, median, ratio, verdict, Table,
+};
+use crate::bench::{cachecheck, context, edit, fixture, lockfile};
+use crate::buildlog::{self, Step};
+use crate::parse::{dockerfile, ignore};
+use crate::tools::cargo::Cargo;
+use crate::tools::docker::{Docker, Progress};
+use crate::tools::pnpm::HostPnpm;
+use crate::tools::xtask_bin::XtaskBin;
 
 pub const HELP: &str = "\
-cargo xtask bench: how long the API image takes to build, and what it is made of
+cargo xtask bench: the generated Dockerfile against a hand-written reference, measured
 
 USAGE:
-    cargo xtask bench [--node-image IMAGE|standin] [--out FILE] [--keep-cache] [--root DIR]
+    cargo xtask bench [--node-image IMAGE|standin] [--out FILE] [--repeat N]
+                      [--scale N,N...] [--runs N] [--no-compile] [--root DIR] [--config FILE]
 
-On a temporary copy of the monorepo (so nothing of yours is touched):
-    1. empties the build cache (`docker builder prune -af`, cache mounts included) unless
-       --keep-cache (then the cold build runs with --no-cache: every step runs, but cache
-       mounts such as the pnpm store stay warm), then times a cold build;
-    2. appends a comment to one TypeScript source of the API (a source-only change) and
-       times the rebuild, listing the steps that re-ran (not CACHED in --progress=plain);
-    3. splits the image size into base, dependencies (node_modules), app (build outputs)
-       and setup (user, directories), from `docker history`.
-Prints a table and writes JSON (default: target/bench/bench.json of this workspace).
-The build cache of the whole engine is emptied: other projects' next builds start cold.
+On copies of the monorepo (nothing of yours is touched), the generated infra/api.Dockerfile
+and the reference (xtask/assets/reference.Dockerfile: one build stage, `COPY . .`,
+`pnpm install`, build, `pnpm deploy --prod --legacy`) are built side by side:
+    1. cold build: --no-cache, and every cache mount of the Dockerfile renamed to a private
+       id, so it starts empty (the engine's shared build cache is neither used nor pruned;
+       the base image is local, packages come from the registry);
+    2. warm rebuild after a source-only change (a comment appended to the API's entry
+       source): time, the steps that re-ran, whether a dependency install re-ran;
+    3. rebuild after a dependency change (a small dependency added to the API's
+       package.json, the lockfile rewritten with the host's pnpm);
+    4. image size split into base / dependencies / app / setup (docker history), and the
+       devDependencies in the image (node_modules/.pnpm against the lockfile);
+    5. build context BuildKit sent (`transferring context`) against the bytes the
+       Dockerfile COPYs from the context (after its ignore file).
+Cold builds and warm rebuilds run --repeat times each (alternating which Dockerfile goes
+first); medians are reported. `gen`, `gen --check` and `verify --static` are timed on the
+monorepo (median of --runs warm runs). Then the scaling fixture: the monorepo plus N
+workspace packages outside the API's closure (~1 MB each, lockfile rewritten on the host):
+the generated Dockerfile is built on the first N (context, cold and warm time; the
+reference's for contrast) and the commands are timed on every N. Last, the first compile
+of `cargo xtask` from an empty target directory.
+Ratios are generated / reference. Prints tables; writes JSON (default:
+target/bench/bench.json of this workspace). Progress goes to stderr. The machine's load
+average before and after is printed: other work on it skews every figure.
 
 OPTIONS:
-    --node-image IMAGE   as for build-image (`standin` = the local stand-in base)
+    --node-image IMAGE   base of every stage, as for build-image (`standin` = the local
+                         STAND-IN base, for machines without a registry)
     --out FILE           where to write the JSON
-    --keep-cache         do not prune the engine's build cache; build cold with --no-cache
+    --repeat N           cold builds and warm rebuilds per Dockerfile (default 1)
+    --scale N,N...       extra packages of the scaling fixture (default 60,200; `0` skips
+                         the fixture); the image is built on the first
+    --no-scaling         the same as --scale 0
+    --runs N             runs per command timing, median reported (default 7)
+    --no-compile         skip the clean compile of cargo xtask (30-90 s on 2 cores)
     -h, --help           print this help
 
-EXIT: 0 measured, 1 a build failed, 2 could not run.
+Needs a Docker engine with buildx, and corepack (or pnpm) on the host for lockfiles.
+EXIT: 0 measured (targets missed are reported, not failed), 1 a build failed,
+      2 could not run.
 ";
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Args {
     pub node_image: Option<String>,
     pub out: Option<PathBuf>,
-    pub keep_cache: bool,
+    pub scale: Vec<usize>,
+    pub runs: usize,
+    pub repeat: usize,
+    pub compile: bool,
 }
 
-/// An image's size by origin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Sizes {
-    pub base: u64,
-    pub deps: u64,
-    pub app: u64,
-    pub setup: u64,
-}
-
-impl Sizes {
-    pub fn total(&self) -> u64 {
-        self.base + self.deps + self.app + self.setup
-    }
-}
-
-/// Splits `history` (oldest first) given how many entries the base image has: the runtime
-/// stage copies `/app` whole from prod-deps (dependencies) and build outputs from
-/// `/app/<pkg>/...` (app); everything else it adds is setup.
-pub fn split_sizes(history: &[HistoryEntry], base_entries: usize) -> Sizes {
-    let mut s = Sizes::default();
-    for (i, h) in history.iter().enumerate() {
-        let cb = h.created_by.trim();
-        if i < base_entries {
-            s.base += h.size;
-        } else if cb.starts_with("COPY /app ./") || cb.starts_with("COPY --from=prod-deps") {
-            s.deps += h.size;
-        } else if cb.starts_with("COPY /app/") || cb.starts_with("COPY --from=build") {
-            s.app += h.size;
-        } else {
-            s.setup += h.size;
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            node_image: None,
+            out: None,
+            scale: vec![60, 200],
+            runs: 7,
+            repeat: 1,
+            compile: true,
         }
     }
-    s
+}
+
+/// `60,200` → `[60, 200]`; `0` (or nothing) → `[]`.
+pub fn parse_scale(s: &str) -> Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let n: usize = part.parse().with_context(|| {
+            format!("--scale {s:?}: {part:?} is not a number of packages (e.g. --scale 60,200)")
+        })?;
+        if n > 2000 {
+            bail!("--scale {n}: at most 2000 extra packages (each holds ~1 MB)");
+        }
+        if n > 0 && !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    Ok(out)
 }
 
 const SKIP: &[&str] = &[
@@ -115,23 +150,40 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A TypeScript source of the API to change: the one named like the entry point
-/// (`dist/main.js` → `main.ts`) if any, else the first in path order.
+/// Sources a `//` comment can be appended to: TypeScript, then JavaScript.
+const TS_EXTS: &[&str] = &["ts", "tsx", "mts", "cts"];
+const SOURCE_EXTS: &[&str] = &["ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs"];
+
+/// A source of the API to change: TypeScript if there is any, else JavaScript; the one named
+/// like the entry point (`dist/main.js` → `main.ts`) if any, else the first in path order.
 fn source_to_change(api_dir: &Path, entry: &str) -> Result<PathBuf> {
     fn walk(d: &Path, out: &mut Vec<PathBuf>) {
         let Ok(rd) = std::fs::read_dir(d) else { return };
         for e in rd.filter_map(|e| e.ok()) {
             let p = e.path();
             let n = e.file_name().to_string_lossy().to_string();
-            if p.is_dir() && !SKIP.contains(&n.as_str()) {
-                walk(&p, out);
-            } else if n.ends_with(".ts") && !n.ends_with(".d.ts") {
+            if p.is_dir() {
+                if !SKIP.contains(&n.as_str()) {
+                    walk(&p, out);
+                }
+            } else if !n.ends_with(".d.ts")
+                && p.extension()
+                    .is_some_and(|x| SOURCE_EXTS.contains(&x.to_string_lossy().as_ref()))
+            {
                 out.push(p);
             }
         }
     }
-    let mut all = Vec::new();
-    walk(api_dir, &mut all);
+    let mut found = Vec::new();
+    walk(api_dir, &mut found);
+    let rank = |p: &PathBuf| {
+        let ts = p
+            .extension()
+            .is_some_and(|x| TS_EXTS.contains(&x.to_string_lossy().as_ref()));
+        usize::from(!ts)
+    };
+    let best = found.iter().map(rank).min().unwrap_or(0);
+    let mut all: Vec<PathBuf> = found.iter().filter(|p| rank(p) == best).cloned().collect();
     all.sort();
     let stem = Path::new(entry)
         .file_stem()
@@ -147,7 +199,7 @@ fn source_to_change(api_dir: &Path, entry: &str) -> Result<PathBuf> {
         .or(all.first());
     pick.cloned().with_context(|| {
         format!(
-            "no .ts source under {} to change for the warm rebuild",
+            "no TypeScript or JavaScript source under {} to change for the warm rebuild",
             api_dir.display()
         )
     })
@@ -168,169 +220,1061 @@ fn target_dir() -> PathBuf {
     }
 }
 
-struct TempCopy(PathBuf);
+/// A directory removed on drop.
+struct TempDir(PathBuf);
 
-impl Drop for TempCopy {
+impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
-fn step_names(steps: &[&buildlog::Step]) -> Vec<String> {
-    steps.iter().map(|s| s.name.clone()).collect()
+fn read(p: &Path) -> Result<String> {
+    std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
 }
 
-fn instructions(b: &Built) -> usize {
-    b.steps.iter().filter(|s| s.is_instruction()).count()
+fn write(p: &Path, text: &str) -> Result<()> {
+    std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))
+}
+
+/// `MemTotal` of /proc/meminfo in bytes.
+pub fn mem_total(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// One build, as measured.
+#[derive(Debug, Clone)]
+struct Build {
+    ok: bool,
+    secs: f64,
+    steps: Vec<Step>,
+    lines: Vec<String>,
+    /// what went wrong with the measurement, if anything
+    note: Option<String>,
+}
+
+impl Build {
+    fn total(&self) -> usize {
+        self.steps.iter().filter(|s| s.is_instruction()).count()
+    }
+
+    fn ran(&self) -> Vec<&Step> {
+        buildlog::reran(&self.steps)
+    }
+
+    fn installs(&self) -> Vec<String> {
+        self.ran()
+            .into_iter()
+            .filter(|s| buildlog::is_install(s))
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    fn context(&self) -> Option<u64> {
+        buildlog::context_bytes(&self.lines)
+    }
+
+    fn json(&self) -> Json {
+        json!({
+            "secs": self.secs,
+            "steps_total": self.total(),
+            "steps_ran": self.ran().iter().map(|s| json!({"name": s.name, "secs": s.secs})).collect::<Vec<_>>(),
+            "installs_ran": self.installs(),
+            "context_bytes": self.context(),
+            "note": self.note,
+        })
+    }
+}
+
+/// One Dockerfile on one copy of the monorepo.
+struct Subject {
+    label: &'static str,
+    plan: Plan,
+    /// `--build-arg`s beyond NODE_IMAGE.
+    args: Vec<(String, String)>,
+    ignore: PathBuf,
+}
+
+impl Subject {
+    fn root(&self) -> &Path {
+        &self.plan.root
+    }
+
+    fn build(&self, docker: &Docker, what: &str, no_cache: bool) -> Result<Build> {
+        self.build_with(docker, what, no_cache, None)
+    }
+
+    /// A build; `target`: (stage, tag) to build one stage under another tag instead.
+    fn build_with(
+        &self,
+        docker: &Docker,
+        what: &str,
+        no_cache: bool,
+        target: Option<(&str, &str)>,
+    ) -> Result<Build> {
+        eprintln!("bench: {what}: {} Dockerfile", self.label);
+        let mut plan = Plan {
+            no_cache,
+            ..self.plan.clone()
+        };
+        if let Some((_, tag)) = target {
+            plan.tags = vec![tag.to_string()];
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let meta =
+            std::env::temp_dir().join(format!("xtask-bench-{}-{nanos}.json", std::process::id()));
+        let mut a = build_image::buildx_args(&plan, &meta);
+        let ctx = a.pop().unwrap_or_else(|| plan.root.display().to_string());
+        for (k, v) in &self.args {
+            a.push("--build-arg".into());
+            a.push(format!("{k}={v}"));
+        }
+        if let Some((stage, _)) = target {
+            a.push("--target".into());
+            a.push(stage.into());
+        }
+        a.push(ctx);
+        let t = std::time::Instant::now();
+        let s = docker.buildx_build(&a, &plan.root, Progress::Plain, true)?;
+        let secs = t.elapsed().as_secs_f64();
+        let _ = std::fs::remove_file(&meta);
+        let b = Build {
+            ok: s.ok(),
+            secs,
+            steps: buildlog::parse(&s.lines),
+            lines: s.lines,
+            note: None,
+        };
+        if !b.ok {
+            let bi = build_image::Built {
+                ok: false,
+                id: None,
+                size: None,
+                secs,
+                steps: b.steps.clone(),
+                lines: b.lines.clone(),
+            };
+            eprint!("{}", build_image::failure_report(&bi));
+        }
+        Ok(b)
+    }
+
+    /// A rebuild that should be warm. When it re-ran steps that read nothing from the
+    /// context, the engine lost its cache mid-run (someone pruned it): said, and, when
+    /// `retry` can make another change of the same kind, measured once more after it.
+    fn warm_build(
+        &self,
+        docker: &Docker,
+        what: &str,
+        retry: Option<&dyn Fn() -> Result<()>>,
+    ) -> Result<Build> {
+        let b = self.build(docker, what, false)?;
+        if !b.ok {
+            return Ok(b);
+        }
+        let df = self.dockerfile()?;
+        let odd: Vec<String> = cachecheck::ran_without_cause(&df, &b.ran())
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        if odd.is_empty() {
+            return Ok(b);
+        }
+        let note = format!(
+            "re-ran {} step(s) that read nothing from the context ({}): the engine's build cache lost them during the run (pruned by someone else?)",
+            odd.len(),
+            odd.join("; ")
+        );
+        eprintln!("bench: WARNING: the {} {what} {note}", self.label);
+        match retry {
+            Some(change) => {
+                eprintln!("bench: changing the source again and repeating the {what} once");
+                change()?;
+                let mut again = self.build(docker, &format!("{what}, repeated"), false)?;
+                again.note = Some(format!("repeated: the first attempt {note}"));
+                Ok(again)
+            }
+            None => Ok(Build {
+                note: Some(note),
+                ..b
+            }),
+        }
+    }
+
+    fn dockerfile(&self) -> Result<dockerfile::Dockerfile> {
+        Ok(dockerfile::parse(&read(&self.plan.dockerfile)?))
+    }
+
+    fn copied(&self) -> Result<context::Copied> {
+        let ign = match std::fs::read_to_string(&self.ignore) {
+            Ok(t) => ignore::parse(&t),
+            Err(_) => ignore::IgnoreFile::default(),
+        };
+        context::copied(self.root(), &self.dockerfile()?, &ign, &self.args)
+    }
+
+    /// Size by origin, store entries and the dev-only ones among them.
+    fn inspect(&self, docker: &Docker, dev_only: &BTreeSet<lockfile::PkgId>) -> Result<Image> {
+        let tag = &self.plan.tags[0];
+        let history = docker.history(tag)?;
+        let base = docker.history(&self.plan.node_image)?;
+        let copies = img::final_copies(&self.dockerfile()?, &self.args);
+        let sizes = img::split_sizes(&history, base.len(), &copies);
+        let entries = docker.store_entries(tag)?;
+        let dev = img::dev_in_store(&entries, dev_only);
+        let store = entries
+            .iter()
+            .filter(|e| lockfile::store_entry(e).is_some())
+            .count();
+        Ok(Image { sizes, store, dev })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Image {
+    sizes: Sizes,
+    /// packages in node_modules/.pnpm
+    store: usize,
+    dev: Vec<String>,
+}
+
+impl Image {
+    fn json(&self) -> Json {
+        json!({
+            "total": self.sizes.total(),
+            "base": self.sizes.base,
+            "dependencies": self.sizes.deps,
+            "app": self.sizes.app,
+            "setup": self.sizes.setup,
+            "store_packages": self.store,
+            "dev_dependencies": self.dev,
+        })
+    }
+}
+
+/// Everything measured for one subject on the sample.
+struct Measured {
+    /// `--repeat` cold builds; the first sent the whole context
+    colds: Vec<Build>,
+    /// `--repeat` warm rebuilds, each after its own source-only change
+    warms: Vec<Build>,
+    dep: Build,
+    image: Image,
+    copied: context::Copied,
+}
+
+/// The median wall time of some builds.
+fn secs_of(b: &[Build]) -> f64 {
+    median(&b.iter().map(|b| b.secs).collect::<Vec<_>>()).unwrap_or(f64::NAN)
+}
+
+fn series_json(b: &[Build]) -> Json {
+    let mut j = b.first().map(Build::json).unwrap_or(Json::Null);
+    j["secs"] = json!(secs_of(b));
+    j["runs_secs"] = json!(b.iter().map(|b| b.secs).collect::<Vec<_>>());
+    j["installs_ran"] = json!(b.iter().flat_map(Build::installs).collect::<Vec<_>>());
+    j["notes"] = json!(b.iter().filter_map(|b| b.note.clone()).collect::<Vec<_>>());
+    j
+}
+
+impl Measured {
+    fn cold(&self) -> &Build {
+        &self.colds[0]
+    }
+
+    fn warm(&self) -> &Build {
+        &self.warms[0]
+    }
+
+    fn warm_secs(&self) -> f64 {
+        secs_of(&self.warms)
+    }
+
+    fn cold_secs(&self) -> f64 {
+        secs_of(&self.colds)
+    }
+
+    /// dependency installs re-run by any warm rebuild
+    fn warm_installs(&self) -> usize {
+        self.warms.iter().map(|b| b.installs().len()).sum()
+    }
+
+    fn json(&self) -> Json {
+        json!({
+            "cold": series_json(&self.colds),
+            "warm_source_change": series_json(&self.warms),
+            "dependency_change": self.dep.json(),
+            "image": self.image.json(),
+            "copied": {"files": self.copied.files, "bytes": self.copied.bytes, "sources": self.copied.sources},
+            "context_over_copied": self.cold().context().and_then(|c| ratio(c as f64, self.copied.bytes as f64)),
+        })
+    }
+}
+
+/// `gen`, `gen --check`, `verify --static` timings on one monorepo (medians, seconds).
+#[derive(Debug, Clone)]
+struct CliTimes {
+    packages: usize,
+    workspace_packages: usize,
+    gen: f64,
+    check: f64,
+    verify: f64,
+    /// verify's own duration minus its external tools (compose and caddy, run in parallel)
+    verify_in_process: f64,
+    verify_exit: Option<i32>,
+}
+
+/// In-process part of one `verify --format json` report: its duration minus the longer of
+/// the compose and caddy stages (they run side by side), in seconds.
+pub fn verify_in_process(report: &Json) -> Option<f64> {
+    let total = report.get("duration_ms")?.as_f64()?;
+    let stages = report.get("stages")?.as_array()?;
+    let tools = stages
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.get("name").and_then(Json::as_str),
+                Some("compose" | "caddy")
+            )
+        })
+        .filter_map(|s| s.get("duration_ms").and_then(Json::as_f64))
+        .fold(0.0, f64::max);
+    Some((total - tools).max(0.0) / 1000.0)
+}
+
+fn time_cli(
+    bin: &XtaskBin,
+    root: &Path,
+    config: Option<&Path>,
+    runs: usize,
+    packages: usize,
+) -> Result<CliTimes> {
+    let mut base: Vec<String> = vec!["--root".into(), root.display().to_string()];
+    if let Some(c) = config {
+        base.push("--config".into());
+        base.push(c.display().to_string());
+    }
+    let with = |cmd: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        v.extend(base.iter().cloned());
+        v
+    };
+    // warm-up: writes infra/ for this monorepo, fills the page cache
+    let (g, _) = bin.run(&with(&["gen"]))?;
+    if !g.ok() {
+        bail!(
+            "`cargo xtask gen --root {}` failed: {}",
+            root.display(),
+            g.detail()
+        );
+    }
+    let _ = bin.run(&with(&["verify", "--static", "--format", "json"]))?;
+    let (mut gen, mut check, mut verify, mut inproc) = (vec![], vec![], vec![], vec![]);
+    let mut verify_exit = None;
+    for _ in 0..runs.max(1) {
+        let (c, s) = bin.run(&with(&["gen"]))?;
+        if !c.ok() {
+            bail!("`gen` failed on {}: {}", root.display(), c.detail());
+        }
+        gen.push(s);
+        let (c, s) = bin.run(&with(&["gen", "--check"]))?;
+        if !c.ok() {
+            bail!(
+                "`gen --check` found stale files right after `gen` on {}: {}",
+                root.display(),
+                c.detail()
+            );
+        }
+        check.push(s);
+        let (c, s) = bin.run(&with(&["verify", "--static", "--format", "json"]))?;
+        verify.push(s);
+        verify_exit = c.code;
+        if let Some(x) = serde_json::from_str::<Json>(&c.stdout)
+            .ok()
+            .as_ref()
+            .and_then(verify_in_process)
+        {
+            inproc.push(x);
+        }
+    }
+    let workspace_packages = crate::workspace::load(root)
+        .map(|w| w.packages.len())
+        .unwrap_or(0);
+    Ok(CliTimes {
+        packages,
+        workspace_packages,
+        gen: median(&gen).unwrap_or(f64::NAN),
+        check: median(&check).unwrap_or(f64::NAN),
+        verify: median(&verify).unwrap_or(f64::NAN),
+        verify_in_process: median(&inproc).unwrap_or(f64::NAN),
+        verify_exit,
+    })
+}
+
+/// The scaling fixture's builds: the generated Dockerfile cold and warm, the reference cold.
+struct ScaleBuild {
+    packages: usize,
+    heavy_bytes: u64,
+    gen_cold: Build,
+    gen_warm: Build,
+    gen_copied: context::Copied,
+    ref_cold: Build,
+}
+
+struct Run {
+    id: String,
+    work: PathBuf,
+    pnpm_version: String,
+    /// cache mount descriptions of the generated Dockerfile, to find this run's records
+    mount_targets: BTreeSet<String>,
+    /// generated Dockerfiles as `gen` wrote them
+    originals: std::collections::BTreeMap<PathBuf, String>,
+}
+
+impl Run {
+    /// A copy of `from` at `work/name` (dependencies, outputs and VCS left out).
+    fn copy(&self, from: &Path, name: &str) -> Result<PathBuf> {
+        let to = self.work.join(name);
+        copy_tree(from, &to)?;
+        Ok(to)
+    }
+
+    /// Gives the copy's generated Dockerfile private cache mounts named after `tag` (from
+    /// the text `gen` wrote, however often it is called).
+    fn privatize(&mut self, root: &Path, tag: &str) -> Result<()> {
+        let df = root.join(crate::stack::DOCKERFILE);
+        let original = match self.originals.get(&df) {
+            Some(t) => t.clone(),
+            None => {
+                let t = read(&df)?;
+                self.originals.insert(df.clone(), t.clone());
+                t
+            }
+        };
+        let (text, n) =
+            edit::private_cache_mounts(&original, &format!("xtask-bench-{}-{tag}", self.id));
+        if n > 0 {
+            for ins in dockerfile::parse(&text).instructions {
+                for (k, v) in &ins.flags {
+                    if k == "mount" && v.contains("type=cache") {
+                        if let Some(t) = v.split(',').find_map(|o| {
+                            o.strip_prefix("target=").or_else(|| o.strip_prefix("dst="))
+                        }) {
+                            self.mount_targets.insert(t.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        write(&df, &text)
+    }
+}
+
+/// The label on every image a run builds (removed by it at the end, tagged or dangling).
+const RUN_LABEL: &str = "xtask.bench.run";
+
+fn subject_gen(
+    ctx: &Ctx,
+    docker: &Docker,
+    node_image: Option<String>,
+    tag: &str,
+    run_id: &str,
+) -> Result<(Subject, Model)> {
+    let model = ctx.model()?;
+    let args = build_image::Args {
+        tag: Some(tag.into()),
+        node_image,
+        progress: Progress::Plain,
+        ..build_image::Args::default()
+    };
+    let mut plan = build_image::plan(ctx, &model, &args, docker)?;
+    plan.labels.push((RUN_LABEL.into(), run_id.into()));
+    Ok((
+        Subject {
+            label: "generated",
+            ignore: ctx.root.join(crate::stack::DOCKERIGNORE),
+            plan,
+            args: Vec::new(),
+        },
+        model,
+    ))
+}
+
+fn subject_ref(
+    root: &Path,
+    refdir: &Path,
+    gen: &Subject,
+    model: &Model,
+    tag: &str,
+    run_id: &str,
+) -> Subject {
+    let m = &model.stack.image;
+    Subject {
+        label: "reference",
+        ignore: refdir.join("reference.Dockerfile.dockerignore"),
+        plan: Plan {
+            root: root.to_path_buf(),
+            dockerfile: refdir.join("reference.Dockerfile"),
+            tags: vec![format!("xtask-bench-reference:{tag}")],
+            labels: vec![(RUN_LABEL.into(), run_id.into())],
+            npmrc: None,
+            ..gen.plan.clone()
+        },
+        args: vec![
+            ("API".into(), m.api_name.clone()),
+            ("API_DIR".into(), m.api_dir.clone()),
+            ("PNPM_VERSION".into(), m.pnpm_version.clone()),
+        ],
+    }
+}
+
+fn change_source(root: &Path, model: &Model, n: usize) -> Result<String> {
+    let f = source_to_change(
+        &root.join(&model.stack.image.api_dir),
+        &model.stack.image.entry,
+    )?;
+    write(&f, &edit::touch_source(&read(&f)?, n))?;
+    Ok(f.strip_prefix(root).unwrap_or(&f).display().to_string())
+}
+
+fn failed(what: &str, label: &str, mark: &str) -> Result<Outcome> {
+    println!("bench: the {what} of the {label} Dockerfile FAILED; nothing measured{mark}");
+    Ok(Outcome::Fail)
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let model = ctx.model()?;
     require_fresh(ctx, &model)?;
     let docker = Docker::find()?;
-    docker.require_engine()?;
+    let server = docker.require_engine()?;
     docker.require_buildx()?;
+    let pnpm = HostPnpm::find()?;
+    let bin = XtaskBin::current()?;
 
-    let tmp = TempCopy(std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&tmp.0);
-    copy_tree(&ctx.root, &tmp.0)?;
-    let config = if ctx.config_explicit {
-        Some(ctx.config_path.as_path())
-    } else {
-        None
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() % 1_000_000_000)
+        .unwrap_or(0);
+    let id = format!("{}-{nanos}", std::process::id());
+    let work = TempDir(std::env::temp_dir().join(format!("xtask-bench-{id}")));
+    let _ = std::fs::remove_dir_all(&work.0);
+    std::fs::create_dir_all(&work.0)
+        .with_context(|| format!("cannot create {}", work.0.display()))?;
+    let mut run = Run {
+        id: id.clone(),
+        work: work.0.clone(),
+        pnpm_version: model.stack.image.pnpm_version.clone(),
+        mount_targets: BTreeSet::new(),
+        originals: Default::default(),
     };
-    let bctx = Ctx::new(&tmp.0, config);
-    let bmodel = bctx.model()?;
-    let bargs = build_image::Args {
-        tag: Some("xtask-bench".into()),
-        node_image: args.node_image.clone(),
-        progress: Progress::Plain,
-        ..build_image::Args::default()
-    };
-    let plan = build_image::plan(&bctx, &bmodel, &bargs, &docker)?;
-    let mark = plan.mark();
-    let subject = match &plan.standin {
-        Some(of) => format!("STAND-IN base {} (stands in for {of})", plan.node_image),
-        None => plan.node_image.clone(),
+    let records_before: BTreeSet<String> = docker
+        .cache_records()
+        .map(|r| r.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default();
+    let load_before = loadavg();
+
+    // two copies of the same monorepo: each build context is sent in full the first time
+    let gen_root = run.copy(&ctx.root, "generated")?;
+    let ref_root = run.copy(&ctx.root, "reference")?;
+    run.privatize(&gen_root, "sample")?;
+    let refdir = work.0.join("reference-dockerfile");
+    std::fs::create_dir_all(&refdir)
+        .with_context(|| format!("cannot create {}", refdir.display()))?;
+    write(
+        &refdir.join("reference.Dockerfile"),
+        crate::bench::REFERENCE_DOCKERFILE,
+    )?;
+    write(
+        &refdir.join("reference.Dockerfile.dockerignore"),
+        crate::bench::REFERENCE_IGNORE,
+    )?;
+    let config = ctx.config_explicit.then_some(ctx.config_path.as_path());
+    let gctx = Ctx::new(&gen_root, config);
+    let tag = format!("bench-{}", std::process::id());
+    let (gen, gmodel) = subject_gen(&gctx, &docker, args.node_image.clone(), &tag, &id)?;
+    let reference = subject_ref(&ref_root, &refdir, &gen, &gmodel, &tag, &id);
+    let mark = gen.plan.mark();
+    let subject = match &gen.plan.standin {
+        Some(of) => format!("STAND-IN base {} (stands in for {of})", gen.plan.node_image),
+        None => gen.plan.node_image.clone(),
     };
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .as_deref()
+        .and_then(mem_total);
+    let os = crate::tools::os_release()
+        .map(|o| o.pretty_name)
+        .unwrap_or_else(|| std::env::consts::OS.to_string());
     eprintln!(
-        "bench: {} from a copy of {} on {subject}, {cores} core(s)",
-        plan.tags[0],
-        ctx.root.display()
+        "bench: {} from copies of {} on {subject}; {cores} core(s); work dir {}",
+        model.closure.api.name,
+        ctx.root.display(),
+        work.0.display()
     );
 
-    if args.keep_cache {
-        eprintln!("bench: --keep-cache: the build cache is NOT pruned; the cold build uses --no-cache (cache mounts stay warm)");
-    } else {
-        eprintln!("bench: emptying the build cache (docker builder prune -af) for a cold build");
-        let freed = docker.prune_build_cache()?;
-        eprintln!("bench: {freed}");
+    let result = measure(
+        ctx, args, &docker, &mut run, &pnpm, &bin, &gen, &reference, &gmodel, &tag,
+    );
+    // clean up whatever happened: every image of this run (tagged or left dangling by a
+    // rebuild), its private cache mounts
+    match docker.images_labelled(&format!("{RUN_LABEL}={id}")) {
+        Ok(ids) => {
+            if let Err(e) = docker.remove_image_ids(&ids) {
+                eprintln!("bench: could not remove this run's images: {e:#}");
+            }
+        }
+        Err(e) => eprintln!("bench: could not list this run's images: {e:#}"),
     }
-    eprintln!("bench: cold build");
-    let cold_plan = build_image::Plan {
-        no_cache: args.keep_cache,
-        ..plan.clone()
+    let pruned = prune_private_mounts(&docker, &records_before, &run.mount_targets);
+    let m = match result? {
+        Some(m) => m,
+        None => return Ok(Outcome::Fail),
     };
-    let cold = build_image::build(&docker, &cold_plan, Progress::Plain, true)?;
-    if !cold.ok {
-        eprint!("{}", build_image::failure_report(&cold));
-        bail_fail("cold build", &mark);
-        return Ok(Outcome::Fail);
+    let machine = Machine {
+        cores,
+        mem,
+        os,
+        server,
+        load_before,
+        load_after: loadavg(),
+        subject,
+        mark,
+    };
+    if let Some(n) = pruned {
+        eprintln!("bench: removed this run's {n} private cache mount record(s)");
     }
-    let changed = source_to_change(
-        &tmp.0.join(&bmodel.stack.image.api_dir),
-        &bmodel.stack.image.entry,
-    )?;
-    let rel = changed
-        .strip_prefix(&tmp.0)
-        .unwrap_or(&changed)
-        .display()
-        .to_string();
-    let mut text = std::fs::read_to_string(&changed)
-        .with_context(|| format!("cannot read {}", changed.display()))?;
-    text.push_str("\n// xtask bench: a source-only change\n");
-    std::fs::write(&changed, text)
-        .with_context(|| format!("cannot write {}", changed.display()))?;
-    eprintln!("bench: warm rebuild after changing {rel}");
-    let warm = build_image::build(&docker, &plan, Progress::Plain, true)?;
-    if !warm.ok {
-        eprint!("{}", build_image::failure_report(&warm));
-        bail_fail("warm rebuild", &mark);
-        return Ok(Outcome::Fail);
-    }
-    let history = docker.history(&plan.tags[0])?;
-    let base_history = docker.history(&plan.node_image)?;
-    let sizes = split_sizes(&history, base_history.len());
-    let cold_ran = buildlog::reran(&cold.steps);
-    let warm_ran = buildlog::reran(&warm.steps);
+    report(ctx, args, &model, &gen, &machine, &m)
+}
+
+/// The machine and the base the figures were measured on.
+struct Machine {
+    cores: usize,
+    mem: Option<u64>,
+    os: String,
+    server: String,
+    load_before: String,
+    load_after: String,
+    /// the base image, as said on every line about it
+    subject: String,
+    mark: String,
+}
+
+/// Prints the tables and writes the JSON.
+fn report(
+    ctx: &Ctx,
+    args: &Args,
+    model: &Model,
+    gen: &Subject,
+    machine: &Machine,
+    m: &All,
+) -> Result<Outcome> {
+    let Machine {
+        cores,
+        mem,
+        os,
+        server,
+        load_before,
+        load_after,
+        subject,
+        mark,
+    } = machine;
+    let machine = json!({
+        "cores": cores,
+        "memory_bytes": mem,
+        "os": os,
+        "docker_server": server,
+        "load_average_1m": {"before": load_before, "after": load_after},
+    });
+    let (g, r) = (&m.gen, &m.reference);
+    let warm_ratio = ratio(g.warm_secs(), r.warm_secs());
+    let size_ratio = ratio(g.image.sizes.total() as f64, r.image.sizes.total() as f64);
+    let gen_ctx = g.cold().context();
+    let ctx_ratio = gen_ctx.and_then(|c| ratio(c as f64, g.copied.bytes as f64));
+    let fixture_ctx_ratio = m.scale_build.as_ref().and_then(|s| {
+        s.gen_cold
+            .context()
+            .and_then(|c| ratio(c as f64, s.gen_copied.bytes as f64))
+    });
+    let verify0 = m.cli.first().map(|c| c.verify);
+    let targets = vec![
+        (
+            "warm source-only rebuild <= 0.25x the reference's, no dependency install re-run",
+            format!(
+                "{} ({} vs {}), installs re-run: {}; its longest step: {}",
+                fmt_ratio(warm_ratio),
+                fmt_secs(g.warm_secs()),
+                fmt_secs(r.warm_secs()),
+                g.warm_installs(),
+                longest(g.warm())
+                    .map(|(name, secs)| format!(
+                        "{} ({} = {} of the reference's rebuild)",
+                        name,
+                        fmt_secs(secs),
+                        fmt_ratio(ratio(secs, r.warm_secs()))
+                    ))
+                    .unwrap_or_else(|| "-".into())
+            ),
+            warm_ratio.is_some_and(|x| x <= 0.25) && g.warm_installs() == 0,
+        ),
+        (
+            "final image <= the reference's, zero devDependencies",
+            format!(
+                "{} ({}: setup {}, dependencies + app {}), devDependencies: {}",
+                fmt_ratio(size_ratio),
+                fmt_delta(g.image.sizes.total(), r.image.sizes.total()),
+                fmt_delta(g.image.sizes.setup, r.image.sizes.setup),
+                fmt_delta(
+                    g.image.sizes.deps + g.image.sizes.app,
+                    r.image.sizes.deps + r.image.sizes.app
+                ),
+                g.image.dev.len()
+            ),
+            g.image.sizes.total() <= r.image.sizes.total() && g.image.dev.is_empty(),
+        ),
+        (
+            "context <= 1.1x the bytes COPYed, independent of unrelated packages",
+            match (&m.scale_build, fixture_ctx_ratio) {
+                (Some(s), Some(f)) => format!(
+                    "{} on this monorepo, {} with {} unrelated packages",
+                    fmt_ratio(ctx_ratio),
+                    fmt_ratio(Some(f)),
+                    s.packages
+                ),
+                _ => format!("{} on this monorepo (no scaling run)", fmt_ratio(ctx_ratio)),
+            },
+            ctx_ratio.is_some_and(|x| x <= 1.1) && fixture_ctx_ratio.is_none_or(|x| x <= 1.1),
+        ),
+        (
+            "verify --static <= 100 ms warm on this monorepo",
+            match m.cli.first() {
+                Some(c) => format!(
+                    "{} total (in-process {}, the rest is docker compose config + caddy)",
+                    fmt_secs(c.verify),
+                    fmt_secs(c.verify_in_process)
+                ),
+                None => "not measured".into(),
+            },
+            verify0.is_some_and(|v| v <= 0.100),
+        ),
+    ];
 
     println!(
-        "bench: {} on {subject}; {cores} core(s)",
-        bmodel.closure.api.name
+        "bench: {} — generated {} vs reference xtask/assets/reference.Dockerfile{mark}",
+        model.closure.api.name,
+        crate::stack::DOCKERFILE,
     );
-    println!("  {:<44} {:>8}  steps that ran (not CACHED)", "", "time");
     println!(
-        "  {:<44} {:>7.1}s  {} of {}",
-        if args.keep_cache {
-            "cold build (--no-cache; cache mounts warm)"
+        "  machine: {cores} cores, {} RAM, {os}, Docker {server}; load average {load_before} -> {load_after}\n  base: {subject}",
+        mem.map(|b| format!("{:.0} GiB", b as f64 / (1u64 << 30) as f64))
+            .unwrap_or_else(|| "?".into())
+    );
+    println!("  cold = --no-cache with empty private cache mounts (the engine's shared cache untouched); base image local, packages from the registry");
+    println!();
+    let mut t = Table::new(&[
+        if args.repeat > 1 {
+            "ratios, generated / reference (medians)"
         } else {
-            "cold build (build cache pruned)"
+            "ratios, generated / reference"
         },
-        cold.secs,
-        cold_ran.len(),
-        instructions(&cold)
+        "generated",
+        "reference",
+        "ratio",
+    ]);
+    let row = |t: &mut Table, name: &str, a: f64, b: f64| {
+        t.row(&[name, &fmt_secs(a), &fmt_secs(b), &fmt_ratio(ratio(a, b))]);
+    };
+    row(
+        &mut t,
+        &format!("warm rebuild, source-only change ({})", m.changed),
+        g.warm_secs(),
+        r.warm_secs(),
     );
-    println!(
-        "  {:<44} {:>7.1}s  {} of {}",
-        format!("warm rebuild ({rel} changed)"),
-        warm.secs,
-        warm_ran.len(),
-        instructions(&warm)
+    row(
+        &mut t,
+        &format!("rebuild after a dependency change (+{})", m.dep_added),
+        g.dep.secs,
+        r.dep.secs,
     );
-    for s in &warm_ran {
-        println!(
-            "  {:<44} {:>8}    re-ran: {}",
+    row(&mut t, "cold build", g.cold_secs(), r.cold_secs());
+    t.row(&[
+        "final image size",
+        &fmt_bytes(g.image.sizes.total()),
+        &fmt_bytes(r.image.sizes.total()),
+        &fmt_ratio(size_ratio),
+    ]);
+    t.row(&[
+        "  dependencies (node_modules, manifests)",
+        &fmt_bytes(g.image.sizes.deps),
+        &fmt_bytes(r.image.sizes.deps),
+        &fmt_ratio(ratio(g.image.sizes.deps as f64, r.image.sizes.deps as f64)),
+    ]);
+    t.row(&[
+        "  app (build outputs)",
+        &fmt_bytes(g.image.sizes.app),
+        &fmt_bytes(r.image.sizes.app),
+        &fmt_ratio(ratio(g.image.sizes.app as f64, r.image.sizes.app as f64)),
+    ]);
+    t.row(&[
+        "  setup (user, directories)",
+        &fmt_bytes(g.image.sizes.setup),
+        &fmt_bytes(r.image.sizes.setup),
+        "",
+    ]);
+    t.row(&[
+        "  base",
+        &fmt_bytes(g.image.sizes.base),
+        &fmt_bytes(r.image.sizes.base),
+        "",
+    ]);
+    let ctxs = |b: &Build| b.context().map(fmt_bytes).unwrap_or_else(|| "?".into());
+    t.row(&[
+        "build context sent (cold)",
+        &ctxs(g.cold()),
+        &ctxs(r.cold()),
+        &fmt_ratio(match (g.cold().context(), r.cold().context()) {
+            (Some(a), Some(b)) => ratio(a as f64, b as f64),
+            _ => None,
+        }),
+    ]);
+    t.row(&[
+        "bytes COPYed from the context",
+        &fmt_bytes(g.copied.bytes),
+        &fmt_bytes(r.copied.bytes),
+        &fmt_ratio(ratio(g.copied.bytes as f64, r.copied.bytes as f64)),
+    ]);
+    t.row(&[
+        "context / bytes COPYed",
+        &fmt_ratio(ctx_ratio),
+        &fmt_ratio(
+            r.cold()
+                .context()
+                .and_then(|c| ratio(c as f64, r.copied.bytes as f64)),
+        ),
+        "",
+    ]);
+    t.row(&[
+        "dependency installs re-run by the warm rebuild",
+        &g.warm_installs().to_string(),
+        &r.warm_installs().to_string(),
+        "",
+    ]);
+    t.row(&[
+        "devDependencies in the final image",
+        &g.image.dev.len().to_string(),
+        &r.image.dev.len().to_string(),
+        "",
+    ]);
+    if let Some(n) = m.control {
+        t.row(&[
+            "  control: devDependencies the check finds in the deps stage",
+            &n.to_string(),
             "",
-            s.secs.map(|x| format!("{x:.1}s")).unwrap_or_default(),
-            s.name
+            "",
+        ]);
+    }
+    t.row(&[
+        "packages in node_modules/.pnpm",
+        &g.image.store.to_string(),
+        &r.image.store.to_string(),
+        "",
+    ]);
+    print!("{}", t.render(2));
+    println!();
+    println!("  targets (issue 6):");
+    for (name, value, ok) in &targets {
+        println!("    {:<6} {name}: {value}", verdict(*ok));
+    }
+    println!();
+    for (label, me) in [("generated", g), ("reference", r)] {
+        for (what, b) in [("warm rebuild", me.warm()), ("dependency change", &me.dep)] {
+            println!(
+                "  {label}, {what}: {} of {} steps re-ran{}",
+                b.ran().len(),
+                b.total(),
+                if b.installs().is_empty() {
+                    String::from(", no dependency install")
+                } else {
+                    format!(", {} dependency install(s)", b.installs().len())
+                }
+            );
+            for s in b.ran() {
+                println!(
+                    "    {:>6}  {}",
+                    s.secs.map(|x| format!("{x:.1}s")).unwrap_or_default(),
+                    s.name
+                );
+            }
+        }
+        if !me.image.dev.is_empty() {
+            println!(
+                "  {label}: devDependencies in the image: {}",
+                me.image.dev.join(", ")
+            );
+        }
+        for b in me.colds.iter().chain(&me.warms).chain([&me.dep]) {
+            if let Some(n) = &b.note {
+                println!("  {label}: NOTE: {n}");
+            }
+        }
+    }
+    if let Some(n) = m
+        .scale_build
+        .as_ref()
+        .and_then(|s| s.gen_warm.note.as_ref())
+    {
+        println!("  generated, warm rebuild of the scaling fixture: NOTE: {n}");
+    }
+    if let Some(s) = &m.scale_build {
+        println!();
+        println!(
+            "  scaling: + {} workspace packages outside the closure ({} of heavy files), lockfile rewritten on the host",
+            s.packages,
+            fmt_bytes(s.heavy_bytes)
+        );
+        let mut t = Table::new(&["extra packages", "0", &s.packages.to_string(), "growth"]);
+        let c = |b: &Build| b.context();
+        let both = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => fmt_delta(b, a),
+            _ => "?".into(),
+        };
+        t.row(&[
+            "generated: context sent",
+            &ctxs(g.cold()),
+            &ctxs(&s.gen_cold),
+            &both(c(g.cold()), c(&s.gen_cold)),
+        ]);
+        t.row(&[
+            "generated: bytes COPYed",
+            &fmt_bytes(g.copied.bytes),
+            &fmt_bytes(s.gen_copied.bytes),
+            &fmt_delta(s.gen_copied.bytes, g.copied.bytes),
+        ]);
+        t.row(&[
+            "generated: cold build",
+            &fmt_secs(g.cold_secs()),
+            &fmt_secs(s.gen_cold.secs),
+            &fmt_ratio(ratio(s.gen_cold.secs, g.cold_secs())),
+        ]);
+        t.row(&[
+            "generated: warm rebuild (source-only)",
+            &fmt_secs(g.warm_secs()),
+            &fmt_secs(s.gen_warm.secs),
+            &fmt_ratio(ratio(s.gen_warm.secs, g.warm_secs())),
+        ]);
+        t.row(&[
+            "reference: context sent",
+            &ctxs(r.cold()),
+            &ctxs(&s.ref_cold),
+            &both(c(r.cold()), c(&s.ref_cold)),
+        ]);
+        t.row(&[
+            "reference: cold build",
+            &fmt_secs(r.cold_secs()),
+            &fmt_secs(s.ref_cold.secs),
+            &fmt_ratio(ratio(s.ref_cold.secs, r.cold_secs())),
+        ]);
+        print!("{}", t.render(4));
+    }
+    if !m.cli.is_empty() {
+        println!();
+        println!(
+            "  commands, median of {} warm runs (process start to exit; `cargo xtask` adds cargo's own check):",
+            args.runs.max(1)
+        );
+        let mut t = Table::new(&[
+            "extra packages (workspace)",
+            "gen",
+            "gen --check",
+            "verify --static",
+            "in-process",
+        ]);
+        for c in &m.cli {
+            t.row(&[
+                format!("{} ({} packages)", c.packages, c.workspace_packages),
+                fmt_secs(c.gen),
+                fmt_secs(c.check),
+                format!(
+                    "{}{}",
+                    fmt_secs(c.verify),
+                    match c.verify_exit {
+                        Some(0) => String::new(),
+                        Some(n) => format!(" (exit {n})"),
+                        None => " (killed)".into(),
+                    }
+                ),
+                fmt_secs(c.verify_in_process),
+            ]);
+        }
+        print!("{}", t.render(4));
+        println!(
+            "    in-process = verify's own duration minus its docker compose config and caddy runs"
         );
     }
-    println!(
-        "  image size{mark}: {} ({} bytes)",
-        human_size(sizes.total()),
-        sizes.total()
-    );
-    println!(
-        "    base          {:>10}  {}",
-        human_size(sizes.base),
-        plan.node_image
-    );
-    println!(
-        "    dependencies  {:>10}  production node_modules + manifests (COPY --from=prod-deps)",
-        human_size(sizes.deps)
-    );
-    println!(
-        "    app           {:>10}  build outputs (COPY --from=build)",
-        human_size(sizes.app)
-    );
-    println!(
-        "    setup         {:>10}  user, directories",
-        human_size(sizes.setup)
-    );
+    match m.compile {
+        Some(s) => println!(
+            "\n  first `cargo xtask` compile from an empty target dir (cargo build -p xtask, dev profile): {}",
+            fmt_secs(s)
+        ),
+        None => println!("\n  first `cargo xtask` compile: skipped (--no-compile)"),
+    }
 
     let report = json!({
+        "schema": "xtask-bench/1",
         "root": ctx.root.display().to_string(),
-        "api": bmodel.closure.api.name,
-        "node_image": plan.node_image,
-        "standin": plan.standin,
-        "cores": cores,
-        "cache_pruned": !args.keep_cache,
-        "cold": {"secs": cold.secs, "steps_total": instructions(&cold), "steps_ran": step_names(&cold_ran)},
-        "warm": {"secs": warm.secs, "changed": rel, "steps_total": instructions(&warm), "steps_ran": step_names(&warm_ran)},
-        "size": {"total": sizes.total(), "base": sizes.base, "dependencies": sizes.deps, "app": sizes.app, "setup": sizes.setup},
+        "api": model.closure.api.name,
+        "node_image": gen.plan.node_image,
+        "standin": gen.plan.standin,
+        "machine": machine,
+        "cold_means": "--no-cache with empty private cache mounts; base image local; packages from the registry",
+        "source_change": m.changed,
+        "dependency_added": m.dep_added,
+        "generated": g.json(),
+        "reference": r.json(),
+        "ratios": {
+            "warm_source_change": warm_ratio,
+            "dependency_change": ratio(g.dep.secs, r.dep.secs),
+            "cold": ratio(g.cold_secs(), r.cold_secs()),
+            "image_size": size_ratio,
+            "context_sent": match (g.cold().context(), r.cold().context()) { (Some(a), Some(b)) => ratio(a as f64, b as f64), _ => None },
+        },
+        "targets": targets.iter().map(|(n, v, ok)| json!({"target": n, "measured": v, "met": ok})).collect::<Vec<_>>(),
+        "scaling": {
+            "build": m.scale_build.as_ref().map(|s| json!({
+                "packages": s.packages,
+                "heavy_bytes": s.heavy_bytes,
+                "generated_cold": s.gen_cold.json(),
+                "generated_warm_source_change": s.gen_warm.json(),
+                "generated_copied": {"files": s.gen_copied.files, "bytes": s.gen_copied.bytes},
+                "reference_cold": s.ref_cold.json(),
+            })),
+            "commands": m.cli.iter().map(|c| json!({
+                "extra_packages": c.packages,
+                "workspace_packages": c.workspace_packages,
+                "runs": args.runs.max(1),
+                "gen_secs": c.gen,
+                "gen_check_secs": c.check,
+                "verify_static_secs": c.verify,
+                "verify_static_in_process_secs": c.verify_in_process,
+                "verify_exit": c.verify_exit,
+            })).collect::<Vec<_>>(),
+        },
+        "compile_secs": m.compile,
+        "dev_dependencies_control": m.control,
     });
     let out = args
         .out
@@ -342,67 +1286,376 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let text = serde_json::to_string_pretty(&report).context("cannot serialise the report")?;
     crate::generated::write_atomic(&out, &format!("{text}\n"))?;
     println!("  JSON written to {}", out.display());
-    docker.remove_images(&plan.tags)?;
     Ok(Outcome::Pass)
 }
 
-fn bail_fail(what: &str, mark: &str) {
-    println!("bench: the {what} FAILED; nothing measured{mark}");
+/// The re-ran step that took longest: (its instruction, seconds).
+fn longest(b: &Build) -> Option<(String, f64)> {
+    b.ran()
+        .iter()
+        .filter_map(|s| s.secs.map(|x| (s.name.clone(), x)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Everything `run` measures.
+struct All {
+    gen: Measured,
+    reference: Measured,
+    changed: String,
+    dep_added: String,
+    scale_build: Option<ScaleBuild>,
+    cli: Vec<CliTimes>,
+    compile: Option<f64>,
+    /// devDependencies the same check finds in the generated `deps` stage (all
+    /// dependencies): proof that it sees them when they are there
+    control: Option<usize>,
+}
+
+/// The control for the devDependency check: the generated Dockerfile's `deps` stage holds
+/// every dependency, so the check must find the dev-only ones there. `None` when the
+/// lockfile has no dev-only package or the Dockerfile no `deps` stage.
+fn dev_control(
+    docker: &Docker,
+    gen: &Subject,
+    dev_only: &BTreeSet<lockfile::PkgId>,
+    tag: &str,
+) -> Result<Option<usize>> {
+    if dev_only.is_empty() || gen.dockerfile()?.stage_named("deps").is_none() {
+        return Ok(None);
+    }
+    let image = format!("xtask-bench-control:{tag}");
+    let b = gen.build_with(
+        docker,
+        "control: the deps stage (every dependency)",
+        false,
+        Some(("deps", &image)),
+    )?;
+    if !b.ok {
+        return Ok(None);
+    }
+    let entries = docker.store_entries(&image);
+    let _ = docker.remove_images(std::slice::from_ref(&image));
+    Ok(Some(img::dev_in_store(&entries?, dev_only).len()))
+}
+
+/// Removes the build cache records of this run's private cache mounts: created during the
+/// run, of kind exec.cachemount, mounted at one of the generated Dockerfile's targets.
+fn prune_private_mounts(
+    docker: &Docker,
+    before: &BTreeSet<String>,
+    targets: &BTreeSet<String>,
+) -> Option<usize> {
+    let records = docker.cache_records().ok()?;
+    let mut n = 0;
+    for r in records {
+        let ours = !before.contains(&r.id)
+            && r.kind == "exec.cachemount"
+            && targets.iter().any(|t| {
+                r.description
+                    .starts_with(&format!("cached mount {t} from exec"))
+            });
+        if ours && docker.prune_cache_record(&r.id).is_ok() {
+            n += 1;
+        }
+    }
+    Some(n)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    ctx: &Ctx,
+    args: &Args,
+    docker: &Docker,
+    run: &mut Run,
+    pnpm: &HostPnpm,
+    bin: &XtaskBin,
+    gen: &Subject,
+    reference: &Subject,
+    gmodel: &Model,
+    tag: &str,
+) -> Result<Option<All>> {
+    let mark = gen.plan.mark();
+    let gen_copied = gen.copied()?;
+    let ref_copied = reference.copied()?;
+
+    // 1. cold, --repeat times, alternating which goes first; a fresh private store each time
+    let mut colds: [Vec<Build>; 2] = [Vec::new(), Vec::new()];
+    for k in 0..args.repeat.max(1) {
+        if k > 0 {
+            run.privatize(gen.root(), &format!("sample{k}"))?;
+        }
+        let order: [usize; 2] = if k % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let sub = if i == 0 { gen } else { reference };
+            let b = sub.build(
+                docker,
+                &format!("cold build {}/{}", k + 1, args.repeat.max(1)),
+                true,
+            )?;
+            if !b.ok {
+                return failed("cold build", sub.label, &mark).map(|_| None);
+            }
+            colds[i].push(b);
+        }
+    }
+    // 2. warm, each after the same source-only change in both copies
+    let mut warms: [Vec<Build>; 2] = [Vec::new(), Vec::new()];
+    let mut changed = String::new();
+    for k in 1..=args.repeat.max(1) {
+        changed = change_source(gen.root(), gmodel, k)?;
+        change_source(reference.root(), gmodel, k)?;
+        let order: [usize; 2] = if k % 2 == 1 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let sub = if i == 0 { gen } else { reference };
+            let again = || change_source(sub.root(), gmodel, k + 1000).map(|_| ());
+            let b = sub.warm_build(
+                docker,
+                &format!(
+                    "warm rebuild {k}/{} ({changed} changed)",
+                    args.repeat.max(1)
+                ),
+                Some(&again),
+            )?;
+            if !b.ok {
+                return failed("warm rebuild", sub.label, &mark).map(|_| None);
+            }
+            warms[i].push(b);
+        }
+    }
+    let [gen_cold, ref_cold] = colds;
+    let [gen_warm, ref_warm] = warms;
+    // 3. size and devDependencies of the images as the monorepo is
+    let lock = read(&gen.root().join("pnpm-lock.yaml"))?;
+    let prod: Vec<String> = gmodel
+        .closure
+        .runtime
+        .iter()
+        .map(|p| p.dir.clone())
+        .collect();
+    let mut all: Vec<String> = gmodel
+        .closure
+        .install
+        .iter()
+        .map(|p| p.dir.clone())
+        .collect();
+    all.push(".".into());
+    let dev_only = lockfile::dev_only(&lock, &prod, &all)?;
+    eprintln!(
+        "bench: image sizes and devDependencies ({} dev-only packages in the lockfile)",
+        dev_only.len()
+    );
+    let gen_image = gen.inspect(docker, &dev_only)?;
+    let control = dev_control(docker, gen, &dev_only, tag)?;
+    let ref_image = reference.inspect(docker, &dev_only)?;
+    // 4. a dependency change: the same manifest and lockfile in both copies
+    let manifest_rel = format!("{}/package.json", gmodel.stack.image.api_dir);
+    let (text, (name, spec)) = edit::add_dependency(&read(&gen.root().join(&manifest_rel))?)?;
+    write(&gen.root().join(&manifest_rel), &text)?;
+    eprintln!("bench: adding {name}@{spec} to {manifest_rel}; rewriting pnpm-lock.yaml with the host's pnpm {}", run.pnpm_version);
+    pnpm.lockfile_only(gen.root(), &run.pnpm_version)?;
+    for f in [manifest_rel.as_str(), "pnpm-lock.yaml"] {
+        std::fs::copy(gen.root().join(f), reference.root().join(f))
+            .with_context(|| format!("cannot copy {f} to the reference's copy"))?;
+    }
+    let dep_model = Ctx::new(
+        gen.root(),
+        ctx.config_explicit.then_some(ctx.config_path.as_path()),
+    )
+    .model()?;
+    if crate::render::dockerfile::render(&dep_model.stack.image)
+        != crate::render::dockerfile::render(&gmodel.stack.image)
+    {
+        bail!(
+            "adding {name} changed the generated Dockerfile (a bug in bench's dependency change)"
+        );
+    }
+    let gen_dep = gen.warm_build(docker, &format!("rebuild after adding {name}"), None)?;
+    if !gen_dep.ok {
+        return failed("dependency-change rebuild", gen.label, &mark).map(|_| None);
+    }
+    let ref_dep = reference.warm_build(docker, &format!("rebuild after adding {name}"), None)?;
+    if !ref_dep.ok {
+        return failed("dependency-change rebuild", reference.label, &mark).map(|_| None);
+    }
+
+    // 5. scaling
+    let mut scale_build = None;
+    let mut cli = Vec::new();
+    let config = ctx.config_explicit.then_some(ctx.config_path.as_path());
+    let zero = run.copy(&ctx.root, "fixture-0")?;
+    eprintln!(
+        "bench: timing gen, gen --check, verify --static ({} runs) on the monorepo as it is",
+        args.runs
+    );
+    cli.push(time_cli(bin, &zero, config, args.runs, 0)?);
+    {
+        for (i, &n) in args.scale.iter().enumerate() {
+            let root = run.copy(&ctx.root, &format!("fixture-{n}"))?;
+            eprintln!(
+                "bench: fixture: + {n} packages outside the closure (~{} each)",
+                fmt_bytes(fixture::HEAVY_BYTES as u64)
+            );
+            fixture::add_packages(&root, n, fixture::HEAVY_BYTES)?;
+            pnpm.lockfile_only(&root, &run.pnpm_version)?;
+            eprintln!(
+                "bench: timing gen, gen --check, verify --static ({} runs) with {n} extra packages",
+                args.runs
+            );
+            cli.push(time_cli(bin, &root, config, args.runs, n)?);
+            if i == 0 {
+                // the image, built on a copy of this fixture (the timed one keeps its infra/)
+                let groot = run.copy(&root, &format!("fixture-{n}-generated"))?;
+                let rroot = run.copy(&root, &format!("fixture-{n}-reference"))?;
+                run.privatize(&groot, &format!("f{n}"))?;
+                let fctx = Ctx::new(&groot, config);
+                let (fgen, fmodel) =
+                    subject_gen(&fctx, docker, args.node_image.clone(), tag, &run.id)?;
+                let fref = Subject {
+                    plan: Plan {
+                        root: rroot.clone(),
+                        ..reference.plan.clone()
+                    },
+                    args: reference.args.clone(),
+                    ignore: reference.ignore.clone(),
+                    label: reference.label,
+                };
+                let gen_copied = fgen.copied()?;
+                let gen_cold =
+                    fgen.build(docker, &format!("cold build with {n} extra packages"), true)?;
+                if !gen_cold.ok {
+                    return failed("fixture cold build", fgen.label, &mark).map(|_| None);
+                }
+                change_source(fgen.root(), &fmodel, 1)?;
+                let again = || change_source(fgen.root(), &fmodel, 1000).map(|_| ());
+                let gen_warm = fgen.warm_build(
+                    docker,
+                    &format!("warm rebuild with {n} extra packages"),
+                    Some(&again),
+                )?;
+                if !gen_warm.ok {
+                    return failed("fixture warm rebuild", fgen.label, &mark).map(|_| None);
+                }
+                let ref_cold =
+                    fref.build(docker, &format!("cold build with {n} extra packages"), true)?;
+                if !ref_cold.ok {
+                    return failed("fixture cold build", fref.label, &mark).map(|_| None);
+                }
+                scale_build = Some(ScaleBuild {
+                    packages: n,
+                    heavy_bytes: (n * fixture::HEAVY_BYTES) as u64,
+                    gen_cold,
+                    gen_warm,
+                    gen_copied,
+                    ref_cold,
+                });
+            }
+            let _ = std::fs::remove_dir_all(&root);
+        }
+    }
+
+    // 6. the first compile
+    let compile = if args.compile {
+        let cargo = Cargo::find()?;
+        let ws = crate::cli::default_root();
+        cargo.fetch(&ws)?;
+        let target = run.work.join("cargo-target");
+        eprintln!(
+            "bench: compiling xtask from an empty target dir ({}); this takes a while",
+            target.display()
+        );
+        let s = cargo.build_clean(&ws, "xtask", &target)?;
+        let _ = std::fs::remove_dir_all(&target);
+        Some(s)
+    } else {
+        None
+    };
+
+    Ok(Some(All {
+        gen: Measured {
+            colds: gen_cold,
+            warms: gen_warm,
+            dep: gen_dep,
+            image: gen_image,
+            copied: gen_copied,
+        },
+        reference: Measured {
+            colds: ref_cold,
+            warms: ref_warm,
+            dep: ref_dep,
+            image: ref_image,
+            copied: ref_copied,
+        },
+        changed,
+        dep_added: format!("{name}@{spec}"),
+        scale_build,
+        cli,
+        compile,
+        control,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn h(created_by: &str, size: u64) -> HistoryEntry {
-        HistoryEntry {
-            created_by: created_by.into(),
-            size,
-        }
+    #[test]
+    fn scale_lists() {
+        assert_eq!(parse_scale("60,200").expect("ok"), vec![60, 200]);
+        assert_eq!(parse_scale("0").expect("ok"), Vec::<usize>::new());
+        assert_eq!(parse_scale(" 60, 60 ,").expect("ok"), vec![60]);
+        assert!(parse_scale("sixty")
+            .unwrap_err()
+            .to_string()
+            .contains("--scale"));
+        assert!(parse_scale("5000").is_err());
     }
 
     #[test]
-    fn sizes_split_by_origin() {
-        let hist = vec![
-            h("", 127_000_000),
-            h("ENV NODE_ENV=production PORT=3000", 0),
-            h(
-                "RUN /bin/sh -c addgroup -g 1001 -S appgroup # buildkit",
-                532,
-            ),
-            h("WORKDIR /app", 0),
-            h("COPY /app ./ # buildkit", 481_926),
-            h(
-                "COPY /app/packages/crypto/dist ./packages/crypto/dist # buildkit",
-                1372,
-            ),
-            h("COPY /app/apps/api/dist ./apps/api/dist # buildkit", 9041),
-            h("CMD [\"node\" \"dist/main.js\"]", 0),
-        ];
-        let s = split_sizes(&hist, 1);
+    fn machine_memory() {
         assert_eq!(
-            s,
-            Sizes {
-                base: 127_000_000,
-                deps: 481_926,
-                app: 10_413,
-                setup: 532
-            }
+            mem_total("MemTotal:       24567890 kB\nMemFree: 1 kB\n"),
+            Some(24_567_890 * 1024)
         );
-        assert_eq!(s.total(), 127_000_000 + 481_926 + 10_413 + 532);
+        assert_eq!(mem_total("nothing"), None);
+    }
+
+    #[test]
+    fn verify_in_process_part() {
+        let r = json!({"duration_ms": 620, "stages": [
+            {"name": "fresh", "duration_ms": 3},
+            {"name": "rules", "duration_ms": 9},
+            {"name": "compose", "duration_ms": 540},
+            {"name": "caddy", "duration_ms": 600}
+        ]});
+        let x = verify_in_process(&r).expect("parsed");
+        assert!((x - 0.020).abs() < 1e-9, "{x}");
+        assert_eq!(verify_in_process(&json!({})), None);
     }
 
     #[test]
     fn the_source_named_like_the_entry_is_changed() {
         let d = std::env::temp_dir().join(format!("xtask-bench-src-{}", std::process::id()));
         std::fs::create_dir_all(d.join("src/lib")).expect("mkdir");
-        for f in ["src/a.ts", "src/main.ts", "src/lib/types.d.ts"] {
+        for f in [
+            "src/a.ts",
+            "src/main.ts",
+            "src/lib/types.d.ts",
+            "src/lib/z.js",
+            "README.md",
+        ] {
             std::fs::write(d.join(f), "x").expect("write");
         }
         let p = source_to_change(&d, "dist/main.js").expect("found");
         assert!(p.ends_with("src/main.ts"), "{}", p.display());
         let q = source_to_change(&d, "dist/server.js").expect("found");
         assert!(q.ends_with("src/a.ts"), "{}", q.display());
+        for f in ["src/a.ts", "src/main.ts"] {
+            std::fs::remove_file(d.join(f)).expect("rm");
+        }
+        let r = source_to_change(&d, "dist/main.js").expect("found");
+        assert!(r.ends_with("src/lib/z.js"), "{}", r.display());
+        std::fs::remove_file(d.join("src/lib/z.js")).expect("rm");
+        assert!(source_to_change(&d, "dist/main.js").is_err());
         let _ = std::fs::remove_dir_all(&d);
     }
 }

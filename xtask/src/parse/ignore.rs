@@ -11,6 +11,8 @@ pub struct Pattern {
     /// `!pattern`: re-includes what it matches.
     pub negated: bool,
     pub glob: String,
+    /// No glob syntax: matched by comparing strings (decided once, at parse time).
+    literal: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,10 +57,12 @@ pub fn parse(text: &str) -> IgnoreFile {
         if glob.is_empty() {
             continue;
         }
+        let literal = !glob::is_glob(&glob) && !glob.contains('\\');
         patterns.push(Pattern {
             line: n + 1,
             negated,
             glob,
+            literal,
         });
     }
     IgnoreFile { patterns }
@@ -68,21 +72,35 @@ impl IgnoreFile {
     /// Is `path` (relative to the context root, `/`-separated) left out of the build context?
     pub fn decide(&self, path: &str) -> Decision {
         let path = clean(path);
-        let segs: Vec<&str> = path.split('/').collect();
-        let mut d = Decision {
-            excluded: false,
-            line: None,
-        };
-        for p in &self.patterns {
-            let hit = (1..=segs.len()).any(|k| glob::matches(&p.glob, &segs[..k].join("/")));
+        let segs = glob::segments(&path);
+        // the last pattern that matches decides: look from the end, stop at the first hit
+        for p in self.patterns.iter().rev() {
+            // the path or one of its parent directories
+            let hit = if p.literal {
+                // a literal (most lines, e.g. one per package kept out): a prefix compare
+                path == p.glob
+                    || (path.len() > p.glob.len()
+                        && path.starts_with(p.glob.as_str())
+                        && path.as_bytes()[p.glob.len()] == b'/')
+            } else {
+                let pat = glob::segments(&p.glob);
+                if segs.is_empty() {
+                    glob::match_segments(&pat, &[])
+                } else {
+                    (1..=segs.len()).any(|k| glob::match_segments(&pat, &segs[..k]))
+                }
+            };
             if hit {
-                d = Decision {
+                return Decision {
                     excluded: !p.negated,
                     line: Some(p.line),
                 };
             }
         }
-        d
+        Decision {
+            excluded: false,
+            line: None,
+        }
     }
 
     pub fn excluded(&self, path: &str) -> bool {

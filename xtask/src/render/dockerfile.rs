@@ -5,7 +5,8 @@
 //!   base      node + corepack-pinned pnpm           (changes with the pnpm version)
 //!   manifests lockfile + the manifests the filter needs
 //!   deps      all deps of the closure               (keyed on manifests only)
-//!   prod-deps production deps only                  (keyed on manifests only; runs in parallel with build)
+//!   prod-deps production deps only                  (keyed on manifests only; runs in parallel with build;
+//!             the lockfile and pnpm's bookkeeping removed: the runtime copies its /app whole)
 //!   build     per package: sources + `pnpm run build` (a source change re-runs from that package on)
 //!   runtime   node + prod node_modules + build outputs, non-root
 
@@ -21,14 +22,30 @@ fn install_cmd(m: &ApiImage, prod: bool) -> String {
     if m.npmrc_secret {
         s.push_str("    --mount=type=secret,id=npmrc,target=/app/.npmrc \\\n");
     }
-    let _ = writeln!(
+    let _ = write!(
         s,
         "    pnpm install --frozen-lockfile{} --filter \"{}...\" --ignore-scripts --store-dir {STORE}",
         if prod { " --prod" } else { "" },
         m.api_name
     );
+    if prod {
+        // What only the install reads (the lockfile, the workspace file, patches) and pnpm's
+        // own bookkeeping never run: the runtime image copies this stage's /app whole.
+        let mut gone: Vec<&str> = vec!["pnpm-lock.yaml", "pnpm-workspace.yaml"];
+        gone.extend(m.patches.iter().map(String::as_str));
+        gone.extend(PNPM_STATE);
+        let _ = write!(s, " \\\n && rm -f {}", gone.join(" "));
+    }
+    s.push('\n');
     s
 }
+
+/// pnpm's records of an install, read by pnpm only (never by node).
+const PNPM_STATE: &[&str] = &[
+    "node_modules/.modules.yaml",
+    "node_modules/.pnpm/lock.yaml",
+    "node_modules/.pnpm-workspace-state*.json",
+];
 
 pub fn render(m: &ApiImage) -> String {
     let mut s = String::new();

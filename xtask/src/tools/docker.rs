@@ -252,6 +252,41 @@ impl Docker {
         Ok(())
     }
 
+    /// Ids of every image (dangling ones too) carrying the label `KEY=VALUE`.
+    pub fn images_labelled(&self, label: &str) -> Result<Vec<String>> {
+        let c = self.capture([
+            "images",
+            "--quiet",
+            "--no-trunc",
+            "--filter",
+            &format!("label={label}"),
+        ])?;
+        if !c.ok() {
+            bail!(
+                "docker images --filter label={label} failed: {}",
+                c.detail()
+            );
+        }
+        let mut ids: Vec<String> = c.stdout.split_whitespace().map(str::to_string).collect();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// `docker rmi --force ID...`: for images this tool built and labelled itself (an image
+    /// id with several tags needs --force).
+    pub fn remove_image_ids(&self, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut args = vec!["rmi".to_string(), "--force".to_string()];
+        args.extend(ids.iter().cloned());
+        let c = self.capture(args)?;
+        if !c.ok() {
+            bail!("docker rmi failed: {}", c.detail());
+        }
+        Ok(())
+    }
+
     /// `docker port NAME PORT/tcp` → `127.0.0.1:49153`.
     pub fn host_port(&self, container: &str, port: u16) -> Result<String> {
         let c = self.capture(["port", container, &format!("{port}/tcp")])?;
@@ -322,6 +357,74 @@ impl Docker {
         }
     }
 
+    /// The entries of every pnpm virtual store (`node_modules/.pnpm`) in an image, listed by
+    /// the image's own `node` (no shell needed; nothing leaves the container; no network).
+    pub fn store_entries(&self, image: &str) -> Result<Vec<String>> {
+        let c = self.capture([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--user",
+            "0",
+            "--entrypoint",
+            "node",
+            image,
+            "-e",
+            STORE_SCRIPT,
+        ])?;
+        if !c.ok() {
+            bail!(
+                "cannot list node_modules/.pnpm in {image} (docker run ... node): {}",
+                c.detail()
+            );
+        }
+        let v: Json = serde_json::from_str(c.stdout.trim()).with_context(|| {
+            format!("listing node_modules/.pnpm in {image} printed no JSON array")
+        })?;
+        Ok(v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// The engine's build cache records (`docker system df -v`).
+    pub fn cache_records(&self) -> Result<Vec<CacheRecord>> {
+        let c = self.capture(["system", "df", "-v", "--format", "{{json .BuildCache}}"])?;
+        if !c.ok() {
+            bail!("docker system df -v failed: {}", c.detail());
+        }
+        let v: Json = serde_json::from_str(c.stdout.trim())
+            .context("docker system df -v printed no JSON for the build cache")?;
+        let field = |r: &Json, k: &str| r.get(k).and_then(Json::as_str).unwrap_or("").to_string();
+        Ok(v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| CacheRecord {
+                        id: field(r, "ID"),
+                        kind: field(r, "CacheType"),
+                        description: field(r, "Description"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// `docker builder prune -f --filter id=ID`: removes one build cache record, nothing else.
+    pub fn prune_cache_record(&self, id: &str) -> Result<()> {
+        let c = self.capture(["builder", "prune", "-f", "--filter", &format!("id={id}")])?;
+        if !c.ok() {
+            bail!(
+                "docker builder prune --filter id={id} failed: {}",
+                c.detail()
+            );
+        }
+        Ok(())
+    }
+
     /// `docker builder prune -af`: empties the build cache (cache mounts included).
     pub fn prune_build_cache(&self) -> Result<String> {
         let c = self.capture(["builder", "prune", "-af"])?;
@@ -331,6 +434,26 @@ impl Docker {
         Ok(c.stdout.lines().last().unwrap_or("").trim().to_string())
     }
 }
+
+/// One record of the build cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheRecord {
+    pub id: String,
+    /// `regular`, `exec.cachemount`, `source.local`, ...
+    pub kind: String,
+    /// e.g. `cached mount /pnpm/store from exec /bin/sh -c pnpm install ...`
+    pub description: String,
+}
+
+/// Prints, as a JSON array, the entries of every `node_modules/.pnpm` under `/` (symlinks
+/// not followed; /proc, /sys and /dev skipped).
+const STORE_SCRIPT: &str = r#"const fs=require("fs"),p=require("path");const out=[];
+function walk(d,depth){let es;try{es=fs.readdirSync(d,{withFileTypes:true})}catch(e){return}
+for(const e of es){if(!e.isDirectory())continue;const f=p.join(d,e.name);
+if(d==="/"&&["proc","sys","dev"].includes(e.name))continue;
+if(e.name===".pnpm"&&p.basename(d)==="node_modules"){try{out.push(...fs.readdirSync(f))}catch(e){}continue}
+if(depth<16)walk(f,depth+1)}}
+walk("/",0);console.log(JSON.stringify(out));"#;
 
 /// The message for an engine that does not answer, from what the CLI said.
 pub fn unreachable_message(detail: &str) -> String {

@@ -8,6 +8,7 @@
 
 pub mod apt;
 pub mod caddy;
+pub mod cargo;
 pub mod compose;
 pub mod compose_run;
 pub mod docker;
@@ -15,10 +16,12 @@ pub mod engine;
 pub mod fetch;
 pub mod git;
 pub mod http;
+pub mod pnpm;
 pub mod probe;
 pub mod smoke;
 pub mod standin;
 pub mod standins;
+pub mod xtask_bin;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
