@@ -69,6 +69,9 @@ pub fn xtask(dir: &Path, args: &[&str]) -> Run {
 pub fn xtask_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(xtask_bin());
     cmd.args(args).current_dir(dir);
+    // verify remembers tool passes (memo); tests run the real tools unless they opt in by
+    // setting XTASK_CACHE_DIR themselves
+    cmd.env("XTASK_NO_CACHE", "1");
     for (k, v) in env {
         cmd.env(k, v);
     }

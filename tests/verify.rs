@@ -451,3 +451,48 @@ fn bad_arguments_exit_2() {
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("--static"), "{}", r.stdout);
 }
+
+/// A pass of compose and caddy is remembered for the same inputs and tools (pre-commit
+/// speed); an edited file is checked for real again, and a failure is never remembered.
+#[test]
+fn tool_passes_are_remembered_and_failures_never() {
+    if !require_verify_tools("tool_passes_are_remembered_and_failures_never") {
+        return;
+    }
+    let t = sample_copy("memo");
+    let cache = TempDir::new("memo-cache");
+    let cache_dir = cache.path().to_string_lossy().to_string();
+    let env = [
+        ("XTASK_NO_CACHE", "0"),
+        ("XTASK_CACHE_DIR", cache_dir.as_str()),
+    ];
+    let run = |args: &[&str]| xtask_env(t.path(), args, &env);
+    let first = run(&["verify", "--static", "--root", "."]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    assert!(!first.stdout.contains("(cached"), "{}", first.stdout);
+    let second = run(&["verify", "--static", "--root", "."]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert_eq!(
+        second.stdout.matches("(cached: a real run passed").count(),
+        2,
+        "{}",
+        second.stdout
+    );
+    let forced = run(&["verify", "--static", "--no-cache", "--root", "."]);
+    assert!(!forced.stdout.contains("(cached"), "{}", forced.stdout);
+    mutate(
+        t.path(),
+        CADDYFILE,
+        "\treverse_proxy api:3000",
+        "\treverse_prxy api:3000",
+    );
+    for _ in 0..2 {
+        let r = run(&["verify", "--static", "--root", ".", "--format", "json"]);
+        assert_eq!(r.code, 1, "{}", r.all());
+        assert!(
+            finding_at(&json_of(&r), "caddy/adapt", CADDYFILE, 10),
+            "{}",
+            r.stdout
+        );
+    }
+}

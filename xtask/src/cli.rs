@@ -201,6 +201,7 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
                 static_only: false,
                 format: verify::Format::Human,
                 node_image: None,
+                no_cache: false,
             };
             while let Some(arg) = p.next()? {
                 if let Some(o) = Global::which(&arg) {
@@ -209,6 +210,7 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
                 }
                 match arg {
                     Long("static") => a.static_only = true,
+                    Long("no-cache") => a.no_cache = true,
                     Long("node-image") => a.node_image = Some(p.value()?.string()?),
                     Long("format") => a.format = p.value()?.string()?.parse()?,
                     Short('h') | Long("help") => return help(verify::HELP),

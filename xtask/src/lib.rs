@@ -11,6 +11,7 @@ pub mod config;
 pub mod generated;
 pub mod glob;
 pub mod image_check;
+pub mod memo;
 pub mod parse;
 pub mod rehearsal;
 pub mod render;

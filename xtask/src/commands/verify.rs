@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 
 use super::{Ctx, Model, Outcome};
 use crate::generated::{self, State, COMMAND};
+use crate::memo::{Key, Memo};
 use crate::parse::yaml::{self, Seg};
 use crate::report::{self, Report, Stage, Status};
 use crate::rules::{self, Finding, Input, Sources};
@@ -38,6 +39,9 @@ in every output.
 
 OPTIONS:
     --static         only the stages that need no Docker engine (fast: a pre-commit hook)
+    --no-cache       rerun compose and caddy even on inputs they passed before (a pass is
+                     remembered by a hash of the inputs and the tools, in ~/.cache/xtask;
+                     failures are never remembered; XTASK_NO_CACHE=1 does the same)
     --node-image IMG the image stage's base, as for build-image (`standin` = the local
                      stand-in for node:22-alpine, where no registry is reachable)
     --format FMT     human (default) or json (schema in docs/verify.md)
@@ -74,6 +78,8 @@ pub struct Args {
     pub format: Format,
     /// The base for the image stage (`standin` = the local stand-in), as for build-image.
     pub node_image: Option<String>,
+    /// Rerun the compose and caddy tools even on inputs they already passed.
+    pub no_cache: bool,
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
@@ -91,9 +97,16 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     }
     let mut stages = vec![fresh(ctx, &model), rules_stage(ctx, &model)];
     // The two tool stages are independent: run them side by side.
+    let memo = Memo::open(!args.no_cache);
     let (compose, caddy) = std::thread::scope(|s| {
-        let c = s.spawn(|| compose_stage(ctx));
-        let y = caddy_stage(ctx);
+        let c = s.spawn(|| {
+            memoized(&memo, compose_key(ctx), "compose", COMPOSE_DETAIL, || {
+                compose_stage(ctx)
+            })
+        });
+        let y = memoized(&memo, caddy_key(ctx), "caddy", CADDY_DETAIL, || {
+            caddy_stage(ctx)
+        });
         (c.join(), y)
     });
     stages.push(compose.unwrap_or_else(|_| {
@@ -446,17 +459,81 @@ fn compose_error_finding(text: &str, stderr: &str, how: &str) -> Finding {
 }
 
 /// Stage 3: `docker compose config`, for real.
+const CACHED: &str =
+    " (cached: a real run passed on these exact inputs and tools; --no-cache reruns)";
+
+/// The memo key of the compose stage: the files it reads, the docker CLI and its compose plugin.
+fn compose_key(ctx: &Ctx) -> Option<Key> {
+    let docker = tools::find("docker", "").ok()?;
+    let mut k = Key::new("compose");
+    k.file_identity(&docker);
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    for dir in [
+        home.join(".docker/cli-plugins"),
+        PathBuf::from("/usr/local/lib/docker/cli-plugins"),
+        PathBuf::from("/usr/local/libexec/docker/cli-plugins"),
+        PathBuf::from("/usr/lib/docker/cli-plugins"),
+        PathBuf::from("/usr/libexec/docker/cli-plugins"),
+    ] {
+        k.file_identity(&dir.join("docker-compose"));
+    }
+    for f in [COMPOSE, ENV_EXAMPLE] {
+        k.bytes(&std::fs::read(ctx.root.join(f)).ok()?);
+    }
+    Some(k)
+}
+
+/// The memo key of the caddy stage: the Caddyfile, caddy and openssl.
+fn caddy_key(ctx: &Ctx) -> Option<Key> {
+    let mut k = Key::new("caddy");
+    k.file_identity(&tools::find("caddy", "").ok()?);
+    k.file_identity(&tools::find("openssl", "").ok()?);
+    k.bytes(&std::fs::read(ctx.root.join(CADDYFILE)).ok()?);
+    Some(k)
+}
+
+/// Runs a tool stage unless the memo says these inputs passed before; records a pass.
+fn memoized(
+    memo: &Memo,
+    key: Option<Key>,
+    name: &'static str,
+    detail: &str,
+    run: impl FnOnce() -> Stage,
+) -> Stage {
+    let t = Instant::now();
+    if let Some(k) = &key {
+        if memo.passed_before(k) {
+            return Stage::ran(
+                name,
+                t.elapsed(),
+                format!("{detail}{CACHED}"),
+                Vec::new(),
+                &[],
+            );
+        }
+    }
+    let stage = run();
+    if let (Some(k), Status::Pass) = (&key, &stage.status) {
+        if stage.findings.is_empty() && stage.waived.is_empty() {
+            memo.record_pass(k);
+        }
+    }
+    stage
+}
+
+const COMPOSE_DETAIL: &str =
+    "docker compose config: --no-interpolate, and interpolated with .env.staging.example";
+const CADDY_DETAIL: &str =
+    "caddy adapt, and caddy validate with throwaway self-signed certificates";
+
 fn compose_stage(ctx: &Ctx) -> Stage {
     let t = Instant::now();
     match compose_checks(ctx) {
-        Ok(Some(findings)) => Stage::ran(
-            "compose",
-            t.elapsed(),
-            "docker compose config: --no-interpolate, and interpolated with .env.staging.example"
-                .into(),
-            findings,
-            &[],
-        ),
+        Ok(Some(findings)) => {
+            Stage::ran("compose", t.elapsed(), COMPOSE_DETAIL.into(), findings, &[])
+        }
         Ok(None) => Stage::not_run(
             "compose",
             t.elapsed(),
@@ -582,13 +659,7 @@ fn compose_interpolated(ctx: &Ctx, text: &str) -> Result<Vec<Finding>> {
 fn caddy_stage(ctx: &Ctx) -> Stage {
     let t = Instant::now();
     match caddy_checks(ctx) {
-        Ok(Some(findings)) => Stage::ran(
-            "caddy",
-            t.elapsed(),
-            "caddy adapt, and caddy validate with throwaway self-signed certificates".into(),
-            findings,
-            &[],
-        ),
+        Ok(Some(findings)) => Stage::ran("caddy", t.elapsed(), CADDY_DETAIL.into(), findings, &[]),
         Ok(None) => Stage::not_run(
             "caddy",
             t.elapsed(),
