@@ -35,6 +35,13 @@ fn install_cmd(m: &ApiImage, prod: bool) -> String {
         gone.extend(m.patches.iter().map(String::as_str));
         gone.extend(PNPM_STATE);
         let _ = write!(s, " \\\n && rm -f {}", gone.join(" "));
+        // Files node never loads from production dependencies: docs (licences kept), source
+        // maps, TypeScript sources and declarations (about 40% of a small API's deps).
+        let _ = write!(
+            s,
+            " \\\n && if [ -d node_modules/.pnpm ]; then find node_modules/.pnpm \\( -name \"*.md\" ! -iname \"licen[cs]e*\" \
+             -o -name \"*.map\" -o -name \"*.ts\" -o -name \"*.mts\" -o -name \"*.cts\" \\) -type f -exec rm -f {{}} +; fi"
+        );
     }
     s.push('\n');
     s
