@@ -63,6 +63,33 @@ fn match_segment(p: &[u8], s: &[u8]) -> bool {
     }
 }
 
+/// `a/./b/../c` → `a/c`; `None` when the path climbs above where it starts.
+pub fn normalize(p: &str) -> Option<String> {
+    resolve(p, false)
+}
+
+/// Like [`normalize`], but a climb above the start stays at the start, as Docker resolves
+/// COPY sources inside the build context.
+pub fn clean(p: &str) -> String {
+    resolve(p, true).unwrap_or_default()
+}
+
+fn resolve(p: &str, clamp: bool) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for s in p.split('/') {
+        match s {
+            "" | "." => {}
+            ".." => {
+                if out.pop().is_none() && !clamp {
+                    return None;
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    Some(out.join("/"))
+}
+
 /// Does the pattern contain glob syntax at all?
 pub fn is_glob(pattern: &str) -> bool {
     pattern.contains(['*', '?', '['])
@@ -84,6 +111,16 @@ mod tests {
         assert!(!matches(".env*", "apps/api/.env"));
         assert!(matches("a/**/b", "a/b"));
         assert!(matches("a/**/b", "a/x/y/b"));
+    }
+
+    #[test]
+    fn paths_are_normalized_or_clamped() {
+        assert_eq!(
+            super::normalize("apps/api/../../tsconfig.json").as_deref(),
+            Some("tsconfig.json")
+        );
+        assert_eq!(super::normalize("../x"), None);
+        assert_eq!(super::clean("../x/./y/"), "x/y");
     }
 
     #[test]

@@ -259,7 +259,8 @@ pub fn load(root: &Path) -> Result<Workspace> {
     Ok(ws)
 }
 
-const SKIP_DIRS: &[&str] = &[
+/// Directories never searched for workspace packages (outputs, dependencies, VCS).
+pub const SKIP_DIRS: &[&str] = &[
     "node_modules",
     ".git",
     "target",
@@ -317,7 +318,7 @@ fn root_build_files(ws: &Workspace) -> Vec<String> {
                 continue;
             };
             if let Some(ext) = extends_of(&text) {
-                if let Some(rel) = normalize_rel(&format!("{}/{}", p.dir, ext)) {
+                if let Some(rel) = glob::normalize(&format!("{}/{}", p.dir, ext)) {
                     let inside_pkg = ws
                         .packages
                         .iter()
@@ -345,21 +346,6 @@ fn extends_of(text: &str) -> Option<String> {
     let end = rest.find('"')?;
     let v = &rest[..end];
     (v.starts_with("./") || v.starts_with("../")).then(|| v.to_string())
-}
-
-/// `a/b/../c` → `a/c`; `None` when it leaves the root.
-fn normalize_rel(p: &str) -> Option<String> {
-    let mut out: Vec<&str> = Vec::new();
-    for s in p.split('/') {
-        match s {
-            "" | "." => {}
-            ".." => {
-                out.pop()?;
-            }
-            s => out.push(s),
-        }
-    }
-    Some(out.join("/"))
 }
 
 /// A `packageManager` field, checked: it must be pnpm at an exact version.
@@ -574,10 +560,10 @@ mod tests {
         );
         assert_eq!(extends_of("{\"extends\": \"@tsconfig/node22\"}"), None);
         assert_eq!(
-            normalize_rel("apps/api/../../tsconfig.base.json").as_deref(),
+            glob::normalize("apps/api/../../tsconfig.base.json").as_deref(),
             Some("tsconfig.base.json")
         );
-        assert_eq!(normalize_rel("../x"), None);
+        assert_eq!(glob::normalize("../x"), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! send at the least; `bench` sets it against the `transferring context` it reports.
 //! Reads the file tree only (no program runs).
 
+use crate::glob::clean;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -19,20 +20,6 @@ pub struct Copied {
     pub bytes: u64,
     /// Cleaned COPY sources, in Dockerfile order (`""` is the whole context).
     pub sources: Vec<String>,
-}
-
-fn clean(p: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for s in p.split('/') {
-        match s {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            s => out.push(s),
-        }
-    }
-    out.join("/")
 }
 
 /// The context sources of every `COPY`/`ADD` without `--from`, variables substituted

@@ -114,22 +114,12 @@ pub fn parse_scale(s: &str) -> Result<Vec<usize>> {
     Ok(out)
 }
 
-const SKIP: &[&str] = &[
-    "node_modules",
-    ".git",
-    "target",
-    "dist",
-    ".turbo",
-    ".next",
-    "coverage",
-];
-
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
     for e in std::fs::read_dir(from).with_context(|| format!("cannot list {}", from.display()))? {
         let e = e.with_context(|| format!("cannot list {}", from.display()))?;
         let name = e.file_name();
-        if SKIP.contains(&name.to_string_lossy().as_ref()) {
+        if crate::workspace::SKIP_DIRS.contains(&name.to_string_lossy().as_ref()) {
             continue;
         }
         let (src, dst) = (e.path(), to.join(&name));
@@ -163,7 +153,7 @@ fn source_to_change(api_dir: &Path, entry: &str) -> Result<PathBuf> {
             let p = e.path();
             let n = e.file_name().to_string_lossy().to_string();
             if p.is_dir() {
-                if !SKIP.contains(&n.as_str()) {
+                if !crate::workspace::SKIP_DIRS.contains(&n.as_str()) {
                     walk(&p, out);
                 }
             } else if !n.ends_with(".d.ts")

@@ -1,5 +1,6 @@
 //! Cross-file rules: what no single-file linter can see.
 
+use crate::glob::clean;
 use serde_yaml::Value;
 
 use super::compose::k;
@@ -81,20 +82,6 @@ fn caddy_upstream(i: &Input, o: &mut Out) {
             }
         }
     }
-}
-
-fn clean(p: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for s in p.split('/') {
-        match s {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            s => out.push(s),
-        }
-    }
-    out.join("/")
 }
 
 /// COPY/ADD instructions from the build context (no `--from`), with their stage.
