@@ -408,7 +408,8 @@ fn no_engine_exits_2_naming_the_fix_and_leaves_no_temp_dir() {
     );
     assert_eq!(r.code, 2, "{}", show(&r));
     assert!(
-        r.stderr.contains("no Docker engine reachable"),
+        r.stderr
+            .contains("Docker engine unreachable at DOCKER_HOST=unix:///nonexistent/docker.sock"),
         "{}",
         show(&r)
     );

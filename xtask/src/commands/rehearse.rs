@@ -231,8 +231,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let model = ctx.model()?;
     let sh = Shell::new().context("cannot set up a shell to run programs")?;
     let docker = Docker::find()?;
-    let engine = docker.engine_version(&sh)?;
-    let compose_version = docker.compose_version(&sh)?;
+    let engine = docker.engine_version()?;
+    let compose_version = docker.compose_version()?;
     let curl = Curl::find()?;
     install_interrupt_handler();
     warn_if_stale(ctx, &model)?;
@@ -352,7 +352,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     };
     let up_started = Instant::now();
     let pull_never = plan.services.iter().try_fold(true, |acc, s| {
-        Ok::<_, anyhow::Error>(acc && docker.image_exists(&sh, &s.image)?)
+        Ok::<_, anyhow::Error>(acc && docker.image_exists(&s.image)?)
     })?;
     eprintln!(
         "rehearse: starting {}",
@@ -542,26 +542,26 @@ fn make_plan(
         let has_ports = !fs.ports.is_empty();
         let (image, source) = if name == &roles.api {
             let t = Instant::now();
-            let r = api_image(sh, docker, ctx, model, args)?;
+            let r = api_image(docker, ctx, model, args)?;
             api_secs = t.elapsed().as_secs_f64();
             r
         } else if let Some(kind) = roles.kind(name) {
             let real = match args.images {
                 Images::Real => true,
                 Images::Standins => false,
-                Images::Auto => docker.image_exists(sh, &staging_image)?,
+                Images::Auto => docker.image_exists(&staging_image)?,
             };
             if real {
-                if !docker.image_exists(sh, &staging_image)? {
+                if !docker.image_exists(&staging_image)? {
                     eprintln!(
                         "rehearse: {staging_image} is not local; compose will try to pull it"
                     );
                 }
                 // an image the staging file names may itself be a stand-in: say so
-                match docker.image_label(sh, &staging_image, STANDIN_LABEL)? {
+                match docker.image_label(&staging_image, STANDIN_LABEL)? {
                     Some(of) => {
                         let provides = docker
-                            .image_label(sh, &staging_image, PROVIDES_LABEL)?
+                            .image_label(&staging_image, PROVIDES_LABEL)?
                             .unwrap_or_else(|| "a local stand-in".into());
                         (
                             staging_image.clone(),
@@ -645,15 +645,9 @@ fn make_plan(
 }
 
 /// The API image to rehearse: given, or built now on the Node image (or its stand-in).
-fn api_image(
-    sh: &Shell,
-    docker: &Docker,
-    ctx: &Ctx,
-    model: &Model,
-    args: &Args,
-) -> Result<(String, Source)> {
+fn api_image(docker: &Docker, ctx: &Ctx, model: &Model, args: &Args) -> Result<(String, Source)> {
     if let Some(img) = &args.api_image {
-        if !docker.image_exists(sh, img)? {
+        if !docker.image_exists(img)? {
             bail!("--api-image {img}: no such image in the local engine; build or load it first");
         }
         return Ok((
@@ -667,10 +661,10 @@ fn api_image(
     let real = &model.config.node.image;
     let node = match &args.node_image {
         Some(n) => n.clone(),
-        None if docker.image_exists(sh, real)? => real.clone(),
+        None if docker.image_exists(real)? => real.clone(),
         None => {
             let s = standin_name(real);
-            if !docker.image_exists(sh, &s)? {
+            if !docker.image_exists(&s)? {
                 bail!(
                     "the API image needs a Node base: neither {real} nor its STAND-IN {s} is in the local \
                      engine; build the stand-in with `cargo xtask standin` (.ci/run does), or pass \
@@ -680,7 +674,7 @@ fn api_image(
             s
         }
     };
-    let standin_of = docker.image_label(sh, &node, STANDIN_LABEL)?;
+    let standin_of = docker.image_label(&node, STANDIN_LABEL)?;
     let base = match &standin_of {
         Some(of) => format!("STAND-IN base {node} (for {of})"),
         None => format!("base {node}"),
@@ -1088,7 +1082,7 @@ fn down_kept(project: &str, volumes: bool) -> Result<Outcome> {
     }
     let sh = Shell::new().context("cannot set up a shell to run programs")?;
     let docker = Docker::find()?;
-    docker.engine_version(&sh)?;
+    docker.engine_version()?;
     let dir = std::env::temp_dir().join(project);
     let files: Vec<PathBuf> = ["docker-compose.staging.yml", OVERRIDE_FILE]
         .iter()

@@ -12,9 +12,12 @@ use crate::rehearsal::PROJECT_LABEL;
 const ENGINE_FIX: &str =
     "start an engine with `cargo xtask engine up` (or `dockerd &`), then rerun";
 
-/// The docker CLI.
+/// The docker CLI, for one compose project's life. Engine-level questions (does it answer,
+/// is the compose plugin there, what images exist) go to [`super::docker::Docker`], the one
+/// place that knows a hung or unreachable engine and how to say so.
 pub struct Docker {
     pub bin: PathBuf,
+    engine: super::docker::Docker,
 }
 
 /// What a project left in the engine (by compose's project label).
@@ -35,59 +38,35 @@ fn lines(s: &str) -> Vec<String> {
 
 impl Docker {
     pub fn find() -> Result<Docker> {
-        let bin = super::find(
-            "docker",
-            "install the Docker CLI (apt-get install docker.io, or `cargo xtask engine up`)",
-        )?;
-        Ok(Docker { bin })
+        let engine = super::docker::Docker::find()?;
+        Ok(Docker {
+            bin: engine.bin.clone(),
+            engine,
+        })
     }
 
     /// The engine answers; returns its version.
-    pub fn engine_version(&self, sh: &Shell) -> Result<String> {
-        let d = &self.bin;
-        let format = "{{.ServerVersion}}";
-        cmd!(sh, "{d} info --format {format}")
-            .quiet()
-            .ignore_stderr()
-            .read()
-            .with_context(|| format!("no Docker engine reachable; {ENGINE_FIX}"))
+    pub fn engine_version(&self) -> Result<String> {
+        self.engine.require_engine()
     }
 
     /// The compose v2 plugin answers; returns its version.
-    pub fn compose_version(&self, sh: &Shell) -> Result<String> {
-        let d = &self.bin;
-        cmd!(sh, "{d} compose version --short")
-            .quiet()
-            .ignore_stderr()
-            .read()
-            .context(
-                "`docker compose` (v2 plugin) is missing; `cargo xtask engine up` installs it \
-                 (Debian 13's docker-compose 2.26 plugin, in /usr/local/lib/docker/cli-plugins)",
-            )
+    pub fn compose_version(&self) -> Result<String> {
+        self.engine.require_compose()
     }
 
-    pub fn image_exists(&self, sh: &Shell, image: &str) -> Result<bool> {
-        let d = &self.bin;
-        let format = "{{.Id}}";
-        let out = cmd!(sh, "{d} image inspect --format {format} {image}")
-            .quiet()
-            .ignore_status()
-            .output()
-            .context("cannot run `docker image inspect`")?;
-        Ok(out.status.success())
+    pub fn image_exists(&self, image: &str) -> Result<bool> {
+        Ok(self.engine.inspect_image(image)?.is_some())
     }
 
     /// One label of a local image (`None`: no such image or no such label).
-    pub fn image_label(&self, sh: &Shell, image: &str, key: &str) -> Result<Option<String>> {
-        let d = &self.bin;
-        let format = format!("{{{{index .Config.Labels \"{key}\"}}}}");
-        let out = cmd!(sh, "{d} image inspect --format {format} {image}")
-            .quiet()
-            .ignore_status()
-            .output()
-            .context("cannot run `docker image inspect`")?;
-        let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        Ok((out.status.success() && !v.is_empty() && v != "<no value>").then_some(v))
+    pub fn image_label(&self, image: &str, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .engine
+            .inspect_image(image)?
+            .as_ref()
+            .and_then(|i| super::docker::label(i, key))
+            .map(str::to_string))
     }
 
     /// `docker inspect` of containers, as JSON.
