@@ -122,13 +122,107 @@ fn help(text: &str) -> Result<Outcome> {
     Ok(Outcome::Pass)
 }
 
-fn unexpected(arg: Arg<'_>, command: &str) -> anyhow::Error {
-    let e = arg.unexpected();
-    anyhow::anyhow!("{e} (see `cargo xtask {command} --help`)")
+/// `--help` was answered: unwinds a command's parsing to exit 0.
+#[derive(Debug)]
+struct HelpShown;
+
+impl std::fmt::Display for HelpShown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("help shown")
+    }
+}
+
+impl std::error::Error for HelpShown {}
+
+/// One argument of a command, owned (lexopt's `Arg` borrows the parser, which a command
+/// needs back to read an option's value).
+enum Word {
+    /// `--name` or `-n`, as written.
+    Opt(String),
+    Value(String),
+}
+
+/// The arguments of one command. Global options are taken on the way; `--help` prints the
+/// command's help and ends the parse.
+struct Words<'a> {
+    p: lexopt::Parser,
+    g: &'a mut Global,
+    command: &'static str,
+    help: &'static str,
+}
+
+impl Words<'_> {
+    fn next(&mut self) -> Result<Option<Word>> {
+        loop {
+            let Some(arg) = self.p.next()? else {
+                return Ok(None);
+            };
+            if let Some(o) = Global::which(&arg) {
+                self.g.set(o, &mut self.p)?;
+                continue;
+            }
+            return Ok(Some(match arg {
+                Short('h') | Long("help") => {
+                    print!("{}", self.help);
+                    return Err(HelpShown.into());
+                }
+                Long(l) => Word::Opt(format!("--{l}")),
+                Short(c) => Word::Opt(format!("-{c}")),
+                Value(v) => Word::Value(v.string()?),
+            }));
+        }
+    }
+
+    /// The value of the option just read.
+    fn value(&mut self) -> Result<String> {
+        Ok(self.p.value()?.string()?)
+    }
+
+    /// The error for a word the command does not take.
+    fn unexpected(&self, w: Word) -> anyhow::Error {
+        let what = match w {
+            Word::Opt(o) => format!("invalid option '{o}'"),
+            Word::Value(v) => format!("unexpected argument {v:?}"),
+        };
+        anyhow::anyhow!("{what} (see `cargo xtask {} --help`)", self.command)
+    }
+
+    /// Every remaining word, which must all be plain values (`config set K V`).
+    fn values(&mut self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        while let Some(w) = self.next()? {
+            match w {
+                Word::Value(v) => out.push(v),
+                other => return Err(self.unexpected(other)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The value of number option `opt`, within `range`; else "`opt` "v": `want`".
+fn number<T: std::str::FromStr + PartialOrd>(
+    w: &mut Words<'_>,
+    opt: &str,
+    range: std::ops::RangeInclusive<T>,
+    want: &str,
+) -> Result<T> {
+    let v = w.value()?;
+    v.parse()
+        .ok()
+        .filter(|n| range.contains(n))
+        .with_context(|| format!("{opt} {v:?}: {want}"))
 }
 
 /// Parses and runs one invocation.
 pub fn run(args: Vec<OsString>) -> Result<Outcome> {
+    match dispatch(args) {
+        Err(e) if e.is::<HelpShown>() => Ok(Outcome::Pass),
+        other => other,
+    }
+}
+
+fn dispatch(args: Vec<OsString>) -> Result<Outcome> {
     let mut p = lexopt::Parser::from_args(args);
     let mut g = Global::default();
     let command = loop {
@@ -143,42 +237,52 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
         match arg {
             Short('h') | Long("help") => return help(HELP),
             Value(v) => break v.string()?,
-            other => return Err(unexpected(other, "")),
+            other => {
+                return Err(anyhow::anyhow!(
+                    "{} (see `cargo xtask --help`)",
+                    other.unexpected()
+                ))
+            }
         }
     };
-    match command.as_str() {
+    let (name, help_text): (&'static str, &'static str) = match command.as_str() {
+        "gen" => ("gen", gen::HELP),
+        "config" => ("config", config_cmd::HELP),
+        "verify" => ("verify", verify::HELP),
+        "engine" => ("engine", engine::HELP),
+        "standin" => ("standin", standin::HELP),
+        "build-image" => ("build-image", build_image::HELP),
+        "smoke" => ("smoke", smoke::HELP),
+        "bench" => ("bench", bench::HELP),
+        "rehearse" => ("rehearse", rehearse::HELP),
+        other => bail!(
+            "unknown command {other:?}; commands: {} (see `cargo xtask --help`)",
+            commands::NAMES.join(", ")
+        ),
+    };
+    let mut w = Words {
+        p,
+        g: &mut g,
+        command: name,
+        help: help_text,
+    };
+    match name {
         "gen" => {
             let mut a = gen::Args {
                 check: false,
                 force: false,
             };
-            while let Some(arg) = p.next()? {
-                if let Some(o) = Global::which(&arg) {
-                    g.set(o, &mut p)?;
-                    continue;
-                }
-                match arg {
-                    Long("check") => a.check = true,
-                    Long("force") => a.force = true,
-                    Short('h') | Long("help") => return help(gen::HELP),
-                    other => return Err(unexpected(other, "gen")),
+            while let Some(word) = w.next()? {
+                match &word {
+                    Word::Opt(o) if o == "--check" => a.check = true,
+                    Word::Opt(o) if o == "--force" => a.force = true,
+                    _ => return Err(w.unexpected(word)),
                 }
             }
             gen::run(&g.ctx()?, &a)
         }
         "config" => {
-            let mut words: Vec<String> = Vec::new();
-            while let Some(arg) = p.next()? {
-                if let Some(o) = Global::which(&arg) {
-                    g.set(o, &mut p)?;
-                    continue;
-                }
-                match arg {
-                    Short('h') | Long("help") => return help(config_cmd::HELP),
-                    Value(v) => words.push(v.string()?),
-                    other => return Err(unexpected(other, "config")),
-                }
-            }
+            let words = w.values()?;
             let action = match words
                 .iter()
                 .map(String::as_str)
@@ -203,35 +307,19 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
                 node_image: None,
                 no_cache: false,
             };
-            while let Some(arg) = p.next()? {
-                if let Some(o) = Global::which(&arg) {
-                    g.set(o, &mut p)?;
-                    continue;
-                }
-                match arg {
-                    Long("static") => a.static_only = true,
-                    Long("no-cache") => a.no_cache = true,
-                    Long("node-image") => a.node_image = Some(p.value()?.string()?),
-                    Long("format") => a.format = p.value()?.string()?.parse()?,
-                    Short('h') | Long("help") => return help(verify::HELP),
-                    other => return Err(unexpected(other, "verify")),
+            while let Some(word) = w.next()? {
+                match &word {
+                    Word::Opt(o) if o == "--static" => a.static_only = true,
+                    Word::Opt(o) if o == "--no-cache" => a.no_cache = true,
+                    Word::Opt(o) if o == "--node-image" => a.node_image = Some(w.value()?),
+                    Word::Opt(o) if o == "--format" => a.format = w.value()?.parse()?,
+                    _ => return Err(w.unexpected(word)),
                 }
             }
             verify::run(&g.ctx()?, &a)
         }
         "engine" => {
-            let mut words: Vec<String> = Vec::new();
-            while let Some(arg) = p.next()? {
-                if let Some(o) = Global::which(&arg) {
-                    g.set(o, &mut p)?;
-                    continue;
-                }
-                match arg {
-                    Short('h') | Long("help") => return help(engine::HELP),
-                    Value(v) => words.push(v.string()?),
-                    other => return Err(unexpected(other, "engine")),
-                }
-            }
+            let words = w.values()?;
             let action = match words
                 .iter()
                 .map(String::as_str)
@@ -249,130 +337,107 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
         }
         "standin" => {
             let mut o = crate::tools::standin::Options::default();
-            while let Some(arg) = p.next()? {
-                if let Some(opt) = Global::which(&arg) {
-                    g.set(opt, &mut p)?;
-                    continue;
-                }
-                match arg {
-                    Long("force") => o.force = true,
-                    Long("node-version") => o.node_version = p.value()?.string()?,
-                    Short('h') | Long("help") => return help(standin::HELP),
-                    other => return Err(unexpected(other, "standin")),
+            while let Some(word) = w.next()? {
+                match &word {
+                    Word::Opt(x) if x == "--force" => o.force = true,
+                    Word::Opt(x) if x == "--node-version" => o.node_version = w.value()?,
+                    _ => return Err(w.unexpected(word)),
                 }
             }
             standin::run(&o)
         }
         "build-image" => {
             let mut a = build_image::Args::default();
-            while let Some(arg) = p.next()? {
-                if let Some(o) = Global::which(&arg) {
-                    g.set(o, &mut p)?;
-                    continue;
-                }
-                match arg {
-                    Long("tag") => {
-                        let t = p.value()?.string()?;
+            while let Some(word) = w.next()? {
+                let Word::Opt(o) = &word else {
+                    return Err(w.unexpected(word));
+                };
+                match o.as_str() {
+                    "--tag" => {
+                        let t = w.value()?;
                         match a.tag {
                             None => a.tag = Some(t),
                             Some(_) => a.extra_tags.push(t),
                         }
                     }
-                    Long("owner") => a.owner = Some(p.value()?.string()?),
-                    Long("node-image") => a.node_image = Some(p.value()?.string()?),
-                    Long("platform") => a.platform = Some(p.value()?.string()?),
-                    Long("push") => a.push = true,
-                    Long("cache-from") => a.cache_from.push(p.value()?.string()?),
-                    Long("cache-to") => a.cache_to.push(p.value()?.string()?),
-                    Long("progress") => a.progress = Progress::parse(&p.value()?.string()?)?,
-                    Long("smoke") => a.smoke = true,
-                    Short('h') | Long("help") => return help(build_image::HELP),
-                    other => return Err(unexpected(other, "build-image")),
+                    "--owner" => a.owner = Some(w.value()?),
+                    "--node-image" => a.node_image = Some(w.value()?),
+                    "--platform" => a.platform = Some(w.value()?),
+                    "--push" => a.push = true,
+                    "--cache-from" => a.cache_from.push(w.value()?),
+                    "--cache-to" => a.cache_to.push(w.value()?),
+                    "--progress" => a.progress = Progress::parse(&w.value()?)?,
+                    "--smoke" => a.smoke = true,
+                    _ => return Err(w.unexpected(word)),
                 }
             }
             build_image::run(&g.ctx()?, &a)
         }
         "smoke" => {
             let (mut image, mut tag) = (None, None);
-            while let Some(arg) = p.next()? {
-                if let Some(o) = Global::which(&arg) {
-                    g.set(o, &mut p)?;
-                    continue;
-                }
-                match arg {
-                    Long("image") => image = Some(p.value()?.string()?),
-                    Long("tag") => tag = Some(p.value()?.string()?),
-                    Short('h') | Long("help") => return help(smoke::HELP),
-                    other => return Err(unexpected(other, "smoke")),
+            while let Some(word) = w.next()? {
+                match &word {
+                    Word::Opt(o) if o == "--image" => image = Some(w.value()?),
+                    Word::Opt(o) if o == "--tag" => tag = Some(w.value()?),
+                    _ => return Err(w.unexpected(word)),
                 }
             }
             smoke::run(&g.ctx()?, image.as_deref(), tag.as_deref())
         }
         "bench" => {
             let mut a = bench::Args::default();
-            while let Some(arg) = p.next()? {
-                if let Some(o) = Global::which(&arg) {
-                    g.set(o, &mut p)?;
-                    continue;
-                }
-                match arg {
-                    Long("node-image") => a.node_image = Some(p.value()?.string()?),
-                    Long("out") => a.out = Some(PathBuf::from(p.value()?)),
-                    Long("scale") => a.scale = bench::parse_scale(&p.value()?.string()?)?,
-                    Long("no-scaling") => a.scale.clear(),
-                    Long("runs") => {
-                        let v = p.value()?.string()?;
-                        a.runs = v
-                            .parse()
-                            .ok()
-                            .filter(|n| (1..=100).contains(n))
-                            .with_context(|| {
-                                format!("--runs {v:?}: a number of runs from 1 to 100")
-                            })?;
+            while let Some(word) = w.next()? {
+                let Word::Opt(o) = &word else {
+                    return Err(w.unexpected(word));
+                };
+                match o.as_str() {
+                    "--node-image" => a.node_image = Some(w.value()?),
+                    "--out" => a.out = Some(PathBuf::from(w.value()?)),
+                    "--scale" => a.scale = bench::parse_scale(&w.value()?)?,
+                    "--no-scaling" => a.scale.clear(),
+                    "--runs" => {
+                        a.runs =
+                            number(&mut w, "--runs", 1..=100, "a number of runs from 1 to 100")?
                     }
-                    Long("repeat") => {
-                        let v = p.value()?.string()?;
-                        a.repeat = v
-                            .parse()
-                            .ok()
-                            .filter(|n| (1..=20).contains(n))
-                            .with_context(|| {
-                                format!("--repeat {v:?}: a number of repetitions from 1 to 20")
-                            })?;
+                    "--repeat" => {
+                        a.repeat = number(
+                            &mut w,
+                            "--repeat",
+                            1..=20,
+                            "a number of repetitions from 1 to 20",
+                        )?
                     }
-                    Long("no-compile") => a.compile = false,
-                    Short('h') | Long("help") => return help(bench::HELP),
-                    other => return Err(unexpected(other, "bench")),
+                    "--no-compile" => a.compile = false,
+                    _ => return Err(w.unexpected(word)),
                 }
             }
             bench::run(&g.ctx()?, &a)
         }
-        "rehearse" => {
+        _ => {
             let mut a = rehearse::Args::default();
-            while let Some(arg) = p.next()? {
-                if let Some(o) = Global::which(&arg) {
-                    g.set(o, &mut p)?;
-                    continue;
-                }
-                match arg {
-                    Long("real-images") => a.images = rehearse::Images::Real,
-                    Long("standins") => a.images = rehearse::Images::Standins,
-                    Long("rebuild-standins") => a.rebuild_standins = true,
-                    Long("api-image") => a.api_image = Some(p.value()?.string()?),
-                    Long("node-image") => a.node_image = Some(p.value()?.string()?),
-                    Long("timeout") => {
-                        let v = p.value()?.string()?;
-                        a.timeout = match v.parse::<u64>() {
-                            Ok(n) if n > 0 => n,
-                            _ => bail!("--timeout {v:?}: want a number of seconds > 0"),
-                        };
+            while let Some(word) = w.next()? {
+                let Word::Opt(o) = &word else {
+                    return Err(w.unexpected(word));
+                };
+                match o.as_str() {
+                    "--real-images" => a.images = rehearse::Images::Real,
+                    "--standins" => a.images = rehearse::Images::Standins,
+                    "--rebuild-standins" => a.rebuild_standins = true,
+                    "--api-image" => a.api_image = Some(w.value()?),
+                    "--node-image" => a.node_image = Some(w.value()?),
+                    "--timeout" => {
+                        a.timeout = number(
+                            &mut w,
+                            "--timeout",
+                            1..=u64::MAX,
+                            "want a number of seconds > 0",
+                        )?
                     }
-                    Long("keep") => a.keep = true,
-                    Long("build-only") => a.build_only = true,
-                    Long("volumes") => a.volumes = true,
-                    Long("down") => a.down = Some(p.value()?.string()?),
-                    Short('h') | Long("help") => return help(rehearse::HELP),
-                    other => return Err(unexpected(other, "rehearse")),
+                    "--keep" => a.keep = true,
+                    "--build-only" => a.build_only = true,
+                    "--volumes" => a.volumes = true,
+                    "--down" => a.down = Some(w.value()?),
+                    _ => return Err(w.unexpected(word)),
                 }
             }
             if a.down.is_some()
@@ -389,12 +454,6 @@ pub fn run(args: Vec<OsString>) -> Result<Outcome> {
                 bail!("--build-only starts nothing, so there is nothing to --keep");
             }
             rehearse::run(&g.ctx()?, &a)
-        }
-        other => {
-            bail!(
-                "unknown command {other:?}; commands: {} (see `cargo xtask --help`)",
-                commands::NAMES.join(", ")
-            )
         }
     }
 }
