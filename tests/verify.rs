@@ -13,6 +13,21 @@ fn root_of(t: &TempDir) -> String {
     t.path().to_string_lossy().to_string()
 }
 
+/// `verify --static --format json` on a sample copy.
+fn verify_static_json(t: &TempDir) -> Run {
+    xtask(
+        t.path(),
+        &[
+            "--root",
+            &root_of(t),
+            "verify",
+            "--static",
+            "--format",
+            "json",
+        ],
+    )
+}
+
 fn finding_at(j: &Value, rule: &str, file: &str, line: u64) -> bool {
     j["findings"].as_array().is_some_and(|a| {
         a.iter()
@@ -102,17 +117,7 @@ fn check_mutation(mu: &Mutation) -> Option<String> {
     for (p, text) in &mutated {
         std::fs::write(t.path().join(p), text).expect("write mutated file");
     }
-    let r = xtask(
-        t.path(),
-        &[
-            "--root",
-            &root_of(&t),
-            "verify",
-            "--static",
-            "--format",
-            "json",
-        ],
-    );
+    let r = verify_static_json(&t);
     if r.code != 1 {
         return Some(format!(
             "{}: exit {} (want 1)\n{}",
@@ -191,17 +196,7 @@ fn waivers_suppress_and_are_listed_with_their_reason() {
          \n[[waiver]]\nrule = \"fresh/generated\"\nreason = \"hand edit under review\"\n",
     );
     std::fs::write(&cfg, text).expect("write config");
-    let r = xtask(
-        t.path(),
-        &[
-            "--root",
-            &root_of(&t),
-            "verify",
-            "--static",
-            "--format",
-            "json",
-        ],
-    );
+    let r = verify_static_json(&t);
     assert_eq!(r.code, 0, "{}", r.all());
     let j = json_of(&r);
     let waived = j["waived"].as_array().expect("waived");
@@ -289,17 +284,7 @@ fn compose_for_real_reports_a_variable_missing_from_the_example() {
     }
     let t = sample_copy("envex");
     mutate(t.path(), ENV_EXAMPLE, "DB_PASSWORD=change-me\n", "");
-    let r = xtask(
-        t.path(),
-        &[
-            "--root",
-            &root_of(&t),
-            "verify",
-            "--static",
-            "--format",
-            "json",
-        ],
-    );
+    let r = verify_static_json(&t);
     assert_eq!(r.code, 1, "{}", r.all());
     let j = json_of(&r);
     let f = j["findings"]
@@ -330,17 +315,7 @@ fn compose_for_real_reports_what_compose_rejects() {
         "    restart: unless-stopped\n",
         "    restrat: unless-stopped\n",
     );
-    let r = xtask(
-        t.path(),
-        &[
-            "--root",
-            &root_of(&t),
-            "verify",
-            "--static",
-            "--format",
-            "json",
-        ],
-    );
+    let r = verify_static_json(&t);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
         finding_at(&json_of(&r), "compose/config", COMPOSE, 11),
@@ -361,17 +336,7 @@ fn caddy_for_real_adapt_and_validate() {
         "\treverse_proxy api:3000",
         "\treverse_prxy api:3000",
     );
-    let r = xtask(
-        t.path(),
-        &[
-            "--root",
-            &root_of(&t),
-            "verify",
-            "--static",
-            "--format",
-            "json",
-        ],
-    );
+    let r = verify_static_json(&t);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
         finding_at(&json_of(&r), "caddy/adapt", CADDYFILE, 10),
@@ -386,17 +351,7 @@ fn caddy_for_real_adapt_and_validate() {
         "\treverse_proxy api:3000\n",
         "\treverse_proxy api:3000 {\n\t\ttransport http {\n\t\t\ttls_trusted_ca_certs /nonexistent/ca.pem\n\t\t}\n\t}\n",
     );
-    let r = xtask(
-        t.path(),
-        &[
-            "--root",
-            &root_of(&t),
-            "verify",
-            "--static",
-            "--format",
-            "json",
-        ],
-    );
+    let r = verify_static_json(&t);
     assert_eq!(r.code, 1, "{}", r.all());
     let j = json_of(&r);
     assert!(finding_at(&j, "caddy/validate", CADDYFILE, 12), "{j:#}");
