@@ -65,7 +65,7 @@ fn sample_monorepo_builds_on_the_standin_smokes_and_answers_health() {
     );
     assert!(
         b.stderr
-            .contains("RUN pnpm --filter \"@cipherbox/api\" run build"),
+            .contains("RUN cd apps/api && node --run build"),
         "no build progress streamed:\n{}",
         b.stderr
     );
@@ -347,7 +347,7 @@ fn a_typescript_error_fails_the_build_shows_the_step_and_tags_nothing() {
     );
     assert!(
         all.contains(
-            "build failed at step [build 5/5] RUN pnpm --filter \"@cipherbox/api\" run build"
+            "build failed at step [build 5/5] RUN cd apps/api && node --run build"
         ),
         "the failing step is named:\n{all}"
     );

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use crate::config::Config;
+use crate::config::{BuildRunner, Config};
 use crate::workspace::{Closure, Workspace};
 
 /// Where the generated files live, relative to the monorepo root.
@@ -47,10 +47,9 @@ pub struct ApiImage {
     pub patches: Vec<String>,
     /// Workspace packages whose manifests the filtered install needs (dependencies first).
     pub install_dirs: Vec<String>,
-    /// (dir, package name, has a build script) for every closure package, dependencies
-    /// first: each is copied and built in its own layer, so a change to one package
-    /// rebuilds it and its dependents only.
-    pub build_steps: Vec<(String, String, bool)>,
+    /// Every closure package, dependencies first: each is copied and built in its own
+    /// layer, so a change to one package rebuilds it and its dependents only.
+    pub build_steps: Vec<BuildStep>,
     /// Root files the build reads (tsconfig.base.json, ...).
     pub root_build_files: Vec<String>,
     /// (package dir, runtime paths) for every package the running API loads, API last.
@@ -65,6 +64,74 @@ pub struct ApiImage {
     pub gid: u32,
     /// Pass `.npmrc` as a build secret (never copied) when the monorepo has one.
     pub npmrc_secret: bool,
+}
+
+/// One workspace package of the API's closure in the build stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildStep {
+    pub dir: String,
+    pub name: String,
+    /// How its `build` script runs; `None`: it has none (its sources are copied only).
+    pub run: Option<Run>,
+}
+
+/// How a package's `build` script runs in the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Run {
+    /// `node --run build` in the package's directory: no pnpm start-up (about 1 s).
+    Node,
+    /// `pnpm --filter <name> run build`, and why node's runner would not do.
+    Pnpm { why: String },
+}
+
+/// The `node --run` runner came with Node 22 (stable from 22.3; node:22 images are later).
+const NODE_RUN_MAJOR: u32 = 22;
+
+/// The Node major version an image reference's tag names (`node:22-alpine` → 22,
+/// `registry/x/node:22.11.0-bookworm@sha256:..` → 22); `None` when its tag does not say.
+pub fn node_major(image: &str) -> Option<u32> {
+    let no_digest = image.split('@').next().unwrap_or(image);
+    let last = no_digest.rsplit('/').next().unwrap_or(no_digest);
+    let (_, tag) = last.split_once(':')?;
+    let digits: String = tag.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
+/// How a package's build script runs under `[node] build_runner`.
+fn build_run(
+    runner: BuildRunner,
+    node_image: &str,
+    scripts: &std::collections::BTreeMap<String, String>,
+) -> Option<Run> {
+    let script = scripts.get("build")?;
+    let pnpm = |why: String| Some(Run::Pnpm { why });
+    match runner {
+        BuildRunner::Node => return Some(Run::Node),
+        BuildRunner::Pnpm => return pnpm("[node] build_runner = \"pnpm\"".into()),
+        BuildRunner::Auto => {}
+    }
+    match node_major(node_image) {
+        Some(m) if m >= NODE_RUN_MAJOR => {}
+        Some(m) => {
+            return pnpm(format!(
+                "`node --run` needs Node {NODE_RUN_MAJOR}; {node_image} is Node {m}"
+            ))
+        }
+        None => {
+            return pnpm(format!(
+                "the tag of {node_image} does not name its Node version"
+            ))
+        }
+    }
+    for hook in ["prebuild", "postbuild"] {
+        if scripts.contains_key(hook) {
+            return pnpm(format!("it has a \"{hook}\" script"));
+        }
+    }
+    if script.contains("npm_") {
+        return pnpm("its build script reads npm_* variables".into());
+    }
+    Some(Run::Node)
 }
 
 /// A value in compose's `environment:` or an interpolated string.
@@ -291,12 +358,10 @@ fn api_image(cfg: &Config, ws: &Workspace, closure: &Closure, pnpm_version: Stri
         build_steps: closure
             .install
             .iter()
-            .map(|p| {
-                (
-                    p.dir.clone(),
-                    p.name.clone(),
-                    p.manifest.scripts.contains_key("build"),
-                )
+            .map(|p| BuildStep {
+                dir: p.dir.clone(),
+                name: p.name.clone(),
+                run: build_run(cfg.node.build_runner, &cfg.node.image, &p.manifest.scripts),
             })
             .collect(),
         root_build_files: ws.root_build_files.clone(),
@@ -516,5 +581,79 @@ fn caddy(cfg: &Config) -> Caddy {
         upstream: format!("api:{}", cfg.api.port),
         config_path: "/etc/caddy/Caddyfile".into(),
         certs_dir: "/etc/caddy/certs".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn node_major_reads_the_tag() {
+        assert_eq!(node_major("node:22-alpine"), Some(22));
+        assert_eq!(node_major("node:20.18.1-bookworm-slim"), Some(20));
+        assert_eq!(node_major("xtask.local/node:22-standin"), Some(22));
+        assert_eq!(
+            node_major("mirror.example:5000/library/node:24-alpine@sha256:abc"),
+            Some(24),
+            "the registry's port is not the tag"
+        );
+        assert_eq!(node_major("node:lts-alpine"), None);
+        assert_eq!(node_major("node"), None);
+        assert_eq!(node_major("mirror.example:5000/node"), None);
+    }
+
+    fn scripts(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn why(run: Option<Run>) -> String {
+        match run {
+            Some(Run::Pnpm { why }) => why,
+            other => panic!("expected pnpm, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn auto_runs_plain_build_scripts_with_node() {
+        let s = scripts(&[("build", "tsc -p tsconfig.json"), ("test", "vitest")]);
+        assert_eq!(
+            build_run(BuildRunner::Auto, "node:22-alpine", &s),
+            Some(Run::Node)
+        );
+        assert_eq!(
+            build_run(BuildRunner::Auto, "node:22-alpine", &scripts(&[])),
+            None
+        );
+    }
+
+    #[test]
+    fn auto_falls_back_to_pnpm_where_node_would_differ() {
+        let plain = scripts(&[("build", "tsc")]);
+        assert!(why(build_run(BuildRunner::Auto, "node:20-alpine", &plain)).contains("Node 22"));
+        assert!(why(build_run(BuildRunner::Auto, "node:lts", &plain)).contains("does not name"));
+        let hooked = scripts(&[("build", "tsc"), ("postbuild", "cp a b")]);
+        assert!(why(build_run(BuildRunner::Auto, "node:22", &hooked)).contains("postbuild"));
+        let env = scripts(&[("build", "tsc && echo $npm_package_version > dist/v")]);
+        assert!(why(build_run(BuildRunner::Auto, "node:22", &env)).contains("npm_*"));
+    }
+
+    #[test]
+    fn explicit_runner_wins() {
+        let hooked = scripts(&[("build", "tsc"), ("prebuild", "rm -rf dist")]);
+        assert_eq!(
+            build_run(BuildRunner::Node, "node:lts", &hooked),
+            Some(Run::Node)
+        );
+        assert!(why(build_run(
+            BuildRunner::Pnpm,
+            "node:22",
+            &scripts(&[("build", "tsc")])
+        ))
+        .contains("build_runner"));
     }
 }

@@ -133,7 +133,7 @@ mod tests {
             vec![
                 "+COPY packages/storage/package.json packages/storage/package.json",
                 "+COPY packages/storage packages/storage",
-                "+RUN pnpm --filter \"@cipherbox/storage\" run build",
+                "+RUN cd packages/storage && node --run build",
                 "+COPY --from=build /app/packages/storage/dist ./packages/storage/dist",
             ]
         );
