@@ -64,8 +64,7 @@ fn sample_monorepo_builds_on_the_standin_smokes_and_answers_health() {
         b.stderr
     );
     assert!(
-        b.stderr
-            .contains("RUN cd apps/api && node --run build"),
+        b.stderr.contains("RUN cd apps/api && node --run build"),
         "no build progress streamed:\n{}",
         b.stderr
     );
@@ -346,9 +345,7 @@ fn a_typescript_error_fails_the_build_shows_the_step_and_tags_nothing() {
         "the compiler's message is shown:\n{all}"
     );
     assert!(
-        all.contains(
-            "build failed at step [build 5/5] RUN cd apps/api && node --run build"
-        ),
+        all.contains("build failed at step [build 5/5] RUN cd apps/api && node --run build"),
         "the failing step is named:\n{all}"
     );
     assert!(all.contains("nothing was tagged"), "{all}");
