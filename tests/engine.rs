@@ -41,20 +41,10 @@ fn sample_monorepo_builds_on_the_standin_smokes_and_answers_health() {
     assert_eq!(g.code, 0, "{}", g.all());
 
     // build with buildx on the stand-in, then the smoke test and image checks
-    let b = xtask_env(
+    let b = build_on_standin(
         t.path(),
-        &[
-            "--root",
-            root,
-            "build-image",
-            "--node-image",
-            "standin",
-            "--tag",
-            &tag,
-            "--progress",
-            "plain",
-            "--smoke",
-        ],
+        &tag,
+        &["--smoke"],
         &[("SOURCE_DATE_EPOCH", "1700000000")],
     );
     assert_eq!(b.code, 0, "build-image --smoke failed:\n{}", b.all());
@@ -187,21 +177,7 @@ fn sample_monorepo_builds_on_the_standin_smokes_and_answers_health() {
     assert!(s.stdout.contains("STAND-IN base"), "{}", s.stdout);
 
     // a second build of the same inputs is all cache and gives the same image
-    let again = xtask_env(
-        t.path(),
-        &[
-            "--root",
-            root,
-            "build-image",
-            "--node-image",
-            "standin",
-            "--tag",
-            &tag,
-            "--progress",
-            "plain",
-        ],
-        &[("SOURCE_DATE_EPOCH", "1700000000")],
-    );
+    let again = build_on_standin(t.path(), &tag, &[], &[("SOURCE_DATE_EPOCH", "1700000000")]);
     assert_eq!(again.code, 0, "{}", again.all());
     assert!(again.stderr.contains("CACHED"), "{}", again.stderr);
     let id1 = i["Id"].as_str().expect("id").to_string();
@@ -239,21 +215,7 @@ fn fixture_monorepo_with_another_layout_builds_and_answers_health() {
     );
     assert!(!df.contains("tools/unrelated"), "{df}");
 
-    let b = xtask(
-        t.path(),
-        &[
-            "--root",
-            root,
-            "build-image",
-            "--node-image",
-            "standin",
-            "--tag",
-            &tag,
-            "--progress",
-            "plain",
-            "--smoke",
-        ],
-    );
+    let b = build_on_standin(t.path(), &tag, &["--smoke"], &[]);
     assert_eq!(b.code, 0, "build-image --smoke failed:\n{}", b.all());
     assert!(
         b.stdout.contains("11 of 11 image check(s) passed"),
@@ -315,7 +277,6 @@ fn a_typescript_error_fails_the_build_shows_the_step_and_tags_nothing() {
     }
     let _lock = engine_lock();
     let t = sample_copy("engine-tserror");
-    let root = t.path().to_str().expect("utf-8 path");
     let main = t.path().join("apps/api/src/main.ts");
     let mut src = std::fs::read_to_string(&main).expect("main.ts");
     src.push_str("\nconst broken: number = \"not a number\";\n");
@@ -324,20 +285,7 @@ fn a_typescript_error_fails_the_build_shows_the_step_and_tags_nothing() {
     let image = format!("cipherbox-api:{tag}");
     let _images = Images(vec![image.clone()]);
 
-    let b = xtask(
-        t.path(),
-        &[
-            "--root",
-            root,
-            "build-image",
-            "--node-image",
-            "standin",
-            "--tag",
-            &tag,
-            "--progress",
-            "plain",
-        ],
-    );
+    let b = build_on_standin(t.path(), &tag, &[], &[]);
     assert_eq!(b.code, 1, "a failed build exits 1:\n{}", b.all());
     let all = b.all();
     assert!(

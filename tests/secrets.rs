@@ -347,21 +347,7 @@ fn planted_secrets_reach_neither_the_build_context_nor_any_layer() {
     let tag = unique("it-secrets");
     let image = format!("cipherbox-api:{tag}");
     let _images = Images(vec![image.clone()]);
-    let b = xtask_env(
-        root,
-        &[
-            "--root",
-            root_s,
-            "build-image",
-            "--node-image",
-            "standin",
-            "--tag",
-            &tag,
-            "--progress",
-            "plain",
-        ],
-        &[("SOURCE_DATE_EPOCH", "1700000000")],
-    );
+    let b = build_on_standin(root, &tag, &[], &[("SOURCE_DATE_EPOCH", "1700000000")]);
     assert_eq!(b.code, 0, "build-image failed:\n{}", b.all());
     assert!(
         !b.all().contains(MARKER),

@@ -327,3 +327,22 @@ pub fn http_get_retry(addr: &str, path: &str, secs: u64) -> (u16, String) {
         }
     }
 }
+
+/// `xtask --root DIR build-image --node-image standin --tag TAG --progress plain EXTRA...`
+/// run in DIR with ENV: the build the engine tests start from.
+pub fn build_on_standin(dir: &Path, tag: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    let root = dir.to_str().expect("utf-8 path");
+    let mut args = vec![
+        "--root",
+        root,
+        "build-image",
+        "--node-image",
+        "standin",
+        "--tag",
+        tag,
+        "--progress",
+        "plain",
+    ];
+    args.extend_from_slice(extra);
+    xtask_env(dir, &args, env)
+}
