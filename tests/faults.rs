@@ -100,6 +100,20 @@ fn cases() -> Vec<Case> {
             message: "`ports.api` = 0 is out of range",
         },
         Case {
+            id: "config-bad-build-runner",
+            setup: |r| write(r, "infra/stack.toml", "[node]\nbuild_runner = \"npm\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:16: `node.build_runner` = \"npm\" must be \"auto\", \"node\" or \"pnpm\"",
+        },
+        Case {
+            id: "build-image-node-run-on-an-older-node",
+            setup: |_| {},
+            args: &["build-image", "--node-image", "node:20-alpine"],
+            code: 2,
+            message: "node:20-alpine is Node 20, but infra/api.Dockerfile runs build scripts with `node --run` (Node 22 or later)",
+        },
+        Case {
             id: "monorepo-no-workspace-file",
             setup: |r| std::fs::remove_file(r.join("pnpm-workspace.yaml")).expect("rm"),
             args: &["gen"],

@@ -85,7 +85,7 @@ pub enum Run {
 }
 
 /// The `node --run` runner came with Node 22 (stable from 22.3; node:22 images are later).
-const NODE_RUN_MAJOR: u32 = 22;
+pub const NODE_RUN_MAJOR: u32 = 22;
 
 /// The Node major version an image reference's tag names (`node:22-alpine` → 22,
 /// `registry/x/node:22.11.0-bookworm@sha256:..` → 22); `None` when its tag does not say.
@@ -95,6 +95,22 @@ pub fn node_major(image: &str) -> Option<u32> {
     let (_, tag) = last.split_once(':')?;
     let digits: String = tag.chars().take_while(|c| c.is_ascii_digit()).collect();
     digits.parse().ok()
+}
+
+/// Refuses a base image whose tag names a Node older than `node --run` when the Dockerfile
+/// runs build scripts with it (the build would fail at its first package, after the installs).
+pub fn check_node_run_base(image: &ApiImage, base: &str) -> Result<()> {
+    if !image.build_steps.iter().any(|s| s.run == Some(Run::Node)) {
+        return Ok(());
+    }
+    match node_major(base) {
+        Some(m) if m < NODE_RUN_MAJOR => anyhow::bail!(
+            "{base} is Node {m}, but {DOCKERFILE} runs build scripts with `node --run` (Node {NODE_RUN_MAJOR} or later). \
+             Build on that base for good with `cargo xtask config set node.image {base}` and `cargo xtask gen` \
+             (gen then runs them with pnpm), or run them with pnpm on any base: `cargo xtask config set node.build_runner pnpm` and `cargo xtask gen`"
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// How a package's build script runs under `[node] build_runner`.
@@ -640,6 +656,49 @@ mod tests {
         assert!(why(build_run(BuildRunner::Auto, "node:22", &hooked)).contains("postbuild"));
         let env = scripts(&[("build", "tsc && echo $npm_package_version > dist/v")]);
         assert!(why(build_run(BuildRunner::Auto, "node:22", &env)).contains("npm_*"));
+    }
+
+    #[test]
+    fn an_older_node_base_is_refused_where_the_dockerfile_uses_node_run() {
+        let step = |run| BuildStep {
+            dir: "apps/api".into(),
+            name: "@x/api".into(),
+            run,
+        };
+        let mut image = ApiImage {
+            node_image: "node:22-alpine".into(),
+            pnpm_version: "10.0.0".into(),
+            api_name: "@x/api".into(),
+            api_dir: "apps/api".into(),
+            root_install_files: vec![],
+            patches: vec![],
+            install_dirs: vec![],
+            build_steps: vec![step(Some(Run::Node))],
+            root_build_files: vec![],
+            runtime: vec![],
+            outside: vec![],
+            port: 3000,
+            entry: "dist/main.js".into(),
+            user: "appuser".into(),
+            group: "appgroup".into(),
+            uid: 1001,
+            gid: 1001,
+            npmrc_secret: true,
+        };
+        let e = check_node_run_base(&image, "node:20-alpine").expect_err("node 20 refused");
+        let e = format!("{e:#}");
+        assert!(e.contains("node:20-alpine is Node 20"), "{e}");
+        assert!(e.contains("config set node.build_runner pnpm"), "{e}");
+        for ok in [
+            "node:22-alpine",
+            "node:24",
+            "node:lts",
+            "xtask.local/node:22-standin",
+        ] {
+            check_node_run_base(&image, ok).unwrap_or_else(|e| panic!("{ok}: {e:#}"));
+        }
+        image.build_steps = vec![step(Some(Run::Pnpm { why: "x".into() })), step(None)];
+        check_node_run_base(&image, "node:18").expect("no node --run, any base");
     }
 
     #[test]

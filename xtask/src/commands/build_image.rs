@@ -353,6 +353,7 @@ pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Pl
         ..model.clone()
     };
     let (node_image, by_name) = requested_base(args.node_image.as_deref(), &model.config);
+    crate::stack::check_node_run_base(&model.stack.image, &node_image)?;
     if args.push && by_name {
         return Err(refuse_push_on_standin(&node_image));
     }
@@ -547,6 +548,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     if args.push && by_name {
         return Err(refuse_push_on_standin(&requested));
     }
+    crate::stack::check_node_run_base(&model.stack.image, &requested)?;
     let docker = Docker::find()?;
     docker.require_engine()?;
     docker.require_buildx()?;
