@@ -404,7 +404,7 @@ impl Workspace {
         };
         if !found.manifest.scripts.contains_key("build") {
             bail!(
-                "the API package {} ({}) has no \"build\" script in its package.json: the image runs `pnpm run build`; add one (e.g. \"build\": \"tsc -p tsconfig.json\")",
+                "the API package {} ({}) has no \"build\" script in its package.json: the image builds it with that script; add one (e.g. \"build\": \"tsc -p tsconfig.json\")",
                 found.name,
                 found.dir
             );
