@@ -113,6 +113,19 @@ pub fn check_node_run_base(image: &ApiImage, base: &str) -> Result<()> {
     }
 }
 
+/// The Dockerfile names workspace paths unquoted (COPY, `cd`) and the ignore file names them as
+/// patterns: refuse a path that would change meaning there instead of writing a broken file.
+fn check_dockerfile_path(path: &str, what: &str) -> Result<()> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || "._-@+/".contains(c);
+    if let Some(bad) = path.chars().find(|c| !ok(*c)) {
+        anyhow::bail!(
+            "{what} {path:?}, whose {bad:?} {DOCKERFILE} cannot carry (COPY and RUN lines, ignore \
+             patterns): rename it with letters, digits and . _ - @ + only"
+        );
+    }
+    Ok(())
+}
+
 /// How a package's build script runs under `[node] build_runner`.
 fn build_run(
     runner: BuildRunner,
@@ -312,6 +325,12 @@ fn hc(test: &[&str], start_period: &str) -> Healthcheck {
 /// The staging stack for this config and monorepo.
 pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure) -> Result<Stack> {
     let pnpm_version = ws.pnpm_version(&cfg.node.pnpm)?;
+    for p in &closure.install {
+        check_dockerfile_path(&p.dir, &format!("workspace package {} is at", p.name))?;
+    }
+    for f in ws.root_build_files.iter().chain(&ws.patches) {
+        check_dockerfile_path(f, "the build reads")?;
+    }
     let image = api_image(cfg, ws, closure, pnpm_version);
     let compose = compose(cfg);
     let caddy = caddy(cfg);

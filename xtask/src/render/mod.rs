@@ -145,6 +145,24 @@ mod tests {
     }
 
     #[test]
+    fn a_closure_path_the_dockerfile_cannot_carry_is_refused() {
+        let m = Mono::new("badpath");
+        m.pkg("packages/my crypto", "@cipherbox/crypto", &[], true);
+        m.pkg("apps/api", "@cipherbox/api", &["@cipherbox/crypto"], true);
+        let e = format!("{:#}", m.model().expect_err("a space in a closure path"));
+        assert!(
+            e.contains(
+                "workspace package @cipherbox/crypto is at \"packages/my crypto\", whose ' '"
+            ),
+            "{e}"
+        );
+        // outside the closure it never reaches the Dockerfile: fine
+        let m = cipherbox_like();
+        m.pkg("apps/web site", "@cipherbox/site", &[], true);
+        m.model().expect("an unrelated package may have any name");
+    }
+
+    #[test]
     fn api_elsewhere_with_a_transitive_chain_and_dev_only_tooling() {
         let m = Mono::new("layout");
         m.file(
