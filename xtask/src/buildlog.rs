@@ -41,18 +41,17 @@ fn is_timestamp(s: &str) -> bool {
     !s.is_empty() && s.contains('.') && s.chars().all(|c| c.is_ascii_digit() || c == '.')
 }
 
+/// A plain progress line `#<vertex> <text>` as (vertex, text); `None` for any other line.
+fn vertex_line(line: &str) -> Option<(u32, &str)> {
+    let (num, text) = line.strip_prefix('#')?.split_once(' ')?;
+    Some((num.parse().ok()?, text))
+}
+
 /// Parses plain progress lines into steps, in order of first appearance.
 pub fn parse<S: AsRef<str>>(lines: &[S]) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     for line in lines {
-        let line = line.as_ref();
-        let Some(rest) = line.strip_prefix('#') else {
-            continue;
-        };
-        let Some((num, text)) = rest.split_once(' ') else {
-            continue;
-        };
-        let Ok(num) = num.parse::<u32>() else {
+        let Some((num, text)) = vertex_line(line.as_ref()) else {
             continue;
         };
         let idx = match steps.iter().position(|s| s.num == num) {
@@ -133,19 +132,15 @@ pub fn parse_size(s: &str) -> Option<u64> {
 /// The bytes of build context BuildKit sent: the last `transferring context: N` of the
 /// `[internal] load build context` step (BuildKit prints 4 significant digits).
 pub fn context_bytes<S: AsRef<str>>(lines: &[S]) -> Option<u64> {
-    let mut vertex: Option<String> = None;
+    let mut vertex: Option<u32> = None;
     let mut bytes = None;
     for line in lines {
-        let line = line.as_ref();
-        let Some(rest) = line.strip_prefix('#') else {
-            continue;
-        };
-        let Some((num, text)) = rest.split_once(' ') else {
+        let Some((num, text)) = vertex_line(line.as_ref()) else {
             continue;
         };
         if text == "[internal] load build context" {
-            vertex = Some(num.to_string());
-        } else if vertex.as_deref() == Some(num) {
+            vertex = Some(num);
+        } else if vertex == Some(num) {
             if let Some(t) = text.strip_prefix("transferring context:") {
                 if let Some(size) = t.split_whitespace().next().and_then(parse_size) {
                     bytes = Some(size);
