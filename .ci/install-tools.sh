@@ -17,6 +17,10 @@ fi
 if [ ! -x /bin/busybox ] && [ "$(id -u)" = 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
 fi
+# a local registry (loopback) for the registry-cache, step and deploy tests
+if ! command -v docker-registry >/dev/null && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null
+fi
 for t in caddy hadolint shellcheck actionlint; do
   command -v "$t" >/dev/null || { echo "install-tools: $t is still missing after install" >&2; exit 1; }
   printf '%-10s %s\n' "$t" "$("$t" --version 2>&1 | head -n1)"

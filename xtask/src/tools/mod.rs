@@ -18,6 +18,7 @@ pub mod git;
 pub mod http;
 pub mod pnpm;
 pub mod probe;
+pub mod registry;
 pub mod smoke;
 pub mod standin;
 pub mod standins;
