@@ -28,7 +28,57 @@ pub struct Config {
     pub images: Images,
     pub caddy: CaddyConfig,
     pub ports: Ports,
+    pub logs: LogsConfig,
+    pub memory: Memory,
     pub waivers: Vec<Waiver>,
+}
+
+/// `[logs]`: every service's log driver and rotation (one `x-logging` anchor in compose).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogsConfig {
+    /// `json-file` or `local`: both rotate by size and keep `max_file` files.
+    pub driver: String,
+    /// Docker size: a number and k, m or g (`10m`).
+    pub max_size: String,
+    pub max_file: u32,
+}
+
+/// `[memory]`: each service's memory limit (`deploy.resources.limits.memory`), Docker units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Memory {
+    pub api: String,
+    pub postgres: String,
+    pub redis: String,
+    pub ipfs: String,
+    pub tee_worker: String,
+    pub caddy: String,
+}
+
+impl Memory {
+    /// The limit of a compose service, by its service name.
+    pub fn of(&self, service: &str) -> Option<&str> {
+        Some(match service {
+            "api" => &self.api,
+            "postgres" => &self.postgres,
+            "redis" => &self.redis,
+            "ipfs" => &self.ipfs,
+            "tee-worker" => &self.tee_worker,
+            "caddy" => &self.caddy,
+            _ => return None,
+        })
+    }
+}
+
+/// Log drivers that rotate (`max-size`/`max-file`) and keep `docker logs` working.
+pub const LOG_DRIVERS: &[&str] = &["json-file", "local"];
+
+/// A Docker size (`512m`, `2G`, `10m`, `1048576`): digits and one of b, k, m, g.
+pub fn is_docker_size(s: &str) -> bool {
+    let digits = s.trim_end_matches(|c: char| "bkmgBKMG".contains(c));
+    s.len() - digits.len() <= 1
+        && !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && !digits.trim_start_matches('0').is_empty()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +225,19 @@ impl Default for Config {
                 http: 80,
                 https: 443,
             },
+            logs: LogsConfig {
+                driver: "json-file".into(),
+                max_size: "10m".into(),
+                max_file: 3,
+            },
+            memory: Memory {
+                api: "512M".into(),
+                postgres: "512M".into(),
+                redis: "256M".into(),
+                ipfs: "2G".into(),
+                tee_worker: "256M".into(),
+                caddy: "256M".into(),
+            },
             waivers: Vec::new(),
         }
     }
@@ -230,6 +293,19 @@ ipfs_swarm = 4001
 http = 80
 https = 443
 
+[logs]                       # every service's logs, rotated (one x-logging anchor in compose)
+driver = "json-file"         # "json-file" or "local"
+max_size = "10m"             # rotate at this size (Docker units: k, m, g)
+max_file = 3                 # rotated files kept per service
+
+[memory]                     # memory limit per service (deploy.resources.limits.memory)
+api = "512M"
+postgres = "512M"
+redis = "256M"
+ipfs = "2G"
+tee_worker = "256M"
+caddy = "256M"
+
 # A rule can be waived only with a reason; waivers are listed in every verify output.
 # [[waiver]]
 # rule = "compose/port-loopback"
@@ -268,6 +344,9 @@ enum Kind {
     Version,
     StrList,
     Runner,
+    LogDriver,
+    Count,
+    Size,
 }
 
 /// Every key the config knows: (table, key, kind).
@@ -301,6 +380,15 @@ const SCHEMA: &[(&str, &str, Kind)] = &[
     ("ports", "ipfs_swarm", Kind::Port),
     ("ports", "http", Kind::Port),
     ("ports", "https", Kind::Port),
+    ("logs", "driver", Kind::LogDriver),
+    ("logs", "max_size", Kind::Size),
+    ("logs", "max_file", Kind::Count),
+    ("memory", "api", Kind::Size),
+    ("memory", "postgres", Kind::Size),
+    ("memory", "redis", Kind::Size),
+    ("memory", "ipfs", Kind::Size),
+    ("memory", "tee_worker", Kind::Size),
+    ("memory", "caddy", Kind::Size),
 ];
 
 /// The config file path for a root and an optional `--config`.
@@ -469,6 +557,9 @@ fn dedup<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 
 fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Result<(), String> {
     let full = format!("{table}.{key}");
+    if matches!(kind, Kind::LogDriver | Kind::Count | Kind::Size) {
+        return apply_ops(c, table, key, kind, item, &full);
+    }
     if kind == Kind::StrList {
         let arr = item.as_array().ok_or_else(|| {
             format!("`{full}` must be an array of strings, e.g. [\"staging.example.com\"]")
@@ -548,6 +639,56 @@ fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Res
         ("images", "caddy") => &mut c.images.caddy,
         ("caddy", "cert_file") => &mut c.caddy.cert_file,
         ("caddy", "key_file") => &mut c.caddy.key_file,
+        _ => return Err(format!("internal: no slot for `{full}`")),
+    };
+    *slot = s;
+    Ok(())
+}
+
+/// `[logs]` and `[memory]`: how the stack lives on a VPS.
+fn apply_ops(
+    c: &mut Config,
+    table: &str,
+    key: &str,
+    kind: Kind,
+    item: &Item,
+    full: &str,
+) -> Result<(), String> {
+    if kind == Kind::Count {
+        let n = item
+            .as_integer()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| format!("`{full}` must be a whole number from 1 to 100"))?;
+        c.logs.max_file = n as u32;
+        return Ok(());
+    }
+    let s = item
+        .as_str()
+        .ok_or_else(|| format!("`{full}` must be a string"))?
+        .to_string();
+    if kind == Kind::LogDriver {
+        if !LOG_DRIVERS.contains(&s.as_str()) {
+            return Err(format!(
+                "`{full}` = {s:?} must be \"json-file\" or \"local\" (drivers that rotate and keep `docker logs`)"
+            ));
+        }
+        c.logs.driver = s;
+        return Ok(());
+    }
+    if !is_docker_size(&s) {
+        return Err(format!(
+            "`{full}` = {s:?} must be a Docker size: a number and k, m or g (e.g. \"512m\", \"2g\")"
+        ));
+    }
+    let m = &mut c.memory;
+    let slot = match (table, key) {
+        ("logs", "max_size") => &mut c.logs.max_size,
+        ("memory", "api") => &mut m.api,
+        ("memory", "postgres") => &mut m.postgres,
+        ("memory", "redis") => &mut m.redis,
+        ("memory", "ipfs") => &mut m.ipfs,
+        ("memory", "tee_worker") => &mut m.tee_worker,
+        ("memory", "caddy") => &mut m.caddy,
         _ => return Err(format!("internal: no slot for `{full}`")),
     };
     *slot = s;
@@ -682,10 +823,10 @@ pub fn set_value(text: &str, key: &str, raw_value: &str, file: &str) -> Result<S
         .parse()
         .with_context(|| format!("{file} is not valid TOML; fix it before `config set`"))?;
     let value: Value = match kind {
-        Kind::Port => {
+        Kind::Port | Kind::Count => {
             let n: i64 = raw_value
                 .parse()
-                .with_context(|| format!("{key} must be a port number, got {raw_value:?}"))?;
+                .with_context(|| format!("{key} must be a whole number, got {raw_value:?}"))?;
             n.into()
         }
         Kind::StrList => {
@@ -761,6 +902,15 @@ pub fn get_value(c: &Config, key: &str) -> Result<String> {
         "ports.ipfs_swarm" => c.ports.ipfs_swarm.to_string(),
         "ports.http" => c.ports.http.to_string(),
         "ports.https" => c.ports.https.to_string(),
+        "logs.driver" => s(&c.logs.driver),
+        "logs.max_size" => s(&c.logs.max_size),
+        "logs.max_file" => c.logs.max_file.to_string(),
+        "memory.api" => s(&c.memory.api),
+        "memory.postgres" => s(&c.memory.postgres),
+        "memory.redis" => s(&c.memory.redis),
+        "memory.ipfs" => s(&c.memory.ipfs),
+        "memory.tee_worker" => s(&c.memory.tee_worker),
+        "memory.caddy" => s(&c.memory.caddy),
         _ => {
             let known: Vec<String> = SCHEMA.iter().map(|(t, k, _)| format!("{t}.{k}")).collect();
             bail!("unknown config key {key:?} (known: {})", known.join(", "))
@@ -884,6 +1034,33 @@ mod tests {
         assert!(set_value("", "ports.redis", "0", "c").is_err());
         assert!(set_value("", "nope.x", "1", "c").is_err());
         assert!(set_value("", "images.redis", "UPPER", "c").is_err());
+    }
+
+    #[test]
+    fn logs_and_memory_are_validated() {
+        let c = parse(
+            "[logs]\ndriver = \"local\"\nmax_size = \"50m\"\nmax_file = 5\n[memory]\napi = \"1g\"\n",
+            "c",
+        )
+        .expect("valid");
+        assert_eq!(c.logs.driver, "local");
+        assert_eq!(c.logs.max_file, 5);
+        assert_eq!(c.memory.of("api"), Some("1g"));
+        let e = err("[logs]\ndriver = \"syslog\"\n");
+        assert!(
+            e.starts_with("c.toml:2:10:") && e.contains("json-file"),
+            "{e}"
+        );
+        let e = err("[memory]\nredis = \"lots\"\n");
+        assert!(e.contains("Docker size"), "{e}");
+        let e = err("[logs]\nmax_file = 0\n");
+        assert!(e.contains("from 1 to 100"), "{e}");
+        for ok in ["10m", "2G", "1048576", "512k"] {
+            assert!(is_docker_size(ok), "{ok}");
+        }
+        for bad in ["", "m", "0m", "1.5g", "10mb", "-1m", "1 m"] {
+            assert!(!is_docker_size(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -214,14 +214,44 @@ pub struct Healthcheck {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     pub memory: String,
-    pub cpus: String,
+    /// Only where the seed gives one (ipfs).
+    pub cpus: Option<String>,
 }
+
+/// The one logging setup every service shares (`x-logging: &logging`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logging {
+    pub driver: String,
+    pub max_size: String,
+    pub max_file: u32,
+}
+
+/// The proxy's network: caddy and what it serves (api, web).
+pub const EDGE_NET: &str = "edge";
+/// The back end's network: the API and what it talks to; the proxy is not on it.
+pub const DATA_NET: &str = "data";
+
+/// The networks a service joins, by its name: caddy only `edge`, the API both, the rest `data`.
+pub fn networks_of(service: &str) -> Vec<String> {
+    let nets: &[&str] = match service {
+        "caddy" | "web" => &[EDGE_NET],
+        "api" => &[EDGE_NET, DATA_NET],
+        _ => &[DATA_NET],
+    };
+    nets.iter().map(|n| n.to_string()).collect()
+}
+
+/// The variable naming the image owner in our image references (`${IMAGE_OWNER:-<owner>}`),
+/// so one compose file serves forks and CI.
+pub const OWNER_VAR: &str = "IMAGE_OWNER";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
     pub name: String,
     /// The image; may hold `${TAG:-latest}`.
     pub image: String,
+    /// Overrides the image's entrypoint (empty: the image's own).
+    pub entrypoint: Vec<String>,
     pub command: Vec<String>,
     pub env_file: Option<String>,
     pub environment: Vec<(String, Val)>,
@@ -231,6 +261,9 @@ pub struct Service {
     pub depends_on: Vec<(String, String)>,
     pub healthcheck: Option<Healthcheck>,
     pub limits: Option<Limits>,
+    /// `init: true`: PID 1 (node) neither reaps children nor forwards signals well.
+    pub init: bool,
+    pub networks: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,6 +271,10 @@ pub struct Compose {
     pub project: String,
     pub services: Vec<Service>,
     pub volumes: Vec<String>,
+    /// Every service logs through this (`logging: *logging`).
+    pub logging: Logging,
+    /// Top-level networks, in order.
+    pub networks: Vec<String>,
     /// Variables read by interpolation with a default: (name, default).
     pub defaulted_vars: Vec<(String, String)>,
 }
@@ -417,10 +454,10 @@ fn api_image(cfg: &Config, ws: &Workspace, closure: &Closure, pnpm_version: Stri
     }
 }
 
-/// `<registry>/<owner>/<name>:${TAG:-<tag>}`
+/// `<registry>/${IMAGE_OWNER:-<owner>}/<name>:${TAG:-<tag>}`
 pub fn published_image(cfg: &Config, name: &str) -> String {
     format!(
-        "{}/{}/{}:${{TAG:-{}}}",
+        "{}/${{{OWNER_VAR}:-{}}}/{}:${{TAG:-{}}}",
         cfg.registry, cfg.owner, name, cfg.tag
     )
 }
@@ -435,6 +472,7 @@ fn compose(cfg: &Config) -> Compose {
     let api = Service {
         name: "api".into(),
         image: published_image(cfg, &cfg.api.image),
+        entrypoint: vec![],
         command: vec![],
         env_file: Some(".env.staging".into()),
         environment: vec![
@@ -447,6 +485,7 @@ fn compose(cfg: &Config) -> Compose {
             ("DB_DATABASE".into(), required("DB_DATABASE")),
             ("REDIS_HOST".into(), lit("redis")),
             ("REDIS_PORT".into(), lit("6379")),
+            ("REDIS_PASSWORD".into(), required("REDIS_PASSWORD")),
             ("IPFS_LOCAL_API_URL".into(), lit("http://ipfs:5001")),
             (
                 "TEE_WORKER_URL".into(),
@@ -462,10 +501,13 @@ fn compose(cfg: &Config) -> Compose {
         ],
         healthcheck: Some(hc(&["CMD", "node", "-e", &node_health], "20s")),
         limits: None,
+        init: false,
+        networks: vec![],
     };
     let postgres = Service {
         name: "postgres".into(),
         image: cfg.images.postgres.clone(),
+        entrypoint: vec![],
         command: vec![],
         env_file: None,
         environment: vec![
@@ -487,25 +529,42 @@ fn compose(cfg: &Config) -> Compose {
             "10s",
         )),
         limits: None,
+        init: false,
+        networks: vec![],
     };
     let redis = Service {
         name: "redis".into(),
         image: cfg.images.redis.clone(),
-        command: vec!["redis-server".into(), "--appendonly".into(), "yes".into()],
+        // the password reaches redis-server through the environment at run time, never the
+        // compose file or `docker inspect`'s Entrypoint/Cmd (they hold `$REDIS_PASSWORD`);
+        // redis-server overwrites its argv, so ps shows `redis-server *:6379`; the image's
+        // entrypoint still drops root
+        entrypoint: vec!["sh".into(), "-c".into(), REDIS_ENTRYPOINT.into()],
+        command: vec![],
         env_file: None,
-        environment: vec![],
+        environment: vec![("REDIS_PASSWORD".into(), required("REDIS_PASSWORD"))],
         ports: vec![loopback(p.redis, 6379)],
         volumes: vec![Mount::Volume {
             name: "redis_staging".into(),
             target: "/data".into(),
         }],
         depends_on: vec![],
-        healthcheck: Some(hc(&["CMD", "redis-cli", "ping"], "5s")),
+        // REDISCLI_AUTH, not `-a`: the password stays off the command line
+        healthcheck: Some(hc(
+            &[
+                "CMD-SHELL",
+                "REDISCLI_AUTH=\"$$REDIS_PASSWORD\" redis-cli ping | grep -qx PONG",
+            ],
+            "5s",
+        )),
         limits: None,
+        init: false,
+        networks: vec![],
     };
     let ipfs = Service {
         name: "ipfs".into(),
         image: cfg.images.ipfs.clone(),
+        entrypoint: vec![],
         command: vec![],
         env_file: None,
         environment: vec![("IPFS_PROFILE".into(), lit("server"))],
@@ -526,12 +585,15 @@ fn compose(cfg: &Config) -> Compose {
         )),
         limits: Some(Limits {
             memory: "2G".into(),
-            cpus: "1.0".into(),
+            cpus: Some("1.0".into()),
         }),
+        init: false,
+        networks: vec![],
     };
     let tee = Service {
         name: "tee-worker".into(),
         image: published_image(cfg, &cfg.tee_worker.image),
+        entrypoint: vec![],
         command: vec![],
         env_file: None,
         environment: vec![
@@ -546,10 +608,13 @@ fn compose(cfg: &Config) -> Compose {
         depends_on: vec![],
         healthcheck: None,
         limits: None,
+        init: false,
+        networks: vec![],
     };
     let caddy = Service {
         name: "caddy".into(),
         image: cfg.images.caddy.clone(),
+        entrypoint: vec![],
         command: vec![],
         env_file: None,
         environment: vec![],
@@ -577,9 +642,13 @@ fn compose(cfg: &Config) -> Compose {
                 target: "/config".into(),
             },
         ],
-        depends_on: vec![("api".into(), "service_healthy".into())],
+        // service_started, not service_healthy: caddy must come up (and stay up) while the API
+        // is unhealthy, serving the 502/503 page; it resolves `api` at request time
+        depends_on: vec![("api".into(), "service_started".into())],
         healthcheck: None,
         limits: None,
+        init: false,
+        networks: vec![],
     };
     Compose {
         project: "cipherbox-staging".into(),
@@ -594,7 +663,45 @@ fn compose(cfg: &Config) -> Compose {
         .iter()
         .map(|s| s.to_string())
         .collect(),
-        defaulted_vars: vec![("TAG".into(), cfg.tag.clone())],
+        logging: Logging {
+            driver: cfg.logs.driver.clone(),
+            max_size: cfg.logs.max_size.clone(),
+            max_file: cfg.logs.max_file,
+        },
+        networks: vec![EDGE_NET.into(), DATA_NET.into()],
+        defaulted_vars: vec![
+            (OWNER_VAR.into(), cfg.owner.clone()),
+            ("TAG".into(), cfg.tag.clone()),
+        ],
+    }
+    .finish(cfg)
+}
+
+/// Redis's entrypoint: the image's own (it drops root) with the password from the environment.
+pub const REDIS_ENTRYPOINT: &str =
+    "exec docker-entrypoint.sh redis-server --appendonly yes --requirepass \"$$REDIS_PASSWORD\"";
+
+/// Which services run node as PID 1 (our images: `CMD ["node", ...]`).
+pub fn runs_node(service: &str) -> bool {
+    matches!(service, "api" | "tee-worker")
+}
+
+impl Compose {
+    /// Per-service settings that follow from the service's name and the config alone:
+    /// networks, memory limits, `init`.
+    fn finish(mut self, cfg: &Config) -> Compose {
+        for s in &mut self.services {
+            s.networks = networks_of(&s.name);
+            s.init = runs_node(&s.name);
+            if let Some(mem) = cfg.memory.of(&s.name) {
+                let cpus = s.limits.as_ref().and_then(|l| l.cpus.clone());
+                s.limits = Some(Limits {
+                    memory: mem.to_string(),
+                    cpus,
+                });
+            }
+        }
+        self
     }
 }
 

@@ -55,13 +55,27 @@ pub fn render(c: &Compose) -> String {
     );
     let _ = writeln!(
         w,
-        "# Services reach each other by service name on the project network. Only 80, 443"
+        "# Services reach each other by service name: caddy, api and web on `edge`; api and"
     );
     let _ = writeln!(
         w,
-        "# and the IPFS swarm port are public; every other port is bound to 127.0.0.1."
+        "# the back end on `data` (the proxy cannot reach the databases). Only 80, 443 and the"
+    );
+    let _ = writeln!(
+        w,
+        "# IPFS swarm port are public; every other port is bound to 127.0.0.1."
     );
     let _ = writeln!(w, "name: {}", scalar(&c.project));
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "# One logging setup for every service (`logging: *logging`): rotated."
+    );
+    let _ = writeln!(w, "x-logging: &logging");
+    let _ = writeln!(w, "  driver: {}", scalar(&c.logging.driver));
+    let _ = writeln!(w, "  options:");
+    let _ = writeln!(w, "    max-size: {}", scalar(&c.logging.max_size));
+    let _ = writeln!(w, "    max-file: \"{}\"", c.logging.max_file);
     let _ = writeln!(w);
     let _ = writeln!(w, "services:");
     for (i, svc) in c.services.iter().enumerate() {
@@ -71,6 +85,13 @@ pub fn render(c: &Compose) -> String {
         let _ = writeln!(w, "  {}:", svc.name);
         let _ = writeln!(w, "    image: {}", scalar(&svc.image));
         let _ = writeln!(w, "    restart: unless-stopped");
+        if svc.init {
+            let _ = writeln!(w, "    init: true");
+        }
+        let _ = writeln!(w, "    logging: *logging");
+        if !svc.entrypoint.is_empty() {
+            let _ = writeln!(w, "    entrypoint: {}", flow_list(&svc.entrypoint));
+        }
         if !svc.command.is_empty() {
             let _ = writeln!(w, "    command: {}", flow_list(&svc.command));
         }
@@ -133,11 +154,26 @@ pub fn render(c: &Compose) -> String {
             let _ = writeln!(w, "    deploy:");
             let _ = writeln!(w, "      resources:");
             let _ = writeln!(w, "        limits:");
-            let _ = writeln!(w, "          memory: {}", l.memory);
-            let _ = writeln!(w, "          cpus: {}", scalar(&l.cpus));
+            let _ = writeln!(w, "          memory: {}", scalar(&l.memory));
+            if let Some(cpus) = &l.cpus {
+                let _ = writeln!(w, "          cpus: {}", scalar(cpus));
+            }
+        }
+        if !svc.networks.is_empty() {
+            let _ = writeln!(w, "    networks:");
+            for n in &svc.networks {
+                let _ = writeln!(w, "      - {}", scalar(n));
+            }
         }
     }
     let _ = writeln!(w);
+    if !c.networks.is_empty() {
+        let _ = writeln!(w, "networks:");
+        for n in &c.networks {
+            let _ = writeln!(w, "  {}: {{}}", scalar(n));
+        }
+        let _ = writeln!(w);
+    }
     let _ = writeln!(w, "volumes:");
     for v in &c.volumes {
         let _ = writeln!(w, "  {v}: {{}}");

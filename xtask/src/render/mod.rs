@@ -122,8 +122,8 @@ mod tests {
         assert_eq!(
             added,
             vec![
-                "+    image: \"ghcr.io/acme/cipherbox-api:${TAG:-latest}\"",
-                "+    image: \"ghcr.io/acme/cipherbox-tee-worker:${TAG:-latest}\""
+                "+    image: \"ghcr.io/${IMAGE_OWNER:-acme}/cipherbox-api:${TAG:-latest}\"",
+                "+    image: \"ghcr.io/${IMAGE_OWNER:-acme}/cipherbox-tee-worker:${TAG:-latest}\""
             ]
         );
     }
@@ -248,7 +248,8 @@ mod tests {
             !ign.contains("libs/legacy"),
             "excluded by the workspace's own negation, not a package"
         );
-        assert!(text(&files, stack::COMPOSE).contains("ghcr.io/OWNER/backend:${TAG:-latest}"));
+        assert!(text(&files, stack::COMPOSE)
+            .contains("ghcr.io/${IMAGE_OWNER:-OWNER}/backend:${TAG:-latest}"));
     }
 
     #[test]

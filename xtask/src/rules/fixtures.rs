@@ -98,7 +98,7 @@ EXPOSE 3000
 CMD [\"node\", \"dist/main.js\"]
 ";
 
-const REDIS_HEALTH: &str = "    healthcheck:\n      test: [\"CMD\", \"redis-cli\", \"ping\"]\n      interval: 10s\n      timeout: 5s\n      retries: 5\n      start_period: 5s\n";
+const REDIS_HEALTH: &str = "    healthcheck:\n      test: [\"CMD-SHELL\", \"REDISCLI_AUTH=\\\"$$REDIS_PASSWORD\\\" redis-cli ping | grep -qx PONG\"]\n      interval: 10s\n      timeout: 5s\n      retries: 5\n      start_period: 5s\n";
 
 /// One fixture per rule: the rule's failing example.
 pub const FIXTURES: &[Mutation] = &[
@@ -221,8 +221,8 @@ pub const FIXTURES: &[Mutation] = &[
     ),
     m(
         CO,
-        "ghcr.io/OWNER/cipherbox-api:",
-        "ghcr.io/OWNER/other-api:",
+        "/cipherbox-api:",
+        "/other-api:",
         "compose/api-image",
         "other-api",
     ),
@@ -335,10 +335,10 @@ pub const FIXTURES: &[Mutation] = &[
     ),
     m(
         CO,
-        "ghcr.io/OWNER/cipherbox-api",
-        "docker.io/OWNER/cipherbox-api",
+        "ghcr.io/${IMAGE_OWNER:-OWNER}/cipherbox-api",
+        "docker.io/${IMAGE_OWNER:-OWNER}/cipherbox-api",
         "cross/api-image-tag",
-        "docker.io/OWNER",
+        "docker.io/",
     ),
     m(
         CO,
@@ -347,10 +347,65 @@ pub const FIXTURES: &[Mutation] = &[
         "cross/caddyfile-mount",
         "Caddyfile.prod",
     ),
+    // a stack a VPS can live with (rules::ops)
+    m(
+        CO,
+        "  postgres:\n    image: \"postgres:16-alpine\"\n    restart: unless-stopped\n    logging: *logging\n",
+        "  postgres:\n    image: \"postgres:16-alpine\"\n    restart: unless-stopped\n",
+        "compose/logging",
+        "  postgres:#2",
+    ),
+    m(
+        CO,
+        " --requirepass \\\"$$REDIS_PASSWORD\\\"",
+        "",
+        "compose/redis-auth",
+        "    entrypoint:",
+    ),
+    m(
+        CO,
+        "      - edge\n\nnetworks:",
+        "      - edge\n      - data\n\nnetworks:",
+        "compose/networks",
+        "      - data#6",
+    ),
+    m(
+        CO,
+        "ghcr.io/${IMAGE_OWNER:-OWNER}/cipherbox-tee-worker",
+        "ghcr.io/OWNER/cipherbox-tee-worker",
+        "compose/image-owner",
+        "cipherbox-tee-worker",
+    ),
+    m(
+        CO,
+        "          memory: 256M\n",
+        "",
+        "compose/memory-limit",
+        "        limits:#3",
+    ),
+    m(CO, "    init: true\n", "", "compose/init", "  api:"),
+    m(
+        CO,
+        "condition: service_started",
+        "condition: service_healthy",
+        "compose/proxy-outlives-api",
+        "condition: service_healthy#3",
+    ),
 ];
 
 /// More mutations, beyond the fixtures: each breaks one rule.
 pub const MUTATIONS: &[Mutation] = &[
+    m(CO, "max-size: 10m", "max-size: 1g", "compose/logging", "x-logging: &logging"),
+    m(CO, "driver: json-file", "driver: syslog", "compose/logging", "x-logging: &logging"),
+    m(CO, "--requirepass \\\"$$REDIS_PASSWORD\\\"", "--requirepass ${REDIS_PASSWORD:?x}", "compose/redis-auth", "    entrypoint:"),
+    m(CO, "REDISCLI_AUTH=\\\"$$REDIS_PASSWORD\\\" redis-cli ping", "redis-cli -a \\\"$$REDIS_PASSWORD\\\" ping", "compose/redis-auth", "redis-cli -a"),
+    m(CO, "REDISCLI_AUTH=\\\"$$REDIS_PASSWORD\\\" redis-cli ping", "redis-cli ping", "compose/redis-auth", "redis-cli ping"),
+    m(CO, "      REDIS_PASSWORD: \"${REDIS_PASSWORD:?set REDIS_PASSWORD in .env.staging (see .env.staging.example)}\"\n      IPFS", "      IPFS", "compose/redis-auth", "    environment:"),
+    m(CO, "    networks:\n      - edge\n\nnetworks:", "\nnetworks:", "compose/networks", "  caddy:"),
+    m(CO, "    networks:\n      - data\n\n  redis:", "    network_mode: host\n\n  redis:", "compose/networks", "network_mode"),
+    m(CO, "\nnetworks:\n  edge: {}\n", "\nnetworks:\n", "compose/networks", "networks:#7"),
+    m(CO, "          memory: 2G", "          memory: 4G", "compose/memory-limit", "memory: 4G"),
+    m(CO, "    init: true\n    logging: *logging\n    environment:\n      NODE_ENV: production\n      PORT: \"3001\"", "    init: false\n    logging: *logging\n    environment:\n      NODE_ENV: production\n      PORT: \"3001\"", "compose/init", "init: false"),
     m(DF, "FROM ${NODE_IMAGE} AS runtime", "FROM build AS runtime", "dockerfile/final-base", "FROM build AS runtime"),
     m(DF, "FROM ${NODE_IMAGE} AS runtime", "FROM node:22-alpine AS runtime", "dockerfile/final-base", "AS runtime"),
     m(DF, "pnpm@10.34.9", "pnpm@latest", "dockerfile/pnpm-pinned", "corepack prepare"),
@@ -378,10 +433,10 @@ pub const MUTATIONS: &[Mutation] = &[
     m(CO, "\"redis:7-alpine\"", "redis:latest", "compose/image-pinned", "redis:latest"),
     m(
         CO,
-        "    healthcheck:\n      test: [\"CMD\", \"node\"",
-        "    x-healthcheck:\n      test: [\"CMD\", \"node\"",
+        "    healthcheck:\n      test: [\"CMD-SHELL\", \"pg_isready",
+        "    x-healthcheck:\n      test: [\"CMD-SHELL\", \"pg_isready",
         "compose/depends-healthy",
-        "condition: service_healthy#3",
+        "condition: service_healthy",
     ),
     m(CO, "      - \"caddy_data:/data\"\n", "      - \"caddy_dat:/data\"\n", "compose/volumes-declared", "caddy_dat:/data"),
     m(

@@ -12,6 +12,7 @@ pub mod cross;
 pub mod dockerfile;
 pub mod fixtures;
 pub mod ignore;
+pub mod ops;
 
 #[cfg(test)]
 mod tests;
@@ -155,6 +156,7 @@ pub fn registry() -> Vec<&'static Rule> {
         .iter()
         .chain(ignore::RULES)
         .chain(compose::RULES)
+        .chain(ops::RULES)
         .chain(caddy::RULES)
         .chain(cross::RULES)
         .collect()
