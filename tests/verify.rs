@@ -8,6 +8,13 @@ use support::*;
 use xtask::rules::fixtures::{apply, Mutation, FIXTURES, MUTATIONS};
 use xtask::stack::{CADDYFILE, COMPOSE, DOCKERFILE, DOCKERIGNORE, ENV_EXAMPLE};
 
+/// The 1-based line of the first line of `file` (under `root`) containing `needle`.
+fn line_in(root: &std::path::Path, file: &str, needle: &str) -> usize {
+    let text = std::fs::read_to_string(root.join(file)).expect("read the file");
+    xtask::rules::fixtures::expected_line(&text, needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in {file}"))
+}
+
 const STAGES: [&str; 4] = ["fresh", "rules", "compose", "caddy"];
 
 /// `--root` for a temporary copy (without it xtask works on the repository it was built in).
@@ -212,7 +219,7 @@ fn waivers_suppress_and_are_listed_with_their_reason() {
     let waived = j["waived"].as_array().expect("waived");
     assert!(
         waived.iter().any(|w| w["rule"] == "compose/port-loopback"
-            && w["line"] == 48
+            && w["line"] == line_in(t.path(), COMPOSE, "\"5432:5432/tcp\"")
             && w["reason"] == "ops reach postgres from the bastion"),
         "{j:#}"
     );
@@ -306,7 +313,12 @@ fn compose_for_real_reports_a_variable_missing_from_the_example() {
         .and_then(|a| a.iter().find(|f| f["rule"] == "compose/env-example"))
         .expect("env-example finding");
     assert_eq!(f["file"], COMPOSE);
-    assert_eq!(f["line"], 19, "{f}"); // api's DB_PASSWORD, its first use
+    // api's DB_PASSWORD, its first use
+    assert_eq!(
+        f["line"],
+        line_in(t.path(), COMPOSE, "DB_PASSWORD:") as u64,
+        "{f}"
+    );
     assert_eq!(f["stage"], "compose");
     assert!(
         f["message"]
@@ -334,7 +346,12 @@ fn compose_for_real_reports_what_compose_rejects() {
     let r = verify_static_json(&t);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
-        finding_at(&json_of(&r), "compose/config", COMPOSE, 11),
+        finding_at(
+            &json_of(&r),
+            "compose/config",
+            COMPOSE,
+            line_in(t.path(), COMPOSE, "restrat:") as u64
+        ),
         "{}",
         r.stdout
     );
@@ -399,8 +416,9 @@ fn github_actions_annotations_and_job_summary() {
         &[("GITHUB_ACTIONS", "true"), ("GITHUB_STEP_SUMMARY", &s)],
     );
     assert_eq!(r.code, 1, "{}", r.all());
+    let line = line_in(t.path(), COMPOSE, "\"5432:5432/tcp\"");
     assert!(
-        r.stdout.contains("::error file=infra/docker-compose.staging.yml,line=48,title=compose/port-loopback::postgres"),
+        r.stdout.contains(&format!("::error file=infra/docker-compose.staging.yml,line={line},title=compose/port-loopback::postgres")),
         "{}",
         r.stdout
     );
@@ -410,7 +428,9 @@ fn github_actions_annotations_and_job_summary() {
         "{md}"
     );
     assert!(
-        md.contains("| `infra/docker-compose.staging.yml:48` | `compose/port-loopback` |"),
+        md.contains(&format!(
+            "| `infra/docker-compose.staging.yml:{line}` | `compose/port-loopback` |"
+        )),
         "{md}"
     );
 }
