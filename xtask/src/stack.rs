@@ -364,6 +364,12 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure) -> Result<Stack> {
     let pnpm_version = ws.pnpm_version(&cfg.node.pnpm)?;
     for p in &closure.install {
         check_dockerfile_path(&p.dir, &format!("workspace package {} is at", p.name))?;
+        crate::values::npm_name(&p.name).map_err(|m| {
+            anyhow::anyhow!(
+                "{}/package.json: \"name\" = {m}; the Dockerfile names it in `pnpm --filter`: rename the package",
+                p.dir
+            )
+        })?;
     }
     for f in ws.root_build_files.iter().chain(&ws.patches) {
         check_dockerfile_path(f, "the build reads")?;

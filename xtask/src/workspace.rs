@@ -70,6 +70,12 @@ pub struct Closure {
 }
 
 pub fn parse_manifest(text: &str, file: &str) -> Result<Manifest> {
+    if text.starts_with('\u{feff}') {
+        bail!(
+            "{file} starts with a byte-order mark (U+FEFF), which JSON does not allow and pnpm's \
+             readers do not all skip: save it as UTF-8 without a BOM"
+        );
+    }
     let v: Json =
         serde_json::from_str(text).with_context(|| format!("{file} is not valid JSON"))?;
     let obj = v
@@ -124,6 +130,14 @@ pub fn parse_manifest(text: &str, file: &str) -> Result<Manifest> {
                 .collect()
         })
         .unwrap_or_default();
+    let package_manager = match obj.get("packageManager") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(s)) => Some(s.clone()),
+        Some(other) => bail!(
+            "{file}: \"packageManager\" is {}, not a string: write it as \"pnpm@<exact version>\", e.g. \"pnpm@10.34.9\"",
+            crate::values::shown(&other.to_string())
+        ),
+    };
     Ok(Manifest {
         name: str_of("name"),
         version: str_of("version"),
@@ -131,7 +145,7 @@ pub fn parse_manifest(text: &str, file: &str) -> Result<Manifest> {
         deps,
         main: str_of("main"),
         files,
-        package_manager: str_of("packageManager"),
+        package_manager,
         patches,
     })
 }
@@ -350,15 +364,18 @@ fn extends_of(text: &str) -> Option<String> {
 
 /// A `packageManager` field, checked: it must be pnpm at an exact version.
 pub fn pnpm_version_of(field: &str) -> Result<String> {
+    let shown = crate::values::shown(field);
     let (tool, rest) = field.split_once('@').ok_or_else(|| {
-        anyhow!("packageManager {field:?} must be pnpm@<exact version>, e.g. pnpm@10.34.9")
+        anyhow!("packageManager {shown} must be pnpm@<exact version>, e.g. pnpm@10.34.9")
     })?;
     if tool != "pnpm" {
-        bail!("packageManager is {field:?}, not pnpm: this tool builds pnpm monorepos only");
+        bail!("packageManager is {shown}, not pnpm: this tool builds pnpm monorepos only");
     }
     let version = rest.split('+').next().unwrap_or(rest);
-    if !crate::config::is_exact_version(version) {
-        bail!("packageManager {field:?} is not an exact version: pin it, e.g. \"pnpm@10.34.9\"");
+    if let Err(why) = crate::values::semver(version) {
+        bail!(
+            "packageManager {shown} is not an exact version: pin it, e.g. \"pnpm@10.34.9\" ({why})"
+        );
     }
     Ok(version.to_string())
 }

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::quote::caddy;
 use crate::stack::Caddy;
 
 pub fn render(c: &Caddy) -> String {
@@ -17,8 +18,9 @@ pub fn render(c: &Caddy) -> String {
     let _ = writeln!(w, "\tauto_https off");
     let _ = writeln!(w, "}}");
     let _ = writeln!(w);
-    let _ = writeln!(w, "{} {{", c.sites.join(", "));
-    let _ = writeln!(w, "\ttls {} {}", c.cert, c.key);
+    let sites: Vec<String> = c.sites.iter().map(|s| caddy(s)).collect();
+    let _ = writeln!(w, "{} {{", sites.join(", "));
+    let _ = writeln!(w, "\ttls {} {}", caddy(&c.cert), caddy(&c.key));
     let _ = writeln!(w, "\treverse_proxy {}", c.upstream);
     let _ = writeln!(w, "}}");
     let _ = writeln!(w);

@@ -4,31 +4,9 @@ use std::fmt::Write;
 
 use crate::stack::{Compose, Mount, Proto, Val};
 
-/// A YAML scalar: plain when unambiguous, else double-quoted.
+/// A YAML scalar ([`super::quote::yaml`]).
 pub fn scalar(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '@'))
-        && !s.starts_with(['-', '.', '@'])
-        && !matches!(
-            s.to_ascii_lowercase().as_str(),
-            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n" | "~"
-        )
-        && s.parse::<f64>().is_err();
-    if plain {
-        return s.to_string();
-    }
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    super::quote::yaml(s)
 }
 
 fn val(v: &Val) -> String {

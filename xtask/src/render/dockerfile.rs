@@ -161,7 +161,7 @@ pub fn render(m: &ApiImage) -> String {
     let _ = writeln!(w, "# {}:{}", m.user, m.group);
     let _ = writeln!(w, "USER {}:{}", m.uid, m.gid);
     let _ = writeln!(w, "EXPOSE {}", m.port);
-    let entry = format!("\"{}\"", m.entry);
+    let entry = super::quote::json_string(&m.entry);
     let _ = writeln!(w, "CMD [\"node\", {entry}]");
     s
 }

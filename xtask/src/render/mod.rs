@@ -3,6 +3,7 @@
 pub mod caddy;
 pub mod compose;
 pub mod dockerfile;
+pub mod quote;
 pub mod rehearsal;
 pub mod workflow;
 

@@ -72,6 +72,6 @@ jobs:
 pub fn render(w: &Workflow) -> String {
     TEMPLATE
         .replace("@BRANCH@", &w.branch)
-        .replace("@REGISTRY@", &w.registry)
+        .replace("@REGISTRY@", &super::quote::yaml(&w.registry))
         .replace("@IMAGE@", &w.image)
 }

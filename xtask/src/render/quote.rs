@@ -1,0 +1,223 @@
+//! Quoting for each target grammar the renderers write: a value that reaches a generated file
+//! either went through a type of [`crate::values`] or through one of these functions, each
+//! proven by tests against the grammar's own reader (`/bin/sh`, the YAML parser, Caddy,
+//! the Dockerfile JSON form, GitHub's expression string literal).
+
+/// A POSIX shell word that the shell reads back as exactly `s` (single quotes; a `'` as
+/// `'\''`). Used for values inside `RUN` lines.
+pub fn shell(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// A JSON string (the Dockerfile's exec form: `CMD ["node", "<here>"]`).
+pub fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+/// A YAML scalar: plain when unambiguous, else double-quoted with every control character
+/// escaped (a newline can never start a new key).
+pub fn yaml(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '@'))
+        && !s.starts_with(['-', '.', '@'])
+        && !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n" | "~"
+        )
+        && s.parse::<f64>().is_err();
+    if plain {
+        return s.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A Caddyfile token that Caddy's lexer reads back as exactly `s`: bare when it holds no
+/// space, quote, brace, `#` or placeholder, else a double-quoted token with `"` and `\`
+/// escaped. A newline or other control character is refused by the value types before this
+/// point; here it is escaped away to a space so a directive can never be added.
+pub fn caddy(s: &str) -> String {
+    let bare = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:@+=,*".contains(c));
+    if bare {
+        return s.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A string literal of GitHub Actions' expression language: `'...'` with `'` doubled.
+/// Newlines are kept (the expression language allows them in literals).
+pub fn github_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NASTY: &[&str] = &[
+        "plain",
+        "",
+        "a b",
+        "\"; touch /tmp/x; echo \"",
+        "$(id)",
+        "`id`",
+        "${IFS}",
+        "it's",
+        "'",
+        "a\nb",
+        "a\\b",
+        "tab\there",
+        "yes",
+        "3000",
+        "#comment",
+        "{host}",
+        "} tls off {",
+        "- item",
+        "key: value",
+        "\r\n",
+        "\u{1b}[31m",
+        "ünï",
+    ];
+
+    /// The real `/bin/sh` reads the quoted word back as the value.
+    #[test]
+    fn shell_words_round_trip_through_sh() {
+        for v in NASTY {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf '%s' {}", shell(v)))
+                .output()
+                .expect("sh runs");
+            assert!(out.status.success(), "{v:?}");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), *v, "{v:?}");
+        }
+    }
+
+    /// The YAML parser reads the scalar back as the value, as a string, one key only.
+    #[test]
+    fn yaml_scalars_round_trip() {
+        for v in NASTY {
+            let doc = format!("k: {}\n", yaml(v));
+            let parsed: serde_yaml::Value =
+                serde_yaml::from_str(&doc).unwrap_or_else(|e| panic!("{v:?}: {e}\n{doc}"));
+            let map = parsed.as_mapping().expect("a mapping");
+            assert_eq!(map.len(), 1, "{v:?} added a key");
+            assert_eq!(parsed["k"].as_str(), Some(*v), "{v:?}");
+        }
+    }
+
+    /// The Dockerfile's exec form is JSON: the JSON parser reads it back.
+    #[test]
+    fn json_strings_round_trip() {
+        for v in NASTY {
+            let s = json_string(v);
+            let back: String = serde_json::from_str(&s).expect("json");
+            assert_eq!(back, *v);
+            assert!(!s.contains('\n'), "{v:?} spans lines");
+        }
+    }
+
+    /// Caddy's token rules (the lexer in caddyconfig/caddyfile): a quoted token ends at an
+    /// unescaped `"`, `\"` and `\\` are escapes; a bare token ends at white space. Checked here
+    /// with a lexer written to those rules; `tests/verify.rs` checks it with `caddy adapt`.
+    #[test]
+    fn caddy_tokens_stay_one_token() {
+        for v in NASTY {
+            let t = caddy(v);
+            assert!(!t.contains('\n'), "{v:?}");
+            let toks = caddy_lex(&t);
+            assert_eq!(toks.len(), 1, "{v:?} -> {t} -> {toks:?}");
+            if !v.chars().any(char::is_control) {
+                assert_eq!(toks[0], *v, "{v:?}");
+            }
+        }
+    }
+
+    fn caddy_lex(s: &str) -> Vec<String> {
+        let mut toks = Vec::new();
+        let mut cur = String::new();
+        let mut quoted = false;
+        let mut chars = s.chars().peekable();
+        let mut in_tok = false;
+        while let Some(c) = chars.next() {
+            if quoted {
+                match c {
+                    '\\' if matches!(chars.peek(), Some('"') | Some('\\')) => {
+                        cur.push(chars.next().unwrap_or_default())
+                    }
+                    '"' => {
+                        quoted = false;
+                        toks.push(std::mem::take(&mut cur));
+                        in_tok = false;
+                    }
+                    c => cur.push(c),
+                }
+                continue;
+            }
+            match c {
+                '"' if !in_tok => {
+                    quoted = true;
+                    in_tok = true;
+                }
+                c if c.is_whitespace() => {
+                    if in_tok {
+                        toks.push(std::mem::take(&mut cur));
+                        in_tok = false;
+                    }
+                }
+                c => {
+                    in_tok = true;
+                    cur.push(c)
+                }
+            }
+        }
+        if in_tok {
+            toks.push(cur);
+        }
+        toks
+    }
+
+    /// GitHub's expression literal: `''` is the only escape; the literal never ends early.
+    #[test]
+    fn github_literals_round_trip() {
+        for v in NASTY {
+            let l = github_literal(v);
+            let inner = &l[1..l.len() - 1];
+            assert_eq!(inner.replace("''", "'"), *v);
+            assert!(!inner.replace("''", "").contains('\''), "{v:?}");
+        }
+    }
+}
