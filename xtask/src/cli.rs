@@ -49,11 +49,7 @@ EXIT CODES:
     2  could not run (bad arguments, bad config or monorepo, missing tool, engine unreachable)
 ";
 
-/// The workspace this xtask was built in: the default monorepo root.
-pub fn default_root() -> PathBuf {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.parent().map(PathBuf::from).unwrap_or(here)
-}
+pub use crate::context::default_root;
 
 pub fn main() -> ExitCode {
     match run(std::env::args_os().skip(1).collect()) {

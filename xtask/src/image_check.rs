@@ -2,7 +2,7 @@
 //!
 //! Pure: what the image must look like ([`Expect`], derived from the model), the checks over
 //! `docker image inspect` JSON, the small Node programs run inside the image and the
-//! parsers of what they print. Running containers is [`crate::tools::smoke`]'s job.
+//! parsers of what they print. Running containers is [`crate::ops::smoke`]'s job.
 
 use serde_json::Value as Json;
 

@@ -8,10 +8,12 @@ pub mod buildlog;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod context;
 pub mod generated;
 pub mod glob;
 pub mod image_check;
 pub mod memo;
+pub mod ops;
 pub mod parse;
 pub mod rehearsal;
 pub mod render;
@@ -19,8 +21,11 @@ pub mod report;
 pub mod rules;
 pub mod stack;
 pub mod tools;
+pub mod units;
 pub mod values;
 pub mod workspace;
 
 #[cfg(test)]
 pub(crate) mod testutil;
+#[cfg(test)]
+mod tidy;

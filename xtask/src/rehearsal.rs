@@ -20,8 +20,6 @@ pub const STANDIN_LABEL: &str = "xtask.standin";
 pub const PROVIDES_LABEL: &str = "xtask.standin.provides";
 /// The override file the rehearsal writes next to its copy of the staging file.
 pub const OVERRIDE_FILE: &str = "docker-compose.rehearsal.yml";
-/// Compose's label on everything it creates for a project.
-pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 
 /// Third-party images the rehearsal can assemble a stand-in for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

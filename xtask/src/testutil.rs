@@ -2,7 +2,37 @@
 
 use std::path::PathBuf;
 
-use crate::commands::{Ctx, Model};
+use crate::context::{Ctx, Model};
+
+/// A temporary directory of files, removed on drop.
+pub struct Dir {
+    pub root: PathBuf,
+}
+
+impl Dir {
+    pub fn new(tag: &str) -> Dir {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let root =
+            std::env::temp_dir().join(format!("xtask-unit-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("mkdir");
+        Dir { root }
+    }
+
+    pub fn file(&self, rel: &str, text: &str) -> &Self {
+        let p = self.root.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+        self
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
 
 /// A temporary monorepo, removed on drop.
 pub struct Mono {

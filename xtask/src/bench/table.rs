@@ -32,7 +32,7 @@ pub fn fmt_secs(s: f64) -> String {
 
 /// Decimal sizes as Docker prints them (`15.5 kB`, `127.8 MB`).
 pub fn fmt_bytes(b: u64) -> String {
-    crate::commands::build_image::human_size(b)
+    crate::units::human_size(b)
 }
 
 /// `+3.0 kB` / `-512 B`: a signed size difference.

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value as Json};
 
-use super::build_image::{self, Plan};
 use super::{require_fresh, Ctx, Model, Outcome};
 use crate::bench::image::{self as img, Sizes};
 use crate::bench::table::{
@@ -19,6 +18,7 @@ use crate::bench::table::{
 };
 use crate::bench::{cachecheck, context, edit, fixture, lockfile};
 use crate::buildlog::{self, Step};
+use crate::ops::build::{self, Plan};
 use crate::parse::{dockerfile, ignore};
 use crate::tools::cargo::Cargo;
 use crate::tools::docker::{Docker, Progress};
@@ -196,7 +196,7 @@ fn source_to_change(api_dir: &Path, entry: &str) -> Result<PathBuf> {
 }
 
 fn target_dir() -> PathBuf {
-    let root = crate::cli::default_root();
+    let root = crate::context::default_root();
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(t) if !t.is_empty() => {
             let t = PathBuf::from(t);
@@ -325,7 +325,7 @@ impl Subject {
             .unwrap_or(0);
         let meta =
             std::env::temp_dir().join(format!("xtask-bench-{}-{nanos}.json", std::process::id()));
-        let mut a = build_image::buildx_args(&plan, &meta);
+        let mut a = build::buildx_args(&plan, &meta);
         let ctx = a.pop().unwrap_or_else(|| plan.root.display().to_string());
         for (k, v) in &self.args {
             a.push("--build-arg".into());
@@ -348,7 +348,7 @@ impl Subject {
             note: None,
         };
         if !b.ok {
-            let bi = build_image::Built {
+            let bi = build::Built {
                 ok: false,
                 id: None,
                 size: None,
@@ -356,7 +356,7 @@ impl Subject {
                 steps: b.steps.clone(),
                 lines: b.lines.clone(),
             };
-            eprint!("{}", build_image::failure_report(&bi));
+            eprint!("{}", build::failure_report(&bi));
         }
         Ok(b)
     }
@@ -687,13 +687,13 @@ fn subject_gen(
     run_id: &str,
 ) -> Result<(Subject, Model)> {
     let model = ctx.model()?;
-    let args = build_image::Args {
+    let args = build::Args {
         tag: Some(tag.into()),
         node_image,
         progress: Progress::Plain,
-        ..build_image::Args::default()
+        ..build::Args::default()
     };
-    let mut plan = build_image::plan(ctx, &model, &args, docker)?;
+    let mut plan = build::plan(ctx, &model, &args, docker)?;
     plan.labels.push((RUN_LABEL.into(), run_id.into()));
     Ok((
         Subject {
@@ -1550,7 +1550,7 @@ fn measure(
     // 6. the first compile
     let compile = if args.compile {
         let cargo = Cargo::find()?;
-        let ws = crate::cli::default_root();
+        let ws = crate::context::default_root();
         cargo.fetch(&ws)?;
         let target = run.work.join("cargo-target");
         eprintln!(

@@ -581,7 +581,7 @@ fn make_plan(
                 let b = builder.as_ref().context("stand-in builder")?;
                 let image = standin_name(&staging_image);
                 eprintln!("rehearse: STAND-IN {image} for {staging_image} (service {name})");
-                let ready = b.ensure(sh, kind, &image, &staging_image)?;
+                let ready = b.ensure(sh, kind.as_str(), &image, &staging_image)?;
                 standin_secs += ready.seconds;
                 eprintln!(
                     "rehearse: STAND-IN {image} {} in {:.1} s: {}",
@@ -684,20 +684,20 @@ fn api_image(docker: &Docker, ctx: &Ctx, model: &Model, args: &Args) -> Result<(
     // the same plan and buildx invocation as `cargo xtask build-image` (OCI labels, .npmrc
     // secret, stand-in label), tagged for the rehearsal
     let engine = crate::tools::docker::Docker::find()?;
-    let bargs = super::build_image::Args {
+    let bargs = crate::ops::build::Args {
         tag: Some("rehearsal".into()),
         node_image: Some(node.clone()),
-        ..super::build_image::Args::default()
+        ..crate::ops::build::Args::default()
     };
-    let mut plan = super::build_image::plan(ctx, model, &bargs, &engine)?;
+    let mut plan = crate::ops::build::plan(ctx, model, &bargs, &engine)?;
     plan.tags.truncate(1);
     plan.labels.push(("xtask.rehearsal".into(), "true".into()));
     plan.labels
         .push(("xtask.rehearsal.node-base".into(), node.clone()));
     let built =
-        super::build_image::build(&engine, &plan, crate::tools::docker::Progress::Plain, true)?;
+        crate::ops::build::build(&engine, &plan, crate::tools::docker::Progress::Plain, true)?;
     if !built.ok {
-        eprint!("{}", super::build_image::failure_report(&built));
+        eprint!("{}", crate::ops::build::failure_report(&built));
         bail!(
             "building the API image {tag} on {node} failed (the failing step is shown above); \
              fix the build, or pass --api-image IMAGE to rehearse an image built elsewhere"
@@ -895,6 +895,21 @@ fn check_dependency_order(
     Ok(())
 }
 
+/// `GET url` through curl (10 s of retries), parsed: the status line and the body.
+fn curl_get(
+    curl: &Curl,
+    sh: &Shell,
+    url: &str,
+    resolve: &str,
+    cacert: Option<&Path>,
+    body: &Path,
+) -> Result<(crate::rehearsal::Http, String)> {
+    let out = curl.get(sh, url, resolve, cacert, body, 10)?;
+    let http = crate::rehearsal::parse_curl(&out.write_out)
+        .with_context(|| format!("curl {url}: {}", out.stderr))?;
+    Ok((http, out.body))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn check_https(
     sh: &Shell,
@@ -919,7 +934,14 @@ fn check_https(
     let url = format!("https://{host}:{port}/health");
     let resolve = format!("{host}:{port}:127.0.0.1");
     let ca = dir.join("certs").join(&model.config.caddy.cert_file);
-    let (h, body) = curl.get(sh, &url, &resolve, Some(&ca), &dir.join("health.json"), 10)?;
+    let (h, body) = curl_get(
+        curl,
+        sh,
+        &url,
+        &resolve,
+        Some(&ca),
+        &dir.join("health.json"),
+    )?;
     let upstream = std::fs::read_to_string(dir.join("Caddyfile"))
         .ok()
         .and_then(|c| rehearsal::caddy_upstream(&c))
@@ -1003,7 +1025,7 @@ fn check_http(
     };
     let url = format!("http://{host}:{port}/health");
     let resolve = format!("{host}:{port}:127.0.0.1");
-    let (h, _) = curl.get(sh, &url, &resolve, None, &dir.join("redirect.body"), 10)?;
+    let (h, _) = curl_get(curl, sh, &url, &resolve, None, &dir.join("redirect.body"))?;
     match check_redirect(&h) {
         Ok(what) => {
             report.pass(format!("GET {url} → {what} (permanent redirect to https)"));

@@ -4,10 +4,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{Ctx, Model, Outcome};
-use crate::image_check;
+use super::{Ctx, Outcome};
+use crate::ops::smoke;
 use crate::tools::docker::Docker;
-use crate::tools::{smoke, standin};
 
 pub const HELP: &str = "\
 cargo xtask smoke: smoke-test and inspect a built API image
@@ -37,27 +36,6 @@ OPTIONS:
 EXIT: 0 every check passed, 1 a check failed, 2 could not run (no such image, no engine).
 ";
 
-/// Runs every check of `image` for the model; prints one line per check.
-pub fn check(docker: &Docker, image: &str, model: &Model, timeout: Duration) -> Result<Outcome> {
-    let subject = match docker
-        .inspect_image(image)?
-        .as_ref()
-        .and_then(standin::stands_in_for)
-    {
-        Some(of) => format!("{image}, STAND-IN base for {of}"),
-        None => image.to_string(),
-    };
-    eprintln!("smoke: checking {subject}");
-    let e = image_check::expect(&model.stack.image, &model.closure);
-    let results = smoke::run(docker, image, &e, timeout)?;
-    print!("{}", image_check::render(&results, &subject));
-    Ok(if results.iter().all(|r| r.ok) {
-        Outcome::Pass
-    } else {
-        Outcome::Fail
-    })
-}
-
 pub fn run(ctx: &Ctx, image: Option<&str>, tag: Option<&str>) -> Result<Outcome> {
     let model = ctx.model()?;
     let image = match (image, tag) {
@@ -67,10 +45,10 @@ pub fn run(ctx: &Ctx, image: Option<&str>, tag: Option<&str>) -> Result<Outcome>
     };
     let docker = Docker::find()?;
     docker.require_engine()?;
-    check(
+    smoke::check(
         &docker,
         &image,
         &model,
-        Duration::from_secs(super::build_image::smoke_timeout()),
+        Duration::from_secs(smoke::timeout()),
     )
 }

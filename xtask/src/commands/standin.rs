@@ -37,6 +37,13 @@ EXIT: 0 built or up to date, 2 could not run.
 ";
 
 pub fn run(opts: &Options) -> Result<Outcome> {
+    let v = &opts.node_version;
+    if v != "latest" && !(v.starts_with("22.") && crate::config::is_exact_version(v)) {
+        anyhow::bail!(
+            "--node-version {v:?}: expected an exact 22.x.y (or `latest`), since this stands in for {}",
+            standin::STANDS_FOR
+        );
+    }
     let docker = Docker::find()?;
     let s = standin::build(&docker, opts)?;
     println!(

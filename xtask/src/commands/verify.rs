@@ -223,7 +223,7 @@ fn image_stage(ctx: &Ctx, model: &Model, args: &Args) -> Stage {
 }
 
 fn image_checks(ctx: &Ctx, model: &Model, args: &Args) -> Result<(String, Vec<Finding>)> {
-    use super::build_image;
+    use crate::ops::build as build_image;
     use crate::tools::docker::{Docker, Progress};
     let docker = Docker::find()?;
     docker.require_engine()?;
@@ -259,8 +259,8 @@ fn image_checks(ctx: &Ctx, model: &Model, args: &Args) -> Result<(String, Vec<Fi
         return Ok((format!("buildx build failed{mark}"), vec![finding]));
     }
     let e = crate::image_check::expect(&model.stack.image, &model.closure);
-    let timeout = Duration::from_secs(build_image::smoke_timeout());
-    let results = crate::tools::smoke::run(&docker, &plan.tags[0], &e, timeout)?;
+    let timeout = Duration::from_secs(crate::ops::smoke::timeout());
+    let results = crate::ops::smoke::run(&docker, &plan.tags[0], &e, timeout)?;
     let passed = results.iter().filter(|r| r.ok).count();
     let findings = results
         .iter()

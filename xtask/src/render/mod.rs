@@ -63,7 +63,7 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .expect("xtask/ has a parent");
-        let model = crate::commands::Ctx::new(root, None)
+        let model = crate::context::Ctx::new(root, None)
             .model()
             .expect("the sample's model");
         let mut stale = Vec::new();

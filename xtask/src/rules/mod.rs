@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::commands::Model;
 use crate::config::Waiver;
+use crate::context::Model;
 use crate::generated::read_optional;
 use crate::parse;
 use crate::stack;

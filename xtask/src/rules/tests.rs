@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 use super::fixtures::{apply, Mutation, FIXTURES, MUTATIONS};
 use super::{run, Finding, Input, Sources};
-use crate::commands::{Ctx, Model};
+use crate::context::{Ctx, Model};
 use crate::generated::Generated;
 use crate::stack::{CADDYFILE as CF, COMPOSE as CO, DOCKERFILE as DF, DOCKERIGNORE as IG};
 
 fn root() -> PathBuf {
-    crate::cli::default_root()
+    crate::context::default_root()
 }
 
 fn model_with(config_text: Option<&str>) -> Model {

@@ -7,7 +7,8 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use xshell::{cmd, Shell};
 
-use crate::rehearsal::PROJECT_LABEL;
+/// Compose's label on everything it creates for a project.
+pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 
 const ENGINE_FIX: &str =
     "start an engine with `cargo xtask engine up` (or `dockerd &`), then rerun";

@@ -19,7 +19,7 @@ pub mod http;
 pub mod pnpm;
 pub mod probe;
 pub mod registry;
-pub mod smoke;
+pub mod rustfmt;
 pub mod standin;
 pub mod standins;
 pub mod xtask_bin;

@@ -5,8 +5,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::rehearsal::{parse_curl, Http};
-
 pub struct Curl {
     bin: PathBuf,
 }
@@ -21,6 +19,8 @@ impl Curl {
     /// GET `url` without following redirects, retrying connection errors and transient
     /// statuses (502/503/504) for up to `retries` seconds. `resolve` is curl's
     /// `host:port:address`, `cacert` the only trusted certificate. The body goes to `body`.
+    /// Returns what curl printed: its `--write-out '%{json}'` (parsed by the caller with
+    /// [`crate::rehearsal::parse_curl`]), its stderr, and the body.
     pub fn get(
         &self,
         sh: &Shell,
@@ -29,7 +29,7 @@ impl Curl {
         cacert: Option<&Path>,
         body: &Path,
         retries: u32,
-    ) -> Result<(Http, String)> {
+    ) -> Result<CurlOut> {
         let c = &self.bin;
         let write_out = "%{json}";
         let retries = retries.to_string();
@@ -47,15 +47,19 @@ impl Curl {
         .ignore_status()
         .output()
         .context("cannot run curl")?;
-        let http = parse_curl(&String::from_utf8_lossy(&out.stdout)).with_context(|| {
-            format!(
-                "curl {url}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )
-        })?;
-        let text = std::fs::read_to_string(body).unwrap_or_default();
-        Ok((http, text))
+        Ok(CurlOut {
+            write_out: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            body: std::fs::read_to_string(body).unwrap_or_default(),
+        })
     }
+}
+
+/// What one curl request printed.
+pub struct CurlOut {
+    pub write_out: String,
+    pub stderr: String,
+    pub body: String,
 }
 
 /// A self-signed origin certificate for the rehearsal: EC P-256, valid 2 days, SANs `hosts`

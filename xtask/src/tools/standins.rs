@@ -9,8 +9,6 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::rehearsal::Kind;
-
 /// The builder script, carried in the binary so it runs whatever the working directory.
 pub const SCRIPT: &str = include_str!("standins.sh");
 
@@ -52,9 +50,10 @@ impl Builder {
     }
 
     /// Makes sure `image` (a stand-in name) exists for `real`, building it when needed.
-    pub fn ensure(&self, sh: &Shell, kind: Kind, image: &str, real: &str) -> Result<Ready> {
+    /// `kind` is the builder script's argument: `postgres`, `redis` or `caddy`.
+    pub fn ensure(&self, sh: &Shell, kind: &str, image: &str, real: &str) -> Result<Ready> {
         let started = Instant::now();
-        let (bash, script, k) = (&self.bash, &self.script, kind.as_str());
+        let (bash, script, k) = (&self.bash, &self.script, kind);
         let flag = if self.rebuild { "1" } else { "0" };
         let out = cmd!(sh, "{bash} {script} {k}")
             .env("STANDIN_TAG", image)

@@ -1,13 +1,14 @@
-//! The smoke test of a built API image: runs containers of it (no network, except the
+//! The smoke test of a built API image (shared by `smoke`, `build-image --smoke`, `verify`): runs containers of it (no network, except the
 //! health check's loopback port) and judges what they print with [`crate::image_check`].
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::docker::Docker;
-use super::http;
+use crate::context::{Model, Outcome};
 use crate::image_check::{self, CheckResult, Expect};
+use crate::tools::docker::Docker;
+use crate::tools::{http, standin};
 
 /// Removes a container when dropped (also when a check fails or panics).
 struct Container<'a> {
@@ -27,6 +28,35 @@ fn unique_name(what: &str) -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!("xtask-{what}-{}-{nanos}", std::process::id())
+}
+
+/// `XTASK_SMOKE_TIMEOUT` seconds for `/health` (default 30).
+pub fn timeout() -> u64 {
+    std::env::var("XTASK_SMOKE_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30)
+}
+
+/// Runs every check of `image` for the model; prints one line per check.
+pub fn check(docker: &Docker, image: &str, model: &Model, timeout: Duration) -> Result<Outcome> {
+    let subject = match docker
+        .inspect_image(image)?
+        .as_ref()
+        .and_then(standin::stands_in_for)
+    {
+        Some(of) => format!("{image}, STAND-IN base for {of}"),
+        None => image.to_string(),
+    };
+    eprintln!("smoke: checking {subject}");
+    let e = image_check::expect(&model.stack.image, &model.closure);
+    let results = run(docker, image, &e, timeout)?;
+    print!("{}", image_check::render(&results, &subject));
+    Ok(if results.iter().all(|r| r.ok) {
+        Outcome::Pass
+    } else {
+        Outcome::Fail
+    })
 }
 
 /// Every check of `image` against `e`: the inspect checks, then containers: `node -e`,

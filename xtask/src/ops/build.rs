@@ -1,0 +1,574 @@
+//! The image build every command that needs an image shares (`build-image`, `verify`,
+//! `rehearse`, `bench`): the [`Plan`] decided before anything runs (tags, OCI labels, the base,
+//! the stand-in only on request), the `docker buildx build` itself, and its failure report.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value as Json;
+
+use crate::buildlog::{self, Step};
+use crate::config::Config;
+use crate::context::{Ctx, Model};
+use crate::tools::docker::{self, Docker, Progress};
+use crate::tools::{git, indent, standin};
+
+#[derive(Debug, Clone)]
+pub struct Args {
+    /// The first `--tag` (default: the config's project.tag); it names the image in output.
+    pub tag: Option<String>,
+    /// Every further `--tag`.
+    pub extra_tags: Vec<String>,
+    /// `--owner`: overrides project.owner (lowercased: registries want lowercase).
+    pub owner: Option<String>,
+    pub node_image: Option<String>,
+    pub platform: Option<String>,
+    pub push: bool,
+    pub cache_from: Vec<String>,
+    pub cache_to: Vec<String>,
+    pub progress: Progress,
+    pub smoke: bool,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            tag: None,
+            extra_tags: Vec::new(),
+            owner: None,
+            node_image: None,
+            platform: None,
+            push: false,
+            cache_from: Vec::new(),
+            cache_to: Vec::new(),
+            progress: Progress::Auto,
+            smoke: false,
+        }
+    }
+}
+
+/// Everything one build does, decided before anything runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub root: PathBuf,
+    pub dockerfile: PathBuf,
+    pub tags: Vec<String>,
+    pub node_image: String,
+    /// `Some(what it stands in for)` when the base is a stand-in.
+    pub standin: Option<String>,
+    pub labels: Vec<(String, String)>,
+    pub platform: Option<String>,
+    pub push: bool,
+    pub cache_from: Vec<String>,
+    pub cache_to: Vec<String>,
+    pub npmrc: Option<PathBuf>,
+    /// `--no-cache` (every step runs; cache mounts are kept).
+    pub no_cache: bool,
+    /// Fallbacks taken (no git, ...), said once before the build.
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// ` [STAND-IN base <image>]` on every output line about an image built on a stand-in.
+    pub fn mark(&self) -> String {
+        match &self.standin {
+            Some(_) => format!(" [STAND-IN base {}]", self.node_image),
+            None => String::new(),
+        }
+    }
+}
+
+/// A docker tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn validate_tag(tag: &str) -> Result<()> {
+    let ok = !tag.is_empty()
+        && tag.len() <= 128
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && !tag.starts_with(['.', '-']);
+    if !ok {
+        bail!("--tag {tag:?} is not a valid image tag (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')");
+    }
+    Ok(())
+}
+
+/// The tags of the API image: always `<image>:<tag>`; `<registry>/<owner>/<image>:<tag>`
+/// once the owner is not the placeholder.
+pub fn tags(cfg: &Config, tag: &str) -> Vec<String> {
+    let mut v = vec![crate::stack::ApiImage::local_tag(cfg, tag)];
+    if cfg.owner != "OWNER" {
+        v.push(format!(
+            "{}/{}/{}:{tag}",
+            cfg.registry,
+            cfg.owner.to_ascii_lowercase(),
+            cfg.api.image
+        ));
+    }
+    v
+}
+
+/// Days since 1970-01-01 → (year, month, day) (proleptic Gregorian; Howard Hinnant's algorithm).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Seconds since the epoch as RFC 3339 UTC (`2024-05-01T12:00:00Z`).
+pub fn rfc3339(secs: i64) -> String {
+    let (y, mo, d) = civil(secs.div_euclid(86_400));
+    let t = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    )
+}
+
+/// `repository` of a package.json (string or `{url}`), as an https URL.
+fn repository_of(root: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("package.json")).ok()?;
+    let v: Json = serde_json::from_str(&text).ok()?;
+    let r = v.get("repository")?;
+    let url = r.as_str().or_else(|| r.get("url").and_then(Json::as_str))?;
+    let url = url.strip_prefix("git+").unwrap_or(url);
+    if let Some(gh) = url.strip_prefix("github:") {
+        return Some(format!("https://github.com/{gh}"));
+    }
+    git::https_url(url).or_else(|| {
+        (url.split('/').count() == 2 && !url.contains(':'))
+            .then(|| format!("https://github.com/{url}"))
+    })
+}
+
+/// `(key, value)` image labels.
+pub type Labels = Vec<(String, String)>;
+
+/// The OCI labels, with a note for every fallback taken.
+pub fn labels(
+    model: &Model,
+    root: &Path,
+    tag: &str,
+    node_image: &str,
+    standin: bool,
+    git_info: &std::result::Result<git::GitInfo, String>,
+    source_date_epoch: Option<&str>,
+) -> Result<(Labels, Vec<String>)> {
+    let mut notes = Vec::new();
+    let created = match source_date_epoch.filter(|s| !s.trim().is_empty()) {
+        Some(s) => {
+            let secs: i64 = s.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH={s:?} is not a number of seconds since 1970; fix or unset it"))?;
+            rfc3339(secs)
+        }
+        None => match git_info {
+            Ok(g) => rfc3339(g.commit_time),
+            Err(_) => {
+                notes.push("created=1970-01-01T00:00:00Z (no git commit and no SOURCE_DATE_EPOCH: a fixed date keeps the labels stable; set SOURCE_DATE_EPOCH to date the image)".into());
+                rfc3339(0)
+            }
+        },
+    };
+    let revision = match git_info {
+        Ok(g) => {
+            if g.dirty {
+                notes.push(format!(
+                    "revision={} but the working tree has uncommitted changes to tracked files",
+                    g.revision
+                ));
+            }
+            g.revision.clone()
+        }
+        Err(why) => {
+            notes.push(format!(
+                "revision=unknown ({why}; build from a git checkout to record the commit)"
+            ));
+            "unknown".into()
+        }
+    };
+    let source = match git_info
+        .as_ref()
+        .ok()
+        .and_then(|g| g.source.clone())
+        .or_else(|| repository_of(root))
+    {
+        Some(s) => s,
+        None => {
+            notes.push(
+                "source=unknown (no git remote `origin` and no `repository` in package.json)"
+                    .into(),
+            );
+            "unknown".into()
+        }
+    };
+    let version = model
+        .closure
+        .api
+        .manifest
+        .version
+        .clone()
+        .unwrap_or_else(|| tag.to_string());
+    let mut l = vec![
+        (
+            "org.opencontainers.image.title".to_string(),
+            model.closure.api.name.clone(),
+        ),
+        ("org.opencontainers.image.revision".into(), revision),
+        ("org.opencontainers.image.source".into(), source),
+        ("org.opencontainers.image.version".into(), version),
+        ("org.opencontainers.image.created".into(), created),
+        (
+            "org.opencontainers.image.base.name".into(),
+            node_image.to_string(),
+        ),
+    ];
+    if standin {
+        l.push((standin::BASE_LABEL.into(), node_image.to_string()));
+    }
+    Ok((l, notes))
+}
+
+/// `docker buildx build` arguments for a plan (everything after `--progress MODE`).
+pub fn buildx_args(p: &Plan, metadata_file: &Path) -> Vec<String> {
+    let mut a: Vec<String> = vec!["-f".into(), p.dockerfile.display().to_string()];
+    a.push("--build-arg".into());
+    a.push(format!("NODE_IMAGE={}", p.node_image));
+    for t in &p.tags {
+        a.push("-t".into());
+        a.push(t.clone());
+    }
+    for (k, v) in &p.labels {
+        a.push("--label".into());
+        a.push(format!("{k}={v}"));
+    }
+    if let Some(pl) = &p.platform {
+        a.push("--platform".into());
+        a.push(pl.clone());
+    }
+    for c in &p.cache_from {
+        a.push("--cache-from".into());
+        a.push(c.clone());
+    }
+    for c in &p.cache_to {
+        a.push("--cache-to".into());
+        a.push(c.clone());
+    }
+    if let Some(n) = &p.npmrc {
+        a.push("--secret".into());
+        a.push(format!("id=npmrc,src={}", n.display()));
+    }
+    if p.no_cache {
+        a.push("--no-cache".into());
+    }
+    a.push(if p.push {
+        "--push".into()
+    } else {
+        "--load".into()
+    });
+    a.push("--metadata-file".into());
+    a.push(metadata_file.display().to_string());
+    a.push(p.root.display().to_string());
+    a
+}
+
+/// Which base was asked for: `(image, is a stand-in by name)`.
+pub fn requested_base(option: Option<&str>, cfg: &Config) -> (String, bool) {
+    let img = option.unwrap_or(&cfg.node.image);
+    if img == standin::ALIAS || img == standin::TAG {
+        (standin::TAG.to_string(), true)
+    } else {
+        (img.to_string(), false)
+    }
+}
+
+pub fn refuse_push_on_standin(node_image: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "refusing --push: the image would be built on the STAND-IN base {node_image} (a local stand-in for {}, not the real image). \
+         Build on the real base to push: drop `--node-image standin` and set node.image to {} in the config",
+        standin::STANDS_FOR,
+        standin::STANDS_FOR
+    )
+}
+
+/// Decides the plan: checks freshness, resolves (and if needed builds) the base. Needs the engine.
+pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Plan> {
+    let tag = args.tag.clone().unwrap_or_else(|| model.config.tag.clone());
+    validate_tag(&tag)?;
+    for t in &args.extra_tags {
+        validate_tag(t)?;
+    }
+    let mut config = model.config.clone();
+    if let Some(owner) = &args.owner {
+        let owner = owner.to_ascii_lowercase();
+        crate::config::validate_image_ref(&format!("{owner}/x"))
+            .map_err(|m| anyhow::anyhow!("--owner {owner:?} is not a registry namespace: {m}"))?;
+        config.owner = owner;
+    }
+    let model = &Model {
+        config,
+        ..model.clone()
+    };
+    let (node_image, by_name) = requested_base(args.node_image.as_deref(), &model.config);
+    crate::stack::check_node_run_base(&model.stack.image, &node_image)?;
+    if args.push && by_name {
+        return Err(refuse_push_on_standin(&node_image));
+    }
+    if args.push && model.config.owner == "OWNER" {
+        bail!("refusing --push: project.owner is the placeholder OWNER; set it with `cargo xtask config set project.owner <owner>`");
+    }
+    let standin = if by_name {
+        standin::ensure(docker)?;
+        Some(standin::STANDS_FOR.to_string())
+    } else {
+        crate::config::validate_image_ref(&node_image)
+            .map_err(|m| anyhow::anyhow!("--node-image {node_image:?}: {m}"))?;
+        match docker.inspect_image(&node_image)? {
+            Some(i) => standin::stands_in_for(&i),
+            None => {
+                eprintln!(
+                    "build-image: {node_image} is not in the local engine: buildx will pull it from its registry \
+                     (where no registry is reachable, use `--node-image standin`)"
+                );
+                None
+            }
+        }
+    };
+    if args.push && standin.is_some() {
+        return Err(refuse_push_on_standin(&node_image));
+    }
+    let git_info = git::info(&ctx.root);
+    let sde = std::env::var("SOURCE_DATE_EPOCH").ok();
+    let (labels, notes) = labels(
+        model,
+        &ctx.root,
+        &tag,
+        &node_image,
+        standin.is_some(),
+        &git_info,
+        sde.as_deref(),
+    )?;
+    let npmrc = ctx.root.join(".npmrc");
+    Ok(Plan {
+        root: ctx.root.clone(),
+        dockerfile: ctx.root.join(crate::stack::DOCKERFILE),
+        tags: std::iter::once(&tag)
+            .chain(&args.extra_tags)
+            .flat_map(|t| tags(&model.config, t))
+            .collect(),
+        node_image,
+        standin,
+        labels,
+        platform: args.platform.clone(),
+        push: args.push,
+        cache_from: args.cache_from.clone(),
+        cache_to: args.cache_to.clone(),
+        npmrc: npmrc.is_file().then_some(npmrc),
+        no_cache: false,
+        notes,
+    })
+}
+
+/// How one build ended.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub ok: bool,
+    pub id: Option<String>,
+    pub size: Option<u64>,
+    pub secs: f64,
+    pub steps: Vec<Step>,
+    /// Every line of buildx's progress (empty when buildx drew on a terminal).
+    pub lines: Vec<String>,
+}
+
+/// Runs the build of a plan; progress goes to stderr (when `echo`).
+pub fn build(docker: &Docker, p: &Plan, progress: Progress, echo: bool) -> Result<Built> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let meta =
+        std::env::temp_dir().join(format!("xtask-build-{}-{nanos}.json", std::process::id()));
+    let start = Instant::now();
+    let s = docker.buildx_build(&buildx_args(p, &meta), &p.root, progress, echo)?;
+    let secs = start.elapsed().as_secs_f64();
+    let metadata: Option<Json> = std::fs::read_to_string(&meta)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let _ = std::fs::remove_file(&meta);
+    let steps = buildlog::parse(&s.lines);
+    if !s.ok() {
+        // A build that ends because the engine went away could not run: exit 2, not 1.
+        if let Err(now) = docker.server_version()? {
+            bail!("{}", engine_went_away(&s.lines, &now));
+        }
+        return Ok(Built {
+            ok: false,
+            id: None,
+            size: None,
+            secs,
+            steps,
+            lines: s.lines,
+        });
+    }
+    let inspect = if p.push {
+        None
+    } else {
+        docker.inspect_image(&p.tags[0])?
+    };
+    let id = inspect
+        .as_ref()
+        .and_then(|i| i.get("Id").and_then(Json::as_str))
+        .or_else(|| {
+            metadata.as_ref().and_then(|m| {
+                m.get("containerimage.config.digest")
+                    .or_else(|| m.get("containerimage.digest"))
+                    .and_then(Json::as_str)
+            })
+        })
+        .map(str::to_string);
+    let size = inspect
+        .as_ref()
+        .and_then(|i| i.get("Size").and_then(Json::as_u64));
+    Ok(Built {
+        ok: true,
+        id,
+        size,
+        secs,
+        steps,
+        lines: s.lines,
+    })
+}
+
+/// The message for a build that ended because the engine stopped answering.
+pub fn engine_went_away<S: AsRef<str>>(lines: &[S], now: &str) -> String {
+    let said = buildlog::verdict(lines).unwrap_or_else(|| "(see its output above)".into());
+    format!(
+        "the Docker engine stopped answering during the build ({}); nothing was tagged.\n\
+         buildx said: {said}\n\
+         the engine now: {}\n\
+         fix: start the engine again (`cargo xtask engine up`, or restart Docker) and rerun the build",
+        docker::host_desc(),
+        now.lines().next().unwrap_or("").trim()
+    )
+}
+
+/// The failing step's output and buildx's verdict, for the end of a failed build.
+pub fn failure_report(b: &Built) -> String {
+    let mut s = String::new();
+    match buildlog::failed(&b.steps) {
+        Some(step) => {
+            s.push_str(&format!("build failed at step {}\n", step.name));
+            let out: Vec<&String> = step.output.iter().collect();
+            let shown = &out[out.len().saturating_sub(40)..];
+            if !shown.is_empty() {
+                s.push_str("its output (last lines):\n");
+                for l in shown {
+                    s.push_str(&format!("    {l}\n"));
+                }
+            }
+            if let Some(e) = &step.error {
+                s.push_str(&format!("error: {e}\n"));
+            }
+        }
+        None => {
+            if let Some(v) = buildlog::verdict(&b.lines) {
+                s.push_str(&format!("build failed: {v}\n"));
+            } else if b.lines.is_empty() {
+                s.push_str("build failed (see buildx's output above)\n");
+            } else {
+                s.push_str(&format!(
+                    "build failed; last lines:\n{}\n",
+                    indent(&b.lines[b.lines.len().saturating_sub(15)..].join("\n"))
+                ));
+            }
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn tags_follow_the_config() {
+        let mut cfg = Config::default();
+        assert_eq!(tags(&cfg, "dev"), vec!["cipherbox-api:dev"]);
+        cfg.owner = "acme".into();
+        assert_eq!(
+            tags(&cfg, "dev"),
+            vec!["cipherbox-api:dev", "ghcr.io/acme/cipherbox-api:dev"]
+        );
+        assert!(validate_tag("v1.2.3_rc-1").is_ok());
+        assert!(
+            validate_tag("-x").is_err()
+                && validate_tag("a/b").is_err()
+                && validate_tag("").is_err()
+        );
+    }
+
+    #[test]
+    fn standin_alias_and_name_are_recognised() {
+        let cfg = Config::default();
+        assert_eq!(
+            requested_base(Some("standin"), &cfg),
+            (standin::TAG.to_string(), true)
+        );
+        assert_eq!(
+            requested_base(Some(standin::TAG), &cfg),
+            (standin::TAG.to_string(), true)
+        );
+        assert_eq!(
+            requested_base(None, &cfg),
+            ("node:22-alpine".to_string(), false)
+        );
+        assert!(refuse_push_on_standin(standin::TAG)
+            .to_string()
+            .contains("STAND-IN"));
+    }
+
+    #[test]
+    fn buildx_arguments() {
+        let p = Plan {
+            root: PathBuf::from("/r"),
+            dockerfile: PathBuf::from("/r/infra/api.Dockerfile"),
+            tags: vec!["a:1".into(), "ghcr.io/o/a:1".into()],
+            node_image: standin::TAG.into(),
+            standin: Some("node:22-alpine".into()),
+            labels: vec![("k".into(), "v w".into())],
+            platform: Some("linux/amd64".into()),
+            push: false,
+            cache_from: vec!["type=local,src=/c".into()],
+            cache_to: vec![],
+            npmrc: Some(PathBuf::from("/r/.npmrc")),
+            no_cache: false,
+            notes: vec![],
+        };
+        let a = buildx_args(&p, Path::new("/tmp/m.json"));
+        let s = a.join(" ");
+        assert!(s.starts_with("-f /r/infra/api.Dockerfile --build-arg NODE_IMAGE=xtask.local/node:22-standin -t a:1 -t ghcr.io/o/a:1"), "{s}");
+        assert!(a.contains(&"k=v w".to_string()), "{a:?}");
+        assert!(s.contains("--secret id=npmrc,src=/r/.npmrc"), "{s}");
+        assert!(
+            s.contains("--load") && !s.contains("--push") && !s.contains("--pull"),
+            "{s}"
+        );
+        assert_eq!(a.last().map(String::as_str), Some("/r"));
+        assert_eq!(p.mark(), " [STAND-IN base xtask.local/node:22-standin]");
+    }
+}
