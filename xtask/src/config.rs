@@ -32,7 +32,62 @@ pub struct Config {
     pub ports: Ports,
     pub logs: LogsConfig,
     pub memory: Memory,
+    pub edge: EdgeConfig,
     pub waivers: Vec<Waiver>,
+}
+
+/// `[edge]`: what Caddy does in front of the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeConfig {
+    /// `Strict-Transport-Security: max-age=<seconds>`.
+    pub hsts_max_age: u32,
+    /// The largest request body, in bytes (uploads); larger gets 413 from Caddy.
+    pub max_body: u64,
+    /// As written in the config (`100MB`), for messages.
+    pub max_body_text: String,
+    /// CIDRs of the CDN / load balancer in front whose client-IP header is believed.
+    pub trusted_proxies: Vec<String>,
+    /// The header carrying the real client IP from those proxies (`CF-Connecting-IP`).
+    pub client_ip_header: String,
+}
+
+/// `100MB`, `512KiB`, `1048576` → bytes (go-humanize units as Caddy reads them).
+pub fn parse_body_size(s: &str) -> Option<u64> {
+    let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let n: u64 = digits.parse().ok()?;
+    let unit = match &s[digits.len()..] {
+        "" | "B" => 1,
+        "KB" => 1000,
+        "MB" => 1000 * 1000,
+        "GB" => 1000 * 1000 * 1000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(unit).filter(|b| *b > 0)
+}
+
+/// An IPv4 or IPv6 CIDR (`173.245.48.0/20`, `2400:cb00::/32`).
+pub fn is_cidr(s: &str) -> bool {
+    let Some((ip, bits)) = s.split_once('/') else {
+        return false;
+    };
+    let Ok(bits) = bits.parse::<u8>() else {
+        return false;
+    };
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => bits <= 32,
+        Ok(std::net::IpAddr::V6(_)) => bits <= 128,
+        Err(_) => false,
+    }
+}
+
+/// An HTTP header name (RFC 9110 token).
+pub fn is_header_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
 }
 
 /// `[logs]`: every service's log driver and rotation (one `x-logging` anchor in compose).
@@ -240,6 +295,13 @@ impl Default for Config {
                 tee_worker: "256M".into(),
                 caddy: "256M".into(),
             },
+            edge: EdgeConfig {
+                hsts_max_age: 31_536_000,
+                max_body: 100 * 1000 * 1000,
+                max_body_text: "100MB".into(),
+                trusted_proxies: Vec::new(),
+                client_ip_header: String::new(),
+            },
             waivers: Vec::new(),
         }
     }
@@ -308,6 +370,13 @@ ipfs = "2G"
 tee_worker = "256M"
 caddy = "256M"
 
+[edge]                       # what Caddy does in front of the API
+hsts_max_age = 31536000      # Strict-Transport-Security max-age, seconds (0: tell browsers to forget)
+max_body = "100MB"           # largest request body (uploads): larger gets 413 from Caddy
+trusted_proxies = []         # CIDRs of a CDN in front, e.g. Cloudflare's published ranges
+                             # ("173.245.48.0/20", ...); empty: the peer address is the client
+client_ip_header = ""        # the real client IP header those proxies send, e.g. "CF-Connecting-IP"
+
 # A rule can be waived only with a reason; waivers are listed in every verify output.
 # [[waiver]]
 # rule = "compose/port-loopback"
@@ -353,6 +422,10 @@ enum Kind {
     LogDriver,
     Count,
     Size,
+    Seconds,
+    BodySize,
+    Cidrs,
+    Header,
 }
 
 /// Every key the config knows: (table, key, kind).
@@ -395,6 +468,10 @@ const SCHEMA: &[(&str, &str, Kind)] = &[
     ("memory", "ipfs", Kind::Size),
     ("memory", "tee_worker", Kind::Size),
     ("memory", "caddy", Kind::Size),
+    ("edge", "hsts_max_age", Kind::Seconds),
+    ("edge", "max_body", Kind::BodySize),
+    ("edge", "trusted_proxies", Kind::Cidrs),
+    ("edge", "client_ip_header", Kind::Header),
 ];
 
 /// The config file path for a root and an optional `--config`.
@@ -579,6 +656,12 @@ fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Res
     if matches!(kind, Kind::LogDriver | Kind::Count | Kind::Size) {
         return apply_ops(c, table, key, kind, item, &full);
     }
+    if matches!(
+        kind,
+        Kind::Seconds | Kind::BodySize | Kind::Cidrs | Kind::Header
+    ) {
+        return apply_edge(c, kind, item, &full);
+    }
     if kind == Kind::StrList {
         let arr = item.as_array().ok_or_else(|| {
             format!("`{full}` must be an array of strings, e.g. [\"staging.example.com\"]")
@@ -712,9 +795,16 @@ fn check_value(kind: Kind, full: &str, s: &str) -> Result<(), String> {
         Kind::RelPath => values::rel_path(s)
             .map_err(|m| format!("{m}; it must be a relative path inside the monorepo")),
         Kind::Version => values::semver(s),
-        Kind::Port | Kind::StrList | Kind::Runner | Kind::LogDriver | Kind::Count | Kind::Size => {
-            Ok(())
-        }
+        Kind::Port
+        | Kind::StrList
+        | Kind::Runner
+        | Kind::LogDriver
+        | Kind::Count
+        | Kind::Size
+        | Kind::Seconds
+        | Kind::BodySize
+        | Kind::Cidrs
+        | Kind::Header => Ok(()),
     };
     r.map_err(|m| {
         if m.starts_with(&v) {
@@ -723,6 +813,61 @@ fn check_value(kind: Kind, full: &str, s: &str) -> Result<(), String> {
             format!("`{full}` = {v}: {m}")
         }
     })
+}
+
+/// `[edge]`.
+fn apply_edge(c: &mut Config, kind: Kind, item: &Item, full: &str) -> Result<(), String> {
+    let e = &mut c.edge;
+    match kind {
+        Kind::Seconds => {
+            e.hsts_max_age = item
+                .as_integer()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    format!("`{full}` must be a whole number of seconds (e.g. 31536000, a year)")
+                })?;
+        }
+        Kind::BodySize => {
+            let s = item
+                .as_str()
+                .ok_or_else(|| format!("`{full}` must be a string like \"100MB\""))?;
+            e.max_body = parse_body_size(s).ok_or_else(|| {
+                format!("`{full}` = {s:?} must be a size: digits and B, KB, MB, GB, KiB, MiB or GiB (e.g. \"100MB\")")
+            })?;
+            e.max_body_text = s.to_string();
+        }
+        Kind::Cidrs => {
+            let arr = item.as_array().ok_or_else(|| {
+                format!("`{full}` must be an array of CIDRs, e.g. [\"173.245.48.0/20\"]")
+            })?;
+            let mut out = Vec::new();
+            for v in arr.iter() {
+                let s = v.as_str().unwrap_or_default();
+                if !is_cidr(s) {
+                    return Err(format!(
+                        "`{full}`: {s:?} is not a CIDR like 173.245.48.0/20 or 2400:cb00::/32"
+                    ));
+                }
+                if s.ends_with("/0") {
+                    return Err(format!("`{full}`: {s:?} trusts every address, so any client could forge its IP; list the CDN's ranges"));
+                }
+                out.push(s.to_string());
+            }
+            e.trusted_proxies = out;
+        }
+        _ => {
+            let s = item
+                .as_str()
+                .ok_or_else(|| format!("`{full}` must be a string"))?;
+            if !s.is_empty() && !is_header_name(s) {
+                return Err(format!(
+                    "`{full}` = {s:?} is not an HTTP header name (e.g. \"CF-Connecting-IP\")"
+                ));
+            }
+            e.client_ip_header = s.to_string();
+        }
+    }
+    Ok(())
 }
 
 fn set_port(c: &mut Config, table: &str, key: &str, port: u16) {
@@ -790,7 +935,13 @@ pub fn set_value(text: &str, key: &str, raw_value: &str, file: &str) -> Result<S
                 .with_context(|| format!("{key} must be a whole number, got {raw_value:?}"))?;
             n.into()
         }
-        Kind::StrList => {
+        Kind::Seconds => {
+            let n: i64 = raw_value
+                .parse()
+                .with_context(|| format!("{key} must be a whole number, got {raw_value:?}"))?;
+            n.into()
+        }
+        Kind::StrList | Kind::Cidrs => {
             let mut arr = toml_edit::Array::new();
             for d in raw_value
                 .split(',')
@@ -872,6 +1023,10 @@ pub fn get_value(c: &Config, key: &str) -> Result<String> {
         "memory.ipfs" => s(&c.memory.ipfs),
         "memory.tee_worker" => s(&c.memory.tee_worker),
         "memory.caddy" => s(&c.memory.caddy),
+        "edge.hsts_max_age" => c.edge.hsts_max_age.to_string(),
+        "edge.max_body" => s(&c.edge.max_body_text),
+        "edge.trusted_proxies" => format!("{:?}", c.edge.trusted_proxies),
+        "edge.client_ip_header" => s(&c.edge.client_ip_header),
         _ => {
             let known: Vec<String> = SCHEMA.iter().map(|(t, k, _)| format!("{t}.{k}")).collect();
             bail!("unknown config key {key:?} (known: {})", known.join(", "))
@@ -1021,6 +1176,27 @@ mod tests {
         }
         for bad in ["", "m", "0m", "1.5g", "10mb", "-1m", "1 m"] {
             assert!(!is_docker_size(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn edge_values_are_validated() {
+        let c = parse(
+            "[edge]\nhsts_max_age = 600\nmax_body = \"5MiB\"\ntrusted_proxies = [\"173.245.48.0/20\", \"2400:cb00::/32\"]\nclient_ip_header = \"CF-Connecting-IP\"\n",
+            "c",
+        )
+        .expect("valid");
+        assert_eq!(c.edge.max_body, 5 << 20);
+        assert_eq!(c.edge.trusted_proxies.len(), 2);
+        for (bad, want) in [
+            ("max_body = \"lots\"", "must be a size"),
+            ("trusted_proxies = [\"0.0.0.0/0\"]", "trusts every address"),
+            ("trusted_proxies = [\"10.0.0.1\"]", "not a CIDR"),
+            ("client_ip_header = \"X Real\"", "not an HTTP header name"),
+            ("hsts_max_age = -1", "whole number of seconds"),
+        ] {
+            let e = err(&format!("[edge]\n{bad}\n"));
+            assert!(e.starts_with("c.toml:2:") && e.contains(want), "{bad}: {e}");
         }
     }
 

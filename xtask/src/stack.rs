@@ -290,7 +290,23 @@ pub struct Caddy {
     /// Where compose mounts the Caddyfile and the certificates in the container.
     pub config_path: String,
     pub certs_dir: String,
+    pub edge: Edge,
 }
+
+/// The edge's hardening: headers, body limit, real client IPs, the answer while the API is down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    pub hsts_max_age: u32,
+    /// Bytes.
+    pub max_body: u64,
+    pub trusted_proxies: Vec<String>,
+    /// Empty: none (the peer address is the client).
+    pub client_ip_header: String,
+}
+
+/// What Caddy answers (503) while the API cannot be reached.
+pub const API_DOWN_PAGE: &str =
+    "The service is temporarily unavailable (the API is restarting or down). Please try again in a minute.";
 
 impl Compose {
     pub fn service(&self, name: &str) -> Option<&Service> {
@@ -729,6 +745,12 @@ fn caddy(cfg: &Config) -> Caddy {
         upstream: format!("api:{}", cfg.api.port),
         config_path: "/etc/caddy/Caddyfile".into(),
         certs_dir: "/etc/caddy/certs".into(),
+        edge: Edge {
+            hsts_max_age: cfg.edge.hsts_max_age,
+            max_body: cfg.edge.max_body,
+            trusted_proxies: cfg.edge.trusted_proxies.clone(),
+            client_ip_header: cfg.edge.client_ip_header.clone(),
+        },
     }
 }
 

@@ -4,11 +4,12 @@
 use std::fmt::Write;
 
 use super::quote::caddy;
-use crate::stack::Caddy;
+use crate::stack::{Caddy, API_DOWN_PAGE};
 
 pub fn render(c: &Caddy) -> String {
     let mut s = String::new();
     let w = &mut s;
+    let e = &c.edge;
     let _ = writeln!(
         w,
         "# TLS with the origin certificate mounted at {}; certificates are never fetched.",
@@ -16,12 +17,72 @@ pub fn render(c: &Caddy) -> String {
     );
     let _ = writeln!(w, "{{");
     let _ = writeln!(w, "\tauto_https off");
+    if !e.trusted_proxies.is_empty() {
+        let _ = writeln!(
+            w,
+            "\t# the real client IP comes from the CDN in front ([edge] trusted_proxies)"
+        );
+        let _ = writeln!(w, "\tservers {{");
+        let _ = writeln!(
+            w,
+            "\t\ttrusted_proxies static {}",
+            e.trusted_proxies
+                .iter()
+                .map(|p| caddy(p))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        if !e.client_ip_header.is_empty() {
+            let _ = writeln!(w, "\t\tclient_ip_headers {}", caddy(&e.client_ip_header));
+        }
+        let _ = writeln!(w, "\t}}");
+    }
     let _ = writeln!(w, "}}");
     let _ = writeln!(w);
     let sites: Vec<String> = c.sites.iter().map(|s| caddy(s)).collect();
     let _ = writeln!(w, "{} {{", sites.join(", "));
     let _ = writeln!(w, "\ttls {} {}", caddy(&c.cert), caddy(&c.key));
+    let _ = writeln!(w, "\tencode zstd gzip");
+    let _ = writeln!(w, "\theader {{");
+    let _ = writeln!(
+        w,
+        "\t\tStrict-Transport-Security \"max-age={}\"",
+        e.hsts_max_age
+    );
+    let _ = writeln!(w, "\t\tX-Content-Type-Options \"nosniff\"");
+    let _ = writeln!(w, "\t\tReferrer-Policy \"strict-origin-when-cross-origin\"");
+    let _ = writeln!(w, "\t\tX-Frame-Options \"DENY\"");
+    let _ = writeln!(w, "\t\t-Server");
+    let _ = writeln!(w, "\t}}");
+    let _ = writeln!(w, "\tlog {{");
+    let _ = writeln!(w, "\t\toutput stdout");
+    let _ = writeln!(w, "\t\tformat json");
+    let _ = writeln!(w, "\t}}");
+    let _ = writeln!(
+        w,
+        "\t# uploads: a declared body over the limit is refused before the API sees the request;"
+    );
+    let _ = writeln!(
+        w,
+        "\t# a chunked one is cut at the limit (413) while it streams"
+    );
+    let _ = writeln!(w, "\trequest_body {{");
+    let _ = writeln!(w, "\t\tmax_size {}", e.max_body);
+    let _ = writeln!(w, "\t}}");
+    let _ = writeln!(
+        w,
+        "\t@too_large expression `{{http.request.header.Content-Length}}.matches(\"^[0-9]+$\") && int({{http.request.header.Content-Length}}) > {}`",
+        e.max_body
+    );
+    let _ = writeln!(
+        w,
+        "\trespond @too_large \"Request body over {} bytes\" 413",
+        e.max_body
+    );
     let _ = writeln!(w, "\treverse_proxy {}", c.upstream);
+    let _ = writeln!(w, "\thandle_errors 502 503 504 {{");
+    let _ = writeln!(w, "\t\trespond {} 503", caddy(API_DOWN_PAGE));
+    let _ = writeln!(w, "\t}}");
     let _ = writeln!(w, "}}");
     let _ = writeln!(w);
     let _ = writeln!(w, ":{} {{", c.http_port);

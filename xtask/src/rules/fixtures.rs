@@ -391,10 +391,35 @@ pub const FIXTURES: &[Mutation] = &[
         "compose/proxy-outlives-api",
         "condition: service_healthy#3",
     ),
+    // the edge (rules::edge)
+    m(CF, "\t\tX-Frame-Options \"DENY\"\n", "", "caddy/security-headers", "\theader {"),
+    m(
+        CF,
+        "\t@too_large expression",
+        "\t@too_big expression",
+        "caddy/body-limit",
+        "\treverse_proxy",
+    ),
+    m(
+        CF,
+        "\tauto_https off\n",
+        "\tauto_https off\n\tservers {\n\t\ttrusted_proxies static 0.0.0.0/0\n\t\tclient_ip_headers X-Forwarded-For\n\t}\n",
+        "caddy/client-ip",
+        "trusted_proxies",
+    ),
+    m(CF, "\tencode zstd gzip\n", "", "caddy/compression", ":443 {"),
+    m(CF, "\t\tformat json\n", "\t\tformat console\n", "caddy/access-log", "\tlog {"),
+    m(CF, ":443 {", "files.example.com:443 {", "caddy/named-sites", "files.example.com"),
+    m(CF, "\thandle_errors 502 503 504 {", "\thandle_errors 404 {", "caddy/api-down-page", ":443 {"),
 ];
 
 /// More mutations, beyond the fixtures: each breaks one rule.
 pub const MUTATIONS: &[Mutation] = &[
+    m(CF, "max-age=31536000", "max-age=60", "caddy/security-headers", "Strict-Transport-Security"),
+    m(CF, "\t\t-Server\n", "", "caddy/security-headers", "\theader {"),
+    m(CF, "\t\tX-Content-Type-Options \"nosniff\"\n", "", "caddy/security-headers", "\theader {"),
+    m(CF, "\t\tmax_size 100000000", "\t\tmax_size 1GB", "caddy/body-limit", "max_size"),
+    m(CF, "\trequest_body {\n\t\tmax_size 100000000\n\t}\n", "", "caddy/body-limit", ":443 {"),
     m(CO, "max-size: 10m", "max-size: 1g", "compose/logging", "x-logging: &logging"),
     m(CO, "driver: json-file", "driver: syslog", "compose/logging", "x-logging: &logging"),
     m(CO, "--requirepass \\\"$$REDIS_PASSWORD\\\"", "--requirepass ${REDIS_PASSWORD:?x}", "compose/redis-auth", "    entrypoint:"),

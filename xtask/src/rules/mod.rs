@@ -10,6 +10,7 @@ pub mod caddy;
 pub mod compose;
 pub mod cross;
 pub mod dockerfile;
+pub mod edge;
 pub mod fixtures;
 pub mod ignore;
 pub mod ops;
@@ -158,6 +159,7 @@ pub fn registry() -> Vec<&'static Rule> {
         .chain(compose::RULES)
         .chain(ops::RULES)
         .chain(caddy::RULES)
+        .chain(edge::RULES)
         .chain(cross::RULES)
         .collect()
 }
