@@ -374,7 +374,12 @@ fn caddy_for_real_adapt_and_validate() {
     let r = verify_static_json(&t);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
-        finding_at(&json_of(&r), "caddy/adapt", CADDYFILE, 10),
+        finding_at(
+            &json_of(&r),
+            "caddy/adapt",
+            CADDYFILE,
+            line_in(t.path(), CADDYFILE, "reverse_prxy") as u64
+        ),
         "{}",
         r.stdout
     );
@@ -389,9 +394,10 @@ fn caddy_for_real_adapt_and_validate() {
     let r = verify_static_json(&t);
     assert_eq!(r.code, 1, "{}", r.all());
     let j = json_of(&r);
-    assert!(finding_at(&j, "caddy/validate", CADDYFILE, 12), "{j:#}");
+    let line = line_in(t.path(), CADDYFILE, "tls_trusted_ca_certs") as u64;
+    assert!(finding_at(&j, "caddy/validate", CADDYFILE, line), "{j:#}");
     // adapt alone accepts it: the certificates were in place, the CA file is what failed
-    assert!(!finding_at(&j, "caddy/adapt", CADDYFILE, 12), "{j:#}");
+    assert!(!finding_at(&j, "caddy/adapt", CADDYFILE, line), "{j:#}");
 }
 
 #[test]
@@ -487,7 +493,12 @@ fn tool_passes_are_remembered_and_failures_never() {
         let r = run(&["verify", "--static", "--root", ".", "--format", "json"]);
         assert_eq!(r.code, 1, "{}", r.all());
         assert!(
-            finding_at(&json_of(&r), "caddy/adapt", CADDYFILE, 10),
+            finding_at(
+                &json_of(&r),
+                "caddy/adapt",
+                CADDYFILE,
+                line_in(t.path(), CADDYFILE, "reverse_prxy") as u64
+            ),
             "{}",
             r.stdout
         );
