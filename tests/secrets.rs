@@ -38,6 +38,29 @@ const PLANTED: &[&str] = &[
     "apps/api/deploy_key.pem",
     "apps/api/src/keys/server.key",
     "packages/crypto/id_ed25519",
+    // every name issue 12 found sent in a real build, at several depths and in odd cases
+    "apps/api/id_ecdsa",
+    "apps/api/src/id_dsa",
+    "apps/api/.ssh/id_rsa",
+    "apps/api/src/certs/server.PEM",
+    "apps/api/cert.p12",
+    "packages/crypto/src/keys/cert.pfx",
+    "apps/api/src/deep/er/cert.der",
+    "apps/api/.npmrc.bak",
+    "apps/api/npmrc",
+    "packages/crypto/.yarnrc.yml",
+    "apps/api/.netrc",
+    "apps/api/src/.pgpass",
+    "packages/crypto/.git-credentials",
+    "apps/api/.aws/credentials",
+    "apps/api/src/.docker/config.json",
+    "apps/api/credentials.json",
+    "packages/crypto/src/service-account.json",
+    "apps/api/terraform.tfvars",
+    "apps/api/.dev.vars",
+    "apps/api/src/.ENV",
+    "apps/api/secrets/db_password",
+    "packages/crypto/src/a/b/c/.Env.local",
 ];
 
 /// Each proof and the test that makes it (docs/faults.md, section "Secrets").
@@ -59,6 +82,14 @@ const PROOFS: &[(&str, &str)] = &[
         "planted_secrets_reach_neither_the_build_context_nor_any_layer",
     ),
     (
+        "secret-in-image-named-by-smoke",
+        "a_planted_secret_fails_the_smoke_test_and_a_failed_smoke_test_sets_no_release_tag",
+    ),
+    (
+        "failed-smoke-sets-no-release-tag",
+        "a_planted_secret_fails_the_smoke_test_and_a_failed_smoke_test_sets_no_release_tag",
+    ),
+    (
         "compose-secret-unset",
         "compose_refuses_to_run_without_a_required_secret",
     ),
@@ -74,7 +105,7 @@ const PROOFS: &[(&str, &str)] = &[
 
 fn planted_text(rel: &str) -> String {
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    let mut t = if name == ".npmrc" {
+    let mut t = if name.contains("npmrc") {
         format!("//registry.npmjs.org/:_authToken={TOKEN}\n")
     } else if name.ends_with(".pem") || name.ends_with(".key") || name.starts_with("id_") {
         format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{TOKEN}\n-----END OPENSSH PRIVATE KEY-----\n")
@@ -99,10 +130,23 @@ fn basename(p: &str) -> &str {
     p.trim_end_matches('/').rsplit('/').next().unwrap_or(p)
 }
 
+/// What names a planted file in a listing: its base name, or `dir/name` inside a secret
+/// directory (`config.json` alone is a common name; `.docker/config.json` is not).
+fn planted_suffix(p: &str) -> String {
+    let parts: Vec<&str> = p.rsplit('/').take(2).collect();
+    match parts.as_slice() {
+        [name, dir] if dir.starts_with('.') || *dir == "secrets" => format!("{dir}/{name}"),
+        _ => basename(p).to_string(),
+    }
+}
+
 /// Is this path (in a context or a layer) one of the planted files?
 fn is_planted_name(path: &str) -> bool {
-    let b = basename(path);
-    PLANTED.iter().any(|p| basename(p) == b)
+    let path = path.trim_end_matches('/');
+    PLANTED.iter().any(|p| {
+        let s = planted_suffix(p);
+        path == s || path.ends_with(&format!("/{s}"))
+    })
 }
 
 fn run_cmd(cmd: &mut Command) -> Run {
@@ -761,4 +805,105 @@ fn docs_list_every_secrets_proof() {
         "docs/faults.md is out of date:\n{}",
         bad.join("\n")
     );
+}
+
+/// A secret file put into a built image afterwards is found and named by the smoke test
+/// (`image/no-secret-files`); and `build-image --smoke` whose smoke test fails sets no
+/// release tag: the tag keeps the image it had, no candidate tag is left.
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn a_planted_secret_fails_the_smoke_test_and_a_failed_smoke_test_sets_no_release_tag() {
+    engine();
+    let _lock = engine_lock();
+    let s = xtask(&repo_root(), &["standin"]);
+    assert_eq!(s.code, 0, "{}", s.all());
+    let t = sample_copy("smoke-secret");
+    let root = t.path();
+    let root_s = root.to_str().expect("utf-8 path");
+    // an image name only this test uses, so the tags it looks for are its own
+    let name = format!("it-smoke-{}", std::process::id());
+    mutate(
+        root,
+        "infra/stack.toml",
+        "image = \"cipherbox-api\"",
+        &format!("image = \"{name}\""),
+    );
+    let g = xtask(root, &["--root", root_s, "gen"]);
+    assert_eq!(g.code, 0, "{}", g.all());
+    let tag = "good";
+    let release = format!("{name}:{tag}");
+    let derived = format!("{name}:planted");
+    let _images = Images(vec![release.clone(), derived.clone()]);
+    let b = build_on_standin(root, tag, &["--smoke"], &[]);
+    assert_eq!(b.code, 0, "build-image --smoke:\n{}", b.all());
+    assert!(
+        b.stdout
+            .lines()
+            .any(|l| l.starts_with("PASS") && l.contains("image/no-secret-files")),
+        "the smoke test ran the secret scan:\n{}",
+        b.stdout
+    );
+    let good_id = inspect_image(&release).expect("the release tag is set")["Id"].clone();
+
+    // one secret file of the list put in after the build, in another case
+    let ctx = TempDir::new("smoke-secret-ctx");
+    std::fs::create_dir_all(ctx.path().join("p/.aws")).expect("mkdir");
+    std::fs::create_dir_all(ctx.path().join("p/src")).expect("mkdir");
+    std::fs::write(ctx.path().join("p/.aws/credentials"), "[default]\n").expect("write");
+    std::fs::write(ctx.path().join("p/src/server.PEM"), "x\n").expect("write");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {release}\nCOPY p/ /app/apps/api/\n"),
+    )
+    .expect("write");
+    let d = docker(&[
+        "buildx",
+        "build",
+        "--load",
+        "-t",
+        &derived,
+        ctx.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(d.code, 0, "{}", d.all());
+    let r = xtask(root, &["--root", root_s, "smoke", "--image", &derived]);
+    assert_eq!(r.code, 1, "the smoke test fails:\n{}", r.all());
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("image/no-secret-files"))
+        .unwrap_or_else(|| panic!("no secret-scan line:\n{}", r.stdout));
+    for hit in ["/app/apps/api/.aws/", "/app/apps/api/src/server.PEM"] {
+        assert!(line.contains(hit), "{hit} not named: {line}");
+    }
+
+    // a build whose smoke test fails: the API exits at boot, so /health never answers
+    mutate(
+        root,
+        "apps/api/src/main.ts",
+        "import",
+        "process.exit(3);\nimport",
+    );
+    let f = build_on_standin(root, tag, &["--smoke"], &[("XTASK_SMOKE_TIMEOUT", "5")]);
+    assert_eq!(f.code, 1, "the smoke test fails:\n{}", f.all());
+    assert!(
+        f.stdout
+            .contains("the smoke test failed; no release tag was set"),
+        "{}",
+        f.stdout
+    );
+    let now = inspect_image(&release).expect("the old release tag is still there")["Id"].clone();
+    assert_eq!(
+        now, good_id,
+        "the release tag still names the image that passed"
+    );
+    let tags = docker(&["images", &name, "--format", "{{.Tag}}"]);
+    let left: Vec<&str> = tags
+        .stdout
+        .lines()
+        .filter(|t| t.starts_with("xtask-smoke-candidate"))
+        .collect();
+    assert!(left.is_empty(), "candidate tags left: {left:?}");
 }

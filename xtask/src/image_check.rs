@@ -360,6 +360,45 @@ pub fn parse_scan(code: Option<i32>, stdout: &str, stderr: &str) -> CheckResult 
     }
 }
 
+/// What [`crate::secrets::scan_js`] printed → `image/no-secret-files`, naming each hit.
+pub fn parse_secret_scan(code: Option<i32>, stdout: &str, stderr: &str) -> CheckResult {
+    const ID: &str = "image/no-secret-files";
+    let list: Option<Vec<String>> = if code == Some(0) {
+        stdout
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str(l).ok())
+    } else {
+        None
+    };
+    match list {
+        None => CheckResult::fail(
+            ID,
+            format!(
+                "the secret scan exited {code:?}: {}",
+                crate::values::shown(stderr.trim())
+            ),
+        ),
+        Some(l) if l.is_empty() => CheckResult::pass(
+            ID,
+            "no secret file (keys, key stores, credentials, .env*, .npmrc*, ...) under /app",
+        ),
+        Some(l) => {
+            let shown: Vec<&str> = l.iter().take(20).map(String::as_str).collect();
+            CheckResult::fail(
+                ID,
+                format!(
+                    "{} secret file(s) in the image: {}{}; they came from the build context: \
+                     check the ignore file (`cargo xtask gen`, `cargo xtask verify`)",
+                    l.len(),
+                    shown.join(", "),
+                    if l.len() > 20 { ", ..." } else { "" }
+                ),
+            )
+        }
+    }
+}
+
 /// One line per check; `subject` names the image (and says when its base is a stand-in).
 pub fn render(results: &[CheckResult], subject: &str) -> String {
     let w = results.iter().map(|r| r.id.len()).max().unwrap_or(0);
@@ -470,6 +509,22 @@ mod tests {
             r.detail
         );
         assert!(!parse_scan(Some(2), "", "x").ok);
+    }
+
+    #[test]
+    fn secret_scan_output_is_judged() {
+        assert!(parse_secret_scan(Some(0), "[]\n", "").ok);
+        let r = parse_secret_scan(
+            Some(0),
+            "[\"/app/apps/api/server.PEM\",\"/app/.aws/\"]\n",
+            "",
+        );
+        assert!(
+            !r.ok
+                && r.detail.contains("/app/apps/api/server.PEM")
+                && r.detail.contains("/app/.aws/")
+        );
+        assert!(!parse_secret_scan(Some(1), "", "boom").ok);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod rehearsal;
 pub mod render;
 pub mod report;
 pub mod rules;
+pub mod secrets;
 pub mod stack;
 pub mod tools;
 pub mod units;

@@ -64,15 +64,33 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let docker = Docker::find()?;
     docker.require_engine()?;
     docker.require_buildx()?;
-    let p = plan(ctx, &model, args, &docker)?;
+    let mut p = plan(ctx, &model, args, &docker)?;
+    // With --smoke the build is tagged only with a candidate name: the release tags are set
+    // after the smoke test passes, so a failed smoke test leaves none behind (and the old
+    // image under them untouched).
+    let release = p.tags.clone();
+    let candidate = (args.smoke && !p.push).then(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        format!(
+            "{}:xtask-smoke-candidate-{}-{nanos:x}",
+            model.config.api.image,
+            std::process::id()
+        )
+    });
+    if let Some(c) = &candidate {
+        p.tags = vec![c.clone()];
+    }
     let mark = p.mark();
     match &p.standin {
         Some(of) => eprintln!(
             "build-image: building {} on STAND-IN base {} (a local stand-in for {of}, NOT the real image; never push it)",
-            p.tags.join(", "),
+            release.join(", "),
             p.node_image
         ),
-        None => eprintln!("build-image: building {} on {}", p.tags.join(", "), p.node_image),
+        None => eprintln!("build-image: building {} on {}", release.join(", "), p.node_image),
     }
     for n in &p.notes {
         eprintln!("build-image: note: {n}");
@@ -96,8 +114,11 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         println!(
             "build-image: FAILED after {:.1}s; nothing was tagged ({} left as they were){mark}",
             b.secs,
-            p.tags.join(", ")
+            release.join(", ")
         );
+        if let Some(c) = &candidate {
+            let _ = docker.remove_images(std::slice::from_ref(c));
+        }
         return Ok(Outcome::Fail);
     }
     let base = match &p.standin {
@@ -107,13 +128,34 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         ),
         None => p.node_image.clone(),
     };
-    println!("built {} in {:.1}s on {base}", p.tags[0], b.secs);
+    println!("built {} in {:.1}s on {base}", release[0], b.secs);
     println!(
         "  image  {}{mark}",
         b.id.as_deref().unwrap_or("(pushed; not loaded)")
     );
     if let Some(size) = b.size {
         println!("  size   {} ({size} bytes){mark}", human_size(size));
+    }
+    if let Some(c) = &candidate {
+        let outcome = super::smoke::check(&docker, c, &model, Duration::from_secs(smoke_timeout()));
+        let passed = matches!(outcome, Ok(Outcome::Pass));
+        if passed {
+            for t in &release {
+                docker.tag(c, t)?;
+            }
+        }
+        docker.remove_images(std::slice::from_ref(c))?;
+        if !passed {
+            println!(
+                "build-image: the smoke test failed; no release tag was set ({} left as they were){mark}",
+                release.join(", ")
+            );
+            return outcome;
+        }
+        for (i, t) in release.iter().enumerate() {
+            println!("  {}  {t}{mark}", if i == 0 { "tags " } else { "     " });
+        }
+        return outcome;
     }
     for (i, t) in p.tags.iter().enumerate() {
         println!("  {}  {t}{mark}", if i == 0 { "tags " } else { "     " });

@@ -117,6 +117,20 @@ pub fn run(
     ])?;
     out.push(image_check::parse_scan(c.code, &c.stdout, &c.stderr));
 
+    let c = docker.capture([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "0:0",
+        image,
+        "node",
+        "-e",
+        &crate::secrets::scan_js(),
+    ])?;
+    out.push(image_check::parse_secret_scan(c.code, &c.stdout, &c.stderr));
+
     out.push(health(docker, image, e.port, health_timeout)?);
     Ok(out)
 }

@@ -200,16 +200,22 @@ pub fn render_ignore(m: &ApiImage) -> String {
         "**/.turbo",
         "**/*.tsbuildinfo",
         "**/.git",
-        "**/.env*",
-        "**/.npmrc",
-        "**/*.pem",
-        "**/*.key",
-        "**/id_rsa*",
-        "**/id_ed25519*",
         "**/*.md",
         "**/.DS_Store",
     ] {
         let _ = writeln!(w, "{p}");
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "# Secret files, at any depth and in any letter case (docs/verify.md lists them):"
+    );
+    let names: Vec<&str> = crate::secrets::SECRETS.iter().map(|s| s.glob).collect();
+    for chunk in names.chunks(10) {
+        let _ = writeln!(w, "#   {}", chunk.join(" "));
+    }
+    for l in crate::secrets::ignore_lines() {
+        let _ = writeln!(w, "{l}");
     }
     let _ = writeln!(w);
     let _ = writeln!(w, "# Version control, docs and repository tooling:");

@@ -19,6 +19,12 @@ pub const RULES: &[Rule] = &[
         check: env_files,
     },
     Rule {
+        id: "ignore/secret-files",
+        file: F,
+        rationale: "secret files (keys, key stores, credentials, tokens: the list in docs/verify.md) stay out of the context at any depth and in any case",
+        check: secret_files,
+    },
+    Rule {
         id: "ignore/git",
         file: F,
         rationale: ".git stays out of the context: history can hold secrets and every commit would bust the cache",
@@ -113,6 +119,26 @@ fn env_files(i: &Input, o: &mut Out) {
         }
     }
     must_exclude(i, o, &s, "add `**/.env*` after it");
+}
+
+fn secret_files(i: &Input, o: &mut Out) {
+    let mut s = Vec::new();
+    for d in dirs(i) {
+        // .env* has its own rule (ignore/env-files)
+        s.extend(crate::secrets::samples(&d).into_iter().filter(|p| {
+            !p.rsplit('/')
+                .next()
+                .unwrap_or(p)
+                .to_ascii_lowercase()
+                .starts_with(".env")
+        }));
+    }
+    must_exclude(
+        i,
+        o,
+        &s,
+        "keep the secret patterns `cargo xtask gen` writes (`**/<name>` for each) after it",
+    );
 }
 
 fn git(i: &Input, o: &mut Out) {

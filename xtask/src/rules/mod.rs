@@ -225,6 +225,10 @@ pub const STAGE_IDS: &[(&str, &str)] = &[
         "`.env*`, `.git` or `.ts` sources are in the final image",
     ),
     (
+        "image/no-secret-files",
+        "a secret file (the list in docs/verify.md) is under /app in the final image",
+    ),
+    (
         "image/health",
         "the API does not answer GET /health with 200 in the image",
     ),

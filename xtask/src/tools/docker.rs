@@ -241,6 +241,15 @@ impl Docker {
         Ok(())
     }
 
+    /// `docker tag SOURCE TARGET`.
+    pub fn tag(&self, source: &str, target: &str) -> Result<()> {
+        let c = self.capture(["tag", source, target])?;
+        if !c.ok() {
+            bail!("docker tag {source} {target} failed: {}", c.detail());
+        }
+        Ok(())
+    }
+
     /// `docker rmi NAME...` (tags only; images in use or already gone are left alone).
     pub fn remove_images(&self, names: &[String]) -> Result<()> {
         if names.is_empty() {
