@@ -137,7 +137,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         println!("  size   {} ({size} bytes){mark}", human_size(size));
     }
     if let Some(c) = &candidate {
-        let outcome = super::smoke::check(&docker, c, &model, Duration::from_secs(smoke_timeout()));
+        let outcome = smoke::check(&docker, c, &model, Duration::from_secs(smoke::timeout()));
         let passed = matches!(outcome, Ok(Outcome::Pass));
         if passed {
             for t in &release {
