@@ -302,6 +302,7 @@ fn dispatch(args: Vec<OsString>) -> Result<Outcome> {
                 format: verify::Format::Human,
                 node_image: None,
                 no_cache: false,
+                sarif: None,
             };
             while let Some(word) = w.next()? {
                 match &word {
@@ -309,6 +310,7 @@ fn dispatch(args: Vec<OsString>) -> Result<Outcome> {
                     Word::Opt(o) if o == "--no-cache" => a.no_cache = true,
                     Word::Opt(o) if o == "--node-image" => a.node_image = Some(w.value()?),
                     Word::Opt(o) if o == "--format" => a.format = w.value()?.parse()?,
+                    Word::Opt(o) if o == "--sarif" => a.sarif = Some(w.value()?.into()),
                     _ => return Err(w.unexpected(word)),
                 }
             }
@@ -362,6 +364,12 @@ fn dispatch(args: Vec<OsString>) -> Result<Outcome> {
                     "--push" => a.push = true,
                     "--cache-from" => a.cache_from.push(w.value()?),
                     "--cache-to" => a.cache_to.push(w.value()?),
+                    "--cache" => {
+                        let v = w.value()?;
+                        a.cache = crate::config::CiCache::parse(&v).ok_or_else(|| {
+                            anyhow::anyhow!("--cache {v:?}: use {}", crate::config::CiCache::NAMES)
+                        })?;
+                    }
                     "--progress" => a.progress = Progress::parse(&w.value()?)?,
                     "--smoke" => a.smoke = true,
                     _ => return Err(w.unexpected(word)),

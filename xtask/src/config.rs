@@ -33,7 +33,52 @@ pub struct Config {
     pub logs: LogsConfig,
     pub memory: Memory,
     pub edge: EdgeConfig,
+    pub ci: CiConfig,
+    /// The pinned GitHub Actions of the generated workflow (`[actions]`).
+    pub actions: Vec<crate::actions::Pin>,
     pub waivers: Vec<Waiver>,
+}
+
+/// The generated CI workflow's choices (`[ci]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiConfig {
+    pub cache: CiCache,
+    /// Render the deploy job (`cargo xtask deploy` to the `staging` environment).
+    pub deploy: bool,
+}
+
+/// The build cache the workflow's `build-image` step uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CiCache {
+    /// `type=registry,ref=<registry>/<owner>/<image>:buildcache`: works from any `run:`
+    /// step after `docker login`.
+    Registry,
+    /// `type=gha`: GitHub's cache service; the workflow exposes the Actions runtime
+    /// (`ACTIONS_RUNTIME_TOKEN`, cache URL) to the step first.
+    Gha,
+    /// No cache.
+    None,
+}
+
+impl CiCache {
+    pub const NAMES: &'static str = "\"registry\", \"gha\" or \"none\"";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CiCache::Registry => "registry",
+            CiCache::Gha => "gha",
+            CiCache::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CiCache> {
+        match s {
+            "registry" => Some(CiCache::Registry),
+            "gha" => Some(CiCache::Gha),
+            "none" => Some(CiCache::None),
+            _ => None,
+        }
+    }
 }
 
 /// `[edge]`: what Caddy does in front of the API.
@@ -302,6 +347,11 @@ impl Default for Config {
                 trusted_proxies: Vec::new(),
                 client_ip_header: String::new(),
             },
+            ci: CiConfig {
+                cache: CiCache::Registry,
+                deploy: false,
+            },
+            actions: crate::actions::defaults(),
             waivers: Vec::new(),
         }
     }
@@ -377,6 +427,19 @@ trusted_proxies = []         # CIDRs of a CDN in front, e.g. Cloudflare's publis
                              # ("173.245.48.0/20", ...); empty: the peer address is the client
 client_ip_header = ""        # the real client IP header those proxies send, e.g. "CF-Connecting-IP"
 
+[ci]                         # the generated .github/workflows/staging-infra.yml
+cache = "registry"           # build cache: "registry" (<registry>/<owner>/<image>:buildcache,
+                             # works from a run: step after docker login), "gha" (GitHub's
+                             # cache; the workflow exposes the Actions runtime to the step)
+                             # or "none"
+deploy = false               # a deploy job (`cargo xtask deploy`, environment staging)
+
+# The workflow's actions, pinned by full commit hash ("<sha> # <tag>"); the defaults are
+# built in (`cargo xtask config get actions.checkout`). Update one with
+# `cargo xtask config set actions.checkout "<sha> # <tag>"`.
+# [actions]
+# checkout = "08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0"
+
 # A rule can be waived only with a reason; waivers are listed in every verify output.
 # [[waiver]]
 # rule = "compose/port-loopback"
@@ -426,6 +489,9 @@ enum Kind {
     BodySize,
     Cidrs,
     Header,
+    CiCache,
+    Bool,
+    Pin,
 }
 
 /// Every key the config knows: (table, key, kind).
@@ -472,6 +538,14 @@ const SCHEMA: &[(&str, &str, Kind)] = &[
     ("edge", "max_body", Kind::BodySize),
     ("edge", "trusted_proxies", Kind::Cidrs),
     ("edge", "client_ip_header", Kind::Header),
+    ("ci", "cache", Kind::CiCache),
+    ("ci", "deploy", Kind::Bool),
+    ("actions", "checkout", Kind::Pin),
+    ("actions", "cache", Kind::Pin),
+    ("actions", "setup_buildx", Kind::Pin),
+    ("actions", "login", Kind::Pin),
+    ("actions", "github_runtime", Kind::Pin),
+    ("actions", "upload_sarif", Kind::Pin),
 ];
 
 /// The config file path for a root and an optional `--config`.
@@ -677,6 +751,12 @@ fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Res
         c.caddy.domains = out;
         return Ok(());
     }
+    if kind == Kind::Bool {
+        c.ci.deploy = item
+            .as_bool()
+            .ok_or_else(|| format!("`{full}` must be true or false"))?;
+        return Ok(());
+    }
     if kind == Kind::Port {
         let n = item.as_integer().ok_or_else(|| {
             format!("`{full}` must be a port number (an integer from 1 to 65535)")
@@ -692,6 +772,26 @@ fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Res
         .as_str()
         .ok_or_else(|| format!("`{full}` must be a string"))?
         .to_string();
+    match kind {
+        Kind::CiCache => {
+            c.ci.cache = CiCache::parse(&s)
+                .ok_or_else(|| format!("`{full}` = {s:?} must be {}", CiCache::NAMES))?;
+            return Ok(());
+        }
+        Kind::Pin => {
+            let (sha, tag) =
+                crate::actions::parse_value(&s).map_err(|m| format!("`{full}` = {s:?} {m}"))?;
+            let pin = c
+                .actions
+                .iter_mut()
+                .find(|p| p.key == key)
+                .ok_or_else(|| format!("internal: no pin for `{full}`"))?;
+            pin.sha = sha;
+            pin.tag = tag;
+            return Ok(());
+        }
+        _ => {}
+    }
     if kind == Kind::Runner {
         c.node.build_runner = BuildRunner::parse(&s).ok_or_else(|| {
             format!(
@@ -804,7 +904,10 @@ fn check_value(kind: Kind, full: &str, s: &str) -> Result<(), String> {
         | Kind::Seconds
         | Kind::BodySize
         | Kind::Cidrs
-        | Kind::Header => Ok(()),
+        | Kind::Header
+        | Kind::CiCache
+        | Kind::Bool
+        | Kind::Pin => Ok(()),
     };
     r.map_err(|m| {
         if m.starts_with(&v) {
@@ -935,6 +1038,12 @@ pub fn set_value(text: &str, key: &str, raw_value: &str, file: &str) -> Result<S
                 .with_context(|| format!("{key} must be a whole number, got {raw_value:?}"))?;
             n.into()
         }
+        Kind::Bool => {
+            let b: bool = raw_value
+                .parse()
+                .with_context(|| format!("{key} must be true or false, got {raw_value:?}"))?;
+            b.into()
+        }
         Kind::Seconds => {
             let n: i64 = raw_value
                 .parse()
@@ -1027,6 +1136,16 @@ pub fn get_value(c: &Config, key: &str) -> Result<String> {
         "edge.max_body" => s(&c.edge.max_body_text),
         "edge.trusted_proxies" => format!("{:?}", c.edge.trusted_proxies),
         "edge.client_ip_header" => s(&c.edge.client_ip_header),
+        "ci.cache" => s(c.ci.cache.name()),
+        "ci.deploy" => c.ci.deploy.to_string(),
+        k if k.starts_with("actions.") => {
+            let pin = c
+                .actions
+                .iter()
+                .find(|p| k == format!("actions.{}", p.key))
+                .with_context(|| format!("unknown config key {key:?}"))?;
+            s(&pin.value())
+        }
         _ => {
             let known: Vec<String> = SCHEMA.iter().map(|(t, k, _)| format!("{t}.{k}")).collect();
             bail!("unknown config key {key:?} (known: {})", known.join(", "))

@@ -3,6 +3,7 @@
 //! Data flows one way: config + monorepo → [`stack`] model → [`render`]ed files →
 //! [`rules`] findings → report. Only [`tools`] runs programs.
 
+pub mod actions;
 pub mod bench;
 pub mod buildlog;
 pub mod cli;

@@ -265,6 +265,72 @@ pub fn json(r: &Report) -> Value {
     })
 }
 
+/// SARIF 2.1.0 (as hadolint and zizmor emit it), for GitHub code scanning: one run, the
+/// rules that have results in `tool.driver.rules` (id + rationale), one `error` result per
+/// finding at its file:line, waived findings as results with an external suppression and
+/// the waiver's reason; a stage that could not run is a tool execution notification.
+pub fn sarif(r: &Report) -> Value {
+    let mut ids: Vec<&str> = r
+        .findings()
+        .map(|(_, f)| f.rule)
+        .chain(r.waived().map(|(_, w)| w.finding.rule))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rules: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            let text = crate::rules::rationale(id).unwrap_or(id);
+            json!({ "id": id, "shortDescription": { "text": text } })
+        })
+        .collect();
+    let result = |f: &Finding| {
+        json!({
+            "ruleId": f.rule,
+            "ruleIndex": ids.iter().position(|i| *i == f.rule).unwrap_or(0),
+            "level": "error",
+            "message": { "text": f.message },
+            "locations": [{ "physicalLocation": {
+                "artifactLocation": { "uri": f.file },
+                "region": { "startLine": f.line.max(1) }
+            } }]
+        })
+    };
+    let mut results: Vec<Value> = r.findings().map(|(_, f)| result(f)).collect();
+    results.extend(r.waived().map(|(_, w)| {
+        let mut v = result(&w.finding);
+        v["suppressions"] = json!([{ "kind": "external", "justification": w.reason }]);
+        v
+    }));
+    let notes: Vec<Value> = r
+        .stages
+        .iter()
+        .filter_map(|s| match &s.status {
+            Status::Error(why) => Some(json!({
+                "level": "error",
+                "message": { "text": format!("verify/{} could not run: {why}", s.name) }
+            })),
+            _ => None,
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "xtask-verify",
+                "semanticVersion": env!("CARGO_PKG_VERSION"),
+                "rules": rules
+            } },
+            "invocations": [{
+                "executionSuccessful": r.exit_code() != 2,
+                "toolExecutionNotifications": notes
+            }],
+            "results": results
+        }]
+    })
+}
+
 /// Escapes a workflow command's message.
 fn esc_data(s: &str) -> String {
     s.replace('%', "%25")
@@ -485,5 +551,37 @@ mod tests {
             s.contains("| `infra/c.yml:48` | `compose/port-loopback` |"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn sarif_has_results_rules_and_suppressions() {
+        let r = sample();
+        let v = sarif(&r);
+        assert_eq!(v["version"], "2.1.0");
+        let run = &v["runs"][0];
+        let results = run["results"].as_array().expect("results");
+        let ids: Vec<&str> = results
+            .iter()
+            .map(|x| x["ruleId"].as_str().unwrap_or(""))
+            .collect();
+        assert!(ids.contains(&"compose/port-loopback"), "{ids:?}");
+        let open = results
+            .iter()
+            .find(|x| x["ruleId"] == "compose/port-loopback")
+            .expect("finding");
+        let loc = &open["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], "infra/c.yml");
+        assert_eq!(loc["region"]["startLine"], 48);
+        assert!(open.get("suppressions").is_none());
+        let waived = results
+            .iter()
+            .find(|x| x["ruleId"] == "caddy/upstream")
+            .expect("waived finding kept, suppressed");
+        assert_eq!(waived["suppressions"][0]["justification"], "on purpose");
+        let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
+        for x in results {
+            let i = x["ruleIndex"].as_u64().expect("index") as usize;
+            assert_eq!(rules[i]["id"], x["ruleId"]);
+        }
     }
 }

@@ -31,7 +31,20 @@ pub struct Workflow {
     pub registry: String,
     /// The API image name (pushed as `<registry>/<owner>/<image>`).
     pub image: String,
+    /// The build cache of the publish step.
+    pub cache: crate::config::CiCache,
+    /// Every action the workflow uses, pinned (the one table: [`crate::actions`]).
+    pub actions: Vec<crate::actions::Pin>,
+    /// The monorepo has `.ci/install-tools.sh` (else the workflow installs the tools itself).
+    pub install_script: bool,
+    /// The monorepo has a `Cargo.lock` (else the cargo cache is keyed on the manifests).
+    pub cargo_lock: bool,
+    /// Render the deploy job.
+    pub deploy: bool,
 }
+
+/// The script the workflow runs to install verify's tools, when the monorepo has it.
+pub const INSTALL_SCRIPT: &str = ".ci/install-tools.sh";
 
 /// Everything the API's Dockerfile and ignore file are rendered from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -397,6 +410,11 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure) -> Result<Stack> {
         branch: "main".into(),
         registry: cfg.registry.clone(),
         image: cfg.api.image.clone(),
+        cache: cfg.ci.cache,
+        actions: cfg.actions.clone(),
+        install_script: ws.root.join(INSTALL_SCRIPT).is_file(),
+        cargo_lock: ws.root.join("Cargo.lock").is_file(),
+        deploy: cfg.ci.deploy,
     };
     Ok(Stack {
         image,

@@ -40,6 +40,15 @@ OPTIONS:
     --platform P           e.g. linux/amd64
     --push                 push instead of load (refused for an image on a STAND-IN base
                            and while project.owner is the placeholder OWNER)
+    --cache MODE           the build cache, as the generated workflow uses it:
+                           `registry` = <registry>/<owner>/<api.image>:buildcache, imported
+                           always and exported with --push (a docker-container builder, e.g.
+                           docker/setup-buildx-action's, writes a full cache manifest there,
+                           mode=max; the engine's own `docker` driver cannot export one, so
+                           the image itself is pushed there with an inline cache, and said);
+                           `gha` = GitHub's cache (needs ACTIONS_RUNTIME_TOKEN, which GitHub
+                           gives only to actions: crazy-max/ghaction-github-runtime);
+                           `none` (default)
     --cache-from SPEC      passed to buildx (repeatable)
     --cache-to SPEC        passed to buildx (repeatable)
     --progress MODE        auto (default), plain or tty

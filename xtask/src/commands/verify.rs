@@ -20,7 +20,7 @@ pub const HELP: &str = "\
 cargo xtask verify: prove the staging infra rule by rule, with the real tools
 
 USAGE:
-    cargo xtask verify [--static] [--node-image IMG] [--format human|json] [--root DIR] [--config FILE]
+    cargo xtask verify [--static] [--node-image IMG] [--format human|json|sarif] [--sarif FILE] [--root DIR] [--config FILE]
 
 STAGES (each reported with pass / fail / skipped / could not run, and its duration):
     fresh     infra/ is what `cargo xtask gen` writes now (the same check as `gen --check`)
@@ -44,7 +44,9 @@ OPTIONS:
                      failures are never remembered; XTASK_NO_CACHE=1 does the same)
     --node-image IMG the image stage's base, as for build-image (`standin` = the local
                      stand-in for node:22-alpine, where no registry is reachable)
-    --format FMT     human (default) or json (schema in docs/verify.md)
+    --format FMT     human (default), json (schema in docs/verify.md) or sarif
+                     (SARIF 2.1.0, for GitHub code scanning; waived findings as suppressed)
+    --sarif FILE     also write the SARIF report to FILE (the generated workflow uploads it)
     --root DIR       the pnpm monorepo (default: this workspace's root)
     --config FILE    the config file (default: <root>/infra/stack.toml)
     -h, --help       print this help
@@ -60,6 +62,8 @@ unreadable input, bad config).
 pub enum Format {
     Human,
     Json,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
 }
 
 impl std::str::FromStr for Format {
@@ -68,7 +72,8 @@ impl std::str::FromStr for Format {
         match s {
             "human" | "text" => Ok(Format::Human),
             "json" => Ok(Format::Json),
-            other => bail!("--format {other:?}: use `human` or `json`"),
+            "sarif" => Ok(Format::Sarif),
+            other => bail!("--format {other:?}: use `human`, `json` or `sarif`"),
         }
     }
 }
@@ -80,6 +85,8 @@ pub struct Args {
     pub node_image: Option<String>,
     /// Rerun the compose and caddy tools even on inputs they already passed.
     pub no_cache: bool,
+    /// `--sarif FILE`: also write the report as SARIF there (the workflow uploads it).
+    pub sarif: Option<PathBuf>,
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
@@ -146,6 +153,12 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         static_only: args.static_only,
         duration: t0.elapsed(),
     };
+    if let Some(path) = &args.sarif {
+        let text = serde_json::to_string_pretty(&report::sarif(&report))
+            .context("cannot serialise the SARIF report")?;
+        crate::generated::write_atomic(path, &format!("{text}\n"))
+            .with_context(|| format!("cannot write the SARIF report {}", path.display()))?;
+    }
     emit(&report, args.format)?;
     match report.exit_code() {
         0 => Ok(Outcome::Pass),
@@ -176,6 +189,11 @@ fn emit(r: &Report, format: Format) -> Result<()> {
         Format::Json => {
             let text = serde_json::to_string_pretty(&report::json(r))
                 .context("cannot serialise the report")?;
+            println!("{text}");
+        }
+        Format::Sarif => {
+            let text = serde_json::to_string_pretty(&report::sarif(r))
+                .context("cannot serialise the SARIF report")?;
             println!("{text}");
         }
     }

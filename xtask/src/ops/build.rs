@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value as Json;
 
 use crate::buildlog::{self, Step};
-use crate::config::Config;
+use crate::config::{CiCache, Config};
 use crate::context::{Ctx, Model};
 use crate::tools::docker::{self, Docker, Progress};
 use crate::tools::{git, indent, standin};
@@ -27,6 +27,8 @@ pub struct Args {
     pub push: bool,
     pub cache_from: Vec<String>,
     pub cache_to: Vec<String>,
+    /// `--cache`: the workflow's cache choice, turned into specs by [`plan`].
+    pub cache: CiCache,
     pub progress: Progress,
     pub smoke: bool,
 }
@@ -42,6 +44,7 @@ impl Default for Args {
             push: false,
             cache_from: Vec::new(),
             cache_to: Vec::new(),
+            cache: CiCache::None,
             progress: Progress::Auto,
             smoke: false,
         }
@@ -297,6 +300,66 @@ pub fn refuse_push_on_standin(node_image: &str) -> anyhow::Error {
     )
 }
 
+/// `--cache`: the cache specs for buildx (after the raw `--cache-from/--cache-to`), and notes.
+/// May add the cache reference to the pushed tags (inline cache on the `docker` driver).
+fn cache_specs(
+    model: &Model,
+    args: &Args,
+    docker: &Docker,
+    tags_out: &mut Vec<String>,
+) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
+    let (mut from, mut to) = (args.cache_from.clone(), args.cache_to.clone());
+    let mut notes = Vec::new();
+    match args.cache {
+        CiCache::None => {}
+        CiCache::Gha => {
+            if std::env::var_os("ACTIONS_RUNTIME_TOKEN").is_none() {
+                bail!(
+                    "--cache gha needs the GitHub Actions runtime (ACTIONS_RUNTIME_TOKEN and the cache URL), which GitHub \
+                     gives only to actions, not to `run:` steps: add crazy-max/ghaction-github-runtime before this step \
+                     (`[ci] cache = \"gha\"` renders it), or use `--cache registry`"
+                );
+            }
+            from.push("type=gha".into());
+            to.push("type=gha,mode=max".into());
+        }
+        CiCache::Registry => {
+            let c = &model.config;
+            if c.owner == "OWNER" {
+                bail!("--cache registry: project.owner is the placeholder OWNER; pass --owner or set it with `cargo xtask config set project.owner <owner>`");
+            }
+            let cache_ref = cache_ref(c);
+            from.push(format!("type=registry,ref={cache_ref}"));
+            if !args.push {
+                notes.push(format!(
+                    "--cache registry: importing {cache_ref}; it is exported only with --push"
+                ));
+            } else if docker.buildx_driver()?.as_deref() == Some("docker") {
+                to.push("type=inline".into());
+                tags_out.push(cache_ref.clone());
+                notes.push(format!(
+                    "--cache registry: the active builder uses the `docker` driver, which cannot export a cache \
+                     manifest; the image is pushed to {cache_ref} too, with its cache inline (a docker-container \
+                     builder, e.g. docker/setup-buildx-action's, exports the full cache there, mode=max)"
+                ));
+            } else {
+                to.push(format!("type=registry,ref={cache_ref},mode=max"));
+            }
+        }
+    }
+    Ok((from, to, notes))
+}
+
+/// `<registry>/<owner>/<api.image>:buildcache`: where `--cache registry` keeps the cache.
+pub fn cache_ref(c: &Config) -> String {
+    format!(
+        "{}/{}/{}:buildcache",
+        c.registry,
+        c.owner.to_ascii_lowercase(),
+        c.api.image
+    )
+}
+
 /// Decides the plan: checks freshness, resolves (and if needed builds) the base. Needs the engine.
 pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Plan> {
     let tag = args.tag.clone().unwrap_or_else(|| model.config.tag.clone());
@@ -343,9 +406,14 @@ pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Pl
     if args.push && standin.is_some() {
         return Err(refuse_push_on_standin(&node_image));
     }
+    let mut tags_out: Vec<String> = std::iter::once(&tag)
+        .chain(&args.extra_tags)
+        .flat_map(|t| tags(&model.config, t))
+        .collect();
+    let (cache_from, cache_to, mut notes) = cache_specs(model, args, docker, &mut tags_out)?;
     let git_info = git::info(&ctx.root);
     let sde = std::env::var("SOURCE_DATE_EPOCH").ok();
-    let (labels, notes) = labels(
+    let (labels, label_notes) = labels(
         model,
         &ctx.root,
         &tag,
@@ -354,21 +422,19 @@ pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Pl
         &git_info,
         sde.as_deref(),
     )?;
+    notes.extend(label_notes);
     let npmrc = ctx.root.join(".npmrc");
     Ok(Plan {
         root: ctx.root.clone(),
         dockerfile: ctx.root.join(crate::stack::DOCKERFILE),
-        tags: std::iter::once(&tag)
-            .chain(&args.extra_tags)
-            .flat_map(|t| tags(&model.config, t))
-            .collect(),
+        tags: tags_out,
         node_image,
         standin,
         labels,
         platform: args.platform.clone(),
         push: args.push,
-        cache_from: args.cache_from.clone(),
-        cache_to: args.cache_to.clone(),
+        cache_from,
+        cache_to,
         npmrc: npmrc.is_file().then_some(npmrc),
         no_cache: false,
         notes,

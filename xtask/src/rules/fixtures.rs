@@ -3,7 +3,9 @@
 //! that the unit tests (on the rules) and the integration tests (on the real binary) share
 //! one list.
 
-use crate::stack::{CADDYFILE as CF, COMPOSE as CO, DOCKERFILE as DF, DOCKERIGNORE as IG};
+use crate::stack::{
+    CADDYFILE as CF, COMPOSE as CO, DOCKERFILE as DF, DOCKERIGNORE as IG, WORKFLOW as WF,
+};
 
 fn text_of(files: &[(String, String)], path: &str) -> Option<String> {
     files
@@ -102,6 +104,21 @@ const REDIS_HEALTH: &str = "    healthcheck:\n      test: [\"CMD-SHELL\", \"REDI
 
 /// One fixture per rule: the rule's failing example.
 pub const FIXTURES: &[Mutation] = &[
+    // workflow
+    m(
+        WF,
+        "--cache registry",
+        "--cache gha",
+        "workflow/gha-cache-runtime",
+        "run: >-",
+    ),
+    m(
+        WF,
+        "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8",
+        "actions/checkout@v5",
+        "workflow/pinned-actions",
+        "actions/checkout@v5",
+    ),
     // Dockerfile
     m(
         DF,

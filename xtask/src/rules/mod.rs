@@ -14,6 +14,7 @@ pub mod edge;
 pub mod fixtures;
 pub mod ignore;
 pub mod ops;
+pub mod workflow;
 
 #[cfg(test)]
 mod tests;
@@ -88,6 +89,7 @@ pub struct Sources {
     pub ignore: Option<String>,
     pub compose: Option<String>,
     pub caddyfile: Option<String>,
+    pub workflow: Option<String>,
 }
 
 impl Sources {
@@ -97,6 +99,7 @@ impl Sources {
             ignore: read_optional(&root.join(stack::DOCKERIGNORE))?,
             compose: read_optional(&root.join(stack::COMPOSE))?,
             caddyfile: read_optional(&root.join(stack::CADDYFILE))?,
+            workflow: read_optional(&root.join(stack::WORKFLOW))?,
         })
     }
 }
@@ -118,6 +121,8 @@ pub struct Input<'a> {
     /// The YAML error of an unreadable compose file: (line, message).
     pub compose_error: Option<(usize, String)>,
     pub caddy: Option<parse::caddyfile::Caddyfile>,
+    /// The workflow's text (its rules parse it themselves).
+    pub workflow: Option<String>,
 }
 
 impl<'a> Input<'a> {
@@ -147,6 +152,7 @@ impl<'a> Input<'a> {
             compose,
             compose_error,
             caddy: src.caddyfile.as_deref().map(parse::caddyfile::parse),
+            workflow: src.workflow.clone(),
         }
     }
 }
@@ -161,6 +167,7 @@ pub fn registry() -> Vec<&'static Rule> {
         .chain(caddy::RULES)
         .chain(edge::RULES)
         .chain(cross::RULES)
+        .chain(workflow::RULES)
         .collect()
 }
 
@@ -237,6 +244,15 @@ pub const STAGE_IDS: &[(&str, &str)] = &[
 /// Is `id` a rule or stage id `verify` can report?
 pub fn known_id(id: &str) -> bool {
     registry().iter().any(|r| r.id == id) || STAGE_IDS.iter().any(|(i, _)| *i == id)
+}
+
+/// The one-line rationale of a rule or stage id.
+pub fn rationale(id: &str) -> Option<&'static str> {
+    registry()
+        .iter()
+        .find(|r| r.id == id)
+        .map(|r| r.rationale)
+        .or_else(|| STAGE_IDS.iter().find(|(i, _)| *i == id).map(|(_, r)| *r))
 }
 
 /// Runs every rule.

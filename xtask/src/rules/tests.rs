@@ -42,6 +42,7 @@ fn findings(m: &Model, files: &[(String, String)]) -> Vec<Finding> {
         ignore: text_of(files, IG),
         compose: text_of(files, CO),
         caddyfile: text_of(files, CF),
+        workflow: text_of(files, crate::stack::WORKFLOW),
     };
     let input = Input::new(m, &root(), &src);
     run(&input)

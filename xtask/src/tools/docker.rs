@@ -162,6 +162,16 @@ impl Docker {
         Ok(c.ok().then(|| c.stdout.trim().to_string()))
     }
 
+    /// The driver of the builder `docker buildx build` uses (`docker`, `docker-container`,
+    /// ...), from `docker buildx inspect`; `None` when it does not say.
+    pub fn buildx_driver(&self) -> Result<Option<String>> {
+        let c = self.capture(["buildx", "inspect"])?;
+        if !c.ok() {
+            anyhow::bail!("`docker buildx inspect` failed: {}", c.detail());
+        }
+        Ok(parse_buildx_driver(&c.stdout))
+    }
+
     /// `docker compose version` (v2 only), or `None` when the plugin is missing.
     pub fn compose_version(&self) -> Result<Option<String>> {
         let c = self.capture(["compose", "version"])?;
@@ -465,6 +475,14 @@ if(depth<16)walk(f,depth+1)}}
 walk("/",0);console.log(JSON.stringify(out));"#;
 
 /// The message for an engine that does not answer, from what the CLI said.
+/// The `Driver:` line of `docker buildx inspect` (the first: the builder's own).
+pub fn parse_buildx_driver(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("Driver:"))
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+}
+
 pub fn unreachable_message(detail: &str) -> String {
     let host = host_desc();
     if let Some(rest) = detail.strip_prefix(HUNG_MARK) {
