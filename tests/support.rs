@@ -123,10 +123,12 @@ pub fn sample_copy(tag: &str) -> TempDir {
         "pnpm-lock.yaml",
         "pnpm-workspace.yaml",
         "tsconfig.base.json",
+        // the workflow references these two: a copy without them is another monorepo
+        "Cargo.lock",
     ] {
         std::fs::copy(root.join(f), t.path().join(f)).expect("copy root file");
     }
-    for d in ["apps", "packages", "infra", ".github"] {
+    for d in ["apps", "packages", "infra", ".github", ".ci"] {
         copy_tree(&root.join(d), &t.path().join(d));
     }
     t

@@ -6,7 +6,7 @@ mod support;
 use serde_json::Value;
 use support::*;
 use xtask::rules::fixtures::{apply, Mutation, FIXTURES, MUTATIONS};
-use xtask::stack::{CADDYFILE, COMPOSE, DOCKERFILE, DOCKERIGNORE, ENV_EXAMPLE};
+use xtask::stack::{CADDYFILE, COMPOSE, DOCKERFILE, DOCKERIGNORE, ENV_EXAMPLE, WORKFLOW};
 
 /// The 1-based line of the first line of `file` (under `root`) containing `needle`.
 fn line_in(root: &std::path::Path, file: &str, needle: &str) -> usize {
@@ -112,15 +112,22 @@ fn json_on_the_repo_follows_the_schema() {
 
 /// The generated files of a fresh sample copy, as (path, text).
 fn files_of(root: &std::path::Path) -> Vec<(String, String)> {
-    [DOCKERFILE, DOCKERIGNORE, COMPOSE, CADDYFILE, ENV_EXAMPLE]
-        .iter()
-        .map(|p| {
-            (
-                p.to_string(),
-                std::fs::read_to_string(root.join(p)).expect("generated file"),
-            )
-        })
-        .collect()
+    [
+        DOCKERFILE,
+        DOCKERIGNORE,
+        COMPOSE,
+        CADDYFILE,
+        ENV_EXAMPLE,
+        WORKFLOW,
+    ]
+    .iter()
+    .map(|p| {
+        (
+            p.to_string(),
+            std::fs::read_to_string(root.join(p)).expect("generated file"),
+        )
+    })
+    .collect()
 }
 
 /// Runs the real binary on a copy mutated by `mu`; returns a failure message, if any.
@@ -445,7 +452,11 @@ fn github_actions_annotations_and_job_summary() {
 fn bad_arguments_exit_2() {
     let r = xtask(&repo_root(), &["verify", "--format", "xml"]);
     assert_eq!(r.code, 2, "{}", r.all());
-    assert!(r.stderr.contains("use `human` or `json`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("use `human`, `json` or `sarif`"),
+        "{}",
+        r.stderr
+    );
     let r = xtask(&repo_root(), &["verify", "--nope"]);
     assert_eq!(r.code, 2, "{}", r.all());
     let r = xtask(&repo_root(), &["verify", "--help"]);
