@@ -25,6 +25,7 @@ pub const LAYERS: &[(&str, u8, &str)] = &[
     ("buildlog", 0, "pure"),
     ("values", 0, "pure"),
     ("secrets", 0, "pure"),
+    ("actions", 0, "pure"),
     // 1: the core: config + monorepo -> model, generated files on disk
     ("config", 1, "core"),
     ("workspace", 1, "core"),
