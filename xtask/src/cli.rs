@@ -303,9 +303,13 @@ fn dispatch(args: Vec<OsString>) -> Result<Outcome> {
                 node_image: None,
                 no_cache: false,
                 sarif: None,
+                env_file: None,
             };
             while let Some(word) = w.next()? {
                 match &word {
+                    Word::Opt(o) if o == "--env-file" => {
+                        a.env_file = Some(std::path::PathBuf::from(w.value()?))
+                    }
                     Word::Opt(o) if o == "--static" => a.static_only = true,
                     Word::Opt(o) if o == "--no-cache" => a.no_cache = true,
                     Word::Opt(o) if o == "--node-image" => a.node_image = Some(w.value()?),

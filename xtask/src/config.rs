@@ -195,6 +195,30 @@ pub struct ApiConfig {
     pub port: u16,
     /// The entry point, relative to the API's directory.
     pub entry: String,
+    /// `[api.env]`: keys added to the API's env contract, staging values, secret marks.
+    pub env: Vec<EnvOverride>,
+    /// `[api.health]`: where the API answers and what healthy means.
+    pub health: HealthConfig,
+}
+
+/// One key of `[api.env]`: `NAME = "staging value"` or
+/// `NAME = { value = "...", secret = true|false, optional = true|false, comment = "..." }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvOverride {
+    pub name: String,
+    pub value: Option<String>,
+    pub secret: Option<bool>,
+    pub optional: Option<bool>,
+    pub comment: Option<String>,
+}
+
+/// `[api.health]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthConfig {
+    /// The path the API answers health on.
+    pub path: String,
+    /// The status that means healthy (the rehearsal's deep check).
+    pub status: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,6 +319,11 @@ impl Default for Config {
                 image: "cipherbox-api".into(),
                 port: 3000,
                 entry: "dist/main.js".into(),
+                env: Vec::new(),
+                health: HealthConfig {
+                    path: "/health".into(),
+                    status: 200,
+                },
             },
             node: NodeConfig {
                 image: "node:22-alpine".into(),
@@ -373,6 +402,17 @@ package = "@cipherbox/api"   # the API's name in the pnpm workspace
 image = "cipherbox-api"      # image name; build-image tags <image>:<tag> too
 port = 3000                  # port the API listens on in its container
 entry = "dist/main.js"       # built entry point, relative to the API's directory
+
+# The API's env contract is read from its .env.example (.env.sample, .env.template);
+# add keys, give staging values, or mark keys secret here (see README, "The app's contract").
+# [api.env]
+# IPFS_PROVIDER = "pinata"                       # a staging value
+# SESSION_KEY_ID = { secret = false }            # not a secret despite its name
+# SENTRY_DSN = { optional = true, comment = "error reporting" }
+
+[api.health]
+path = "/health"             # where the API answers; smoke: any HTTP answer = it listens
+status = 200                 # the status that means healthy (the rehearsal's deep check)
 
 [node]
 image = "node:22-alpine"     # base image of every stage (ARG NODE_IMAGE)
@@ -677,6 +717,25 @@ pub fn parse(text: &str, file: &str) -> Result<Config> {
         for (key, value) in table.iter() {
             let kspan = table.key(key).and_then(|k| k.span());
             let span = value.span().or(kspan.clone());
+            if table_name == "api" && (key == "env" || key == "health") {
+                let Some(sub) = value.as_table_like() else {
+                    return Err(at(
+                        kspan,
+                        format!("`api.{key}` must be a table ([api.{key}])"),
+                    ));
+                };
+                for (k, v) in sub.iter() {
+                    let ks = sub.key(k).and_then(|x| x.span());
+                    let vs = v.span().or(ks.clone());
+                    let r = if key == "env" {
+                        apply_env(&mut c, k, v).map_err(|m| at(ks.clone(), m))
+                    } else {
+                        apply_health(&mut c, k, v).map_err(|m| at(vs, m))
+                    };
+                    r?;
+                }
+                continue;
+            }
             let Some(&(_, _, kind)) = SCHEMA
                 .iter()
                 .find(|(t, k, _)| *t == table_name && *k == key)
@@ -713,6 +772,106 @@ pub fn parse(text: &str, file: &str) -> Result<Config> {
         return Err(at(span, values::port_collision_message(key, other, port)));
     }
     Ok(c)
+}
+
+/// One `[api.env]` entry.
+fn apply_env(c: &mut Config, name: &str, item: &Item) -> Result<(), String> {
+    if !crate::envcontract::is_var_name(name) {
+        return Err(format!(
+            "`api.env.{name}` is not a variable name (letters, digits and _, not starting with a digit)"
+        ));
+    }
+    let text = |v: &Value, what: &str| -> Result<String, String> {
+        let s = v
+            .as_str()
+            .ok_or_else(|| format!("`api.env.{name}`{what} must be a string"))?;
+        if s.contains(['\n', '\r', '\0']) {
+            return Err(format!(
+                "`api.env.{name}`{what} must be one line (no newline or NUL)"
+            ));
+        }
+        Ok(s.to_string())
+    };
+    let mut o = EnvOverride {
+        name: name.to_string(),
+        value: None,
+        secret: None,
+        optional: None,
+        comment: None,
+    };
+    if let Some(v) = item.as_value().filter(|v| !v.is_inline_table()) {
+        o.value = Some(text(v, "")?);
+    } else if let Some(t) = item.as_table_like() {
+        for (k, v) in t.iter() {
+            let v = v
+                .as_value()
+                .ok_or_else(|| format!("`api.env.{name}.{k}` must be a value"))?;
+            let flag = |v: &Value| {
+                v.as_bool()
+                    .ok_or_else(|| format!("`api.env.{name}.{k}` must be true or false"))
+            };
+            match k {
+                "value" => o.value = Some(text(v, ".value")?),
+                "comment" => o.comment = Some(text(v, ".comment")?),
+                "secret" => o.secret = Some(flag(v)?),
+                "optional" => o.optional = Some(flag(v)?),
+                _ => {
+                    return Err(format!(
+                        "unknown key `api.env.{name}.{k}` (known: value, secret, optional, comment)"
+                    ))
+                }
+            }
+        }
+    } else {
+        return Err(format!(
+            "`api.env.{name}` must be a string (its staging value) or a table like {{ secret = true }}"
+        ));
+    }
+    if o.secret == Some(true) && o.value.is_some() {
+        return Err(format!(
+            "`api.env.{name}` is a secret with a value in the config; a secret's value belongs in .env.staging only (drop `value`)"
+        ));
+    }
+    c.api.env.retain(|e| e.name != name);
+    c.api.env.push(o);
+    Ok(())
+}
+
+/// One `[api.health]` entry.
+fn apply_health(c: &mut Config, key: &str, item: &Item) -> Result<(), String> {
+    match key {
+        "path" => {
+            let s = item
+                .as_str()
+                .ok_or("`api.health.path` must be a string like \"/health\"")?;
+            let ok = s.starts_with('/')
+                && s.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "/-._~%?=&".contains(ch));
+            if !ok {
+                return Err(format!(
+                    "`api.health.path` = {s:?} must be a URL path starting with / (letters, digits, - . _ ~ % ? = &)"
+                ));
+            }
+            c.api.health.path = s.to_string();
+        }
+        "status" => {
+            let n = item
+                .as_integer()
+                .ok_or("`api.health.status` must be an HTTP status (an integer)")?;
+            c.api.health.status = u16::try_from(n)
+                .ok()
+                .filter(|n| (100..600).contains(n))
+                .ok_or_else(|| {
+                    format!("`api.health.status` = {n} is not an HTTP status (100-599)")
+                })?;
+        }
+        _ => {
+            return Err(format!(
+                "unknown key `api.health.{key}` (known: path, status)"
+            ))
+        }
+    }
+    Ok(())
 }
 
 fn dedup<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {

@@ -53,7 +53,8 @@ impl Ctx {
             .find_api(&config.api.package, config.api.path.as_deref())?
             .clone();
         let closure = workspace.closure(&api)?;
-        let stack = stack::build(&config, &workspace, &closure)?;
+        let example = crate::envcontract::read_example(&self.root, &closure.api.dir)?;
+        let stack = stack::build(&config, &workspace, &closure, &example)?;
         Ok(Model {
             config,
             workspace,

@@ -382,7 +382,9 @@ pub fn verify_merged(plan: &Plan, merged: &[FileService]) -> Vec<String> {
 // The throwaway env file
 
 /// `.env.staging` for the rehearsal, from `.env.staging.example`: every variable the example
-/// lists, secrets replaced by `secret()` (fresh random values), everything else `rehearsal`.
+/// sets; secrets (by name, or left at a placeholder such as `change-me`) replaced by
+/// `secret()` (fresh random values), the others keep the example's staging value (the API's
+/// own example value), `rehearsal` where the example has only a placeholder.
 pub fn throwaway_env(example: &str, secret: &mut dyn FnMut() -> String) -> String {
     let mut out = String::from(
         "# Throwaway values written by `cargo xtask rehearse`; this file exists only in the\n\
@@ -393,17 +395,22 @@ pub fn throwaway_env(example: &str, secret: &mut dyn FnMut() -> String) -> Strin
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        let Some((key, _)) = t.split_once('=') else {
+        let Some((key, raw)) = t.split_once('=') else {
             continue;
         };
         let key = key.trim().trim_start_matches("export ").trim();
-        let secretish = ["PASSWORD", "SECRET", "TOKEN", "KEY"]
-            .iter()
-            .any(|s| key.ends_with(s));
-        let value = if secretish {
+        let shown = raw.trim();
+        let unquoted = shown.trim_matches('\'');
+        let secretish = crate::envcontract::is_secret_name(key)
+            || ["PASSWORD", "SECRET", "TOKEN", "KEY"]
+                .iter()
+                .any(|s| key.ends_with(s));
+        let value = if secretish || unquoted == "change-me" {
             secret()
-        } else {
+        } else if key == "TAG" || crate::rules::env::is_placeholder(unquoted) {
             "rehearsal".to_string()
+        } else {
+            shown.to_string()
         };
         out.push_str(&format!("{key}={value}\n"));
     }
@@ -1148,9 +1155,9 @@ mod tests {
             body,
             vec![
                 "TAG=rehearsal",
-                "DB_USERNAME=rehearsal",
+                "DB_USERNAME=cipherbox",
                 "DB_PASSWORD=s1",
-                "DB_DATABASE=rehearsal",
+                "DB_DATABASE=x",
                 "TEE_WORKER_SECRET=s2"
             ]
         );

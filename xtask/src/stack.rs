@@ -4,6 +4,7 @@
 use anyhow::Result;
 
 use crate::config::{BuildRunner, Config};
+use crate::envcontract::{self, Contract, Example};
 use crate::workspace::{Closure, Workspace};
 
 /// Where the generated files live, relative to the monorepo root.
@@ -22,6 +23,8 @@ pub struct Stack {
     pub compose: Compose,
     pub caddy: Caddy,
     pub workflow: Workflow,
+    /// The API's env contract (what it needs to boot).
+    pub contract: Contract,
 }
 
 /// The CI workflow: checks on pull requests, build and push on the main branch.
@@ -389,7 +392,7 @@ fn hc(test: &[&str], start_period: &str) -> Healthcheck {
 }
 
 /// The staging stack for this config and monorepo.
-pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure) -> Result<Stack> {
+pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure, example: &Example) -> Result<Stack> {
     let pnpm_version = ws.pnpm_version(&cfg.node.pnpm)?;
     for p in &closure.install {
         check_dockerfile_path(&p.dir, &format!("workspace package {} is at", p.name))?;
@@ -404,7 +407,16 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure) -> Result<Stack> {
         check_dockerfile_path(f, "the build reads")?;
     }
     let image = api_image(cfg, ws, closure, pnpm_version);
-    let compose = compose(cfg);
+    let offer = envcontract::Offer {
+        api_port: cfg.api.port,
+        postgres: true,
+        redis: true,
+        ipfs: true,
+        tee_worker: Some(cfg.tee_worker.port),
+        web_origin: None,
+    };
+    let contract = envcontract::build(cfg, example, &offer);
+    let compose = compose(cfg, &contract);
     let caddy = caddy(cfg);
     let workflow = Workflow {
         branch: "main".into(),
@@ -421,6 +433,7 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure) -> Result<Stack> {
         compose,
         caddy,
         workflow,
+        contract,
     })
 }
 
@@ -502,12 +515,38 @@ pub fn published_image(cfg: &Config, name: &str) -> String {
     )
 }
 
-fn compose(cfg: &Config) -> Compose {
+/// The API's `environment:`: NODE_ENV and PORT, then every contract key compose sets.
+fn api_environment(cfg: &Config, contract: &Contract) -> Vec<(String, Val)> {
+    let mut env = vec![
+        ("NODE_ENV".to_string(), lit("production")),
+        ("PORT".to_string(), lit(cfg.api.port.to_string())),
+    ];
+
+    for k in contract.set_keys() {
+        let Some(v) = &k.value else { continue };
+        match env.iter_mut().find(|(n, _)| *n == k.name) {
+            Some(slot) => slot.1 = v.clone(),
+            None => env.push((k.name.clone(), v.clone())),
+        }
+    }
+    // redis always requires its password: the API gets it even where its example is silent
+    if let Some(var) = &contract.wiring.redis_password {
+        if !env.iter().any(|(n, _)| n == var) {
+            env.push((var.clone(), required(var)));
+        }
+    }
+    env
+}
+
+fn compose(cfg: &Config, contract: &Contract) -> Compose {
+    let w = &contract.wiring;
     let p = &cfg.ports;
     let api_port = cfg.api.port;
     let tee_port = cfg.tee_worker.port;
     let node_health = format!(
-        "require('http').get('http://127.0.0.1:{api_port}/health',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
+        "require('http').get('http://127.0.0.1:{api_port}{path}',r=>process.exit(r.statusCode==={status}?0:1)).on('error',()=>process.exit(1))",
+        path = cfg.api.health.path,
+        status = cfg.api.health.status,
     );
     let api = Service {
         name: "api".into(),
@@ -515,24 +554,7 @@ fn compose(cfg: &Config) -> Compose {
         entrypoint: vec![],
         command: vec![],
         env_file: Some(".env.staging".into()),
-        environment: vec![
-            ("NODE_ENV".into(), lit("production")),
-            ("PORT".into(), lit(api_port.to_string())),
-            ("DB_HOST".into(), lit("postgres")),
-            ("DB_PORT".into(), lit("5432")),
-            ("DB_USERNAME".into(), required("DB_USERNAME")),
-            ("DB_PASSWORD".into(), required("DB_PASSWORD")),
-            ("DB_DATABASE".into(), required("DB_DATABASE")),
-            ("REDIS_HOST".into(), lit("redis")),
-            ("REDIS_PORT".into(), lit("6379")),
-            ("REDIS_PASSWORD".into(), required("REDIS_PASSWORD")),
-            ("IPFS_LOCAL_API_URL".into(), lit("http://ipfs:5001")),
-            (
-                "TEE_WORKER_URL".into(),
-                lit(format!("http://tee-worker:{tee_port}")),
-            ),
-            ("TEE_WORKER_SECRET".into(), required("TEE_WORKER_SECRET")),
-        ],
+        environment: api_environment(cfg, contract),
         ports: vec![loopback(p.api, api_port)],
         volumes: vec![],
         depends_on: vec![
@@ -551,9 +573,9 @@ fn compose(cfg: &Config) -> Compose {
         command: vec![],
         env_file: None,
         environment: vec![
-            ("POSTGRES_USER".into(), required("DB_USERNAME")),
-            ("POSTGRES_PASSWORD".into(), required("DB_PASSWORD")),
-            ("POSTGRES_DB".into(), required("DB_DATABASE")),
+            ("POSTGRES_USER".into(), required(&w.db_user)),
+            ("POSTGRES_PASSWORD".into(), required(&w.db_password)),
+            ("POSTGRES_DB".into(), required(&w.db_name)),
         ],
         ports: vec![loopback(p.postgres, 5432)],
         volumes: vec![Mount::Volume {

@@ -114,5 +114,9 @@ pub fn cipherbox_like() -> Mono {
     m.pkg("apps/api", "@cipherbox/api", &["@cipherbox/crypto"], true);
     m.pkg("packages/crypto", "@cipherbox/crypto", &[], true);
     m.pkg("apps/web", "@cipherbox/web", &["@cipherbox/crypto"], true);
+    m.file("apps/api/.env.example", CIPHERBOX_ENV_EXAMPLE);
     m
 }
+
+/// The sample API's env example (apps/api/.env.example of this repository).
+pub const CIPHERBOX_ENV_EXAMPLE: &str = include_str!("../../apps/api/.env.example");

@@ -33,6 +33,7 @@ pub const LAYERS: &[(&str, u8, &str)] = &[
     ("generated", 1, "core"),
     ("memo", 1, "core"),
     ("context", 1, "core"),
+    ("envcontract", 1, "core"),
     ("testutil", 1, "core (tests)"),
     // 2: pure judgements and renderings: model/files/output -> text, findings, reports
     ("render", 2, "pure"),

@@ -43,6 +43,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let files = render::all(&model.stack);
     let checked = generated::check_all(&ctx.root, &files)?;
     if args.check {
+        report_contract(&checked, &model.stack.contract);
         return Ok(report_check(&checked));
     }
     let edited: Vec<&str> = checked
@@ -97,6 +98,37 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         checked.len() - written
     );
     Ok(Outcome::Pass)
+}
+
+/// Names every key of the API's contract the compose file on disk does not set (a key added
+/// to the API's `.env.example` since the last `gen`), with where it was learnt.
+fn report_contract(checked: &[generated::Checked], contract: &crate::envcontract::Contract) {
+    let Some(text) = checked
+        .iter()
+        .find(|c| c.file.path == crate::stack::COMPOSE)
+        .and_then(|c| c.on_disk.as_deref())
+    else {
+        return;
+    };
+    let Ok(value) = serde_yaml::from_str::<serde_yaml::Value>(text) else {
+        return;
+    };
+    let doc = crate::rules::ComposeDoc {
+        text: text.to_string(),
+        value,
+    };
+    for k in crate::rules::env::missing_in_compose(contract, &doc) {
+        let from = match &k.origin {
+            crate::envcontract::Origin::Example(f, l) => format!("{f}:{l}"),
+            crate::envcontract::Origin::Config => "[api.env]".into(),
+        };
+        println!(
+            "{from}: {} ({}) is in the API's env contract but not in {}; run `{COMMAND}`",
+            k.name,
+            k.class.name(),
+            crate::stack::COMPOSE
+        );
+    }
 }
 
 fn report_check(checked: &[generated::Checked]) -> Outcome {

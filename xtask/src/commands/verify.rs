@@ -20,7 +20,8 @@ pub const HELP: &str = "\
 cargo xtask verify: prove the staging infra rule by rule, with the real tools
 
 USAGE:
-    cargo xtask verify [--static] [--node-image IMG] [--format human|json|sarif] [--sarif FILE] [--root DIR] [--config FILE]
+    cargo xtask verify [--static] [--env-file FILE] [--node-image IMG] [--format human|json|sarif]
+                       [--sarif FILE] [--root DIR] [--config FILE]
 
 STAGES (each reported with pass / fail / skipped / could not run, and its duration):
     fresh     infra/ is what `cargo xtask gen` writes now (the same check as `gen --check`)
@@ -44,6 +45,9 @@ OPTIONS:
                      failures are never remembered; XTASK_NO_CACHE=1 does the same)
     --node-image IMG the image stage's base, as for build-image (`standin` = the local
                      stand-in for node:22-alpine, where no registry is reachable)
+    --env-file FILE  also check a real .env.staging against the API's contract: every
+                     variable compose requires is set, no secret left at a placeholder
+                     (change-me, example-…, empty); findings name keys, never values
     --format FMT     human (default), json (schema in docs/verify.md) or sarif
                      (SARIF 2.1.0, for GitHub code scanning; waived findings as suppressed)
     --sarif FILE     also write the SARIF report to FILE (the generated workflow uploads it)
@@ -87,6 +91,8 @@ pub struct Args {
     pub no_cache: bool,
     /// `--sarif FILE`: also write the report as SARIF there (the workflow uploads it).
     pub sarif: Option<PathBuf>,
+    /// A real `.env.staging` to check against the contract (values never printed).
+    pub env_file: Option<PathBuf>,
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
@@ -102,7 +108,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
             );
         }
     }
-    let mut stages = vec![fresh(ctx, &model), rules_stage(ctx, &model)];
+    let mut stages = vec![
+        fresh(ctx, &model),
+        rules_stage(ctx, &model, args.env_file.as_deref()),
+    ];
     // The two tool stages are independent: run them side by side.
     let memo = Memo::open(!args.no_cache);
     let (compose, caddy) = std::thread::scope(|s| {
@@ -386,16 +395,57 @@ fn fresh(ctx: &Ctx, model: &Model) -> Stage {
 }
 
 /// Stage 2: every rule on the files on disk.
-fn rules_stage(ctx: &Ctx, model: &Model) -> Stage {
+fn rules_stage(ctx: &Ctx, model: &Model, env_file: Option<&Path>) -> Stage {
     let t = Instant::now();
     let src = match Sources::read(&ctx.root) {
         Ok(s) => s,
         Err(e) => return error_stage("rules", t, e),
     };
     let input = Input::new(model, &ctx.root, &src);
-    let findings = rules::run(&input);
-    let detail = format!("{} rules on the files on disk", rules::registry().len());
+    let mut findings = rules::run(&input);
+    let mut detail = format!("{} rules on the files on disk", rules::registry().len());
+    if let Some(path) = env_file {
+        let text = match read_env_file(path) {
+            Ok(t) => t,
+            Err(e) => return error_stage("rules", t, e),
+        };
+        let required: Vec<String> = model
+            .stack
+            .compose
+            .required_vars()
+            .into_iter()
+            .map(|(v, _)| v)
+            .collect();
+        let label = path.display().to_string();
+        findings.extend(rules::env::check_env_file(
+            &model.stack.contract,
+            &required,
+            &label,
+            &text,
+        ));
+        detail.push_str(&format!(
+            "; {label}: {} required variable(s) checked (values never printed)",
+            required.len()
+        ));
+    }
     Stage::ran("rules", t.elapsed(), detail, findings, &[])
+}
+
+/// Reads the file given with `--env-file`: a regular file (never a FIFO or device), at most
+/// 1 MB, UTF-8. Errors name the file, never its contents.
+fn read_env_file(path: &Path) -> Result<String> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("--env-file {}: cannot read it", path.display()))?;
+    if !meta.is_file() {
+        bail!("--env-file {}: not a regular file", path.display());
+    }
+    if meta.len() > 1024 * 1024 {
+        bail!("--env-file {}: over 1 MB; not an env file", path.display());
+    }
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("--env-file {}: cannot read it", path.display()))?;
+    String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("--env-file {}: not UTF-8 text", path.display()))
 }
 
 /// A temporary directory, removed on drop.

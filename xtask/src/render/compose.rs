@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::envcontract::Contract;
 use crate::stack::{Compose, Mount, Proto, Val};
 
 /// A YAML scalar ([`super::quote::yaml`]).
@@ -159,8 +160,44 @@ pub fn render(c: &Compose) -> String {
     s
 }
 
-/// `.env.staging.example`: every variable the compose file interpolates, with placeholders.
-pub fn render_env_example(c: &Compose) -> String {
+/// A value on an active line of an env file compose reads: bare when that is unambiguous,
+/// else single-quoted (literal in compose's dotenv), else double-quoted.
+pub fn env_file_value(v: &str) -> String {
+    let bare = v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.:/@+,=".contains(c));
+    if bare {
+        v.to_string()
+    } else if !v.contains('\'') {
+        format!("'{v}'")
+    } else {
+        format!(
+            "\"{}\"",
+            v.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('$', "\\$")
+        )
+    }
+}
+
+fn comment_lines(w: &mut String, comment: &str) {
+    if !comment.is_empty() {
+        let _ = writeln!(w, "# {}", comment.replace(['\n', '\r'], " "));
+    }
+}
+
+/// How a compose value reads in a comment (`${X:?…}` shown as `${X}`).
+fn shown(v: &Val) -> String {
+    match v {
+        Val::Lit(s) => s.replace("$$", "$"),
+        Val::Required { var, .. } => format!("${{{var}}}"),
+    }
+}
+
+/// `.env.staging.example`: every variable the compose file interpolates (active lines, with
+/// placeholders), then every other key of the API's contract (commented: compose sets it),
+/// grouped, each with its comment from the API's example.
+pub fn render_env_example(c: &Compose, contract: &Contract) -> String {
     let mut s = String::new();
     let w = &mut s;
     let _ = writeln!(
@@ -169,21 +206,119 @@ pub fn render_env_example(c: &Compose) -> String {
     );
     let _ = writeln!(
         w,
-        "# Every variable docker-compose.staging.yml interpolates is listed here."
+        "# Every variable docker-compose.staging.yml interpolates is set below; the API's other"
     );
+    let _ = writeln!(
+        w,
+        "# keys are listed commented out (compose sets them; change them in infra/stack.toml [api.env])."
+    );
+    let source = if contract.sources.is_empty() {
+        "no .env.example in the API's directory".to_string()
+    } else {
+        contract.sources.join(", ")
+    };
+    let _ = writeln!(w, "# The API's contract: {source} + [api.env].");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "# --- image tag");
     for (var, default) in &c.defaulted_vars {
-        let _ = writeln!(w, "{var}={default}");
+        let _ = writeln!(w, "{var}={}", env_file_value(default));
     }
-    for (var, _) in c.required_vars() {
-        let placeholder = match var.as_str() {
-            v if v.ends_with("PASSWORD") || v.ends_with("SECRET") => "change-me".to_string(),
-            "DB_USERNAME" => "cipherbox".into(),
-            "DB_DATABASE" => "cipherbox_staging".into(),
-            v => format!("example-{}", v.to_ascii_lowercase().replace('_', "-")),
-        };
-        let _ = writeln!(w, "{var}={placeholder}");
+    let required = c.required_vars();
+    let is_secret = |v: &str| contract.is_secret(v);
+    let comment_of = |v: &str| {
+        contract
+            .key(v)
+            .map(|k| k.comment.clone())
+            .unwrap_or_default()
+    };
+    let secrets: Vec<&String> = required
+        .iter()
+        .map(|(v, _)| v)
+        .filter(|v| is_secret(v))
+        .collect();
+    if !secrets.is_empty() {
+        let _ = writeln!(w);
+        let _ = writeln!(
+            w,
+            "# --- secrets: a real, random value each (e.g. `openssl rand -hex 32`)"
+        );
+        for var in secrets {
+            comment_lines(w, &comment_of(var));
+            let _ = writeln!(w, "{var}={}", env_placeholder(var, true, contract));
+        }
+    }
+    let settings: Vec<&String> = required
+        .iter()
+        .map(|(v, _)| v)
+        .filter(|v| !is_secret(v))
+        .collect();
+    if !settings.is_empty() {
+        let _ = writeln!(w);
+        let _ = writeln!(w, "# --- staging settings compose requires");
+        for var in settings {
+            comment_lines(w, &comment_of(var));
+            let _ = writeln!(w, "{var}={}", env_placeholder(var, false, contract));
+        }
+    }
+    use crate::envcontract::Class;
+    let groups = [
+        (
+            Class::Wired,
+            "# --- set by docker-compose.staging.yml: the stack wires these",
+        ),
+        (
+            Class::Config,
+            "# --- set by docker-compose.staging.yml from the API's example or [api.env]",
+        ),
+    ];
+    for (class, title) in groups {
+        let keys: Vec<_> = contract
+            .set_keys()
+            .filter(|k| k.class == class)
+            .filter(|k| !matches!(k.value, Some(Val::Required { ref var, .. }) if *var == k.name))
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        let _ = writeln!(w);
+        let _ = writeln!(w, "{title}");
+        for k in keys {
+            comment_lines(w, &k.comment);
+            if let Some(v) = &k.value {
+                let _ = writeln!(w, "# {}={}", k.name, shown(v).replace('\n', " "));
+            }
+        }
+    }
+    let unset: Vec<_> = contract.keys.iter().filter(|k| k.value.is_none()).collect();
+    if !unset.is_empty() {
+        let _ = writeln!(w);
+        let _ = writeln!(
+            w,
+            "# --- optional, not set for staging (give one a value under [api.env] in infra/stack.toml)"
+        );
+        for k in unset {
+            comment_lines(w, &k.comment);
+            let v = if k.class == crate::envcontract::Class::Secret {
+                String::new()
+            } else {
+                k.example_value.replace('\n', " ")
+            };
+            let _ = writeln!(w, "# {}={v}", k.name);
+        }
     }
     s
+}
+
+/// The placeholder of a required variable: `change-me` for a secret, else the API example's
+/// value, else one derived from the name.
+fn env_placeholder(var: &str, secret: bool, contract: &Contract) -> String {
+    if secret {
+        return "change-me".into();
+    }
+    match contract.key(var) {
+        Some(k) if !k.example_value.is_empty() => env_file_value(&k.example_value),
+        _ => format!("example-{}", var.to_ascii_lowercase().replace('_', "-")),
+    }
 }
 
 #[cfg(test)]

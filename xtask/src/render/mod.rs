@@ -22,7 +22,7 @@ pub fn all(stack: &Stack) -> Vec<Generated> {
         Generated::new(stack::CADDYFILE, &caddy::render(&stack.caddy)),
         Generated::new(
             stack::ENV_EXAMPLE,
-            &compose::render_env_example(&stack.compose),
+            &compose::render_env_example(&stack.compose, &stack.contract),
         ),
         Generated::new(stack::WORKFLOW, &workflow::render(&stack.workflow)),
     ]

@@ -454,7 +454,13 @@ fn secrets_required(i: &Input, o: &mut Out) {
     let Some(c) = &i.compose else { return };
     for (name, _) in c.services() {
         for (key, val, path) in c.environment(&name) {
-            if !is_secret_name(&key) {
+            // the API's own keys as its contract classifies them (`[api.env]` can mark one)
+            let contract = &i.model.stack.contract;
+            let secret = match contract.key(&key).filter(|_| name == "api") {
+                Some(k) => k.class == crate::envcontract::Class::Secret,
+                None => is_secret_name(&key),
+            };
+            if !secret {
                 continue;
             }
             let line = c.line(&path);

@@ -442,6 +442,13 @@ pub const FIXTURES: &[Mutation] = &[
     m(CF, "\t\tformat json\n", "\t\tformat console\n", "caddy/access-log", "\tlog {"),
     m(CF, ":443 {", "files.example.com:443 {", "caddy/named-sites", "files.example.com"),
     m(CF, "\thandle_errors 502 503 504 {", "\thandle_errors 404 {", "caddy/api-down-page", ":443 {"),
+    m(
+        CO,
+        "      TEE_WORKER_URL: \"http://tee-worker:3001\"\n",
+        "",
+        "env/contract-set",
+        "    environment:",
+    ),
 ];
 
 /// More mutations, beyond the fixtures: each breaks one rule.

@@ -11,6 +11,7 @@ pub mod compose;
 pub mod cross;
 pub mod dockerfile;
 pub mod edge;
+pub mod env;
 pub mod fixtures;
 pub mod ignore;
 pub mod ops;
@@ -168,6 +169,7 @@ pub fn registry() -> Vec<&'static Rule> {
         .chain(edge::RULES)
         .chain(cross::RULES)
         .chain(workflow::RULES)
+        .chain(env::RULES)
         .collect()
 }
 
@@ -243,7 +245,9 @@ pub const STAGE_IDS: &[(&str, &str)] = &[
 
 /// Is `id` a rule or stage id `verify` can report?
 pub fn known_id(id: &str) -> bool {
-    registry().iter().any(|r| r.id == id) || STAGE_IDS.iter().any(|(i, _)| *i == id)
+    registry().iter().any(|r| r.id == id)
+        || STAGE_IDS.iter().any(|(i, _)| *i == id)
+        || env::ENV_FILE_IDS.iter().any(|(i, _)| *i == id)
 }
 
 /// The one-line rationale of a rule or stage id.

@@ -19,7 +19,12 @@ fn model_with(config_text: Option<&str>) -> Model {
     let mut m = ctx.model().expect("the sample monorepo has a model");
     if let Some(t) = config_text {
         let config = crate::config::parse(t, "test.toml").expect("test config parses");
-        let stack = crate::stack::build(&config, &m.workspace, &m.closure).expect("stack");
+        let stack = {
+            let example = crate::envcontract::read_example(&root(), &m.closure.api.dir)
+                .expect("the sample's env example");
+            crate::stack::build(&config, &m.workspace, &m.closure, &example)
+        }
+        .expect("stack");
         m = Model { config, stack, ..m };
     }
     m

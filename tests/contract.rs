@@ -1,0 +1,204 @@
+//! The API's env contract on the real binary: a key added to the API's `.env.example` reaches
+//! compose and `.env.staging.example`, and `gen --check` / `verify` fail naming it until then;
+//! `verify --env-file` names placeholder secrets and never prints a value.
+
+mod support;
+
+use serde_json::Value;
+use support::*;
+
+fn read(p: &std::path::Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+const EXAMPLE: &str = "apps/api/.env.example";
+
+#[test]
+fn a_key_added_to_the_example_fails_check_naming_it_until_gen() {
+    let t = sample_copy("contract-add");
+    let root = t.path();
+    assert_eq!(xtask(root, &["gen", "--check", "--root", "."]).code, 0);
+    let mut text = read(&root.join(EXAMPLE));
+    text.push_str("# Signs the access tokens\nJWT_SECRET=\nJWT_EXPIRES_IN=15m\n# Where files go\n# IPFS_PROVIDER=local\n");
+    std::fs::write(root.join(EXAMPLE), &text).expect("write");
+    let line = text.lines().position(|l| l == "JWT_SECRET=").expect("line") + 1;
+
+    let r = xtask(root, &["gen", "--check", "--root", "."]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stdout.contains(&format!(
+            "{EXAMPLE}:{line}: JWT_SECRET (secret) is in the API's env contract but not in infra/docker-compose.staging.yml"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("JWT_EXPIRES_IN (config)"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("IPFS_PROVIDER (config) is in"),
+        "an optional key without a staging value is not required: {}",
+        r.stdout
+    );
+
+    let r = xtask(root, &["gen", "--root", "."]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let compose = read(&root.join("infra/docker-compose.staging.yml"));
+    assert!(
+        compose.contains("      JWT_SECRET: \"${JWT_SECRET:?set JWT_SECRET in .env.staging"),
+        "{compose}"
+    );
+    assert!(compose.contains("      JWT_EXPIRES_IN: 15m\n"), "{compose}");
+    assert!(!compose.contains("IPFS_PROVIDER"), "{compose}");
+    let env = read(&root.join("infra/.env.staging.example"));
+    assert!(
+        env.contains("# Signs the access tokens\nJWT_SECRET=change-me\n"),
+        "{env}"
+    );
+    assert!(
+        env.contains("# Where files go\n# IPFS_PROVIDER=local\n"),
+        "{env}"
+    );
+    assert!(env.contains("# JWT_EXPIRES_IN=15m\n"), "{env}");
+    assert_eq!(xtask(root, &["gen", "--check", "--root", "."]).code, 0);
+
+    // a staging value from the config makes the optional key part of the stack
+    std::fs::write(
+        root.join("infra/stack.toml"),
+        read(&root.join("infra/stack.toml")) + "\n[api.env]\nIPFS_PROVIDER = \"pinata\"\n",
+    )
+    .expect("write config");
+    let r = xtask(root, &["gen", "--check", "--root", "."]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stdout.contains("[api.env]: IPFS_PROVIDER (config)")
+            || r.stdout.contains(&format!("{EXAMPLE}:"))
+                && r.stdout.contains("IPFS_PROVIDER (config)"),
+        "{}",
+        r.stdout
+    );
+}
+
+fn findings(j: &Value) -> Vec<(String, String, u64, String)> {
+    j["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| {
+                    (
+                        f["rule"].as_str().unwrap_or("").to_string(),
+                        f["file"].as_str().unwrap_or("").to_string(),
+                        f["line"].as_u64().unwrap_or(0),
+                        f["message"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
+fn a_key_removed_from_compose_fails_verify_naming_it() {
+    verify_tools();
+    let t = sample_copy("contract-rm");
+    let root = t.path();
+    mutate(
+        root,
+        "infra/docker-compose.staging.yml",
+        "      TEE_WORKER_URL: \"http://tee-worker:3001\"\n",
+        "",
+    );
+    let r = xtask(
+        root,
+        &["--root", ".", "verify", "--static", "--format", "json"],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    let f = findings(&json_of(&r));
+    assert!(
+        f.iter()
+            .any(|(rule, file, _, msg)| rule == "env/contract-set"
+                && file == "infra/docker-compose.staging.yml"
+                && msg.starts_with("TEE_WORKER_URL (wired, apps/api/.env.example:")),
+        "{f:#?}"
+    );
+    let r = xtask(root, &["gen", "--check", "--root", "."]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout
+            .contains("TEE_WORKER_URL (wired) is in the API's env contract"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
+fn env_file_placeholders_are_named_never_printed() {
+    verify_tools();
+    let t = sample_copy("contract-envfile");
+    let root = t.path();
+    let env = root.join("staging.env");
+    // a real-looking secret that must never be echoed, one placeholder, one key missing
+    std::fs::write(
+        &env,
+        "TAG=v1\nDB_USERNAME=app\nDB_PASSWORD=change-me\nREDIS_PASSWORD=Rr5-x\nDB_DATABASE=app\nTEE_WORKER_SECRET=Zq8-unique-value-7f3\n",
+    )
+    .expect("write env");
+    let args = [
+        "--root",
+        ".",
+        "verify",
+        "--static",
+        "--format",
+        "json",
+        "--env-file",
+        "staging.env",
+    ];
+    let r = xtask(root, &args);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        !r.all().contains("Zq8-unique-value-7f3"),
+        "a value was printed: {}",
+        r.all()
+    );
+    assert!(!r.all().contains("change-me\""), "{}", r.all());
+    let f = findings(&json_of(&r));
+    assert!(
+        f.iter()
+            .any(|(rule, file, line, msg)| rule == "env/file-placeholder"
+                && file == "staging.env"
+                && *line == 3
+                && msg.starts_with("DB_PASSWORD ")),
+        "{f:#?}"
+    );
+    assert_eq!(
+        f.iter()
+            .filter(|(rule, ..)| rule.starts_with("env/file"))
+            .count(),
+        1,
+        "{f:#?}"
+    );
+    std::fs::write(
+        &env,
+        "TAG=v1\nDB_USERNAME=app\nDB_PASSWORD=Kq2-another-9\nREDIS_PASSWORD=Rr5-x\nDB_DATABASE=app\nTEE_WORKER_SECRET=Zq8-unique-value-7f3\n",
+    )
+    .expect("write env");
+    let r = xtask(root, &args);
+    assert_eq!(r.code, 0, "{}", r.all());
+    std::fs::write(&env, "TAG=v1\nDB_PASSWORD=Kq2-another-9\n").expect("write env");
+    let r = xtask(root, &args);
+    assert_eq!(r.code, 1);
+    let f = findings(&json_of(&r));
+    for key in ["DB_USERNAME", "DB_DATABASE", "TEE_WORKER_SECRET"] {
+        assert!(
+            f.iter()
+                .any(|(rule, _, _, msg)| rule == "env/file-missing" && msg.starts_with(key)),
+            "{key}: {f:#?}"
+        );
+    }
+}
