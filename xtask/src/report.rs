@@ -10,7 +10,7 @@
 //!   "exit_code": 0 | 1 | 2,
 //!   "static": bool,                           // --static was given
 //!   "duration_ms": integer,
-//!   "stages": [ { "name": "fresh" | "rules" | "compose" | "caddy",
+//!   "stages": [ { "name": "fresh" | "rules" | "compose" | "caddy" | "workflow" | "hadolint" | "image",
 //!                 "status": "pass" | "fail" | "skipped" | "error",
 //!                 "duration_ms": integer,
 //!                 "detail": string,           // what ran, why skipped, or why it could not run

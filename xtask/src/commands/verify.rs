@@ -30,6 +30,9 @@ STAGES (each reported with pass / fail / skipped / could not run, and its durati
               infra/.env.staging.example (needs the docker CLI + compose plugin, no daemon)
     caddy     `caddy adapt`, and `caddy validate` with throwaway self-signed certificates
               at the paths the Caddyfile references (in a temporary copy)
+    workflow  actionlint and zizmor --offline on .github/workflows/staging-infra.yml
+              (findings as actionlint/<kind>, zizmor/<audit>)
+    hadolint  hadolint on infra/api.Dockerfile (findings as hadolint/<code>)
     image     `docker buildx build` of the API image (tagged <api.image>:verify), then the
               smoke test (`node -e \"console.log('ok')\"`, GET /health) and the inspection
               (user, env, ports, CMD, runtime deps, no devDependency/.env/.git/.ts)
@@ -114,25 +117,48 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     ];
     // The two tool stages are independent: run them side by side.
     let memo = Memo::open(!args.no_cache);
-    let (compose, caddy) = std::thread::scope(|s| {
+    let panicked = |name: &'static str| {
+        move |_| {
+            Stage::not_run(
+                name,
+                Duration::ZERO,
+                Status::Error(format!("the {name} stage panicked (a bug)")),
+            )
+        }
+    };
+    let (compose, caddy, workflow, hadolint) = std::thread::scope(|s| {
         let c = s.spawn(|| {
             memoized(&memo, compose_key(ctx), "compose", COMPOSE_DETAIL, || {
                 compose_stage(ctx)
             })
         });
+        let w = s.spawn(|| {
+            memoized(
+                &memo,
+                lint_key(ctx, "workflow", stack::WORKFLOW),
+                "workflow",
+                WORKFLOW_DETAIL,
+                || workflow_stage(ctx),
+            )
+        });
+        let h = s.spawn(|| {
+            memoized(
+                &memo,
+                lint_key(ctx, "hadolint", stack::DOCKERFILE),
+                "hadolint",
+                HADOLINT_DETAIL,
+                || hadolint_stage(ctx),
+            )
+        });
         let y = memoized(&memo, caddy_key(ctx), "caddy", CADDY_DETAIL, || {
             caddy_stage(ctx)
         });
-        (c.join(), y)
+        (c.join(), y, w.join(), h.join())
     });
-    stages.push(compose.unwrap_or_else(|_| {
-        Stage::not_run(
-            "compose",
-            Duration::ZERO,
-            Status::Error("the compose stage panicked (a bug)".into()),
-        )
-    }));
+    stages.push(compose.unwrap_or_else(panicked("compose")));
     stages.push(caddy);
+    stages.push(workflow.unwrap_or_else(panicked("workflow")));
+    stages.push(hadolint.unwrap_or_else(panicked("hadolint")));
     stages.push(image_stage(ctx, &model, args));
     let stages: Vec<Stage> = stages
         .into_iter()
@@ -721,6 +747,79 @@ fn compose_interpolated(ctx: &Ctx, text: &str) -> Result<Vec<Finding>> {
         env.push_str(&placeholder);
     }
     Ok(findings)
+}
+
+/// The memo key of a linter stage: the file it reads and every linter binary.
+fn lint_key(ctx: &Ctx, name: &str, file: &str) -> Option<Key> {
+    let mut k = Key::new(name);
+    for b in tools::lint::binaries() {
+        k.file_identity(&b);
+    }
+    k.bytes(&std::fs::read(ctx.root.join(file)).ok()?);
+    Some(k)
+}
+
+const WORKFLOW_DETAIL: &str = "actionlint and zizmor --offline on the workflow";
+const HADOLINT_DETAIL: &str = "hadolint on the Dockerfile";
+
+/// `workflow`: actionlint (syntax, expressions, shellcheck of `run:` scripts) and zizmor
+/// (security audits, offline) on the generated workflow; their findings as `actionlint/*`
+/// and `zizmor/*` at the file's lines.
+fn workflow_stage(ctx: &Ctx) -> Stage {
+    let t = Instant::now();
+    let file = stack::WORKFLOW;
+    if !ctx.root.join(file).is_file() {
+        return Stage::not_run(
+            "workflow",
+            t.elapsed(),
+            Status::Skipped(format!("{file} is missing (see the fresh stage)")),
+        );
+    }
+    let run = || -> Result<Vec<Finding>> {
+        let (al, zz) = std::thread::scope(|s| {
+            let al = s.spawn(|| tools::lint::actionlint(&ctx.root, file));
+            let zz = tools::lint::zizmor(&ctx.root, file);
+            (al.join(), zz)
+        });
+        let al = al.map_err(|_| anyhow::anyhow!("actionlint panicked (a bug)"))??;
+        let zz = zz?;
+        let mut findings = rules::external::actionlint(&al.stdout, file).map_err(|e| {
+            anyhow::anyhow!("{e}; actionlint said: {}", tools::indent(&al.detail()))
+        })?;
+        match rules::external::zizmor(&zz.stdout, file) {
+            Ok(f) => findings.extend(f),
+            // zizmor cannot load a workflow that is not valid: actionlint says why
+            Err(_) if !findings.is_empty() => {}
+            Err(e) => bail!("{e}; zizmor said: {}", tools::indent(&zz.detail())),
+        }
+        Ok(findings)
+    };
+    match run() {
+        Ok(f) => Stage::ran("workflow", t.elapsed(), WORKFLOW_DETAIL.into(), f, &[]),
+        Err(e) => error_stage("workflow", t, e),
+    }
+}
+
+/// `hadolint`: the Dockerfile linter; its findings as `hadolint/<code>`.
+fn hadolint_stage(ctx: &Ctx) -> Stage {
+    let t = Instant::now();
+    let file = stack::DOCKERFILE;
+    if !ctx.root.join(file).is_file() {
+        return Stage::not_run(
+            "hadolint",
+            t.elapsed(),
+            Status::Skipped(format!("{file} is missing (see the fresh stage)")),
+        );
+    }
+    let run = || -> Result<Vec<Finding>> {
+        let out = tools::lint::hadolint(&ctx.root, file)?;
+        rules::external::hadolint(&out.stdout, file)
+            .map_err(|e| anyhow::anyhow!("{e}; hadolint said: {}", tools::indent(&out.detail())))
+    };
+    match run() {
+        Ok(f) => Stage::ran("hadolint", t.elapsed(), HADOLINT_DETAIL.into(), f, &[]),
+        Err(e) => error_stage("hadolint", t, e),
+    }
 }
 
 /// Stage 4: `caddy adapt` and `caddy validate`, for real.

@@ -12,6 +12,7 @@ pub mod cross;
 pub mod dockerfile;
 pub mod edge;
 pub mod env;
+pub mod external;
 pub mod fixtures;
 pub mod ignore;
 pub mod ops;
@@ -248,6 +249,7 @@ pub fn known_id(id: &str) -> bool {
     registry().iter().any(|r| r.id == id)
         || STAGE_IDS.iter().any(|(i, _)| *i == id)
         || env::ENV_FILE_IDS.iter().any(|(i, _)| *i == id)
+        || external::is_external_id(id)
 }
 
 /// The one-line rationale of a rule or stage id.

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod fetch;
 pub mod git;
 pub mod http;
+pub mod lint;
 pub mod pnpm;
 pub mod probe;
 pub mod registry;
