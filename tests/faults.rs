@@ -36,6 +36,14 @@ fn edit(root: &Path, rel: &str, from: &str, to: &str) {
     std::fs::write(p, t.replacen(from, to, 1)).expect("write");
 }
 
+fn mkfifo(p: &Path) {
+    let ok = Command::new("mkfifo")
+        .arg(p)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "mkfifo {}", p.display());
+}
+
 fn cases() -> Vec<Case> {
     vec![
         Case {
@@ -365,11 +373,174 @@ fn cases() -> Vec<Case> {
         Case {
             id: "value-huge-value-cut",
             setup: |r| {
+                write(r, "infra/stack.toml", &format!("[project]\ntag = \"{}\"\n", "x".repeat(1_000_000)))
+            },
+            args: &["gen"],
+            code: 2,
+            message: "\"… (1000000 bytes in all) is not an image tag",
+        },
+        Case {
+            id: "config-file-too-big",
+            setup: |r| {
                 write(r, "infra/stack.toml", &format!("[project]\ntag = \"{}\"\n", "x".repeat(10_000_000)))
             },
             args: &["gen"],
             code: 2,
-            message: "\"… (10000000 bytes in all) is not an image tag",
+            message: "infra/stack.toml holds 10000019 bytes, more than the 8 MiB this tool reads",
+        },
+        Case {
+            id: "generated-file-is-a-fifo",
+            setup: |r| {
+                std::fs::remove_file(r.join("infra/Caddyfile")).expect("rm");
+                mkfifo(&r.join("infra/Caddyfile"));
+            },
+            args: &["gen"],
+            code: 2,
+            message: "infra/Caddyfile not written by `cargo xtask gen` (see above); nothing was written. Remove it, or rerun with --force",
+        },
+        Case {
+            id: "generated-file-links-to-dev-zero",
+            setup: |r| {
+                std::fs::remove_file(r.join("infra/Caddyfile")).expect("rm");
+                std::os::unix::fs::symlink("/dev/zero", r.join("infra/Caddyfile")).expect("ln");
+            },
+            args: &["gen"],
+            code: 2,
+            message: "infra/Caddyfile is a symbolic link (to \"/dev/zero\"), not a file `cargo xtask gen` wrote; its content is not shown",
+        },
+        Case {
+            id: "generated-file-links-to-proc-environ",
+            setup: |r| {
+                std::fs::remove_file(r.join("infra/Caddyfile")).expect("rm");
+                std::os::unix::fs::symlink("/proc/self/environ", r.join("infra/Caddyfile")).expect("ln");
+            },
+            args: &["gen"],
+            code: 2,
+            message: "infra/Caddyfile is a symbolic link (to \"/proc/self/environ\"), not a file `cargo xtask gen` wrote; its content is not shown",
+        },
+        Case {
+            id: "generated-file-not-utf8",
+            setup: |r| std::fs::write(r.join("infra/Caddyfile"), b"caf\xe9\n").expect("write"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/Caddyfile is not UTF-8 text, not a file `cargo xtask gen` wrote; its content is not shown",
+        },
+        Case {
+            id: "infra-dangling-symlink",
+            setup: |r| {
+                std::fs::remove_dir_all(r.join("infra")).expect("rm");
+                std::os::unix::fs::symlink("/nonexistent/xtask-infra", r.join("infra")).expect("ln");
+            },
+            args: &["gen"],
+            code: 2,
+            message: "/infra is a symbolic link to \"/nonexistent/xtask-infra\", which does not exist (a dangling link): create that directory, or remove the link and rerun",
+        },
+        Case {
+            id: "config-is-a-fifo",
+            setup: |r| {
+                std::fs::remove_file(r.join("infra/stack.toml")).expect("rm");
+                mkfifo(&r.join("infra/stack.toml"));
+            },
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml is a FIFO (named pipe), not a regular file; replace it with a regular file",
+        },
+        Case {
+            id: "monorepo-manifest-is-a-fifo",
+            setup: |r| {
+                std::fs::remove_file(r.join("apps/web/package.json")).expect("rm");
+                mkfifo(&r.join("apps/web/package.json"));
+            },
+            args: &["gen"],
+            code: 2,
+            message: "apps/web/package.json is a FIFO (named pipe), not a regular file; a workspace package's manifest must be a regular UTF-8 file",
+        },
+        Case {
+            id: "monorepo-manifest-bom",
+            setup: |r| {
+                let p = r.join("apps/web/package.json");
+                let t = std::fs::read_to_string(&p).expect("read");
+                std::fs::write(&p, format!("\u{feff}{t}")).expect("write");
+            },
+            args: &["gen"],
+            code: 2,
+            message: "apps/web/package.json starts with a byte-order mark (U+FEFF), which JSON does not allow",
+        },
+        Case {
+            id: "monorepo-workspace-file-empty",
+            setup: |r| write(r, "pnpm-workspace.yaml", ""),
+            args: &["gen"],
+            code: 2,
+            message: "pnpm-workspace.yaml lists no workspace packages (`packages:` is missing or empty): list the package directories",
+        },
+        Case {
+            id: "monorepo-glob-outside-root",
+            setup: |r| write(r, "pnpm-workspace.yaml", "packages:\n  - apps/*\n  - packages/*\n  - ../shared/*\n"),
+            args: &["gen"],
+            code: 2,
+            message: "pnpm-workspace.yaml: the package glob \"../shared/*\" reaches outside the monorepo root",
+        },
+        Case {
+            id: "monorepo-package-dir-is-a-symlink",
+            setup: |r| {
+                std::fs::rename(r.join("packages/crypto"), r.join("vendor-crypto")).expect("mv");
+                std::os::unix::fs::symlink("../vendor-crypto", r.join("packages/crypto")).expect("ln");
+            },
+            args: &["gen"],
+            code: 2,
+            message: "no workspace package has that name: @cipherbox/crypto is at packages/crypto, but packages/crypto is a symbolic link (to \"../vendor-crypto\")",
+        },
+        Case {
+            id: "monorepo-package-too-deep",
+            setup: |r| {
+                std::fs::create_dir_all(r.join("packages/a/b/c/d/e/f/g")).expect("mkdir");
+                std::fs::rename(r.join("packages/crypto"), r.join("packages/a/b/c/d/e/f/g/crypto")).expect("mv");
+                write(r, "pnpm-workspace.yaml", "packages:\n  - apps/*\n  - packages/**\n");
+            },
+            args: &["gen"],
+            code: 2,
+            message: "@cipherbox/crypto is at packages/a/b/c/d/e/f/g/crypto, but packages/a/b/c/d/e/f/g is deeper than the 7 levels this tool searches for packages: move the package up",
+        },
+        Case {
+            id: "graph-link-not-a-workspace-package",
+            setup: |r| {
+                edit(r, "apps/api/package.json", "\"pg\":", "\"leftpad\": \"link:../../vendor/leftpad\",\n    \"pg\":")
+            },
+            args: &["gen"],
+            code: 2,
+            message: "depends on leftpad with \"link:../../vendor/leftpad\", which is not a workspace package",
+        },
+        Case {
+            id: "graph-dependency-without-build-or-files",
+            setup: |r| {
+                edit(r, "packages/crypto/package.json", "\"build\":", "\"compile\":")
+            },
+            args: &["gen"],
+            code: 2,
+            message: "@cipherbox/crypto (packages/crypto) is a runtime dependency of the API with no \"build\" script, and none of what it ships (dist) exists in its sources",
+        },
+        Case {
+            id: "graph-files-entry-escapes",
+            setup: |r| edit(r, "packages/crypto/package.json", "\"dist\"\n", "\"../../\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "packages/crypto/package.json: the \"files\" entry \"../../\" leaves the package",
+        },
+        Case {
+            id: "graph-files-entry-secret",
+            setup: |r| edit(r, "packages/crypto/package.json", "\"dist\"\n", "\"dist\", \".env\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "packages/crypto/package.json: the \"files\" entry \".env\" names a secret file",
+        },
+        Case {
+            id: "graph-tsconfig-extends-outside-root",
+            setup: |r| {
+                edit(r, "apps/api/tsconfig.json", "\"../../tsconfig.base.json\"", "\"../../../outside/tsconfig.json\"")
+            },
+            args: &["gen"],
+            code: 2,
+            message: "apps/api/tsconfig.json extends \"../../../outside/tsconfig.json\", outside the monorepo root",
         },
         Case {
             id: "unknown-command",
@@ -572,6 +743,42 @@ struct Fault {
 }
 
 const FAULTS: &[Fault] = &[
+    Fault {
+        id: "gen-concurrent-runs",
+        code: None,
+        message: "two `gen` runs at once both exit 0: each writes through its own temporary name, and a run removes only the leftovers of runs that are gone",
+        test: "faults.rs::two_gen_runs_at_once_never_fail",
+    },
+    Fault {
+        id: "gen-crlf-only",
+        code: Some(1),
+        message: "has Windows line endings (CRLF; git's core.autocrlf?), otherwise fresh: run `cargo xtask gen`",
+        test: "faults.rs::crlf_only_differences_are_named_and_rewritten",
+    },
+    Fault {
+        id: "gen-immutable-file",
+        code: Some(2),
+        message: "it is immutable (chattr +i), so not even root can replace it; nothing was written. Remove the flag with `chattr -i",
+        test: "faults.rs::an_immutable_file_is_found_before_anything_is_written",
+    },
+    Fault {
+        id: "gen-help-exit-codes",
+        code: Some(2),
+        message: "2 could not run: bad config or monorepo, a file edited by hand kept",
+        test: "faults.rs::gen_help_states_the_exit_codes_it_uses",
+    },
+    Fault {
+        id: "special-files-never-printed",
+        code: Some(1),
+        message: "its content is not shown",
+        test: "faults.rs::special_files_are_never_read_or_printed",
+    },
+    Fault {
+        id: "graph-link-dependency-followed",
+        code: Some(0),
+        message: "COPY packages/crypto/package.json packages/crypto/package.json",
+        test: "faults.rs::link_and_file_dependencies_are_followed",
+    },
     Fault {
         id: "ci-run-engine-not-ours",
         code: None,
@@ -1658,5 +1865,254 @@ fn ci_run_stops_only_the_engine_it_started() {
                 "scenario {i}: {out}"
             );
         }
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false)
+}
+
+/// Two `gen` runs at once, many times over, with files to write: both always exit 0 and
+/// leave every file whole and no temporary file behind.
+#[test]
+fn two_gen_runs_at_once_never_fail() {
+    let t = sample_copy("concurrent");
+    let root = t.path();
+    let want = snapshot_tree(&root.join("infra"));
+    for i in 0..40 {
+        // something to write for both runs
+        for f in [
+            "infra/Caddyfile",
+            "infra/docker-compose.staging.yml",
+            "infra/api.Dockerfile",
+        ] {
+            let _ = std::fs::remove_file(root.join(f));
+        }
+        let spawn = || {
+            Command::new(xtask_bin())
+                .args(["gen", "--root", "."])
+                .current_dir(root)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        };
+        let (a, b) = (spawn(), spawn());
+        for c in [a, b] {
+            let o = c.wait_with_output().expect("wait");
+            assert!(
+                o.status.success(),
+                "run {i}: {} ({}):\n{}",
+                fault("gen-concurrent-runs").message,
+                o.status,
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        assert_eq!(
+            snapshot_tree(&root.join("infra")),
+            want,
+            "run {i}: files whole, no temporary file left"
+        );
+    }
+}
+
+/// A generated file that differs only by CRLF line endings is named as such (not "edited
+/// by hand"), and `gen` rewrites it without --force.
+#[test]
+fn crlf_only_differences_are_named_and_rewritten() {
+    let t = sample_copy("crlf");
+    let root = t.path();
+    let p = root.join("infra/Caddyfile");
+    let lf = std::fs::read_to_string(&p).expect("read");
+    std::fs::write(&p, lf.replace('\n', "\r\n")).expect("write");
+    let f = fault("gen-crlf-only");
+    let r = xtask(root, &["gen", "--check", "--root", "."]);
+    assert_eq!(Some(r.code), f.code, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains(&format!("infra/Caddyfile: {}", f.message)),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("edited by hand"), "{}", r.stdout);
+    let g = xtask(root, &["gen", "--root", "."]);
+    assert_eq!(g.code, 0, "{}", g.all());
+    assert_eq!(std::fs::read_to_string(&p).expect("read"), lf);
+}
+
+/// An immutable generated file (chattr +i) is found before any file is written: the run
+/// names it and the fix, and the other stale files are left as they were.
+#[test]
+fn an_immutable_file_is_found_before_anything_is_written() {
+    if !is_root() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI runs as root: chattr +i needs it"
+        );
+        eprintln!("an_immutable_file_is_found_before_anything_is_written: needs root (chattr +i); not run");
+        return;
+    }
+    let t = sample_copy("immutable");
+    let root = t.path();
+    // two files to rewrite: compose (first in order... after the Dockerfile) and the Caddyfile
+    edit(root, "infra/stack.toml", "redis = 6379", "redis = 6380");
+    edit(
+        root,
+        "infra/stack.toml",
+        "cert_file = \"origin.pem\"",
+        "cert_file = \"o.pem\"",
+    );
+    let caddy = root.join("infra/Caddyfile");
+    struct Unlock(PathBuf);
+    impl Drop for Unlock {
+        fn drop(&mut self) {
+            let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+        }
+    }
+    let ok = Command::new("chattr")
+        .arg("+i")
+        .arg(&caddy)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "chattr +i {}", caddy.display());
+    let _unlock = Unlock(caddy.clone());
+    let before = snapshot_tree(root);
+    let r = xtask(root, &["gen", "--root", "."]);
+    let f = fault("gen-immutable-file");
+    assert_eq!(Some(r.code), f.code, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains(&format!("cannot write {}: {}", caddy.display(), f.message)),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        before,
+        snapshot_tree(root),
+        "nothing written, compose included"
+    );
+}
+
+/// `gen --help` states the exit codes `gen` really uses: a kept hand edit is 2.
+#[test]
+fn gen_help_states_the_exit_codes_it_uses() {
+    let t = sample_copy("genhelp");
+    let root = t.path();
+    let h = xtask(root, &["gen", "--help"]);
+    assert_eq!(h.code, 0);
+    let f = fault("gen-help-exit-codes");
+    assert!(h.stdout.contains(f.message), "{}", h.stdout);
+    edit(root, "infra/Caddyfile", "permanent", "temporary");
+    let r = xtask(root, &["gen", "--root", "."]);
+    assert_eq!(
+        Some(r.code),
+        f.code,
+        "a kept hand edit exits as the help says"
+    );
+}
+
+/// Special files where generated files belong are never read, and nothing of what they hold
+/// is printed: a link to /proc/self/environ (the environment holds a marker), one to
+/// /dev/zero (would never end), a FIFO (would hang); a file that is not UTF-8 is replaced by
+/// --force.
+#[test]
+fn special_files_are_never_read_or_printed() {
+    let t = sample_copy("special");
+    let root = t.path();
+    let f = fault("special-files-never-printed");
+    let marker = "PLANTEDENVMARKER_q8Zr";
+    let caddy = root.join("infra/Caddyfile");
+    let compose = root.join("infra/docker-compose.staging.yml");
+    let dockerfile = root.join("infra/api.Dockerfile");
+    std::fs::remove_file(&caddy).expect("rm");
+    std::os::unix::fs::symlink("/proc/self/environ", &caddy).expect("ln");
+    std::fs::remove_file(&compose).expect("rm");
+    std::os::unix::fs::symlink("/dev/zero", &compose).expect("ln");
+    std::fs::remove_file(&dockerfile).expect("rm");
+    mkfifo(&dockerfile);
+    let env = [("XTASK_TEST_SECRET", marker)];
+    let started = Instant::now();
+    let c = xtask_env(root, &["gen", "--check", "--root", "."], &env);
+    assert_eq!(Some(c.code), f.code, "{}", c.all());
+    for p in [
+        "infra/Caddyfile",
+        "infra/docker-compose.staging.yml",
+        "infra/api.Dockerfile",
+    ] {
+        assert!(
+            c.stdout
+                .lines()
+                .any(|l| l.starts_with(p) && l.contains(f.message)),
+            "{p}:\n{}",
+            c.stdout
+        );
+    }
+    let v = xtask_env(
+        root,
+        &["verify", "--static", "--format", "json", "--root", "."],
+        &env,
+    );
+    let g = xtask_env(root, &["gen", "--root", "."], &env);
+    assert_eq!(g.code, 2, "{}", g.all());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "nothing hung or ran away"
+    );
+    for r in [&c, &v, &g] {
+        assert!(
+            !r.all().contains(marker),
+            "the environment was printed:\n{}",
+            r.all()
+        );
+    }
+    // --force replaces each with the generated file
+    let r = xtask(root, &["gen", "--force", "--root", "."]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    std::fs::write(&caddy, b"caf\xe9\n").expect("write");
+    let r = xtask(root, &["gen", "--force", "--root", "."]);
+    assert_eq!(
+        r.code,
+        0,
+        "a non-UTF-8 file is replaced by --force: {}",
+        r.all()
+    );
+    let ok = xtask(root, &["gen", "--check", "--root", "."]);
+    assert_eq!(ok.code, 0, "{}", ok.all());
+}
+
+/// A workspace package depended on with `link:` or `file:` is in the closure like a
+/// `workspace:` one (manifest, build layer, runtime copy), and not listed as outside.
+#[test]
+fn link_and_file_dependencies_are_followed() {
+    let f = fault("graph-link-dependency-followed");
+    for spec in ["link:../../packages/crypto", "file:../../packages/crypto"] {
+        let t = sample_copy("linkdep");
+        let root = t.path();
+        edit(
+            root,
+            "apps/api/package.json",
+            "\"workspace:*\"",
+            &format!("{spec:?}"),
+        );
+        let r = xtask(root, &["gen", "--root", "."]);
+        assert_eq!(Some(r.code), f.code, "{spec}: {}", r.all());
+        let df = std::fs::read_to_string(root.join("infra/api.Dockerfile")).expect("read");
+        for line in [
+            f.message,
+            "COPY packages/crypto packages/crypto",
+            "COPY --from=build /app/packages/crypto/dist ./packages/crypto/dist",
+        ] {
+            assert!(df.lines().any(|l| l == line), "{spec}: no {line:?}");
+        }
+        let ign =
+            std::fs::read_to_string(root.join("infra/api.Dockerfile.dockerignore")).expect("read");
+        assert!(
+            ign.lines().any(|l| l == "!packages/crypto"),
+            "{spec}: {ign}"
+        );
     }
 }

@@ -150,10 +150,22 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         es.sort_by_key(|e| e.file_name());
         for e in es {
             let p = e.path();
-            if p.is_dir() {
+            // never follow a link or open a FIFO/device (a test may plant one)
+            let Ok(ft) = std::fs::symlink_metadata(&p).map(|m| m.file_type()) else {
+                continue;
+            };
+            if ft.is_symlink() {
+                let to = std::fs::read_link(&p).unwrap_or_default();
+                out.push((
+                    p.clone(),
+                    format!("symlink -> {}", to.display()).into_bytes(),
+                ));
+            } else if ft.is_dir() {
                 walk(&p, out);
-            } else {
+            } else if ft.is_file() {
                 out.push((p.clone(), std::fs::read(&p).unwrap_or_default()));
+            } else {
+                out.push((p.clone(), b"(special file)".to_vec()));
             }
         }
     }

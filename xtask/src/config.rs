@@ -610,8 +610,8 @@ pub fn load(path: &Path, required: bool) -> Result<Config> {
         }
         return Ok(Config::default());
     }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let text = crate::files::read_input(path, crate::files::MAX_INPUT)
+        .context("cannot read the config file")?;
     let mut config = parse(&text, &path.display().to_string())?;
     config.source = Some(path.to_path_buf());
     Ok(config)

@@ -62,6 +62,8 @@ pub enum State {
     Stale,
     /// Changed by hand since `gen` wrote it (or never written by `gen`).
     HandEdited,
+    /// What `gen` would write, but with Windows line endings (git's `core.autocrlf`).
+    LineEndings,
 }
 
 /// A file's state against what `gen` renders now.
@@ -69,6 +71,9 @@ pub fn state(on_disk: Option<&str>, want: &Generated) -> State {
     match on_disk {
         None => State::Missing,
         Some(t) if t == want.contents => State::Fresh,
+        Some(t) if t.contains("\r\n") && t.replace("\r\n", "\n") == want.contents => {
+            State::LineEndings
+        }
         Some(t) => match split_header(t) {
             Some((d, body)) if d == digest(body) => State::Stale,
             _ => State::HandEdited,
@@ -88,17 +93,22 @@ pub fn diff(path: &str, on_disk: &str, want: &str) -> String {
         .to_string()
 }
 
-/// Reads a file that may not exist; any other error is reported with its path.
-pub fn read_optional(path: &Path) -> Result<Option<String>> {
-    match std::fs::read_to_string(path) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
-            bail!(
-                "{} is a directory, but a generated file belongs there; move it away",
-                path.display()
-            )
-        }
+/// A generated file's path as found on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnDisk {
+    Missing,
+    Text(String),
+    /// Something `gen` never writes and this tool does not read (a symbolic link, a FIFO,
+    /// a device, a file too big or not UTF-8): why, in words.
+    Foreign(String),
+}
+
+/// Reads a generated file's path without trusting it: a symbolic link is not followed, a
+/// FIFO or device is not opened for reading, nothing over [`crate::files::MAX_GENERATED`].
+pub fn read_generated(path: &Path) -> Result<OnDisk> {
+    use crate::files::{self, Refused};
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OnDisk::Missing),
         Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
             let file = path
                 .ancestors()
@@ -110,31 +120,130 @@ pub fn read_optional(path: &Path) -> Result<Option<String>> {
                 file.display()
             )
         }
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Ok(m) if m.file_type().is_symlink() => {
+            let to = std::fs::read_link(path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_else(|_| "?".into());
+            return Ok(OnDisk::Foreign(format!(
+                "is a symbolic link (to {}), not a file `{COMMAND}` wrote",
+                crate::values::shown(&to)
+            )));
+        }
+        Ok(m) if m.is_dir() => bail!(
+            "{} is a directory, but a generated file belongs there; move it away",
+            path.display()
+        ),
+        Ok(_) => {}
     }
+    match files::read_regular(path, files::MAX_GENERATED) {
+        Ok(t) => Ok(OnDisk::Text(t)),
+        Err(Refused::Missing) => Ok(OnDisk::Missing),
+        Err(Refused::Io(e)) => bail!("cannot read {}: {e}", path.display()),
+        Err(r) => Ok(OnDisk::Foreign(format!(
+            "{}, not a file `{COMMAND}` wrote",
+            r.phrase(files::MAX_GENERATED)
+        ))),
+    }
+}
+
+/// Reads a generated file for the rules: `None` when it is missing or not a file this tool
+/// reads (see [`read_generated`]).
+pub fn read_optional(path: &Path) -> Result<Option<String>> {
+    Ok(match read_generated(path)? {
+        OnDisk::Text(t) => Some(t),
+        OnDisk::Missing | OnDisk::Foreign(_) => None,
+    })
+}
+
+/// Is this text one `gen` wrote (it has the header), so its content may be shown in a diff?
+/// The content of a file that is not ours is never printed.
+pub fn is_ours(text: &str) -> bool {
+    split_header(text).is_some()
 }
 
 /// One file's comparison with the rendered text.
 #[derive(Debug, Clone)]
 pub struct Checked {
     pub file: Generated,
+    /// The text on disk, when it is one this tool reads.
     pub on_disk: Option<String>,
     pub state: State,
+    /// Why the path holds something `gen` never writes (see [`OnDisk::Foreign`]).
+    pub foreign: Option<String>,
+}
+
+impl Checked {
+    /// The diff from disk to what `gen` writes, or `None` when the file on disk is not one
+    /// of ours (its content is never printed).
+    pub fn shown_diff(&self) -> Option<String> {
+        match &self.on_disk {
+            Some(t) if self.foreign.is_none() && is_ours(t) => {
+                Some(diff(&self.file.path, t, &self.file.contents))
+            }
+            None if self.foreign.is_none() => Some(diff(&self.file.path, "", &self.file.contents)),
+            _ => None,
+        }
+    }
+
+    /// What is wrong with a file whose content is not shown.
+    pub fn hidden_why(&self) -> String {
+        match &self.foreign {
+            Some(why) => format!("{} {why}; its content is not shown", self.file.path),
+            None => format!(
+                "{} has no `{COMMAND}` header: not a file it wrote; its content is not shown",
+                self.file.path
+            ),
+        }
+    }
 }
 
 pub fn check_all(root: &Path, files: &[Generated]) -> Result<Vec<Checked>> {
     files
         .iter()
         .map(|f| {
-            let on_disk = read_optional(&root.join(&f.path))?;
-            let state = state(on_disk.as_deref(), f);
+            let (on_disk, foreign) = match read_generated(&root.join(&f.path))? {
+                OnDisk::Missing => (None, None),
+                OnDisk::Text(t) => (Some(t), None),
+                OnDisk::Foreign(why) => (None, Some(why)),
+            };
+            let state = if foreign.is_some() {
+                State::HandEdited
+            } else {
+                state(on_disk.as_deref(), f)
+            };
             Ok(Checked {
                 file: f.clone(),
                 on_disk,
                 state,
+                foreign,
             })
         })
         .collect()
+}
+
+/// A temporary name no other run uses: `.<name>.xtask-tmp.<pid>.<n><nanos>`; the pid says
+/// whose it is (only a dead run's leftovers are removed).
+fn temp_name(name: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(".{name}{TMP_MARK}{}.{n}{nanos:08x}", std::process::id())
+}
+
+/// The pid in a temporary name, if it has one.
+fn temp_pid(name: &str) -> Option<i32> {
+    let rest = &name[name.find(TMP_MARK)? + TMP_MARK.len()..];
+    rest.split('.').next()?.parse().ok()
+}
+
+/// Is process `pid` alive (on this machine)?
+fn alive(pid: i32) -> bool {
+    pid > 0 && Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Writes `text` to `path` atomically: a temporary file beside it, synced, then renamed.
@@ -147,7 +256,7 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
         .file_name()
         .context("a generated file needs a name")?
         .to_string_lossy();
-    let tmp = dir.join(format!(".{name}{TMP_MARK}{}", std::process::id()));
+    let tmp = dir.join(temp_name(&name));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
@@ -169,8 +278,100 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks, before anything is written, that every file can be replaced: its directory
+/// takes a new file, and neither the file nor the directory is immutable or append-only
+/// (`chattr +i` / `+a`: even root cannot replace it). Nothing is written when one cannot.
+pub fn preflight(paths: &[&Path]) -> Result<()> {
+    for path in paths {
+        if let Some(flag) = attr_flag(path) {
+            let c = if flag == "immutable" { "i" } else { "a" };
+            bail!(
+                "cannot write {p}: it is {flag} (chattr +{c}), so not even root can replace it; nothing was written. \
+                 Remove the flag with `chattr -{c} {p}` (as root) and rerun",
+                p = path.display()
+            );
+        }
+        if let Some(dir) = path.parent() {
+            if let Some(flag) = attr_flag(dir) {
+                let c = if flag == "immutable" { "i" } else { "a" };
+                bail!(
+                    "cannot write {}; make {d} writable: it is {flag} (chattr +{c}); `chattr -{c} {d}` (as root), then rerun; nothing was written",
+                    path.display(),
+                    d = dir.display()
+                );
+            }
+        }
+        let Some(dir) = path.parent() else { continue };
+        if !dir.exists() {
+            continue;
+        }
+        let probe = dir.join(temp_name("probe"));
+        match std::fs::File::create(&probe) {
+            Ok(_) => {
+                let _ = std::fs::remove_file(&probe);
+            }
+            Err(e) => {
+                let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    format!(
+                        "; make {} writable (e.g. chmod u+w) and rerun; nothing was written",
+                        dir.display()
+                    )
+                } else {
+                    "; nothing was written".to_string()
+                };
+                return Err(e).with_context(|| format!("cannot write {}{hint}", path.display()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// "immutable" or "append-only" when the file system says so (ext4, xfs, btrfs, ...).
+fn attr_flag(path: &Path) -> Option<&'static str> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !(meta.is_file() || meta.is_dir()) {
+        return None;
+    }
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    const FS_IOC_GETFLAGS: libc::c_ulong = 0x8008_6601;
+    const IMMUTABLE: libc::c_long = 0x10;
+    const APPEND: libc::c_long = 0x20;
+    let mut flags: libc::c_long = 0;
+    // SAFETY: FS_IOC_GETFLAGS writes one long into `flags`, for a descriptor we own.
+    #[allow(clippy::useless_conversion)]
+    let r = unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_GETFLAGS.try_into().ok()?, &mut flags) };
+    if r != 0 {
+        return None;
+    }
+    if flags & IMMUTABLE != 0 {
+        Some("immutable")
+    } else if flags & APPEND != 0 {
+        Some("append-only")
+    } else {
+        None
+    }
+}
+
 /// Makes sure `dir` is a directory, with a clear message when a file stands there.
 pub fn ensure_dir(dir: &Path) -> Result<()> {
+    if let Ok(m) = std::fs::symlink_metadata(dir) {
+        if m.file_type().is_symlink() && !dir.exists() {
+            let to = std::fs::read_link(dir)
+                .map(|t| t.display().to_string())
+                .unwrap_or_else(|_| "?".into());
+            bail!(
+                "{} is a symbolic link to {}, which does not exist (a dangling link): create that directory, or remove the link and rerun",
+                dir.display(),
+                crate::values::shown(&to)
+            );
+        }
+    }
     if dir.exists() && !dir.is_dir() {
         bail!(
             "{} is a file, but `gen` writes into a directory there; move the file away",
@@ -190,6 +391,10 @@ pub fn remove_leftovers(dir: &Path) -> Result<Vec<String>> {
     for e in rd.filter_map(|e| e.ok()) {
         let name = e.file_name().to_string_lossy().to_string();
         if name.starts_with('.') && name.contains(TMP_MARK) {
+            // another `gen` running now owns it: leave it to that run
+            if temp_pid(&name).is_some_and(|p| p != std::process::id() as i32 && alive(p)) {
+                continue;
+            }
             std::fs::remove_file(e.path())
                 .with_context(|| format!("cannot remove leftover {}", e.path().display()))?;
             removed.push(name);

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod context;
 pub mod envcontract;
+pub mod files;
 pub mod generated;
 pub mod glob;
 pub mod image_check;

@@ -24,6 +24,7 @@ pub const LAYERS: &[(&str, u8, &str)] = &[
     ("parse", 0, "pure"),
     ("buildlog", 0, "pure"),
     ("values", 0, "pure"),
+    ("files", 0, "reads files (regular files only, capped)"),
     ("secrets", 0, "pure"),
     ("actions", 0, "pure"),
     // 1: the core: config + monorepo -> model, generated files on disk

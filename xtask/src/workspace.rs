@@ -56,6 +56,10 @@ pub struct Workspace {
     /// Root files the packages' builds read (tsconfig*.json and what `extends` reaches).
     pub root_build_files: Vec<String>,
     pub has_npmrc: bool,
+    /// Directories the package search did not enter: (dir, why) — a symbolic link (the
+    /// build context cannot follow it) or deeper than [`MAX_DEPTH`]. Used to say why a
+    /// package is not found.
+    pub not_searched: Vec<(String, String)>,
 }
 
 /// The API and the workspace packages it needs.
@@ -151,7 +155,7 @@ pub fn parse_manifest(text: &str, file: &str) -> Result<Manifest> {
 }
 
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    crate::files::read_input(path, crate::files::MAX_INPUT)
 }
 
 /// Reads the monorepo at `root`.
@@ -203,6 +207,24 @@ pub fn load(root: &Path) -> Result<Workspace> {
         None | Some(serde_yaml::Value::Null) => Vec::new(),
         Some(_) => bail!("pnpm-workspace.yaml: `packages` must be a list of globs"),
     };
+    if !patterns.iter().any(|p| !p.starts_with('!')) {
+        bail!(
+            "{} lists no workspace packages (`packages:` is missing or empty): list the package \
+             directories, e.g. `packages: [\"apps/*\", \"packages/*\"]`",
+            ws_file.display()
+        );
+    }
+    for p in &patterns {
+        let body = p.trim_start_matches('!').trim_start_matches("./");
+        if body.starts_with('/') || body.split('/').any(|c| c == "..") {
+            bail!(
+                "pnpm-workspace.yaml: the package glob {} reaches outside the monorepo root: the image is built \
+                 from the root, so every workspace package must be inside it; move the package into the root, \
+                 or pass --root with a directory that holds them all",
+                crate::values::shown(p)
+            );
+        }
+    }
     let mut patches: Vec<String> = ws_yaml
         .get("patchedDependencies")
         .and_then(|m| m.as_mapping())
@@ -225,7 +247,8 @@ pub fn load(root: &Path) -> Result<Workspace> {
     let (include, exclude): (Vec<&String>, Vec<&String>) =
         patterns.iter().partition(|p| !p.starts_with('!'));
     let mut dirs = Vec::new();
-    collect_dirs(root, "", 0, &mut dirs)?;
+    let mut not_searched = Vec::new();
+    collect_dirs(root, "", 0, &mut dirs, &mut not_searched)?;
     let mut packages = Vec::new();
     for dir in dirs {
         let norm = |p: &str| p.trim_start_matches("./").trim_end_matches('/').to_string();
@@ -235,8 +258,13 @@ pub fn load(root: &Path) -> Result<Workspace> {
             continue;
         }
         let file = format!("{dir}/package.json");
-        let Ok(text) = std::fs::read_to_string(root.join(&file)) else {
-            continue;
+        let text = match crate::files::read_regular(&root.join(&file), crate::files::MAX_INPUT) {
+            Ok(t) => t,
+            Err(crate::files::Refused::Missing) => continue,
+            Err(r) => bail!(
+                "{file} {}; a workspace package's manifest must be a regular UTF-8 file: replace it",
+                r.phrase(crate::files::MAX_INPUT)
+            ),
         };
         let manifest = parse_manifest(&text, &file)?;
         let Some(name) = manifest.name.clone() else {
@@ -268,8 +296,9 @@ pub fn load(root: &Path) -> Result<Workspace> {
         patches,
         root_build_files: Vec::new(),
         has_npmrc,
+        not_searched,
     };
-    ws.root_build_files = root_build_files(&ws);
+    ws.root_build_files = root_build_files(&ws)?;
     Ok(ws)
 }
 
@@ -284,10 +313,16 @@ pub const SKIP_DIRS: &[&str] = &[
     "coverage",
 ];
 
-fn collect_dirs(root: &Path, rel: &str, depth: usize, out: &mut Vec<String>) -> Result<()> {
-    if depth > 6 {
-        return Ok(());
-    }
+/// How deep the package search goes below the root.
+pub const MAX_DEPTH: usize = 7;
+
+fn collect_dirs(
+    root: &Path,
+    rel: &str,
+    depth: usize,
+    out: &mut Vec<String>,
+    not_searched: &mut Vec<(String, String)>,
+) -> Result<()> {
     let dir = if rel.is_empty() {
         root.to_path_buf()
     } else {
@@ -295,28 +330,55 @@ fn collect_dirs(root: &Path, rel: &str, depth: usize, out: &mut Vec<String>) -> 
     };
     let entries =
         std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
-    let mut names: Vec<String> = entries
+    let mut names: Vec<(String, bool)> = entries
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| !SKIP_DIRS.contains(&n.as_str()) && !n.starts_with('.'))
+        .filter_map(|e| {
+            let ft = e.file_type().ok()?;
+            let link_to_dir = ft.is_symlink() && e.path().is_dir();
+            (ft.is_dir() || link_to_dir)
+                .then(|| Some((e.file_name().into_string().ok()?, link_to_dir)))?
+        })
+        .filter(|(n, _)| !SKIP_DIRS.contains(&n.as_str()) && !n.starts_with('.'))
         .collect();
     names.sort();
-    for n in names {
+    for (n, link) in names {
         let child = if rel.is_empty() {
             n
         } else {
             format!("{rel}/{n}")
         };
+        if link {
+            let to = std::fs::read_link(root.join(&child))
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            not_searched.push((
+                child,
+                format!(
+                    "is a symbolic link (to {}): a package directory must be a real directory inside the root, since the \
+                     build context does not follow links; replace the link with the directory",
+                    crate::values::shown(&to)
+                ),
+            ));
+            continue;
+        }
+        if depth + 1 > MAX_DEPTH {
+            not_searched.push((
+                child,
+                format!(
+                    "is deeper than the {MAX_DEPTH} levels this tool searches for packages: move the package up"
+                ),
+            ));
+            continue;
+        }
         out.push(child.clone());
-        collect_dirs(root, &child, depth + 1, out)?;
+        collect_dirs(root, &child, depth + 1, out, not_searched)?;
     }
     Ok(())
 }
 
 /// Root-level files that builds read: every root `tsconfig*.json`, and what the workspace
 /// packages' tsconfig files `extends` outside their own directory.
-fn root_build_files(ws: &Workspace) -> Vec<String> {
+fn root_build_files(ws: &Workspace) -> Result<Vec<String>> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(&ws.root) {
         for e in rd.filter_map(|e| e.ok()) {
@@ -328,11 +390,22 @@ fn root_build_files(ws: &Workspace) -> Vec<String> {
     }
     for p in &ws.packages {
         for cfg in ["tsconfig.json", "tsconfig.build.json"] {
-            let Ok(text) = std::fs::read_to_string(ws.root.join(&p.dir).join(cfg)) else {
+            let Ok(text) = crate::files::read_regular(
+                &ws.root.join(&p.dir).join(cfg),
+                crate::files::MAX_INPUT,
+            ) else {
                 continue;
             };
             if let Some(ext) = extends_of(&text) {
-                if let Some(rel) = glob::normalize(&format!("{}/{}", p.dir, ext)) {
+                let Some(rel) = glob::normalize(&format!("{}/{}", p.dir, ext)) else {
+                    bail!(
+                        "{}/{cfg} extends {}, outside the monorepo root: the image is built from the root and could \
+                         not read it; move that config inside the root (e.g. a tsconfig.base.json at the root)",
+                        p.dir,
+                        crate::values::shown(&ext)
+                    );
+                };
+                {
                     let inside_pkg = ws
                         .packages
                         .iter()
@@ -345,7 +418,7 @@ fn root_build_files(ws: &Workspace) -> Vec<String> {
         }
     }
     out.sort();
-    out
+    Ok(out)
 }
 
 /// The string value of `"extends"` in a tsconfig (which may hold comments).
@@ -381,6 +454,46 @@ pub fn pnpm_version_of(field: &str) -> Result<String> {
 }
 
 impl Workspace {
+    /// Why no package named `name` was found, when a directory the search skipped holds it.
+    pub fn why_not_found(&self, name: &str) -> Option<String> {
+        for (dir, why) in &self.not_searched {
+            // look a few levels into the skipped directory for a manifest with that name
+            let mut stack = vec![(self.root.join(dir), 0usize)];
+            while let Some((d, depth)) = stack.pop() {
+                let m = d.join("package.json");
+                if let Ok(text) = crate::files::read_regular(&m, crate::files::MAX_INPUT) {
+                    if parse_manifest(&text, "package.json")
+                        .ok()
+                        .and_then(|m| m.name)
+                        .as_deref()
+                        == Some(name)
+                    {
+                        let at = d
+                            .strip_prefix(&self.root)
+                            .unwrap_or(&d)
+                            .display()
+                            .to_string();
+                        return Some(format!("{name} is at {at}, but {dir} {why}"));
+                    }
+                }
+                if depth < 6 {
+                    if let Ok(rd) = std::fs::read_dir(&d) {
+                        for e in rd.filter_map(|e| e.ok()) {
+                            let n = e.file_name().to_string_lossy().to_string();
+                            if e.file_type().is_ok_and(|t| t.is_dir())
+                                && !SKIP_DIRS.contains(&n.as_str())
+                                && !n.starts_with('.')
+                            {
+                                stack.push((e.path(), depth + 1));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
     pub fn find_by_name(&self, name: &str) -> Option<&Package> {
         self.packages.iter().find(|p| p.name == name)
     }
@@ -413,6 +526,9 @@ impl Workspace {
                 })?
             }
             None => self.find_by_name(name).ok_or_else(|| {
+                if let Some(why) = self.why_not_found(name) {
+                    return anyhow!("no workspace package is named {name:?} (api.package): {why}");
+                }
                 anyhow!(
                     "no workspace package is named {name:?} (api.package): workspace packages are {}; set api.package or api.path in the config",
                     names()
@@ -436,6 +552,30 @@ impl Workspace {
             if !kinds.contains(&d.kind) {
                 continue;
             }
+            if let Some(path) = d
+                .spec
+                .strip_prefix("link:")
+                .or_else(|| d.spec.strip_prefix("file:"))
+            {
+                let target = glob::normalize(&format!("{}/{}", p.dir, path.trim_end_matches('/')));
+                match target.and_then(|t| self.packages.iter().find(|q| q.dir == t)) {
+                    Some(dep) => {
+                        if !out.iter().any(|q: &&Package| q.name == dep.name) {
+                            out.push(dep);
+                        }
+                    }
+                    None => bail!(
+                        "{} ({}) depends on {} with {}, which is not a workspace package: the image's build context \
+                         holds only workspace packages; add its directory to pnpm-workspace.yaml and depend on it with \
+                         \"workspace:*\"",
+                        p.name,
+                        p.dir,
+                        d.name,
+                        crate::values::shown(&d.spec)
+                    ),
+                }
+                continue;
+            }
             let Some(spec) = d.spec.strip_prefix("workspace:") else {
                 continue;
             };
@@ -445,6 +585,15 @@ impl Workspace {
                 _ => d.name.clone(),
             };
             let dep = self.find_by_name(&target).ok_or_else(|| {
+                if let Some(why) = self.why_not_found(&target) {
+                    return anyhow!(
+                        "{} ({}) depends on {} with {:?}, but no workspace package has that name: {why}",
+                        p.name,
+                        p.dir,
+                        target,
+                        d.spec
+                    );
+                }
                 anyhow!(
                     "{} ({}) depends on {} with {:?}, but no workspace package has that name",
                     p.name,
@@ -471,11 +620,63 @@ impl Workspace {
         let runtime_kinds = [DepKind::Prod, DepKind::Optional, DepKind::Peer];
         let install = self.topo(api, &all)?;
         let runtime = self.topo(api, &runtime_kinds)?;
+        for p in &runtime {
+            self.check_runtime_files(p, p.name == api.name)?;
+        }
         Ok(Closure {
             api: api.clone(),
             install,
             runtime,
         })
+    }
+
+    /// A runtime package's `files` entries are paths inside it (no `..`, not absolute, no
+    /// secret file, only what the Dockerfile can carry), and a dependency without a build
+    /// script ships something that exists in its sources (`files` or `main`), since no stage
+    /// makes its outputs.
+    fn check_runtime_files(&self, p: &Package, is_api: bool) -> Result<()> {
+        for f in &p.manifest.files {
+            let entry = f.trim_start_matches('!');
+            let plain = entry.trim_start_matches("./").trim_end_matches('/');
+            let top = plain.split('/').next().unwrap_or(plain);
+            let bad = if entry.starts_with('/') {
+                Some("is absolute".to_string())
+            } else if plain.split('/').any(|c| c == "..") || plain.is_empty() || plain == "." {
+                Some("leaves the package (`..`, or the package directory itself)".to_string())
+            } else if crate::secrets::secret_of(plain).is_some() {
+                Some("names a secret file (see the list in docs/verify.md)".to_string())
+            } else if glob::is_glob(top) {
+                None
+            } else {
+                crate::values::rel_path(top).err()
+            };
+            if let Some(why) = bad {
+                bail!(
+                    "{}/package.json: the \"files\" entry {} {why}: the image copies these paths from the package; \
+                     list only the package's own outputs (e.g. \"dist\")",
+                    p.dir,
+                    crate::values::shown(f)
+                );
+            }
+        }
+        if is_api || p.manifest.scripts.contains_key("build") {
+            return Ok(());
+        }
+        let paths = p.runtime_paths();
+        let shipped = paths
+            .iter()
+            .any(|r| r != "dist" && self.root.join(&p.dir).join(r).exists());
+        if !shipped {
+            bail!(
+                "{} ({}) is a runtime dependency of the API with no \"build\" script, and none of what it ships \
+                 ({}) exists in its sources: the image would copy files no stage makes. Add a \"build\" script, or \
+                 point \"main\"/\"files\" at files that are in the repository",
+                p.name,
+                p.dir,
+                paths.join(", ")
+            );
+        }
+        Ok(())
     }
 
     fn topo(&self, start: &Package, kinds: &[DepKind]) -> Result<Vec<Package>> {

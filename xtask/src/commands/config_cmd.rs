@@ -1,6 +1,6 @@
 //! `cargo xtask config init|get|set|show|keys`
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use super::{Ctx, Outcome};
 use crate::config;
@@ -48,8 +48,11 @@ pub fn run(ctx: &Ctx, action: &Action) -> Result<Outcome> {
             write_atomic(path, config::TEMPLATE)?;
             println!("wrote {}", path.display());
         }
-        Action::Show => match std::fs::read_to_string(path) {
+        Action::Show => match crate::files::read_regular(path, crate::files::MAX_INPUT) {
             Ok(t) => print!("{t}"),
+            Err(r) if r != crate::files::Refused::Missing => {
+                bail!("{} {}", path.display(), r.phrase(crate::files::MAX_INPUT))
+            }
             Err(_) => {
                 println!(
                     "# {} does not exist: these are the defaults",
@@ -61,8 +64,7 @@ pub fn run(ctx: &Ctx, action: &Action) -> Result<Outcome> {
         Action::Get(key) => println!("{}", config::get_value(&ctx.config()?, key)?),
         Action::Set(key, value) => {
             let text = if path.exists() {
-                std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?
+                crate::files::read_input(path, crate::files::MAX_INPUT)?
             } else {
                 config::TEMPLATE.to_string()
             };

@@ -30,7 +30,14 @@ OPTIONS:
     --config FILE    the config file (default: <root>/infra/stack.toml)
     -h, --help       print this help
 
-EXIT: 0 fresh/written, 1 stale (--check) or hand-edited files kept, 2 could not run.
+Only regular files are read: a symbolic link, FIFO or device where a generated file belongs
+is reported (its content never shown) and kept unless --force replaces it. A file that
+differs only by Windows line endings (CRLF) is rewritten without --force. Every file is
+checked to be replaceable (permissions, chattr +i/+a) before any is written.
+
+EXIT: 0 fresh or written; 1 (--check) a file is missing, stale or edited by hand;
+      2 could not run: bad config or monorepo, a file edited by hand kept (nothing
+      written; --force overwrites it), a file that cannot be replaced.
 ";
 
 pub struct Args {
@@ -52,25 +59,45 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         .map(|c| c.file.path.as_str())
         .collect();
     if !edited.is_empty() && !args.force {
+        let mut foreign = Vec::new();
+        let mut by_hand = Vec::new();
         for c in checked.iter().filter(|c| c.state == State::HandEdited) {
-            eprintln!(
-                "{}",
-                generated::diff(
-                    &c.file.path,
-                    c.on_disk.as_deref().unwrap_or(""),
-                    &c.file.contents
-                )
+            match c.shown_diff() {
+                Some(d) => {
+                    eprintln!("{d}");
+                    by_hand.push(c.file.path.as_str());
+                }
+                None => {
+                    eprintln!("{}", c.hidden_why());
+                    foreign.push(c.file.path.as_str());
+                }
+            }
+        }
+        let them = |v: &[&str]| if v.len() == 1 { "it" } else { "them" };
+        if !by_hand.is_empty() {
+            bail!(
+                "{} edited by hand since `{COMMAND}` wrote {}; nothing was written. Move the change into infra/stack.toml \
+                 (or the workspace), or rerun with --force to overwrite (the diff above shows what would be lost)",
+                by_hand.join(", "),
+                them(&by_hand)
             );
         }
         bail!(
-            "{} edited by hand since `{COMMAND}` wrote {}; nothing was written. Move the change into infra/stack.toml \
-             (or the workspace), or rerun with --force to overwrite (the diff above shows what would be lost)",
-            edited.join(", "),
-            if edited.len() == 1 { "it" } else { "them" }
+            "{} not written by `{COMMAND}` (see above); nothing was written. Remove {}, or rerun with --force to replace {} \
+             with the generated file",
+            foreign.join(", "),
+            them(&foreign),
+            them(&foreign)
         );
     }
     let infra = ctx.root.join(crate::stack::INFRA_DIR);
     generated::ensure_dir(&infra)?;
+    let targets: Vec<std::path::PathBuf> = checked
+        .iter()
+        .filter(|c| c.state != State::Fresh)
+        .map(|c| ctx.root.join(&c.file.path))
+        .collect();
+    generated::preflight(&targets.iter().map(|p| p.as_path()).collect::<Vec<_>>())?;
     for name in generated::remove_leftovers(&infra)? {
         eprintln!("removed {name}, left by an interrupted run");
     }
@@ -89,6 +116,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         let what = match c.state {
             State::Missing => "created  ",
             State::HandEdited => "overwrote",
+            State::LineEndings => "LF ends  ",
             _ => "updated  ",
         };
         println!("{what}  {}", c.file.path);
@@ -140,6 +168,21 @@ fn report_check(checked: &[generated::Checked]) -> Outcome {
                 bad += 1;
                 println!("missing: {} (run `{COMMAND}`)", c.file.path);
             }
+            State::LineEndings => {
+                bad += 1;
+                println!(
+                    "{}: has Windows line endings (CRLF; git's core.autocrlf?), otherwise fresh: run `{COMMAND}` \
+                     (and keep LF with `infra/** text eol=lf` in .gitattributes)",
+                    c.file.path
+                );
+            }
+            State::HandEdited if c.shown_diff().is_none() => {
+                bad += 1;
+                println!(
+                    "{}; remove it, or `{COMMAND} --force` replaces it",
+                    c.hidden_why()
+                );
+            }
             State::Stale | State::HandEdited => {
                 bad += 1;
                 let how = if c.state == State::HandEdited {
@@ -150,14 +193,7 @@ fn report_check(checked: &[generated::Checked]) -> Outcome {
                     format!("stale; run `{COMMAND}`")
                 };
                 println!("{}: {how}", c.file.path);
-                print!(
-                    "{}",
-                    generated::diff(
-                        &c.file.path,
-                        c.on_disk.as_deref().unwrap_or(""),
-                        &c.file.contents
-                    )
-                );
+                print!("{}", c.shown_diff().unwrap_or_default());
             }
         }
     }

@@ -726,7 +726,7 @@ fn warn_if_stale(ctx: &Ctx, model: &Model) -> Result<()> {
         match c.state {
             State::Fresh => {}
             State::Missing => bail!("{} is missing; run `cargo xtask gen` first", c.file.path),
-            State::Stale | State::HandEdited => eprintln!(
+            State::Stale | State::HandEdited | State::LineEndings => eprintln!(
                 "rehearse: WARNING: {} is not what `cargo xtask gen` writes now ({}); rehearsing the file on disk",
                 c.file.path,
                 if c.state == State::Stale { "stale" } else { "edited by hand" }

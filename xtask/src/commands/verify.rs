@@ -396,11 +396,19 @@ fn fresh(ctx: &Ctx, model: &Model) -> Stage {
     };
     let mut findings = Vec::new();
     for c in &checked {
-        let (line, msg) = match (&c.state, &c.on_disk) {
-            (State::Fresh, _) => continue,
-            (State::Missing, _) | (_, None) => (1, format!("missing; run `{COMMAND}`")),
-            (State::Stale, Some(d)) => (first_diff_line(d, &c.file.contents), format!("stale (differs from here on); run `{COMMAND}`")),
-            (State::HandEdited, Some(d)) => (
+        let (line, msg) = match (&c.state, &c.on_disk, &c.foreign) {
+            (State::Fresh, _, _) => continue,
+            (_, _, Some(why)) => (
+                1,
+                format!("{why}; its content is not read: remove it, then `{COMMAND}` (or `{COMMAND} --force`)"),
+            ),
+            (State::Missing, _, _) | (_, None, _) => (1, format!("missing; run `{COMMAND}`")),
+            (State::LineEndings, Some(_), _) => (
+                1,
+                format!("has Windows line endings (CRLF; git's core.autocrlf?), otherwise what `{COMMAND}` writes: run `{COMMAND}`, and keep LF with `infra/** text eol=lf` in .gitattributes"),
+            ),
+            (State::Stale, Some(d), _) => (first_diff_line(d, &c.file.contents), format!("stale (differs from here on); run `{COMMAND}`")),
+            (State::HandEdited, Some(d), _) => (
                 first_diff_line(d, &c.file.contents),
                 format!("edited by hand (differs from here on); move the change into infra/stack.toml, then `{COMMAND} --force`"),
             ),
@@ -574,7 +582,10 @@ fn compose_key(ctx: &Ctx) -> Option<Key> {
         k.file_identity(&dir.join("docker-compose"));
     }
     for f in [COMPOSE, ENV_EXAMPLE] {
-        k.bytes(&std::fs::read(ctx.root.join(f)).ok()?);
+        k.bytes(
+            &crate::files::read_regular_bytes(&ctx.root.join(f), crate::files::MAX_GENERATED)
+                .ok()?,
+        );
     }
     Some(k)
 }
@@ -584,7 +595,10 @@ fn caddy_key(ctx: &Ctx) -> Option<Key> {
     let mut k = Key::new("caddy");
     k.file_identity(&tools::find("caddy", "").ok()?);
     k.file_identity(&tools::find("openssl", "").ok()?);
-    k.bytes(&std::fs::read(ctx.root.join(CADDYFILE)).ok()?);
+    k.bytes(
+        &crate::files::read_regular_bytes(&ctx.root.join(CADDYFILE), crate::files::MAX_GENERATED)
+            .ok()?,
+    );
     Some(k)
 }
 

@@ -138,7 +138,8 @@ pub fn rfc3339(secs: i64) -> String {
 
 /// `repository` of a package.json (string or `{url}`), as an https URL.
 fn repository_of(root: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(root.join("package.json")).ok()?;
+    let text =
+        crate::files::read_regular(&root.join("package.json"), crate::files::MAX_INPUT).ok()?;
     let v: Json = serde_json::from_str(&text).ok()?;
     let r = v.get("repository")?;
     let url = r.as_str().or_else(|| r.get("url").and_then(Json::as_str))?;

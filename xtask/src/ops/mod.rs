@@ -21,6 +21,7 @@ pub fn require_fresh(ctx: &Ctx, model: &Model) -> Result<()> {
             let why = match c.state {
                 State::Missing => "missing",
                 State::HandEdited => "edited by hand",
+                State::LineEndings => "CRLF line endings",
                 _ => "stale",
             };
             format!("{} ({why})", c.file.path)

@@ -1,0 +1,181 @@
+//! Reading files that are not to be trusted: only regular files are read (a FIFO would hang,
+//! a device never ends, a `/proc` or `/sys` entry holds the environment or kernel state), and
+//! never more than a cap. Opened with `O_NONBLOCK`, so even a FIFO is only looked at.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+
+/// The most any input file (config, manifest, workspace file, tsconfig) may hold.
+pub const MAX_INPUT: u64 = 8 << 20;
+/// The most a lockfile may hold (large monorepos have large lockfiles).
+pub const MAX_LOCKFILE: u64 = 256 << 20;
+/// The most a generated file may hold on disk (ours are a few kB).
+pub const MAX_GENERATED: u64 = 4 << 20;
+
+/// Why a path cannot be read as a regular file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    Missing,
+    Directory,
+    /// A FIFO, socket, device, a `/proc` or `/sys` entry: what it is.
+    Special(String),
+    TooBig(u64),
+    NotUtf8,
+    /// Any other I/O error, with its text.
+    Io(String),
+}
+
+impl Refused {
+    /// One phrase for a message: "is a FIFO (named pipe)", "is larger than 8 MiB", ...
+    pub fn phrase(&self, cap: u64) -> String {
+        match self {
+            Refused::Missing => "does not exist".into(),
+            Refused::Directory => "is a directory".into(),
+            Refused::Special(what) => format!("is {what}, not a regular file"),
+            Refused::TooBig(n) => format!(
+                "holds {n} bytes, more than the {} MiB this tool reads",
+                cap >> 20
+            ),
+            Refused::NotUtf8 => "is not UTF-8 text".into(),
+            Refused::Io(e) => format!("cannot be read: {e}"),
+        }
+    }
+}
+
+/// What a file type is, in words, when it is not a regular file or a directory.
+pub fn special_kind(ft: &std::fs::FileType) -> Option<&'static str> {
+    if ft.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if ft.is_socket() {
+        Some("a socket")
+    } else if ft.is_block_device() {
+        Some("a block device")
+    } else if ft.is_char_device() {
+        Some("a character device")
+    } else if ft.is_symlink() {
+        Some("a symbolic link")
+    } else {
+        None
+    }
+}
+
+/// A pseudo file system whose "files" are kernel state (`/proc`, `/sys`, ...).
+fn pseudo_fs(f: &File) -> Option<&'static str> {
+    use std::os::fd::AsRawFd;
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatfs writes into `st`, a valid statfs, for a file descriptor we own.
+    if unsafe { libc::fstatfs(f.as_raw_fd(), &mut st) } != 0 {
+        return None;
+    }
+    #[allow(clippy::unnecessary_cast)]
+    match st.f_type as i64 {
+        0x9fa0 => Some("a /proc entry"),
+        0x6265_6572 => Some("a /sys entry"),
+        0x6462_6720 => Some("a debugfs entry"),
+        0x7472_6163 => Some("a tracefs entry"),
+        0x1cd1 => Some("a devpts entry"),
+        _ => None,
+    }
+}
+
+/// Reads `path` (symbolic links followed) if it is a regular file on a real file system and
+/// holds at most `cap` bytes of UTF-8.
+pub fn read_regular(path: &Path, cap: u64) -> Result<String, Refused> {
+    let bytes = read_regular_bytes(path, cap)?;
+    String::from_utf8(bytes).map_err(|_| Refused::NotUtf8)
+}
+
+/// [`read_regular`] without the UTF-8 check.
+pub fn read_regular_bytes(path: &Path, cap: u64) -> Result<Vec<u8>, Refused> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Refused::Missing,
+            std::io::ErrorKind::IsADirectory => Refused::Directory,
+            _ => Refused::Io(e.to_string()),
+        })?;
+    let meta = f.metadata().map_err(|e| Refused::Io(e.to_string()))?;
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        return Err(Refused::Directory);
+    }
+    if let Some(what) = special_kind(&ft) {
+        return Err(Refused::Special(what.into()));
+    }
+    if let Some(what) = pseudo_fs(&f) {
+        return Err(Refused::Special(what.into()));
+    }
+    if meta.len() > cap {
+        return Err(Refused::TooBig(meta.len()));
+    }
+    let mut out = Vec::with_capacity(meta.len() as usize);
+    f.take(cap + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Refused::Io(e.to_string()))?;
+    if out.len() as u64 > cap {
+        return Err(Refused::TooBig(out.len() as u64));
+    }
+    Ok(out)
+}
+
+/// An input file, read or refused with a message that names it and the fix.
+pub fn read_input(path: &Path, cap: u64) -> anyhow::Result<String> {
+    read_regular(path, cap).map_err(|r| {
+        let fix = match r {
+            Refused::Special(_) => "; replace it with a regular file",
+            Refused::TooBig(_) => "; is it the right file?",
+            Refused::NotUtf8 => "; save it as UTF-8",
+            _ => "",
+        };
+        anyhow::anyhow!("{} {}{fix}", path.display(), r.phrase(cap))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("xtask-files-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        d
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let d = tmp("kinds");
+        std::fs::write(d.join("ok"), "text").expect("write");
+        assert_eq!(read_regular(&d.join("ok"), 100), Ok("text".into()));
+        assert_eq!(read_regular(&d.join("none"), 100), Err(Refused::Missing));
+        assert_eq!(read_regular(&d, 100), Err(Refused::Directory));
+        let fifo = d.join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().expect("utf-8")).expect("c");
+        // SAFETY: a valid C string path
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // no writer: a blocking open would hang here
+        assert_eq!(
+            read_regular(&fifo, 100),
+            Err(Refused::Special("a FIFO (named pipe)".into()))
+        );
+        std::os::unix::fs::symlink("/dev/zero", d.join("zero")).expect("link");
+        assert_eq!(
+            read_regular(&d.join("zero"), 100),
+            Err(Refused::Special("a character device".into()))
+        );
+        std::os::unix::fs::symlink("/proc/self/environ", d.join("env")).expect("link");
+        assert_eq!(
+            read_regular(&d.join("env"), 100),
+            Err(Refused::Special("a /proc entry".into()))
+        );
+        std::fs::write(d.join("big"), vec![b'x'; 101]).expect("write");
+        assert_eq!(read_regular(&d.join("big"), 100), Err(Refused::TooBig(101)));
+        std::fs::write(d.join("latin1"), b"caf\xe9").expect("write");
+        assert_eq!(read_regular(&d.join("latin1"), 100), Err(Refused::NotUtf8));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
