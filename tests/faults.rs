@@ -788,7 +788,7 @@ const FAULTS: &[Fault] = &[
     Fault {
         id: "infra-not-writable",
         code: Some(2),
-        message: "writable (e.g. chmod u+w) and rerun",
+        message: "writable",
         test: "faults.rs::infra_not_writable",
     },
     Fault {
