@@ -366,3 +366,23 @@ pub fn build_on_standin(dir: &Path, tag: &str, extra: &[&str], env: &[(&str, &st
     args.extend_from_slice(extra);
     xtask_env(dir, &args, env)
 }
+
+/// Every image check of a smoke run passed: the summary line's two counts are equal (the
+/// number of checks grows as rules are added; a test must not pin it) and no check failed.
+#[allow(dead_code)]
+pub fn assert_image_checks_passed(stdout: &str, at_least: usize) {
+    let summary = stdout
+        .lines()
+        .find_map(|l| {
+            let (counts, _) = l.split_once(" image check(s) passed")?;
+            let (passed, total) = counts.trim().split_once(" of ")?;
+            Some((passed.parse::<usize>().ok()?, total.parse::<usize>().ok()?))
+        })
+        .unwrap_or_else(|| panic!("no image check summary:\n{stdout}"));
+    assert_eq!(summary.0, summary.1, "an image check failed:\n{stdout}");
+    assert!(
+        summary.1 >= at_least,
+        "fewer image checks than {at_least}:\n{stdout}"
+    );
+    assert!(!stdout.lines().any(|l| l.starts_with("FAIL")), "{stdout}");
+}
