@@ -202,3 +202,105 @@ fn env_file_placeholders_are_named_never_printed() {
         );
     }
 }
+
+/// The sample API, made to validate a variable at boot as real NestJS apps do.
+fn validating_sample(tag: &str) -> TempDir {
+    let t = sample_copy(tag);
+    mutate(
+        t.path(),
+        "apps/api/src/main.ts",
+        "async function bootstrap(): Promise<void> {\n",
+        "async function bootstrap(): Promise<void> {\n  if (!process.env.JWT_SECRET) {\n    console.error('Error: Config validation error: \"JWT_SECRET\" is required');\n    process.exit(1);\n  }\n",
+    );
+    t
+}
+
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn an_api_exiting_at_boot_fails_smoke_naming_the_variable_until_the_example_lists_it() {
+    engine();
+    let _lock = engine_lock();
+    let t = validating_sample("contract-boot");
+    let tag = unique("it-boot");
+    let image = format!("cipherbox-api:{tag}");
+    let _images = Images(vec![image.clone()]);
+
+    let b = build_on_standin(t.path(), &tag, &["--smoke"], &[]);
+    assert_eq!(b.code, 1, "{}", b.all());
+    let fail = b
+        .stdout
+        .lines()
+        .find(|l| l.contains("image/health"))
+        .unwrap_or_else(|| panic!("no health line:\n{}", b.all()));
+    assert!(
+        fail.contains("the API exited at boot; its log names JWT_SECRET"),
+        "{fail}\n{}",
+        b.all()
+    );
+    assert!(
+        inspect_image(&image).is_none(),
+        "no release tag after a failed smoke test"
+    );
+
+    // the API's example learns the key: the smoke env now carries a throwaway secret for it
+    let ex = t.path().join(EXAMPLE);
+    std::fs::write(&ex, read(&ex) + "# Signs the access tokens\nJWT_SECRET=\n").expect("write");
+    let g = xtask(t.path(), &["--root", ".", "gen"]);
+    assert_eq!(g.code, 0, "{}", g.all());
+    let b = build_on_standin(t.path(), &tag, &["--smoke"], &[]);
+    assert_eq!(b.code, 0, "{}", b.all());
+    let ok = b
+        .stdout
+        .lines()
+        .find(|l| l.contains("image/health"))
+        .unwrap_or_else(|| panic!("no health line:\n{}", b.all()));
+    assert!(ok.contains("GET http://127.0.0.1:"), "{ok}");
+    assert!(inspect_image(&image).is_some());
+}
+
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn a_wrong_entry_fails_before_any_tag_naming_what_the_build_produced() {
+    engine();
+    let _lock = engine_lock();
+    let t = sample_copy("contract-entry");
+    std::fs::write(
+        t.path().join("infra/stack.toml"),
+        read(&t.path().join("infra/stack.toml"))
+            .replace("entry = \"dist/main.js\"", "entry = \"dist/server.js\""),
+    )
+    .expect("write config");
+    let g = xtask(t.path(), &["--root", ".", "gen"]);
+    assert_eq!(g.code, 0, "{}", g.all());
+    let tag = unique("it-entry");
+    let image = format!("cipherbox-api:{tag}");
+    let _images = Images(vec![image.clone()]);
+    let b = build_on_standin(t.path(), &tag, &[], &[]);
+    assert_eq!(b.code, 1, "{}", b.all());
+    assert!(
+        b.stdout.contains(
+            "api.entry = \"dist/server.js\" is not in the image; the build produced dist/"
+        ) && b.stdout.contains("dist/main.js"),
+        "{}",
+        b.all()
+    );
+    assert!(b.stdout.contains("no tag was set"), "{}", b.all());
+    assert!(inspect_image(&image).is_none(), "nothing tagged");
+    let left = docker(&[
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        "cipherbox-api",
+    ]);
+    assert!(
+        !left.stdout.contains("xtask-smoke-candidate"),
+        "the candidate is removed:\n{}",
+        left.stdout
+    );
+}

@@ -50,6 +50,11 @@ pub struct Expect {
     pub dev_deps: Vec<String>,
     /// `/app` and `/app/<dir>` of every runtime package, where node_modules links live.
     pub package_dirs: Vec<String>,
+    /// `[api.health]`: the path the API answers on and the status that means healthy.
+    pub health_path: String,
+    pub health_status: u16,
+    /// The API's env contract keys (to name the one a boot failure's log names).
+    pub contract_keys: Vec<String>,
 }
 
 /// The expectations for the image rendered from `image`, for the API `closure`.
@@ -89,7 +94,198 @@ pub fn expect(image: &ApiImage, closure: &Closure) -> Expect {
         runtime_deps,
         dev_deps,
         package_dirs,
+        health_path: "/health".into(),
+        health_status: 200,
+        contract_keys: Vec::new(),
     }
+}
+
+/// The expectations for the model's image, with its health contract and env keys.
+pub fn expect_for(model: &crate::context::Model) -> Expect {
+    let mut e = expect(&model.stack.image, &model.closure);
+    e.health_path = model.config.api.health.path.clone();
+    e.health_status = model.config.api.health.status;
+    e.contract_keys = model
+        .stack
+        .contract
+        .keys
+        .iter()
+        .map(|k| k.name.clone())
+        .collect();
+    e
+}
+
+/// Run as `node -e ENTRY_JS <entry>` in the API's directory: exit 0 when the entry file
+/// exists, else exit 3 printing (JSON) the JS files under the entry's top directory.
+pub const ENTRY_JS: &str = r#"const fs=require('fs'),path=require('path');const entry=process.argv[1];
+if(fs.existsSync(entry)&&fs.statSync(entry).isFile()){console.log('ENTRY-OK');process.exit(0)}
+const top=entry.split('/')[0]||'.';const out=[];
+function walk(d,depth){if(depth>8||out.length>=200)return;let es;try{es=fs.readdirSync(d,{withFileTypes:true})}catch(e){return}
+for(const e of es.sort((a,b)=>a.name<b.name?-1:1)){const p=path.join(d,e.name);if(e.isDirectory()){if(e.name!=='node_modules')walk(p,depth+1)}else if(/\.(c|m)?js$/.test(e.name))out.push(p)}}
+walk(top,0);console.log(JSON.stringify(out));process.exit(3)"#;
+
+/// The entry check: `api.entry` exists in the image; if not, the JS files the build produced,
+/// and which of them is likely meant.
+pub fn parse_entry(code: Option<i32>, stdout: &str, stderr: &str, entry: &str) -> CheckResult {
+    const ID: &str = "image/entry";
+    if code == Some(0) && stdout.contains("ENTRY-OK") {
+        return CheckResult::pass(ID, format!("{entry} is in the image"));
+    }
+    if code != Some(3) {
+        return CheckResult::fail(
+            ID,
+            format!(
+                "could not look for {entry} in the image (exit {code:?}): {}",
+                stderr.trim().chars().take(300).collect::<String>()
+            ),
+        );
+    }
+    let files: Vec<String> = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<Vec<String>>(l.trim()).ok())
+        .unwrap_or_default();
+    let top = entry.split('/').next().unwrap_or(entry);
+    if files.is_empty() {
+        return CheckResult::fail(
+            ID,
+            format!(
+                "api.entry = {entry:?} is not in the image, and the build produced no JS file under {top}/: \
+                 check the API's build script and its output directory"
+            ),
+        );
+    }
+    let base = entry.rsplit('/').next().unwrap_or(entry);
+    let likely = files
+        .iter()
+        .filter(|f| f.rsplit('/').next() == Some(base))
+        .min_by_key(|f| f.len());
+    let shown: Vec<&str> = files.iter().take(12).map(String::as_str).collect();
+    let more = if files.len() > shown.len() {
+        format!(" (and {} more)", files.len() - shown.len())
+    } else {
+        String::new()
+    };
+    let fix = match likely {
+        Some(f) => format!(
+            "; the entry is probably {f}: `cargo xtask config set api.entry {f}`, then `cargo xtask gen`"
+        ),
+        None => "; set api.entry to the built entry point (`cargo xtask config set api.entry …`, then `cargo xtask gen`)".into(),
+    };
+    CheckResult::fail(
+        ID,
+        format!(
+            "api.entry = {entry:?} is not in the image; the build produced {}{more}{fix}",
+            shown.join(", ")
+        ),
+    )
+}
+
+/// What one `GET <health path>` of the smoke container gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthProbe {
+    /// An HTTP answer: (status, body).
+    Answer(u16, String),
+    /// No HTTP answer yet (connection refused, reset, timeout): why.
+    NoAnswer(String),
+}
+
+/// A definite HTTP answer ends the wait: the configured status is healthy; any other status
+/// proves the API started and listens (in isolation its dependencies are absent: a 503 from a
+/// deep health check counts as started; the deep check belongs to the rehearsal).
+/// `None`: no answer yet, keep waiting.
+pub fn judge_health(p: &HealthProbe, e: &Expect, addr: &str, secs: f64) -> Option<CheckResult> {
+    const ID: &str = "image/health";
+    let HealthProbe::Answer(code, body) = p else {
+        return None;
+    };
+    let excerpt: String = body.chars().take(80).collect();
+    let path = &e.health_path;
+    Some(if *code == e.health_status {
+        CheckResult::pass(
+            ID,
+            format!("GET http://{addr}{path} -> {code} (healthy) after {secs:.1}s: {excerpt}"),
+        )
+    } else {
+        CheckResult::pass(
+            ID,
+            format!(
+                "GET http://{addr}{path} -> {code} after {secs:.1}s: the API started and listens \
+                 (not {}: in isolation its dependencies are absent; the rehearsal checks health for real): {excerpt}",
+                e.health_status
+            ),
+        )
+    })
+}
+
+/// Why the API exited at boot, from its log: the contract variable (or any `UPPER_CASE`
+/// name in quotes) a line next to "required", "missing", "must", "invalid", "not set",
+/// "undefined" names; else a module node could not find; else the last error line.
+pub fn boot_failure(log: &str, contract_keys: &[String]) -> String {
+    const WORDS: &[&str] = &[
+        "required",
+        "missing",
+        "must",
+        "invalid",
+        "not set",
+        "undefined",
+        "not allowed",
+        "expected",
+    ];
+    let lines: Vec<&str> = log
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let is_ident = |w: &str| {
+        w.len() >= 3
+            && w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            && w.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            && w.contains('_')
+    };
+    let mut names: Vec<String> = Vec::new();
+    for l in &lines {
+        let lower = l.to_ascii_lowercase();
+        if !WORDS.iter().any(|w| lower.contains(w)) {
+            continue;
+        }
+        for w in l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            let known = contract_keys.iter().any(|k| k == w);
+            if (known || is_ident(w)) && !names.iter().any(|n| n == w) {
+                names.push(w.to_string());
+            }
+        }
+    }
+    let line_of = |needle: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(needle))
+            .map(|l| l.chars().take(200).collect::<String>())
+            .unwrap_or_default()
+    };
+    if !names.is_empty() {
+        let first = line_of(&names[0]);
+        return format!(
+            "the API exited at boot; its log names {}: {first}",
+            names.join(", ")
+        );
+    }
+    if let Some(l) = lines.iter().find(|l| l.contains("Cannot find module")) {
+        let module = l.split('\'').nth(1).unwrap_or("").to_string();
+        return format!(
+            "the API exited at boot: node cannot find module {module:?}: {}",
+            l.chars().take(200).collect::<String>()
+        );
+    }
+    let last = lines
+        .iter()
+        .rev()
+        .find(|l| l.to_ascii_lowercase().contains("error"))
+        .or(lines.last())
+        .map(|l| l.chars().take(200).collect::<String>())
+        .unwrap_or_else(|| "(no log output)".into());
+    format!("the API exited at boot: {last}")
 }
 
 fn config<'a>(inspect: &'a Json, key: &str) -> Option<&'a Json> {
@@ -433,6 +629,9 @@ mod tests {
             runtime_deps: vec!["pg".into(), "@cipherbox/crypto".into()],
             dev_deps: vec!["typescript".into()],
             package_dirs: vec!["/app".into(), "/app/apps/api".into()],
+            health_path: "/health".into(),
+            health_status: 200,
+            contract_keys: vec![],
         }
     }
 
@@ -536,5 +735,106 @@ mod tests {
         let s = render(&r, "x:1, STAND-IN base");
         assert!(s.lines().all(|l| l.contains("STAND-IN base")), "{s}");
         assert!(s.contains("1 of 2 image check(s) passed"), "{s}");
+    }
+
+    fn with_keys(keys: &[&str]) -> Expect {
+        Expect {
+            port: 3000,
+            cmd: vec![],
+            uid: 1001,
+            workdir: "/app".into(),
+            runtime_deps: vec![],
+            dev_deps: vec![],
+            package_dirs: vec![],
+            health_path: "/healthz".into(),
+            health_status: 204,
+            contract_keys: keys.iter().map(|k| k.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn any_http_answer_ends_the_wait_the_configured_status_is_healthy() {
+        let e = with_keys(&[]);
+        let r = judge_health(&HealthProbe::Answer(204, String::new()), &e, "a:1", 1.0)
+            .expect("definite");
+        assert!(r.ok && r.detail.contains("(healthy)"), "{}", r.detail);
+        let r = judge_health(
+            &HealthProbe::Answer(
+                503,
+                r#"{"status":"error","error":{"database":{"status":"down"}}}"#.into(),
+            ),
+            &e,
+            "a:1",
+            1.0,
+        )
+        .expect("definite");
+        assert!(r.ok && r.detail.contains("listens"), "{}", r.detail);
+        let r = judge_health(
+            &HealthProbe::Answer(404, "Not Found".into()),
+            &e,
+            "a:1",
+            1.0,
+        )
+        .expect("no health route: it listens");
+        assert!(r.ok);
+        assert_eq!(
+            judge_health(&HealthProbe::NoAnswer("refused".into()), &e, "a:1", 1.0),
+            None
+        );
+    }
+
+    #[test]
+    fn a_boot_failure_names_the_variable_or_module_its_log_names() {
+        let keys = vec!["JWT_SECRET".to_string(), "WEB_URL".to_string()];
+        // NestJS ConfigModule with a Joi schema
+        let log = "[Nest] 1  - LOG [NestFactory] Starting Nest application...\n\
+                   Error: Config validation error: \"JWT_SECRET\" is required\n    at Function.forRoot (/app/node_modules/@nestjs/config/dist/config.module.js:67:23)\n";
+        let m = boot_failure(log, &keys);
+        assert!(m.contains("its log names JWT_SECRET"), "{m}");
+        // a hand-written check, a name outside the contract
+        let m = boot_failure("fatal: missing environment variable SMTP_HOST\n", &keys);
+        assert!(m.contains("names SMTP_HOST"), "{m}");
+        let m = boot_failure(
+            "node:internal/modules/cjs/loader:1228\n  throw err;\nError: Cannot find module '/app/apps/api/dist/main.js'\n  code: 'MODULE_NOT_FOUND'\n",
+            &keys,
+        );
+        assert!(
+            m.contains("cannot find module \"/app/apps/api/dist/main.js\""),
+            "{m}"
+        );
+        let m = boot_failure("Segmentation fault\n", &keys);
+        assert!(m.contains("Segmentation fault"), "{m}");
+    }
+
+    #[test]
+    fn a_missing_entry_names_the_files_the_build_produced() {
+        let ok = parse_entry(Some(0), "ENTRY-OK\n", "", "dist/main.js");
+        assert!(ok.ok);
+        let r = parse_entry(
+            Some(3),
+            "[\"dist/src/app.module.js\",\"dist/src/main.js\",\"dist/tools/main.js.bak.js\"]\n",
+            "",
+            "dist/main.js",
+        );
+        assert!(!r.ok);
+        assert!(
+            r.detail
+                .contains("the build produced dist/src/app.module.js, dist/src/main.js"),
+            "{}",
+            r.detail
+        );
+        assert!(
+            r.detail.contains("config set api.entry dist/src/main.js"),
+            "{}",
+            r.detail
+        );
+        let r = parse_entry(Some(3), "[]\n", "", "dist/main.js");
+        assert!(
+            !r.ok && r.detail.contains("no JS file under dist/"),
+            "{}",
+            r.detail
+        );
+        let r = parse_entry(Some(125), "", "docker: error", "dist/main.js");
+        assert!(!r.ok && r.detail.contains("could not look"), "{}", r.detail);
     }
 }

@@ -78,7 +78,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     // after the smoke test passes, so a failed smoke test leaves none behind (and the old
     // image under them untouched).
     let release = p.tags.clone();
-    let candidate = (args.smoke && !p.push).then(|| {
+    // Every local build is tagged with a candidate name first: the release tags are set only
+    // after the entry check (and, with --smoke, the smoke test) passed.
+    let candidate = (!p.push).then(|| {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -144,6 +146,35 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     );
     if let Some(size) = b.size {
         println!("  size   {} ({size} bytes){mark}", human_size(size));
+    }
+    if let Some(c) = &candidate {
+        let e = crate::image_check::expect_for(&model);
+        let entry = smoke::entry(&docker, c, &e);
+        if !matches!(&entry, Ok(r) if r.ok) {
+            let _ = docker.remove_images(std::slice::from_ref(c));
+            let why = match entry {
+                Ok(r) => r.detail,
+                Err(err) => format!("{err:#}"),
+            };
+            println!("FAIL  image/entry: {why}");
+            println!(
+                "build-image: the built image has no {}; no tag was set ({} left as they were){mark}",
+                model.config.api.entry,
+                release.join(", ")
+            );
+            return Ok(Outcome::Fail);
+        }
+        println!("  entry  {} is in the image", model.config.api.entry);
+    }
+    if let (Some(c), false) = (&candidate, args.smoke) {
+        for t in &release {
+            docker.tag(c, t)?;
+        }
+        docker.remove_images(std::slice::from_ref(c))?;
+        for (i, t) in release.iter().enumerate() {
+            println!("  {}  {t}{mark}", if i == 0 { "tags " } else { "     " });
+        }
+        return Ok(Outcome::Pass);
     }
     if let Some(c) = &candidate {
         let outcome = smoke::check(&docker, c, &model, Duration::from_secs(smoke::timeout()));

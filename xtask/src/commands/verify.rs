@@ -311,9 +311,13 @@ fn image_checks(ctx: &Ctx, model: &Model, args: &Args) -> Result<(String, Vec<Fi
         };
         return Ok((format!("buildx build failed{mark}"), vec![finding]));
     }
-    let e = crate::image_check::expect(&model.stack.image, &model.closure);
+    let e = crate::image_check::expect_for(model);
     let timeout = Duration::from_secs(crate::ops::smoke::timeout());
-    let results = crate::ops::smoke::run(&docker, &plan.tags[0], &e, timeout)?;
+    let env = model
+        .stack
+        .contract
+        .smoke_env(&mut || crate::ops::smoke::random_hex(16));
+    let results = crate::ops::smoke::run(&docker, &plan.tags[0], &e, &env, timeout)?;
     let passed = results.iter().filter(|r| r.ok).count();
     let findings = results
         .iter()

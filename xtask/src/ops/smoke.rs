@@ -49,8 +49,9 @@ pub fn check(docker: &Docker, image: &str, model: &Model, timeout: Duration) -> 
         None => image.to_string(),
     };
     eprintln!("smoke: checking {subject}");
-    let e = image_check::expect(&model.stack.image, &model.closure);
-    let results = run(docker, image, &e, timeout)?;
+    let e = image_check::expect_for(model);
+    let env = model.stack.contract.smoke_env(&mut || random_hex(16));
+    let results = run(docker, image, &e, &env, timeout)?;
     print!("{}", image_check::render(&results, &subject));
     Ok(if results.iter().all(|r| r.ok) {
         Outcome::Pass
@@ -65,12 +66,14 @@ pub fn run(
     docker: &Docker,
     image: &str,
     e: &Expect,
+    env: &[(String, String)],
     health_timeout: Duration,
 ) -> Result<Vec<CheckResult>> {
     let inspect = docker.inspect_image(image)?.with_context(|| {
         format!("no image {image} in the engine: build it with `cargo xtask build-image`")
     })?;
     let mut out = image_check::config_checks(&inspect, e);
+    out.push(entry(docker, image, e)?);
 
     let c = docker.capture([
         "run",
@@ -131,20 +134,116 @@ pub fn run(
     ])?;
     out.push(image_check::parse_secret_scan(c.code, &c.stdout, &c.stderr));
 
-    out.push(health(docker, image, e.port, health_timeout)?);
+    out.push(health(docker, image, e, env, health_timeout)?);
     Ok(out)
 }
 
-/// Starts the image with its port published on 127.0.0.1 and waits for `GET /health` → 200.
-/// The container is always removed.
-pub fn health(docker: &Docker, image: &str, port: u16, timeout: Duration) -> Result<CheckResult> {
+/// Is the configured entry (`CMD ["node", <entry>]`) in `image`? If not, the JS files the
+/// build produced under its output directory ([`image_check::parse_entry`]).
+pub fn entry(docker: &Docker, image: &str, e: &Expect) -> Result<CheckResult> {
+    let entry = e.cmd.get(1).cloned().unwrap_or_default();
+    let c = docker.capture([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-w",
+        &e.workdir,
+        image,
+        "node",
+        "-e",
+        image_check::ENTRY_JS,
+        &entry,
+    ])?;
+    Ok(image_check::parse_entry(
+        c.code, &c.stdout, &c.stderr, &entry,
+    ))
+}
+
+/// Random bytes as hex (the smoke container's throwaway secrets).
+pub fn random_hex(bytes: usize) -> String {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .is_err()
+    {
+        use std::hash::{BuildHasher, Hasher};
+        for (i, b) in buf.iter_mut().enumerate() {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(i);
+            *b = (h.finish() & 0xff) as u8;
+        }
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The smoke container's env file (mode 0600, in a private temporary directory, removed on
+/// drop): the API's contract with throwaway secrets, never a real value.
+struct EnvFile(std::path::PathBuf);
+
+impl EnvFile {
+    fn write(env: &[(String, String)]) -> Result<EnvFile> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let dir = std::env::temp_dir().join(format!(
+            "xtask-smoke-env-{}-{}",
+            std::process::id(),
+            random_hex(6)
+        ));
+        std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        let path = dir.join("env");
+        let mut text = String::new();
+        for (k, v) in env {
+            if !v.contains(['\n', '\r']) {
+                text.push_str(&format!("{k}={v}\n"));
+            }
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        std::io::Write::write_all(&mut f, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(EnvFile(dir))
+    }
+
+    fn path(&self) -> String {
+        self.0.join("env").display().to_string()
+    }
+}
+
+impl Drop for EnvFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Starts the image with the API's contract env (throwaway secrets) and its port published on
+/// 127.0.0.1, and waits for a definite HTTP answer on the health path
+/// ([`image_check::judge_health`]); an exit at boot fails naming what the log names
+/// ([`image_check::boot_failure`]). The container is always removed.
+pub fn health(
+    docker: &Docker,
+    image: &str,
+    e: &Expect,
+    env: &[(String, String)],
+    timeout: Duration,
+) -> Result<CheckResult> {
     const ID: &str = "image/health";
     let name = unique_name("smoke");
+    let env_file = EnvFile::write(env)?;
+    let env_path = env_file.path();
+    let port = e.port;
     let c = docker.capture([
         "run",
         "-d",
         "--name",
         &name,
+        "--env-file",
+        &env_path,
         "-p",
         &format!("127.0.0.1::{port}"),
         image,
@@ -156,35 +255,33 @@ pub fn health(docker: &Docker, image: &str, port: u16, timeout: Duration) -> Res
             format!("the container did not start: {}", c.detail()),
         ));
     }
-    let addr = docker.host_port(&guard.name, port)?;
+    let path = &e.health_path;
     let start = Instant::now();
-    let mut last;
+    let mut last = String::from("no answer yet");
     loop {
-        match http::get(&addr, "/health", Duration::from_secs(3)) {
-            Ok((200, body)) => {
-                let excerpt: String = body.chars().take(80).collect();
-                return Ok(CheckResult::pass(
-                    ID,
-                    format!(
-                        "GET http://{addr}/health -> 200 after {:.1}s: {excerpt}",
-                        start.elapsed().as_secs_f64()
-                    ),
-                ));
+        let running = docker.container_running(&guard.name)?;
+        if running == Some(true) {
+            if let Ok(addr) = docker.host_port(&guard.name, port) {
+                let probe = match http::get(&addr, path, Duration::from_secs(3)) {
+                    Ok((code, body)) => image_check::HealthProbe::Answer(code, body),
+                    Err(err) => image_check::HealthProbe::NoAnswer(format!("{err:#}")),
+                };
+                if let Some(r) =
+                    image_check::judge_health(&probe, e, &addr, start.elapsed().as_secs_f64())
+                {
+                    return Ok(r);
+                }
+                if let image_check::HealthProbe::NoAnswer(why) = probe {
+                    last = why;
+                }
             }
-            Ok((code, body)) => {
-                last = format!(
-                    "HTTP {code}: {}",
-                    body.chars().take(120).collect::<String>()
-                )
-            }
-            Err(err) => last = format!("{err:#}"),
-        }
-        if docker.container_running(&guard.name)? != Some(true) {
+        } else {
+            let log = docker.logs_tail(&guard.name, 40);
             return Ok(CheckResult::fail(
                 ID,
                 format!(
-                    "the container exited before /health answered 200; its logs:\n{}",
-                    docker.logs_tail(&guard.name, 20)
+                    "{} (before any answer on {path}); its last log lines:\n{log}",
+                    image_check::boot_failure(&log, &e.contract_keys)
                 ),
             ));
         }
@@ -192,7 +289,7 @@ pub fn health(docker: &Docker, image: &str, port: u16, timeout: Duration) -> Res
             return Ok(CheckResult::fail(
                 ID,
                 format!(
-                    "GET http://{addr}/health gave no 200 within {}s (last: {last}); container logs:\n{}",
+                    "no HTTP answer on {path} within {}s (last: {last}); container logs:\n{}",
                     timeout.as_secs(),
                     docker.logs_tail(&guard.name, 20)
                 ),

@@ -239,8 +239,12 @@ pub const STAGE_IDS: &[(&str, &str)] = &[
         "a secret file (the list in docs/verify.md) is under /app in the final image",
     ),
     (
+        "image/entry",
+        "api.entry is not in the built image (checked before any tag; the message names the JS files the build produced)",
+    ),
+    (
         "image/health",
-        "the API does not answer GET /health with 200 in the image",
+        "the API exits at boot with its contract's env (the message names what its log names), or gives no HTTP answer on its health path ([api.health])",
     ),
 ];
 
