@@ -65,7 +65,7 @@ fn sample_monorepo_builds_on_the_standin_smokes_and_answers_health() {
     );
     assert!(b.stderr.contains("exporting to image"), "{}", b.stderr);
     assert!(!b.stderr.contains("--pull"), "{}", b.stderr);
-    assert_image_checks_passed(&b.stdout, 11);
+    assert_image_checks_passed(&b.stdout, 12);
     for line in b.stdout.lines().filter(|l| l.contains(&image)) {
         assert!(
             line.contains("STAND-IN base"),
@@ -77,6 +77,7 @@ fn sample_monorepo_builds_on_the_standin_smokes_and_answers_health() {
         "image/env",
         "image/expose",
         "image/cmd",
+        "image/entry",
         "image/node",
         "image/runtime-deps",
         "image/no-dev-deps",
@@ -220,7 +221,7 @@ fn fixture_monorepo_with_another_layout_builds_and_answers_health() {
 
     let b = build_on_standin(t.path(), &tag, &["--smoke"], &[]);
     assert_eq!(b.code, 0, "build-image --smoke failed:\n{}", b.all());
-    assert_image_checks_passed(&b.stdout, 11);
+    assert_image_checks_passed(&b.stdout, 12);
     assert!(
         b.stdout.contains(&published),
         "the registry tag from the config:\n{}",
