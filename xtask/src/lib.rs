@@ -18,6 +18,7 @@ pub mod image_check;
 pub mod memo;
 pub mod ops;
 pub mod parse;
+pub mod proofs;
 pub mod rehearsal;
 pub mod render;
 pub mod report;

@@ -223,6 +223,30 @@ impl Project<'_> {
         Ok(text)
     }
 
+    /// `exec -T SERVICE ARGV...` in a running container: (exit code, stdout and stderr).
+    pub fn exec(&self, sh: &Shell, service: &str, argv: &[&str]) -> Result<(i32, String)> {
+        let out = self
+            .compose(sh)
+            .args(["exec", "-T", service])
+            .args(argv)
+            .quiet()
+            .ignore_status()
+            .output()
+            .context("cannot run `docker compose exec`")?;
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        Ok((out.status.code().unwrap_or(-1), text))
+    }
+
+    /// `stop SERVICE` (only that service's container).
+    pub fn stop(&self, sh: &Shell, service: &str) -> Result<()> {
+        self.compose(sh)
+            .args(["stop", "--timeout", "10", service])
+            .quiet()
+            .run()
+            .with_context(|| format!("`docker compose stop {service}` failed"))
+    }
+
     /// `down` (containers and networks); named volumes too when `volumes`.
     pub fn down(&self, sh: &Shell, volumes: bool) -> Result<()> {
         let mut c = self

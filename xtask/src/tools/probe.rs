@@ -55,6 +55,48 @@ impl Curl {
     }
 }
 
+impl Curl {
+    /// One request with extra curl arguments (`-X POST`, `-H ...`, `--data-binary ...`),
+    /// no retries; the response headers go to `headers`, the body to `body`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn request(
+        &self,
+        sh: &Shell,
+        url: &str,
+        resolve: &str,
+        cacert: Option<&Path>,
+        extra: &[String],
+        headers: &Path,
+        body: &Path,
+    ) -> Result<(CurlOut, String)> {
+        let c = &self.bin;
+        let write_out = "%{json}";
+        let mut tls: Vec<String> = Vec::new();
+        if let Some(ca) = cacert {
+            tls.push("--cacert".into());
+            tls.push(ca.display().to_string());
+        }
+        let _ = std::fs::remove_file(body);
+        let _ = std::fs::remove_file(headers);
+        let out = cmd!(
+            sh,
+            "{c} --silent --show-error --max-time 10 --resolve {resolve} {tls...} --dump-header {headers} --output {body} --write-out {write_out} {extra...} {url}"
+        )
+        .quiet()
+        .ignore_status()
+        .output()
+        .context("cannot run curl")?;
+        Ok((
+            CurlOut {
+                write_out: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                body: std::fs::read_to_string(body).unwrap_or_default(),
+            },
+            std::fs::read_to_string(headers).unwrap_or_default(),
+        ))
+    }
+}
+
 /// What one curl request printed.
 pub struct CurlOut {
     pub write_out: String,
