@@ -42,6 +42,7 @@ pub const LAYERS: &[(&str, u8, &str)] = &[
     ("report", 2, "pure"),
     ("image_check", 2, "pure"),
     ("rehearsal", 2, "pure"),
+    ("proofs", 2, "pure"),
     ("bench", 2, "pure"),
     // 3: operations several commands share
     ("ops", 3, "operations"),
