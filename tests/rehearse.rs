@@ -117,6 +117,18 @@ fn rehearsal_proves_https_health_redirect_and_a_clean_down() {
         "{}",
         show(&r)
     );
+    // the VPS hardening, proven on the running stack (issue 13)
+    for proof in [
+        "PASS  an unauthenticated PING to redis is refused",
+        "PASS  HTTPS answer carries HSTS",
+        "PASS  a body over 100000000 bytes gets 413 from caddy",
+        "PASS  postgres does not resolve from caddy",
+        "PASS  redis does not resolve from caddy",
+        "PASS  4 container(s) log with json-file, max-size 10m, max-file 3",
+        "PASS  with the API stopped caddy still serves: 503",
+    ] {
+        assert!(out.contains(proof), "{proof}\n{}", show(&r));
+    }
     // HTTPS through Caddy, TLS verified against the test certificate, to the API's /health
     let https = out
         .lines()
@@ -613,7 +625,8 @@ fn a_proxy_that_cannot_reach_the_api_fails_with_every_services_logs() {
         .find(|l| l.starts_with("FAIL  GET https://localhost:"))
         .unwrap_or_else(|| panic!("no HTTPS failure\n{}", show(&r)));
     assert!(fail.contains("`reverse_proxy api:9999`"), "{fail}");
-    assert!(fail.contains("status 502"), "{fail}");
+    // the API-down page answers for the unreachable upstream (handle_errors 502 503 504)
+    assert!(fail.contains("status 503"), "{fail}");
     for svc in ["postgres", "redis", "api", "caddy"] {
         assert!(
             r.stdout.contains(&format!(
@@ -627,5 +640,77 @@ fn a_proxy_that_cannot_reach_the_api_fails_with_every_services_logs() {
         !r.stdout.contains('\u{1b}'),
         "terminal escapes in the report"
     );
+    assert_eq!(left_by(&project_of(&r.stdout)), (vec![], vec![], vec![]));
+}
+
+/// Each hardening proof fails when its feature is removed by a hand edit of the generated
+/// files (one rehearsal with every feature removed: the stack still becomes ready).
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn each_hardening_proof_fails_when_its_feature_is_edited_out() {
+    engine();
+    let _one = lock();
+    let m = sample_copy("rehearse-unhardened");
+    let edit = |file: &str, from: &str, to: &str| {
+        let p = m.path().join(file);
+        let text = std::fs::read_to_string(&p).expect("generated file");
+        assert!(text.contains(from), "{file}: {from:?}");
+        std::fs::write(&p, text.replace(from, to)).expect("edit");
+    };
+    let compose = "infra/docker-compose.staging.yml";
+    // redis without a password (and nothing asking for one)
+    edit(compose, " --requirepass \\\"$$REDIS_PASSWORD\\\"", "");
+    let pw = "      REDIS_PASSWORD: \"${REDIS_PASSWORD:?set REDIS_PASSWORD in .env.staging (see .env.staging.example)}\"\n";
+    edit(
+        compose,
+        &format!("    environment:\n{pw}    ports:\n      - \"127.0.0.1:6379"),
+        "    ports:\n      - \"127.0.0.1:6379",
+    );
+    edit(compose, pw, "");
+    edit(compose, "REDISCLI_AUTH=\\\"$$REDIS_PASSWORD\\\" ", "");
+    edit(
+        "infra/.env.staging.example",
+        "REDIS_PASSWORD=change-me\n",
+        "",
+    );
+    // caddy on the data network too
+    edit(
+        compose,
+        "      - edge\n\nnetworks:",
+        "      - edge\n      - data\n\nnetworks:",
+    );
+    // no log rotation
+    edit(compose, "    logging: *logging\n", "");
+    // the edge without frame denial, the 413 before the proxy, the API-down page
+    let caddyfile = "infra/Caddyfile";
+    edit(caddyfile, "\t\tX-Frame-Options \"DENY\"\n", "");
+    edit(caddyfile, "\trespond @too_large", "\t# respond @too_large");
+    edit(
+        caddyfile,
+        "\thandle_errors 502 503 504 {",
+        "\thandle_errors 404 {",
+    );
+    let root = m.path().display().to_string();
+    let r = xtask(&repo_root(), &["rehearse", "--root", &root, "--volumes"]);
+    assert_eq!(r.code, 1, "{}", show(&r));
+    assert!(
+        r.stdout.contains("PASS  every started service ready"),
+        "{}",
+        show(&r)
+    );
+    for fail in [
+        "FAIL  redis answered PONG to a PING without a password",
+        "FAIL  the HTTPS answer lacks: X-Frame-Options: DENY",
+        "FAIL  a body over 100000000 bytes got",
+        "FAIL  caddy reaches postgres by name",
+        "FAIL  caddy reaches redis by name",
+        "FAIL  log options not in effect",
+        "FAIL  with the API stopped caddy answered 502",
+    ] {
+        assert!(r.stdout.contains(fail), "{fail}\n{}", show(&r));
+    }
     assert_eq!(left_by(&project_of(&r.stdout)), (vec![], vec![], vec![]));
 }

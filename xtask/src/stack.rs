@@ -548,6 +548,9 @@ fn compose(cfg: &Config, contract: &Contract) -> Compose {
         path = cfg.api.health.path,
         status = cfg.api.health.status,
     );
+    let tee_health = format!(
+        "require('http').get('http://127.0.0.1:{tee_port}/health',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
+    );
     let api = Service {
         name: "api".into(),
         image: published_image(cfg, &cfg.api.image),
@@ -668,7 +671,8 @@ fn compose(cfg: &Config, contract: &Contract) -> Compose {
         ports: vec![loopback(p.tee_worker, tee_port)],
         volumes: vec![],
         depends_on: vec![],
-        healthcheck: None,
+        // our Node image: node itself probes /health (no curl or wget needed in the image)
+        healthcheck: Some(hc(&["CMD", "node", "-e", &tee_health], "20s")),
         limits: None,
         init: false,
         networks: vec![],
@@ -707,7 +711,19 @@ fn compose(cfg: &Config, contract: &Contract) -> Compose {
         // service_started, not service_healthy: caddy must come up (and stay up) while the API
         // is unhealthy, serving the 502/503 page; it resolves `api` at request time
         depends_on: vec![("api".into(), "service_started".into())],
-        healthcheck: None,
+        // busybox wget of caddy:2-alpine against Caddy's admin endpoint (localhost only):
+        // the process is up and its config loaded, whatever the API's state
+        healthcheck: Some(hc(
+            &[
+                "CMD",
+                "wget",
+                "-q",
+                "-O",
+                "/dev/null",
+                "http://127.0.0.1:2019/config/",
+            ],
+            "10s",
+        )),
         limits: None,
         init: false,
         networks: vec![],

@@ -1168,7 +1168,8 @@ fn down_kept(project: &str, volumes: bool) -> Result<Outcome> {
 /// The VPS hardening, proven on the running stack (issue 13): redis refuses an unauthenticated
 /// PING; the HTTPS answer carries the security headers; a body over the limit gets 413 from
 /// caddy; caddy cannot resolve postgres or redis; the log options are in effect; with the API
-/// stopped caddy still answers with the API-down page (last: it stops the API).
+/// stopped caddy still answers with the API-down page (last: it stops the API, then starts it
+/// again so `--keep` leaves the whole stack).
 #[allow(clippy::too_many_arguments)]
 fn prove_hardening(
     sh: &Shell,
@@ -1280,5 +1281,23 @@ fn prove_hardening(
         .unwrap_or(0);
     let (alive, _) = project.exec(sh, &plan.proxy, &["true"])?;
     verdict(proofs::api_down_page(alive == 0, status, &out.body));
+    // the stack as it was (for --keep): the API back, answering through caddy again
+    project.start(sh, &roles.api)?;
+    let back = curl.get(
+        sh,
+        &format!("https://{host}:{port}/health"),
+        &resolve,
+        Some(&ca),
+        &body,
+        60,
+    )?;
+    let code = crate::rehearsal::parse_curl(&back.write_out)
+        .map(|h| h.code)
+        .unwrap_or(0);
+    if code != 200 {
+        report.fail(format!(
+            "the API, started again after the API-down proof, does not answer through caddy (status {code})"
+        ));
+    }
     Ok(())
 }

@@ -422,6 +422,13 @@ pub const FIXTURES: &[Mutation] = &[
         "compose/proxy-outlives-api",
         "condition: service_healthy#3",
     ),
+    m(
+        CO,
+        "    healthcheck:\n      test: [\"CMD\", \"wget\", \"-q\", \"-O\", \"/dev/null\", \"http://127.0.0.1:2019/config/\"]\n      interval: 10s\n      timeout: 5s\n      retries: 5\n      start_period: 10s\n",
+        "",
+        "compose/healthcheck",
+        "  caddy:",
+    ),
     // the edge (rules::edge)
     m(CF, "\t\tX-Frame-Options \"DENY\"\n", "", "caddy/security-headers", "\theader {"),
     m(
@@ -453,6 +460,8 @@ pub const FIXTURES: &[Mutation] = &[
 
 /// More mutations, beyond the fixtures: each breaks one rule.
 pub const MUTATIONS: &[Mutation] = &[
+    m(CO, "[\"CMD\", \"wget\", \"-q\", \"-O\", \"/dev/null\", \"http://127.0.0.1:2019/config/\"]", "[\"CMD\", \"curl\", \"-f\", \"http://127.0.0.1:2019/config/\"]", "compose/healthcheck", "\"curl\""),
+    m(CO, "redis-cli ping | grep -qx PONG", "redis-cli ping | jq .", "compose/healthcheck", "jq ."),
     m(CF, "max-age=31536000", "max-age=60", "caddy/security-headers", "Strict-Transport-Security"),
     m(CF, "\t\t-Server\n", "", "caddy/security-headers", "\theader {"),
     m(CF, "\t\tX-Content-Type-Options \"nosniff\"\n", "", "caddy/security-headers", "\theader {"),

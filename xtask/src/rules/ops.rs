@@ -48,6 +48,12 @@ pub const RULES: &[Rule] = &[
         check: init,
     },
     Rule {
+        id: "compose/healthcheck",
+        file: F,
+        rationale: "every long-running service has a healthcheck whose programs exist in its image (ours: the Dockerfile's node base; third-party: the documented table)",
+        check: healthcheck,
+    },
+    Rule {
         id: "compose/proxy-outlives-api",
         file: F,
         rationale: "caddy does not wait for the API to be healthy (service_started, not service_healthy): the site and the 502/503 page stay up while the API is down",
@@ -370,9 +376,118 @@ fn proxy_outlives_api(i: &Input, o: &mut Out) {
     }
 }
 
+/// Programs known to be in the third-party images the stack runs (by repository name), for
+/// healthchecks: the documented table (README, Generated files).
+pub const IMAGE_PROGRAMS: &[(&str, &[&str])] = &[
+    ("postgres", &["pg_isready", "psql", "postgres", "sh"]),
+    ("redis", &["redis-cli", "redis-server", "sh", "grep"]),
+    ("kubo", &["ipfs", "sh", "wget"]),
+    ("caddy", &["caddy", "wget", "nslookup", "sh"]),
+];
+
+/// Words the shell runs itself.
+const SHELL_BUILTINS: &[&str] = &[
+    "exit", "test", "[", "true", "false", "echo", "printf", "exec",
+];
+
+/// The programs a healthcheck `test` runs: `CMD`'s first word; for `CMD-SHELL`, `sh` and
+/// the first word (after `VAR=value` assignments) of each command of the shell line.
+pub fn healthcheck_programs(test: &[String]) -> Vec<String> {
+    match test.first().map(String::as_str) {
+        Some("CMD") => test.get(1).cloned().into_iter().collect(),
+        Some("CMD-SHELL") => {
+            let line = test.get(1).map(String::as_str).unwrap_or("");
+            let mut out = vec!["sh".to_string()];
+            for cmd in line.split(['|', ';', '&']) {
+                if let Some(w) = cmd
+                    .split_whitespace()
+                    .find(|w| !w.contains('=') || w.starts_with('='))
+                {
+                    if SHELL_BUILTINS.contains(&w) {
+                        continue;
+                    }
+                    if !out.iter().any(|o| o == w) {
+                        out.push(w.to_string());
+                    }
+                }
+            }
+            out
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The programs an image of the stack is known to hold: ours (api, tee-worker) are node
+/// images (the API's Dockerfile runs on the node base); third-party ones by the table.
+fn programs_of(service: &str, image: &str) -> Option<Vec<&'static str>> {
+    if stack::runs_node(service) {
+        return Some(vec!["node"]);
+    }
+    let (repo, _, _) = super::split_image(image);
+    let name = repo.rsplit('/').next().unwrap_or(&repo);
+    IMAGE_PROGRAMS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, p)| p.to_vec())
+}
+
+fn healthcheck(i: &Input, o: &mut Out) {
+    let Some(c) = &i.compose else { return };
+    for (name, svc) in c.services() {
+        let hc = svc.get("healthcheck");
+        let disabled = hc.and_then(|h| h.get("disable")).and_then(Value::as_bool) == Some(true);
+        let test: Vec<String> = match hc.and_then(|h| h.get("test")) {
+            Some(Value::Sequence(s)) => s.iter().filter_map(scalar).collect(),
+            Some(Value::String(s)) => vec!["CMD-SHELL".into(), s.clone()],
+            _ => Vec::new(),
+        };
+        if disabled || test.is_empty() || test[0] == "NONE" {
+            o.at(
+                F,
+                c.line(&svc_path(&name, &["healthcheck"])),
+                format!("{name} has no healthcheck: a hung {name} looks healthy to compose, `depends_on` and the deploy"),
+            );
+            continue;
+        }
+        let image = svc.get("image").and_then(Value::as_str).unwrap_or("");
+        let Some(have) = programs_of(&name, image) else {
+            continue; // an image of the user's own choosing: nothing to check against
+        };
+        for p in healthcheck_programs(&test) {
+            if !have.contains(&p.as_str()) {
+                o.at(
+                    F,
+                    c.line(&svc_path(&name, &["healthcheck", "test"])),
+                    format!("{name}'s healthcheck runs `{p}`, which {image} does not have (it has {}): the check always fails", have.join(", ")),
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::interpolates;
+
+    #[test]
+    fn healthcheck_programs_of_cmd_and_shell_forms() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            super::healthcheck_programs(&v(&["CMD", "wget", "-q"])),
+            v(&["wget"])
+        );
+        assert_eq!(
+            super::healthcheck_programs(&v(&[
+                "CMD-SHELL",
+                "REDISCLI_AUTH=\"$$X\" redis-cli ping | grep -qx PONG"
+            ])),
+            v(&["sh", "redis-cli", "grep"])
+        );
+        assert_eq!(
+            super::healthcheck_programs(&v(&["CMD-SHELL", "curl -f http://x || exit 1"])),
+            v(&["sh", "curl"])
+        );
+    }
 
     #[test]
     fn escaped_dollars_are_not_interpolation() {

@@ -238,6 +238,15 @@ impl Project<'_> {
         Ok((out.status.code().unwrap_or(-1), text))
     }
 
+    /// `start SERVICE` (a stopped container of the project, as it was).
+    pub fn start(&self, sh: &Shell, service: &str) -> Result<()> {
+        self.compose(sh)
+            .args(["start", service])
+            .quiet()
+            .run()
+            .with_context(|| format!("`docker compose start {service}` failed"))
+    }
+
     /// `stop SERVICE` (only that service's container).
     pub fn stop(&self, sh: &Shell, service: &str) -> Result<()> {
         self.compose(sh)
