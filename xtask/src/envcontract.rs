@@ -106,7 +106,10 @@ pub fn parse_example(text: &str, file: &str) -> Vec<ExampleKey> {
                 Some(_) => (c.trim_start(), true),
                 None => {
                     let c = c.trim();
-                    if !c.is_empty() && !c.chars().all(|ch| "#-=*_ ".contains(ch)) {
+                    if ["--", "==", "**", "##"].iter().any(|h| c.starts_with(h)) {
+                        // a section heading (`# --- Database ---`), not a key's comment
+                        pending.clear();
+                    } else if !c.is_empty() {
                         pending.push(c.to_string());
                     }
                     continue;
@@ -601,7 +604,11 @@ REDIS_PASSWORD=
             ]
         );
         let k = |n: &str| keys.iter().find(|k| k.name == n).expect(n);
-        assert_eq!(k("DB_HOST").comment, "--- Database ---");
+        assert_eq!(
+            k("DB_HOST").comment,
+            "",
+            "a section heading is not a comment"
+        );
         assert_eq!(k("JWT_SECRET").comment, "Signs the access tokens");
         assert_eq!(k("JWT_SECRET").line, 9);
         assert!(k("IPFS_PROVIDER").optional);
