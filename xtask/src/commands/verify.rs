@@ -773,8 +773,26 @@ fn lint_key(ctx: &Ctx, name: &str, file: &str) -> Option<Key> {
     for b in tools::lint::binaries() {
         k.file_identity(&b);
     }
-    k.bytes(&std::fs::read(ctx.root.join(file)).ok()?);
+    k.bytes(
+        &crate::files::read_regular_bytes(&ctx.root.join(file), crate::files::MAX_GENERATED)
+            .ok()?,
+    );
     Some(k)
+}
+
+/// Why a linter stage does not run on `file`: missing, or not a regular file (a FIFO,
+/// device or /proc entry is never handed to a linter, which would block on it or read
+/// what it must not); the fresh stage names it.
+fn lint_input_refused(ctx: &Ctx, file: &str) -> Option<String> {
+    match crate::files::read_regular_bytes(&ctx.root.join(file), crate::files::MAX_GENERATED) {
+        Ok(_) => None,
+        Err(crate::files::Refused::Missing) => {
+            Some(format!("{file} is missing (see the fresh stage)"))
+        }
+        Err(_) => Some(format!(
+            "{file} is not a regular file of a sane size (see the fresh stage)"
+        )),
+    }
 }
 
 const WORKFLOW_DETAIL: &str = "actionlint and zizmor --offline on the workflow";
@@ -786,12 +804,8 @@ const HADOLINT_DETAIL: &str = "hadolint on the Dockerfile";
 fn workflow_stage(ctx: &Ctx) -> Stage {
     let t = Instant::now();
     let file = stack::WORKFLOW;
-    if !ctx.root.join(file).is_file() {
-        return Stage::not_run(
-            "workflow",
-            t.elapsed(),
-            Status::Skipped(format!("{file} is missing (see the fresh stage)")),
-        );
+    if let Some(why) = lint_input_refused(ctx, file) {
+        return Stage::not_run("workflow", t.elapsed(), Status::Skipped(why));
     }
     let run = || -> Result<Vec<Finding>> {
         let (al, zz) = std::thread::scope(|s| {
@@ -822,12 +836,8 @@ fn workflow_stage(ctx: &Ctx) -> Stage {
 fn hadolint_stage(ctx: &Ctx) -> Stage {
     let t = Instant::now();
     let file = stack::DOCKERFILE;
-    if !ctx.root.join(file).is_file() {
-        return Stage::not_run(
-            "hadolint",
-            t.elapsed(),
-            Status::Skipped(format!("{file} is missing (see the fresh stage)")),
-        );
+    if let Some(why) = lint_input_refused(ctx, file) {
+        return Stage::not_run("hadolint", t.elapsed(), Status::Skipped(why));
     }
     let run = || -> Result<Vec<Finding>> {
         let out = tools::lint::hadolint(&ctx.root, file)?;
