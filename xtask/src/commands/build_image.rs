@@ -66,7 +66,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     require_fresh(ctx, &model)?;
     // what can be refused without an engine is refused first
     let (requested, by_name) = requested_base(args.node_image.as_deref(), &model.config);
-    if args.push && by_name {
+    if args.push && by_name && !crate::tools::registry::is_loopback(&model.config.registry) {
         return Err(refuse_push_on_standin(&requested));
     }
     crate::stack::check_node_run_base(&model.stack.image, &requested)?;

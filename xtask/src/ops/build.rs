@@ -295,7 +295,8 @@ pub fn requested_base(option: Option<&str>, cfg: &Config) -> (String, bool) {
 pub fn refuse_push_on_standin(node_image: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "refusing --push: the image would be built on the STAND-IN base {node_image} (a local stand-in for {}, not the real image). \
-         Build on the real base to push: drop `--node-image standin` and set node.image to {} in the config",
+         Build on the real base to push: drop `--node-image standin` and set node.image to {} in the config \
+         (a stand-in may only go to a local test registry on loopback: `--registry 127.0.0.1:PORT`)",
         standin::STANDS_FOR,
         standin::STANDS_FOR
     )
@@ -375,13 +376,16 @@ pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Pl
             .map_err(|m| anyhow::anyhow!("--owner {owner:?} is not a registry namespace: {m}"))?;
         config.owner = owner;
     }
+    // A stand-in may go to a registry on this machine's loopback (a local test registry),
+    // never anywhere else.
+    let local_registry = crate::tools::registry::is_loopback(&config.registry);
     let model = &Model {
         config,
         ..model.clone()
     };
     let (node_image, by_name) = requested_base(args.node_image.as_deref(), &model.config);
     crate::stack::check_node_run_base(&model.stack.image, &node_image)?;
-    if args.push && by_name {
+    if args.push && by_name && !local_registry {
         return Err(refuse_push_on_standin(&node_image));
     }
     if args.push && model.config.owner == "OWNER" {
@@ -405,11 +409,21 @@ pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Pl
         }
     };
     if args.push && standin.is_some() {
-        return Err(refuse_push_on_standin(&node_image));
+        if !local_registry {
+            return Err(refuse_push_on_standin(&node_image));
+        }
+        eprintln!(
+            "build-image: pushing an image on the STAND-IN base {node_image} to {}: allowed because that registry is on this \
+             machine's loopback (a local test registry); a push to any other registry is refused",
+            model.config.registry
+        );
     }
+    // A push sends every tag: only the registry ones, never the bare local name (which
+    // would go to Docker Hub).
     let mut tags_out: Vec<String> = std::iter::once(&tag)
         .chain(&args.extra_tags)
         .flat_map(|t| tags(&model.config, t))
+        .filter(|t| !args.push || crate::tools::registry::registry_of(t).is_some())
         .collect();
     let (cache_from, cache_to, mut notes) = cache_specs(model, args, docker, &mut tags_out)?;
     let git_info = git::info(&ctx.root);

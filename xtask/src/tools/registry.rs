@@ -191,6 +191,28 @@ impl Drop for LocalRegistry {
     }
 }
 
+/// Is `registry` (the host part of an image reference) a registry on this machine's
+/// loopback? Pushing an image built on a STAND-IN base is allowed only there.
+pub fn is_loopback(registry: &str) -> bool {
+    let host = if let Some(v6) = registry.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        registry.split(':').next().unwrap_or("")
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|a| a.is_loopback())
+            .unwrap_or(false)
+}
+
+/// The registry host of an image reference (`host[:port]/path:tag`), when it names one.
+pub fn registry_of(image: &str) -> Option<&str> {
+    let (first, rest) = image.split_once('/')?;
+    (!rest.is_empty() && (first.contains('.') || first.contains(':') || first == "localhost"))
+        .then_some(first)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
