@@ -251,6 +251,228 @@ fn the_workflow_steps_that_call_xtask_pass_in_order() {
     }
 }
 
+/// A Docker engine of this test's own, with an empty build cache, in private mount, network
+/// and pid namespaces (as the fault tests' own engine: nothing it does touches the host's
+/// network or the shared engine), with the local registry's storage served inside its
+/// network namespace on the same `127.0.0.1:<port>`, so the image references are the same.
+/// Everything in the namespaces dies with `unshare` (our own child, killed on drop).
+struct FreshEngine {
+    dir: TempDir,
+    unshare: std::process::Child,
+}
+
+impl FreshEngine {
+    fn start(tag: &str, reg: &xtask::tools::registry::LocalRegistry) -> FreshEngine {
+        let dir = TempDir::new(tag);
+        let d = dir.path();
+        for sub in ["data", "exec"] {
+            std::fs::create_dir_all(d.join(sub)).expect("mkdir");
+        }
+        std::fs::write(d.join("daemon.json"), "{}\n").expect("write");
+        let reg_cfg = d.join("registry.yml");
+        std::fs::write(
+            &reg_cfg,
+            xtask::tools::registry::config_text(&reg.dir().join("storage"), reg.port()),
+        )
+        .expect("registry config");
+        let script = format!(
+            "set -e\nip link set lo up\nip route add blackhole default\n\
+             if [ -d /run/containerd ]; then mount -t tmpfs tmpfs /run/containerd; fi\n\
+             docker-registry serve {reg_cfg} >{reg_log} 2>&1 &\n\
+             exec dockerd --host unix://{sock} --data-root {data} --exec-root {exec} \
+             --pidfile {pid} --config-file {cfg} --iptables=false \
+             --containerd-namespace xtask-cache16 --containerd-plugins-namespace xtask-cache16-plugins",
+            reg_cfg = reg_cfg.display(),
+            reg_log = d.join("registry.log").display(),
+            sock = d.join("docker.sock").display(),
+            data = d.join("data").display(),
+            exec = d.join("exec").display(),
+            pid = d.join("dockerd.pid").display(),
+            cfg = d.join("daemon.json").display(),
+        );
+        let log = std::fs::File::create(d.join("dockerd.log")).expect("log");
+        let unshare = Command::new("unshare")
+            .args([
+                "--mount",
+                "--net",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--propagation",
+                "private",
+                "--kill-child",
+                "--",
+                "sh",
+                "-c",
+                &script,
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("unshare runs");
+        let e = FreshEngine { dir, unshare };
+        let t = std::time::Instant::now();
+        loop {
+            let r = e.docker(&["info", "--format", "{{.ServerVersion}}"]);
+            if r.code == 0 && !r.stdout.trim().is_empty() {
+                return e;
+            }
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(90),
+                "our own dockerd did not answer within 90 s; its log:\n{}",
+                std::fs::read_to_string(e.dir.path().join("dockerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.dir.path().join("docker.sock").display())
+    }
+
+    fn docker(&self, args: &[&str]) -> Run {
+        Run::from(
+            Command::new("docker")
+                .env("DOCKER_HOST", self.host())
+                .args(args)
+                .output()
+                .expect("docker runs"),
+        )
+    }
+}
+
+impl Drop for FreshEngine {
+    fn drop(&mut self) {
+        // --kill-child: everything in the namespaces dies with unshare (our own child)
+        let _ = self.unshare.kill();
+        let _ = self.unshare.wait();
+    }
+}
+
+/// The build-step lines buildx marked CACHED, from a plain progress log.
+fn cached_steps(log: &str) -> Vec<String> {
+    let mut names = std::collections::BTreeMap::new();
+    let mut cached = Vec::new();
+    for l in log.lines() {
+        let Some(rest) = l.strip_prefix('#') else {
+            continue;
+        };
+        let Some((n, text)) = rest.split_once(' ') else {
+            continue;
+        };
+        if text.starts_with('[') {
+            names
+                .entry(n.to_string())
+                .or_insert_with(|| text.to_string());
+        }
+        if text.trim() == "CACHED" {
+            cached.push(names.get(n).cloned().unwrap_or_else(|| format!("#{n}")));
+        }
+    }
+    cached
+}
+
+/// `--cache registry` engages: the image is pushed with its cache to
+/// `<registry>/<owner>/<image>:buildcache` (the local registry standing in for GHCR), then
+/// a build in a FRESH builder (an engine of this test's own in its own namespaces, empty
+/// build cache, only the STAND-IN base loaded, no network but the registry) imports layers from there instead of building them: no
+/// `pnpm install` and no build script runs again. On this machine the builder is the
+/// engine's `docker` driver, whose cache export is inline (in the image pushed to
+/// `:buildcache`; here it covered every step); docker/setup-buildx-action's docker-container
+/// builder writes a mode=max cache manifest to the same reference, which this engine cannot.
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine (as root, to start a second dockerd in its own namespaces) and docker-registry: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn the_registry_cache_is_imported_by_a_fresh_builder() {
+    engine();
+    let _lock = engine_lock();
+    let reg = xtask::tools::registry::LocalRegistry::start("cache16")
+        .expect("a local registry (apt-get install docker-registry, or .ci/install-tools.sh)");
+    let t = sample_copy("cache16");
+    let root = t.path();
+    config_set(root, "project.registry", &reg.host());
+    config_set(root, "project.owner", "cache16");
+    gen(root);
+    let root_s = root.to_string_lossy().to_string();
+    let build = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec![
+            "--root",
+            root_s.as_str(),
+            "build-image",
+            "--node-image",
+            "standin",
+            "--cache",
+            "registry",
+            "--progress",
+            "plain",
+        ];
+        args.extend_from_slice(extra);
+        xtask_env(root, &args, env)
+    };
+    let first = build(&["--push", "--tag", "c1"], &[]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let tags = reg.catalog().expect("catalog");
+    assert!(
+        tags.contains(&"cache16/cipherbox-api".to_string()),
+        "{tags:?}"
+    );
+
+    let fresh = FreshEngine::start("cache16-engine", &reg);
+    let mut save = Command::new("docker")
+        .args(["save", "xtask.local/node:22-standin"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker save");
+    let load = Command::new("docker")
+        .env("DOCKER_HOST", fresh.host())
+        .arg("load")
+        .stdin(save.stdout.take().expect("pipe"))
+        .output()
+        .expect("docker load");
+    assert!(
+        save.wait().expect("docker save ends").success(),
+        "docker save"
+    );
+    assert!(
+        load.status.success(),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let du = fresh.docker(&["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]);
+    assert!(
+        du.stdout.contains("Build Cache 0"),
+        "the fresh builder starts with no build cache: {}",
+        du.stdout
+    );
+    let host = fresh.host();
+    let second = build(&["--tag", "c2"], &[("DOCKER_HOST", host.as_str())]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    let log = second.stderr.clone();
+    let cache_ref = format!("{}/cache16/cipherbox-api:buildcache", reg.host());
+    assert!(
+        log.contains("importing cache manifest from") && log.contains(&cache_ref),
+        "the fresh builder imports {cache_ref}:\n{log}"
+    );
+    let cached = cached_steps(&log);
+    eprintln!(
+        "fresh builder: {} step(s) taken from the registry cache {cache_ref}: {cached:#?}",
+        cached.len()
+    );
+    for stage in ["[deps ", "[prod-deps ", "[build ", "[runtime "] {
+        assert!(
+            cached.iter().any(|s| s.starts_with(stage)),
+            "{stage}...] comes from the cache in the fresh builder: {cached:?}\n{log}"
+        );
+    }
+    assert!(
+        !log.lines().any(|l| l.contains("Progress: resolved")),
+        "pnpm install ran again in the fresh builder:\n{log}"
+    );
+}
+
 /// The step runner is not a rubber stamp: a flag the CLI does not know (as after a rename
 /// on one side only) fails the step that passes it, before any engine is asked.
 #[test]
