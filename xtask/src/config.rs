@@ -1328,6 +1328,31 @@ mod tests {
     }
 
     #[test]
+    fn action_pins_are_one_table_updatable_by_config_set() {
+        let sha = "1111111111111111111111111111111111111111";
+        let text = set_value(
+            TEMPLATE,
+            "actions.checkout",
+            &format!("{sha} # v9.9.9"),
+            "t",
+        )
+        .expect("set");
+        let c = parse(&text, "t").expect("parses");
+        let pin = c.actions.iter().find(|p| p.key == "checkout").expect("pin");
+        assert_eq!((pin.sha.as_str(), pin.tag.as_str()), (sha, "v9.9.9"));
+        assert_eq!(
+            get_value(&c, "actions.checkout").expect("get"),
+            format!("\"{sha} # v9.9.9\"")
+        );
+        assert!(set_value(TEMPLATE, "actions.checkout", "v5", "t").is_err());
+        let text = set_value(TEMPLATE, "ci.cache", "gha", "t").expect("set");
+        assert_eq!(parse(&text, "t").expect("parses").ci.cache, CiCache::Gha);
+        assert!(set_value(TEMPLATE, "ci.cache", "s3", "t").is_err());
+        let text = set_value(TEMPLATE, "ci.deploy", "true", "t").expect("set");
+        assert!(parse(&text, "t").expect("parses").ci.deploy);
+    }
+
+    #[test]
     fn every_schema_key_has_a_getter() {
         let c = Config::default();
         for k in keys() {
