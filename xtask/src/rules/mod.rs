@@ -16,6 +16,7 @@ pub mod external;
 pub mod fixtures;
 pub mod ignore;
 pub mod ops;
+pub mod shape;
 pub mod workflow;
 
 #[cfg(test)]
@@ -171,6 +172,7 @@ pub fn registry() -> Vec<&'static Rule> {
         .chain(cross::RULES)
         .chain(workflow::RULES)
         .chain(env::RULES)
+        .chain(shape::RULES)
         .collect()
 }
 
