@@ -543,6 +543,20 @@ fn cases() -> Vec<Case> {
             message: "apps/api/tsconfig.json extends \"../../../outside/tsconfig.json\", outside the monorepo root",
         },
         Case {
+            id: "monorepo-lockfile-out-of-date",
+            setup: |r| edit(r, "apps/api/package.json", "\"pg\": \"^8.23.1\"", "\"pg\": \"^8.24.0\""),
+            args: &["gen"],
+            code: 2,
+            message: "pnpm-lock.yaml is out of date: apps/api/package.json has dependencies pg \"^8.24.0\", the lockfile \"^8.23.1\"; run `pnpm install` at the root and commit pnpm-lock.yaml",
+        },
+        Case {
+            id: "monorepo-lockfile-out-of-date-verify",
+            setup: |r| edit(r, "apps/api/package.json", "\"pg\": \"^8.23.1\"", "\"pg\": \"^8.24.0\""),
+            args: &["verify", "--static"],
+            code: 2,
+            message: "pnpm-lock.yaml is out of date: apps/api/package.json has dependencies pg \"^8.24.0\", the lockfile \"^8.23.1\"",
+        },
+        Case {
             id: "unknown-command",
             setup: |_| {},
             args: &["deploy"],
@@ -2097,6 +2111,13 @@ fn link_and_file_dependencies_are_followed() {
             "apps/api/package.json",
             "\"workspace:*\"",
             &format!("{spec:?}"),
+        );
+        // the lockfile as `pnpm install` would write it for that specifier
+        edit(
+            root,
+            "pnpm-lock.yaml",
+            "specifier: workspace:*",
+            &format!("specifier: {spec}"),
         );
         let r = xtask(root, &["gen", "--root", "."]);
         assert_eq!(Some(r.code), f.code, "{spec}: {}", r.all());

@@ -50,6 +50,20 @@ fn adding_a_workspace_dependency_makes_check_fail_with_the_copy_line() {
         "\"@cipherbox/crypto\": \"workspace:*\",\n    \"@cipherbox/storage\": \"workspace:*\",",
     );
     std::fs::write(&api, text).expect("write");
+    // the lockfile as `pnpm install` writes it (gen refuses an out-of-date one)
+    let lock = root.join("pnpm-lock.yaml");
+    let text = read(&lock)
+        .replacen(
+            "importers:\n\n",
+            "importers:\n\n  packages/storage: {}\n\n",
+            1,
+        )
+        .replacen(
+            "  apps/api:\n    dependencies:\n",
+            "  apps/api:\n    dependencies:\n      '@cipherbox/storage':\n        specifier: workspace:*\n        version: link:../../packages/storage\n",
+            1,
+        );
+    std::fs::write(&lock, text).expect("write");
     let before = snapshot_tree(&root.join("infra"));
     let r = xtask(root, &["gen", "--check", "--root", "."]);
     assert_eq!(r.code, 1, "{}", r.all());

@@ -47,6 +47,7 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let model = ctx.model()?;
+    crate::workspace::check_lockfile(&model.workspace, &model.closure)?;
     let files = render::all(&model.stack);
     let checked = generated::check_all(&ctx.root, &files)?;
     if args.check {

@@ -101,6 +101,7 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let t0 = Instant::now();
     let model = ctx.model()?;
+    crate::workspace::check_lockfile(&model.workspace, &model.closure)?;
     let waivers = &model.config.waivers;
     for w in waivers {
         if !rules::known_id(&w.rule) {
