@@ -785,14 +785,12 @@ fn lint_key(ctx: &Ctx, name: &str, file: &str) -> Option<Key> {
 /// device or /proc entry is never handed to a linter, which would block on it or read
 /// what it must not); the fresh stage names it.
 fn lint_input_refused(ctx: &Ctx, file: &str) -> Option<String> {
-    match crate::files::read_regular_bytes(&ctx.root.join(file), crate::files::MAX_GENERATED) {
-        Ok(_) => None,
-        Err(crate::files::Refused::Missing) => {
-            Some(format!("{file} is missing (see the fresh stage)"))
-        }
-        Err(_) => Some(format!(
-            "{file} is not a regular file of a sane size (see the fresh stage)"
-        )),
+    // a symbolic link is refused too: a linter would follow it out of the repository
+    match generated::read_generated(&ctx.root.join(file)) {
+        Ok(generated::OnDisk::Text(_)) => None,
+        Ok(generated::OnDisk::Missing) => Some(format!("{file} is missing (see the fresh stage)")),
+        Ok(generated::OnDisk::Foreign(why)) => Some(format!("{file} {why} (see the fresh stage)")),
+        Err(e) => Some(format!("{e:#}")),
     }
 }
 
