@@ -559,9 +559,9 @@ fn cases() -> Vec<Case> {
         Case {
             id: "unknown-command",
             setup: |_| {},
-            args: &["deploy"],
+            args: &["deplyo"],
             code: 2,
-            message: "unknown command \"deploy\"",
+            message: "unknown command \"deplyo\"",
         },
         Case {
             id: "unknown-option",

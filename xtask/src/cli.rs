@@ -10,8 +10,8 @@ use lexopt::prelude::*;
 use lexopt::Arg;
 
 use crate::commands::{
-    self, bench, build_image, config_cmd, engine, gen, rehearse, smoke, standin, verify, Ctx,
-    Outcome,
+    self, bench, bench_deploy, build_image, config_cmd, deploy, engine, gen, rehearse, smoke,
+    standin, verify, Ctx, Outcome,
 };
 use crate::tools::docker::Progress;
 
@@ -251,6 +251,8 @@ fn dispatch(args: Vec<OsString>) -> Result<Outcome> {
         "smoke" => ("smoke", smoke::HELP),
         "bench" => ("bench", bench::HELP),
         "rehearse" => ("rehearse", rehearse::HELP),
+        "deploy" => ("deploy", deploy::HELP),
+        "bench-deploy" => ("bench-deploy", bench_deploy::HELP),
         other => bail!(
             "unknown command {other:?}; commands: {} (see `cargo xtask --help`)",
             commands::NAMES.join(", ")
@@ -363,6 +365,7 @@ fn dispatch(args: Vec<OsString>) -> Result<Outcome> {
                         }
                     }
                     "--owner" => a.owner = Some(w.value()?),
+                    "--registry" => a.registry = Some(w.value()?),
                     "--node-image" => a.node_image = Some(w.value()?),
                     "--platform" => a.platform = Some(w.value()?),
                     "--push" => a.push = true,
@@ -420,6 +423,73 @@ fn dispatch(args: Vec<OsString>) -> Result<Outcome> {
                 }
             }
             bench::run(&g.ctx()?, &a)
+        }
+        "bench-deploy" => {
+            let mut a = bench_deploy::Args::default();
+            while let Some(word) = w.next()? {
+                let Word::Opt(o) = &word else {
+                    return Err(w.unexpected(word));
+                };
+                match o.as_str() {
+                    "--node-image" => a.node_image = w.value()?,
+                    "--format" => {
+                        a.json = match w.value()?.as_str() {
+                            "json" => true,
+                            "human" => false,
+                            other => bail!("--format {other:?}: want human or json"),
+                        }
+                    }
+                    _ => return Err(w.unexpected(word)),
+                }
+            }
+            bench_deploy::run(&g.ctx()?, &a)
+        }
+        "deploy" => {
+            let mut a = deploy::Args::default();
+            while let Some(word) = w.next()? {
+                let Word::Opt(o) = &word else {
+                    return Err(w.unexpected(word));
+                };
+                match o.as_str() {
+                    "--host" => a.host = Some(w.value()?),
+                    "--context" => a.context = Some(w.value()?),
+                    "--image" => a.image = Some(w.value()?),
+                    "--tag" => a.tag = Some(w.value()?),
+                    "--rollback" => a.rollback = true,
+                    "--dir" => a.dir = Some(w.value()?),
+                    "--env-file" => a.env_file = Some(PathBuf::from(w.value()?)),
+                    "--certs" => a.certs = Some(PathBuf::from(w.value()?)),
+                    "--compose-file" => a.compose_files.push(PathBuf::from(w.value()?)),
+                    "--migrate" => a.migrate = Some(w.value()?),
+                    "--services" => {
+                        a.services = w
+                            .value()?
+                            .split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect()
+                    }
+                    "--timeout" => {
+                        a.timeout =
+                            number(&mut w, "--timeout", 1..=3600, "want seconds, 1 to 3600")?
+                    }
+                    "--grace" => {
+                        a.grace = number(&mut w, "--grace", 0..=600, "want seconds, 0 to 600")?
+                    }
+                    "--ssh-key" => a.ssh_key = Some(PathBuf::from(w.value()?)),
+                    "--known-hosts" => a.known_hosts = Some(PathBuf::from(w.value()?)),
+                    "--dry-run" => a.dry_run = true,
+                    "--format" => {
+                        a.json = match w.value()?.as_str() {
+                            "json" => true,
+                            "human" => false,
+                            other => bail!("--format {other:?}: want human or json"),
+                        }
+                    }
+                    _ => return Err(w.unexpected(word)),
+                }
+            }
+            deploy::run(&g.ctx()?, &a)
         }
         _ => {
             let mut a = rehearse::Args::default();

@@ -44,6 +44,7 @@ pub const LAYERS: &[(&str, u8, &str)] = &[
     ("rehearsal", 2, "pure"),
     ("proofs", 2, "pure"),
     ("bench", 2, "pure"),
+    ("deploy", 2, "pure"),
     // 3: operations several commands share
     ("ops", 3, "operations"),
     // 4, 5: the commands and the command line

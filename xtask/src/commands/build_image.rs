@@ -33,6 +33,8 @@ failed build shows the failing step's output and tags nothing.
 
 OPTIONS:
     --tag TAG              image tag (default: the config's project.tag); repeat for more tags
+    --registry HOST[:PORT] registry instead of project.registry, e.g. a local test registry
+                           (`127.0.0.1:5000`)
     --owner OWNER          registry namespace instead of project.owner (lowercased), e.g. in CI
                            `--owner \"${{ github.repository_owner }}\"`
     --node-image IMAGE     base image of every stage (default: the config's node.image);
@@ -66,7 +68,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     require_fresh(ctx, &model)?;
     // what can be refused without an engine is refused first
     let (requested, by_name) = requested_base(args.node_image.as_deref(), &model.config);
-    if args.push && by_name && !crate::tools::registry::is_loopback(&model.config.registry) {
+    let registry = args.registry.as_deref().unwrap_or(&model.config.registry);
+    if args.push && by_name && !crate::tools::registry::is_loopback(registry) {
         return Err(refuse_push_on_standin(&requested));
     }
     crate::stack::check_node_run_base(&model.stack.image, &requested)?;

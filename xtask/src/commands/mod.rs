@@ -1,8 +1,10 @@
 //! Subcommands: each a short function composing the modules below it.
 
 pub mod bench;
+pub mod bench_deploy;
 pub mod build_image;
 pub mod config_cmd;
+pub mod deploy;
 pub mod engine;
 pub mod gen;
 pub mod rehearse;
@@ -23,4 +25,6 @@ pub const NAMES: &[&str] = &[
     "smoke",
     "bench",
     "rehearse",
+    "deploy",
+    "bench-deploy",
 ];

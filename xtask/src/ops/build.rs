@@ -22,6 +22,8 @@ pub struct Args {
     pub extra_tags: Vec<String>,
     /// `--owner`: overrides project.owner (lowercased: registries want lowercase).
     pub owner: Option<String>,
+    /// `--registry`: overrides project.registry (e.g. a local test registry).
+    pub registry: Option<String>,
     pub node_image: Option<String>,
     pub platform: Option<String>,
     pub push: bool,
@@ -39,6 +41,7 @@ impl Default for Args {
             tag: None,
             extra_tags: Vec::new(),
             owner: None,
+            registry: None,
             node_image: None,
             platform: None,
             push: false,
@@ -375,6 +378,11 @@ pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Pl
         crate::config::validate_image_ref(&format!("{owner}/x"))
             .map_err(|m| anyhow::anyhow!("--owner {owner:?} is not a registry namespace: {m}"))?;
         config.owner = owner;
+    }
+    if let Some(r) = &args.registry {
+        crate::config::validate_image_ref(&format!("{r}/x/y"))
+            .map_err(|m| anyhow::anyhow!("--registry {r:?} is not a registry host: {m}"))?;
+        config.registry = r.clone();
     }
     // A stand-in may go to a registry on this machine's loopback (a local test registry),
     // never anywhere else.

@@ -3,6 +3,8 @@
 //! `tools/`, below `commands/`; an operation never imports a command.
 
 pub mod build;
+pub mod deploy;
+pub mod deploy_bench;
 pub mod smoke;
 
 use anyhow::Result;

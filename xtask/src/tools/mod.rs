@@ -20,9 +20,12 @@ pub mod lint;
 pub mod pnpm;
 pub mod probe;
 pub mod registry;
+pub mod request_loop;
 pub mod rustfmt;
+pub mod ssh;
 pub mod standin;
 pub mod standins;
+pub mod testhost;
 pub mod xtask_bin;
 
 use std::io::{BufRead, BufReader, Read};

@@ -213,9 +213,153 @@ pub fn registry_of(image: &str) -> Option<&str> {
         .then_some(first)
 }
 
+/// A second `docker-registry serve` on the same storage, on another address of this
+/// machine (the host side of a test's own veth pair, so an engine in that namespace can
+/// pull what was pushed on loopback). Stopped (by its own pid) on drop.
+pub struct Mirror {
+    child: Child,
+    pub addr: std::net::SocketAddr,
+}
+
+impl LocalRegistry {
+    /// The tags of `repo` (`GET /v2/<repo>/tags/list`), for assertions.
+    pub fn tags(&self, repo: &str) -> Result<Vec<String>> {
+        let (code, body) = super::http::get(
+            &self.host(),
+            &format!("/v2/{repo}/tags/list"),
+            Duration::from_secs(5),
+        )?;
+        if code != 200 {
+            bail!("the registry's tags of {repo} answered {code}: {body}");
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(&body).context("the registry's tags list is not JSON")?;
+        Ok(v["tags"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Serves this registry's storage also on `ip`, same port.
+    pub fn serve_also(&self, ip: std::net::IpAddr) -> Result<Mirror> {
+        let bin = find("docker-registry", FIX)?;
+        let addr = std::net::SocketAddr::new(ip, self.port);
+        let text = config_text(&self.dir.join("storage"), self.port).replace(
+            &format!("addr: 127.0.0.1:{}", self.port),
+            &format!("addr: {addr}"),
+        );
+        let cfg = self.dir.join(format!("config-{ip}.yml"));
+        std::fs::write(&cfg, text).with_context(|| format!("cannot write {}", cfg.display()))?;
+        let log_path = self.dir.join(format!("registry-{ip}.log"));
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("cannot create {}", log_path.display()))?;
+        let err = log.try_clone().context("registry log handle")?;
+        let child = Command::new(&bin)
+            .arg("serve")
+            .arg(&cfg)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("cannot start {}", bin.display()))?;
+        let mut m = Mirror { child, addr };
+        let t = Instant::now();
+        loop {
+            if super::http::get(&addr.to_string(), "/v2/", Duration::from_secs(2))
+                .is_ok_and(|(code, _)| code == 200)
+            {
+                return Ok(m);
+            }
+            if let Some(st) = m.child.try_wait().context("registry status")? {
+                bail!(
+                    "docker-registry on {addr} exited ({st}): {}",
+                    file_tail(&log_path, 20)
+                );
+            }
+            if t.elapsed() > Duration::from_secs(20) {
+                bail!("docker-registry on {addr} did not answer within 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builds `FROM base` plus `lines` as `tag` on the local engine (the Dockerfile on stdin, no
+/// context) and pushes it: a changed or deliberately broken variant of an image, for
+/// deploy tests and benchmarks.
+pub fn derive_and_push(base: &str, lines: &str, tag: &str) -> Result<()> {
+    let docker = find("docker", super::docker::CLI_FIX)?;
+    let sh = super::shell()?;
+    let df = format!("FROM {base}\n{lines}\n");
+    let out = sh
+        .cmd(&docker)
+        .args(["build", "--quiet", "-t", tag, "-"])
+        .stdin(df.as_bytes())
+        .quiet()
+        .ignore_status()
+        .output()
+        .context("docker build")?;
+    if !out.status.success() {
+        bail!(
+            "docker build {tag}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let c = super::capture(sh.cmd(&docker).args(["push", tag]))?;
+    if !c.ok() {
+        bail!("docker push {tag}: {}", c.detail());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_registries() {
+        for r in [
+            "127.0.0.1:5000",
+            "localhost:5000",
+            "localhost",
+            "[::1]:5000",
+            "127.1.2.3",
+        ] {
+            assert!(is_loopback(r), "{r}");
+        }
+        for r in [
+            "ghcr.io",
+            "10.0.0.1:5000",
+            "registry.local:5000",
+            "[fd00::1]:5000",
+            "docker.io",
+        ] {
+            assert!(!is_loopback(r), "{r}");
+        }
+    }
+
+    #[test]
+    fn registry_of_references() {
+        assert_eq!(
+            registry_of("127.0.0.1:5000/o/api:1"),
+            Some("127.0.0.1:5000")
+        );
+        assert_eq!(registry_of("ghcr.io/o/api:1"), Some("ghcr.io"));
+        assert_eq!(registry_of("localhost/api"), Some("localhost"));
+        assert_eq!(registry_of("o/api:1"), None);
+        assert_eq!(registry_of("api:1"), None);
+    }
 
     #[test]
     fn config_is_loopback_with_quoted_storage() {

@@ -1,0 +1,393 @@
+//! `cargo xtask deploy` for real: a local registry (Debian's docker-registry), an SSH test
+//! host (a network namespace with its own dockerd and sshd, reached with a key made for the
+//! test), and a bounded HTTPS request loop through Caddy during every rollout and rollback.
+//! Under CI=true (or XTASK_TESTS=engine) a missing engine, sshd or registry fails these
+//! tests; elsewhere `cargo test` reports them as ignored, with the reason. Everything started (namespace, daemons, registry) is stopped on drop, also on
+//! failure.
+
+mod support;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use xtask::tools::registry::LocalRegistry;
+use xtask::tools::request_loop::{LoadReport, Loop, Target};
+use xtask::tools::testhost::TestHost;
+
+use support::{
+    assert_refused, build_on_standin, docker, engine, engine_lock, json_of, repo_root, sample_copy,
+    tool, xtask, Images, Run,
+};
+
+fn show(r: &Run) -> String {
+    format!(
+        "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+        r.code, r.stdout, r.stderr
+    )
+}
+
+fn requirements() {
+    engine();
+    tool(
+        "/usr/sbin/sshd",
+        &["-V"],
+        "apt-get install -y openssh-server (bash .ci/install-tools.sh)",
+    );
+    tool(
+        "docker-registry",
+        &["--version"],
+        "apt-get install -y docker-registry (bash .ci/install-tools.sh)",
+    );
+}
+
+/// Builds `FROM base` + `lines` as `tag` on the local engine and pushes it.
+fn derive_and_push(base: &str, lines: &str, tag: &str) {
+    let df = format!("FROM {base}\n{lines}\n");
+    let mut c = std::process::Command::new("docker")
+        .args(["build", "--quiet", "-t", tag, "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker build");
+    use std::io::Write;
+    c.stdin
+        .take()
+        .expect("stdin")
+        .write_all(df.as_bytes())
+        .expect("write");
+    let o = c.wait_with_output().expect("build");
+    assert!(
+        o.status.success(),
+        "docker build {tag}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let p = docker(&["push", tag]);
+    assert_eq!(p.code, 0, "docker push {tag}: {}", p.all());
+}
+
+fn loop_through(host: &TestHost, cacert: &Path) -> Loop {
+    Loop::start(Target {
+        url: "https://localhost:443/health".into(),
+        resolve: format!("localhost:443:{}", host.ns_ip),
+        cacert: cacert.to_path_buf(),
+        max_requests: 3000,
+        max_duration: Duration::from_secs(240),
+        interval: Duration::from_millis(50),
+    })
+    .expect("request loop starts")
+}
+
+fn assert_no_failures(what: &str, l: &LoadReport) {
+    eprintln!("{what}: {}", l.line());
+    assert!(l.sent >= 20, "{what}: only {} requests sent", l.sent);
+    assert_eq!(l.failed, 0, "{what}: {:?}", l.first_failures);
+}
+
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine, sshd and docker-registry, as root: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn deploy_rolls_out_rolls_back_and_returns_with_zero_failed_requests() {
+    requirements();
+    let _one = engine_lock();
+    let copy = sample_copy("deploy15");
+    let root = copy.path();
+    let root_s = root.to_str().expect("utf-8");
+
+    // The stand-ins for postgres/redis/caddy (built once, reused) and the engine's API build.
+    let r = xtask(
+        root,
+        &["--root", root_s, "rehearse", "--build-only", "--standins"],
+    );
+    assert_eq!(r.code, 0, "{}", show(&r));
+
+    // The registry: one storage, served on loopback (pushes from this engine) and on the test
+    // host's veth address (pulls by the host's engine).
+    let registry = LocalRegistry::start("deploy15").expect("registry");
+    let port = registry.port();
+    let host = TestHost::start("i15", |ip| vec![format!("{ip}:{port}")]).expect("test host");
+    let mirror = registry
+        .serve_also(IpAddr::V4(host.host_ip))
+        .expect("registry on the veth address");
+    let local = format!("127.0.0.1:{port}");
+    let remote = format!("{}:{port}", host.host_ip);
+
+    // build-image --push of a stand-in-based image: allowed to the loopback registry, said so.
+    let v1 = format!("{local}/test15/cipherbox-api:v1");
+    let mut images = Images(vec![v1.clone()]);
+    let r = build_on_standin(
+        root,
+        "v1",
+        &["--registry", &local, "--owner", "test15", "--push"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", show(&r));
+    assert!(r.stderr.contains("local test registry"), "{}", show(&r));
+    assert_eq!(registry.tags("test15/cipherbox-api").expect("tags"), ["v1"]);
+    assert_eq!(docker(&["pull", &v1]).code, 0);
+    for (tag, lines) in [
+        ("v2", "LABEL xtask.test.revision=2"),
+        ("exits", "CMD [\"node\", \"-e\", \"process.exit(3)\"]"),
+        (
+            "unhealthy",
+            "CMD [\"node\", \"-e\", \"require('http').createServer((q,s)=>{s.statusCode=503;s.end()}).listen(3000)\"]",
+        ),
+    ] {
+        let t = format!("{local}/test15/cipherbox-api:{tag}");
+        derive_and_push(&v1, lines, &t);
+        images.0.push(t);
+    }
+
+    // The host already has the third-party stand-ins (it could pull them from a registry too).
+    host.load_images(&[
+        "xtask.local/postgres:16-standin".into(),
+        "xtask.local/redis:7-standin".into(),
+        "xtask.local/caddy:2-standin".into(),
+    ])
+    .expect("stand-ins on the host");
+    let extra = root.join("standins.yml");
+    std::fs::write(
+        &extra,
+        "services:\n  postgres:\n    image: xtask.local/postgres:16-standin\n  redis:\n    image: xtask.local/redis:7-standin\n  caddy:\n    image: xtask.local/caddy:2-standin\n",
+    )
+    .expect("write");
+    let secret = format!("s3cret-{}", std::process::id());
+    let env = root.join("env.staging");
+    std::fs::write(
+        &env,
+        format!("DB_USERNAME=cipherbox\nDB_PASSWORD={secret}\nDB_DATABASE=cipherbox\nREDIS_PASSWORD={secret}\nTEE_WORKER_SECRET={secret}\n"),
+    )
+    .expect("write env");
+    let sh = xtask::tools::shell().expect("shell");
+    let certs = root.join("infra/certs");
+    xtask::tools::probe::self_signed_cert(
+        &sh,
+        &certs,
+        "origin.pem",
+        "origin-key.pem",
+        &["localhost".to_string()],
+    )
+    .expect("cert");
+    let cacert = certs.join("origin.pem");
+    let dir = host.dir.join("srv");
+    let dir_s = dir.to_str().expect("utf-8").to_string();
+    let url = host.url();
+    let key = host.key.to_str().expect("utf-8").to_string();
+    let kh = host.known_hosts.to_str().expect("utf-8").to_string();
+    let deploy = |extra_args: &[&str]| -> Run {
+        let mut a = vec![
+            "--root",
+            root_s,
+            "deploy",
+            "--host",
+            &url,
+            "--ssh-key",
+            &key,
+            "--known-hosts",
+            &kh,
+            "--dir",
+            &dir_s,
+            "--env-file",
+            env.to_str().expect("utf-8"),
+            "--compose-file",
+            extra.to_str().expect("utf-8"),
+            "--services",
+            "caddy",
+            "--grace",
+            "3",
+            "--format",
+            "json",
+        ];
+        a.extend_from_slice(extra_args);
+        xtask(root, &a)
+    };
+    let image = |t: &str| format!("{remote}/test15/cipherbox-api:{t}");
+
+    // First deploy: the stack comes up.
+    let r = deploy(&["--image", &image("v1"), "--timeout", "120"]);
+    assert_eq!(r.code, 0, "{}", show(&r));
+    let j = json_of(&r);
+    assert_eq!(j["result"], "deployed", "{}", show(&r));
+    assert!(
+        !r.all().contains(&secret),
+        "the env file's content was printed"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.join(".env.staging"))
+        .expect("env on host")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // A good rollout, under load.
+    let l = loop_through(&host, &cacert);
+    std::thread::sleep(Duration::from_secs(1));
+    let r = deploy(&["--image", &image("v2"), "--timeout", "90"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let load = l.stop();
+    assert_eq!(r.code, 0, "{}", show(&r));
+    let j = json_of(&r);
+    assert_eq!(j["result"], "deployed");
+    assert_eq!(j["previous"], image("v1"));
+    assert_no_failures("rollout v1 -> v2", &load);
+
+    // An image that exits at boot: rolled back, the old one never stopped.
+    for (bad, timeout) in [("exits", "60"), ("unhealthy", "25")] {
+        let l = loop_through(&host, &cacert);
+        std::thread::sleep(Duration::from_secs(1));
+        let r = deploy(&["--image", &image(bad), "--timeout", timeout]);
+        std::thread::sleep(Duration::from_secs(1));
+        let load = l.stop();
+        assert_eq!(r.code, 1, "{bad}: {}", show(&r));
+        let j = json_of(&r);
+        assert_eq!(j["result"], "rolled-back", "{bad}");
+        assert_eq!(j["old_kept_serving"], true, "{bad}");
+        assert_eq!(j["previous"], image("v2"), "{bad}");
+        assert!(j["failed_step"] == "health", "{bad}: {j}");
+        assert_no_failures(&format!("broken image ({bad}) rolled back"), &load);
+    }
+    let running = host
+        .docker(&[
+            "ps",
+            "--filter",
+            "label=com.docker.compose.service=api",
+            "--format",
+            "{{.Image}}",
+        ])
+        .expect("ps");
+    assert_eq!(running.stdout.trim(), image("v2"));
+
+    // --rollback: back to v1, the same health-gated way.
+    let l = loop_through(&host, &cacert);
+    std::thread::sleep(Duration::from_secs(1));
+    let r = deploy(&["--rollback", "--timeout", "90"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let load = l.stop();
+    assert_eq!(r.code, 0, "{}", show(&r));
+    let j = json_of(&r);
+    assert_eq!(j["action"], "rollback");
+    assert_eq!(j["image"], image("v1"));
+    assert_eq!(j["previous"], image("v2"));
+    assert_no_failures("--rollback v2 -> v1", &load);
+    // Nothing older: a second rollback has nowhere to go (exit 2, says why).
+    let r = deploy(&["--rollback"]);
+    assert_refused(&r, &["nothing to return to"]);
+    drop(mirror);
+    drop(host);
+    drop(registry);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_contacts_nothing() {
+    let copy = sample_copy("deploy15dry");
+    let root = copy.path();
+    let env = root.join("env.staging");
+    std::fs::write(&env, "DB_PASSWORD=never-printed-15\n").expect("write");
+    let r = xtask(
+        root,
+        &[
+            "--root",
+            root.to_str().expect("utf-8"),
+            "deploy",
+            "--host",
+            "ssh://deploy@192.0.2.1:2222",
+            "--image",
+            "registry.example/acme/api:v7",
+            "--env-file",
+            env.to_str().expect("utf-8"),
+            "--dry-run",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", show(&r));
+    let j = json_of(&r);
+    let plan: Vec<String> = j["plan"]
+        .as_array()
+        .expect("plan")
+        .iter()
+        .map(|s| s.as_str().unwrap_or("").to_string())
+        .collect();
+    let text = plan.join("\n");
+    assert!(
+        text.contains("docker pull registry.example/acme/api:v7"),
+        "{text}"
+    );
+    assert!(
+        text.contains("/srv/cipherbox-staging/.env.staging (mode 600"),
+        "{text}"
+    );
+    assert!(text.contains("--scale api="), "{text}");
+    assert!(!r.all().contains("never-printed-15"));
+}
+
+#[test]
+fn bad_deploy_arguments_exit_2_naming_the_fix() {
+    let root = repo_root();
+    for (args, want) in [
+        (vec!["deploy", "--image", "a/b:1"], "needs a host"),
+        (
+            vec!["deploy", "--host", "vps", "--image", "a/b:1"],
+            "ssh://",
+        ),
+        (
+            vec![
+                "deploy",
+                "--host",
+                "ssh://-oProxyCommand=x",
+                "--image",
+                "a/b:1",
+            ],
+            "not a host name",
+        ),
+        (
+            vec![
+                "deploy",
+                "--host",
+                "ssh://h",
+                "--rollback",
+                "--image",
+                "a/b:1",
+            ],
+            "takes no --image",
+        ),
+        (
+            vec![
+                "deploy",
+                "--host",
+                "ssh://h",
+                "--image",
+                "a/b:1",
+                "--env-file",
+                "/nonexistent/x",
+            ],
+            "does not exist",
+        ),
+    ] {
+        assert_refused(&xtask(&root, &args), &[want]);
+    }
+}
+
+#[test]
+fn a_stand_in_push_is_refused_for_any_registry_but_loopback() {
+    let root = repo_root();
+    for reg in ["ghcr.io", "10.0.0.1:5000", "registry.example:443"] {
+        let r = xtask(
+            &root,
+            &[
+                "build-image",
+                "--node-image",
+                "standin",
+                "--owner",
+                "test15",
+                "--registry",
+                reg,
+                "--push",
+            ],
+        );
+        assert_refused(&r, &["refusing --push", "local test registry"]);
+    }
+}

@@ -1,0 +1,367 @@
+//! `cargo xtask deploy`: put an API image on a compose host with a health-gated, start-first
+//! rollout and automatic rollback (see [`crate::deploy`]).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use super::{Ctx, Outcome};
+use crate::deploy::{self, Upload};
+use crate::ops::deploy as rollout;
+use crate::tools::ssh::{Ssh, Target};
+
+pub const HELP: &str = "\
+cargo xtask deploy: put a new API image on the staging host, health-gated, rolled back on failure
+
+USAGE:
+    cargo xtask deploy --host ssh://USER@HOST[:PORT] --image REF [OPTIONS]
+    cargo xtask deploy --host ssh://USER@HOST --rollback
+    cargo xtask deploy --host ... --dry-run            print the plan, touch nothing
+
+Over one SSH connection to a host with Docker and the compose v2 plugin:
+  1. uploads infra/docker-compose.staging.yml, the Caddyfile, infra/certs/* and the env file
+     (mode 600; its content is never printed) into the deploy directory (atomic writes);
+  2. pulls the image on the host;
+  3. runs the migration service (--migrate, when the compose files define it);
+  4. first deploy: `docker compose up -d --wait`; later deploys roll the API start-first:
+     a new container beside the old one, gated on its healthcheck; Caddy routes to both by the
+     service name; then the old one is stopped (SIGTERM, --grace) and removed;
+  5. on any failure (pull, migration, exited, restarting, unhealthy or not healthy within
+     --timeout) the new container's logs are shown, it is stopped and removed, the old one
+     (never stopped) keeps serving, and the exit code is 1;
+  6. the deployed images are kept in <dir>/.xtask-deploy/history on the host: --rollback
+     deploys the previous one the same way (health-gated) and drops the current entry.
+The API's host port is dropped on the host (docker-compose.deploy.yml, written by deploy): two
+API containers cannot bind one port during a rollout, and Caddy is the way in. Only the API is
+rolled; other services are started when missing and otherwise left running.
+
+OPTIONS:
+    --host ssh://USER@HOST[:PORT]   the compose host
+    --context NAME         a docker context whose endpoint is ssh://... (instead of --host)
+    --image REF            the image to deploy (default: <registry>/<owner>/<api.image>:<tag>
+                           from the config); use a digest or a unique tag, never latest
+    --tag TAG              shorthand for --image <registry>/<owner>/<api.image>:TAG
+    --rollback             return to the previous image in the host's history
+    --dir DIR              deploy directory on the host (default /srv/<compose project name>)
+    --env-file FILE        the env file uploaded as .env.staging (default infra/.env.staging)
+    --certs DIR            the origin certificate and key, uploaded to certs/ (mode 600;
+                           default infra/certs, when it exists)
+    --compose-file FILE    an extra compose file applied after the staging file (repeatable),
+                           e.g. the host's image mirror or resource overrides
+    --migrate SERVICE      run this one-shot compose service before the API is rolled
+                           (default: `migrate`, when the compose files define it)
+    --services LIST        comma-separated services the first deploy starts (default: all)
+    --timeout SECS         how long the new API may take to become healthy (default 120)
+    --grace SECS           how long the old API gets to finish its requests (default 10)
+    --ssh-key FILE         identity file (default: ssh's own)
+    --known-hosts FILE     the only known-hosts file to trust (default: ssh's own)
+    --dry-run              print the plan and exit 0; nothing is contacted
+    --format human|json    json: the report on stdout (steps, result, previous image, logs)
+    --root DIR             the pnpm monorepo (default: this workspace's root)
+    --config FILE          the config file (default: <root>/infra/stack.toml)
+    -h, --help             print this help
+
+EXIT: 0 deployed, 1 the new image failed and the old one was kept (or the first deploy failed),
+      2 could not run (bad option, stale infra/, host unreachable, no compose on the host,
+        nothing to roll back to).
+";
+
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub host: Option<String>,
+    pub context: Option<String>,
+    pub image: Option<String>,
+    pub tag: Option<String>,
+    pub rollback: bool,
+    pub dir: Option<String>,
+    pub env_file: Option<PathBuf>,
+    pub certs: Option<PathBuf>,
+    pub compose_files: Vec<PathBuf>,
+    pub migrate: Option<String>,
+    pub services: Vec<String>,
+    pub timeout: u64,
+    pub grace: u64,
+    pub ssh_key: Option<PathBuf>,
+    pub known_hosts: Option<PathBuf>,
+    pub dry_run: bool,
+    pub json: bool,
+}
+
+impl Default for Args {
+    fn default() -> Args {
+        Args {
+            host: None,
+            context: None,
+            image: None,
+            tag: None,
+            rollback: false,
+            dir: None,
+            env_file: None,
+            certs: None,
+            compose_files: Vec::new(),
+            migrate: None,
+            services: Vec::new(),
+            timeout: 120,
+            grace: 10,
+            ssh_key: None,
+            known_hosts: None,
+            dry_run: false,
+            json: false,
+        }
+    }
+}
+
+/// `--context NAME` → its ssh:// endpoint.
+fn context_host(name: &str) -> Result<String> {
+    let docker = crate::tools::docker::Docker::find()?;
+    let c = docker.capture([
+        "context",
+        "inspect",
+        name,
+        "--format",
+        "{{.Endpoints.docker.Host}}",
+    ])?;
+    if !c.ok() {
+        bail!("--context {name:?}: {}", c.detail());
+    }
+    let host = c.stdout.trim().to_string();
+    if !host.starts_with("ssh://") {
+        bail!("--context {name:?} points at {host}, not an ssh:// host: deploy uploads files and runs compose over SSH (create one with `docker context create NAME --docker host=ssh://user@host`)");
+    }
+    Ok(host)
+}
+
+fn plain_name(p: &std::path::Path) -> Result<String> {
+    let n = p
+        .file_name()
+        .and_then(|n| n.to_str())
+        .with_context(|| format!("{}: not a file name", p.display()))?;
+    if !n
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        || n.starts_with('.')
+    {
+        bail!(
+            "{}: use a plain file name (letters, digits, . _ -)",
+            p.display()
+        );
+    }
+    Ok(n.to_string())
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
+    let model = ctx.model()?;
+    super::require_fresh(ctx, &model)?;
+    let url = match (&args.host, &args.context) {
+        (Some(_), Some(_)) => bail!("give --host or --context, not both"),
+        (Some(h), None) => h.clone(),
+        (None, Some(c)) => context_host(c)?,
+        (None, None) => bail!("deploy needs a host: --host ssh://user@host (or --context NAME); see `cargo xtask deploy --help`"),
+    };
+    let target = Target::parse(&url)?;
+    if args.rollback && (args.image.is_some() || args.tag.is_some()) {
+        bail!("--rollback returns to the host's previous image: it takes no --image or --tag");
+    }
+    let image = if args.rollback {
+        None
+    } else {
+        let img = match (&args.image, &args.tag) {
+            (Some(_), Some(_)) => bail!("give --image or --tag, not both"),
+            (Some(i), None) => i.clone(),
+            (None, t) => {
+                let cfg = &model.config;
+                if cfg.owner == "OWNER" && args.image.is_none() {
+                    bail!("no --image, and project.owner is the placeholder OWNER: pass --image REF or set project.owner");
+                }
+                format!(
+                    "{}/{}/{}:{}",
+                    cfg.registry,
+                    cfg.owner,
+                    cfg.api.image,
+                    t.as_deref().unwrap_or(&cfg.tag)
+                )
+            }
+        };
+        crate::config::validate_image_ref(&img)
+            .map_err(|m| anyhow::anyhow!("--image {img:?}: {m}"))?;
+        Some(img)
+    };
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| format!("/srv/{}", model.stack.compose.project));
+    if !dir.starts_with('/') || dir.contains("..") || dir.chars().any(|c| c.is_control()) {
+        bail!("--dir {dir:?}: want an absolute path on the host");
+    }
+
+    // What goes up.
+    let infra = ctx.root.join(crate::stack::INFRA_DIR);
+    let env_file = args
+        .env_file
+        .clone()
+        .unwrap_or_else(|| infra.join(deploy::ENV_FILE));
+    if !env_file.is_file() {
+        bail!(
+            "the env file {} does not exist: copy infra/.env.staging.example, fill in the secrets (or pass --env-file FILE)",
+            env_file.display()
+        );
+    }
+    let mut files = vec![
+        rollout::LocalFile {
+            local: ctx.root.join(crate::stack::COMPOSE),
+            upload: Upload {
+                name: "docker-compose.staging.yml".into(),
+                mode: "644",
+                secret: false,
+            },
+        },
+        rollout::LocalFile {
+            local: ctx.root.join(crate::stack::CADDYFILE),
+            upload: Upload {
+                name: "Caddyfile".into(),
+                mode: "644",
+                secret: false,
+            },
+        },
+        rollout::LocalFile {
+            local: env_file,
+            upload: Upload {
+                name: deploy::ENV_FILE.into(),
+                mode: "600",
+                secret: true,
+            },
+        },
+    ];
+    let certs = args.certs.clone().unwrap_or_else(|| infra.join("certs"));
+    if args.certs.is_some() && !certs.is_dir() {
+        bail!("--certs {}: no such directory", certs.display());
+    }
+    if certs.is_dir() {
+        let mut names: Vec<_> = std::fs::read_dir(&certs)
+            .with_context(|| format!("cannot list {}", certs.display()))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+            .map(|e| e.path())
+            .collect();
+        names.sort();
+        for p in names {
+            let n = plain_name(&p)?;
+            files.push(rollout::LocalFile {
+                local: p,
+                upload: Upload {
+                    name: format!("certs/{n}"),
+                    mode: "600",
+                    secret: true,
+                },
+            });
+        }
+    }
+    let mut compose_files = vec!["docker-compose.staging.yml".to_string()];
+    for f in &args.compose_files {
+        if !f.is_file() {
+            bail!("--compose-file {}: no such file", f.display());
+        }
+        let n = plain_name(f)?;
+        if compose_files.contains(&n) || n == deploy::OVERRIDE_FILE {
+            bail!(
+                "--compose-file {}: that name is taken on the host",
+                f.display()
+            );
+        }
+        files.push(rollout::LocalFile {
+            local: f.clone(),
+            upload: Upload {
+                name: n.clone(),
+                mode: "644",
+                secret: false,
+            },
+        });
+        compose_files.push(n);
+    }
+    let o = rollout::Options {
+        dir: dir.clone(),
+        image: image.clone(),
+        rollback: args.rollback,
+        files,
+        compose_files,
+        migrate: Some(args.migrate.clone().unwrap_or_else(|| "migrate".into())),
+        services: args.services.clone(),
+        timeout: Duration::from_secs(args.timeout),
+        grace_secs: args.grace,
+        echo: true,
+    };
+
+    if args.dry_run {
+        let uploads: Vec<Upload> = o.files.iter().map(|f| f.upload.clone()).collect();
+        let plan = deploy::plan(&deploy::PlanInput {
+            host: &target.url(),
+            dir: &dir,
+            image: image.as_deref(),
+            rollback: args.rollback,
+            uploads: &uploads,
+            migrate: o.migrate.as_deref(),
+            services: &args.services,
+            timeout_secs: args.timeout,
+            compose_args: &rollout::compose_args_shown(&o),
+        });
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"dry_run": true, "plan": plan}))?
+            );
+        } else {
+            println!("deploy plan (--dry-run: nothing is contacted or changed):");
+            for (i, s) in plan.iter().enumerate() {
+                println!("  {:>2}. {s}", i + 1);
+            }
+        }
+        return Ok(Outcome::Pass);
+    }
+
+    let ssh = Ssh::new(target, args.ssh_key.as_deref(), args.known_hosts.as_deref())?;
+    let report = rollout::run(&ssh, &o)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    }
+    match report.result {
+        "deployed" => {
+            eprintln!(
+                "PASS  {} {} on {} in {:.1} s (before: {})",
+                if args.rollback {
+                    "rolled back to"
+                } else {
+                    "deployed"
+                },
+                report.image,
+                report.host,
+                report.secs,
+                report.previous.as_deref().unwrap_or("nothing")
+            );
+            Ok(Outcome::Pass)
+        }
+        _ => {
+            if !args.json && !report.logs.trim().is_empty() {
+                eprintln!(
+                    "logs of the failing container:\n{}",
+                    crate::tools::indent(report.logs.trim())
+                );
+            }
+            eprintln!(
+                "FAIL  {} did not go live on {} ({}): {}",
+                report.image,
+                report.host,
+                report.failed_step.as_deref().unwrap_or("?"),
+                if report.old_kept_serving {
+                    format!(
+                        "the previous API ({}) kept serving",
+                        report.previous.as_deref().unwrap_or("?")
+                    )
+                } else {
+                    "nothing was serving before".to_string()
+                }
+            );
+            Ok(Outcome::Fail)
+        }
+    }
+}
