@@ -9,7 +9,9 @@
 //!   holds `node:22-alpine` here); GHCR is a local registry (Debian's `docker-registry` on a
 //!   loopback port, set as `project.registry` before `gen`, so the generated login and push
 //!   name it); the engine's builder is the `docker` driver, so `--cache registry` pushes the
-//!   cache inline (build-image says so). A renamed flag makes a step exit 2, which fails it;
+//!   cache inline (build-image says so); no staging host: `deploy` runs with `--dry-run`
+//!   (its flags and inputs are checked, nothing is contacted). A renamed flag makes a step
+//!   exit 2, which fails it;
 //! - every file the workflow references exists in the monorepo it was generated for: the
 //!   sample, and each fixture set up as the README's "Using it on another pnpm monorepo"
 //!   says (only `xtask/`, `Cargo.toml` and `.cargo/` copied in).
@@ -43,6 +45,8 @@ fn expression(expr: &str) -> String {
         "github.sha" => SHA.into(),
         "github.actor" => "steps-test".into(),
         "secrets.GITHUB_TOKEN" => "test-token".into(),
+        // no staging host here: the deploy step runs with --dry-run (the shim adds it)
+        "secrets.STAGING_SSH_HOST" => "ssh://deploy@staging.invalid".into(),
         e if e.starts_with("secrets.") => format!("test-secret-{}", &e[8..]),
         other => panic!("the workflow uses ${{{{ {other} }}}}, which this test has no value for"),
     }
@@ -123,7 +127,7 @@ fn shim_dir(tag: &str) -> TempDir {
              # under test on the checkout; verify and build-image build on the STAND-IN base.\n\
              [ \"$1\" = xtask ] || {{ echo \"cargo shim: only cargo xtask runs here, not: cargo $*\" >&2; exit 97; }}\n\
              shift\n\
-             case \"$1\" in verify|build-image) set -- \"$@\" --node-image standin ;; esac\n\
+             case \"$1\" in verify|build-image) set -- \"$@\" --node-image standin ;; deploy) set -- \"$@\" --dry-run ;; esac\n\
              echo \"cargo shim: xtask --root $PWD $*\" >&2\n\
              exec '{}' --root \"$PWD\" \"$@\"\n",
             xtask_bin().display()
@@ -137,6 +141,11 @@ fn shim_dir(tag: &str) -> TempDir {
 
 /// Runs one step as GitHub's runner runs a bash `run:` step; returns its result.
 fn execute(root: &Path, shim: &Path, s: &RunStep) -> Run {
+    execute_in(root, shim, s, &std::env::temp_dir())
+}
+
+/// [`execute`] with `RUNNER_TEMP` = `runner_temp`.
+fn execute_in(root: &Path, shim: &Path, s: &RunStep, runner_temp: &Path) -> Run {
     let path = format!(
         "{}:{}",
         shim.display(),
@@ -147,7 +156,7 @@ fn execute(root: &Path, shim: &Path, s: &RunStep) -> Run {
         .current_dir(root)
         .env("PATH", path)
         .env("GITHUB_ACTIONS", "true")
-        .env("RUNNER_TEMP", std::env::temp_dir())
+        .env("RUNNER_TEMP", runner_temp)
         .env("XTASK_NO_CACHE", "1");
     for (k, v) in &s.env {
         cmd.env(k, v);
@@ -209,7 +218,12 @@ fn the_workflow_steps_that_call_xtask_pass_in_order() {
             && steps.iter().any(|s| s.script.contains("xtask build-image")),
         "the workflow's xtask steps: {names:?}"
     );
+    assert!(
+        steps.iter().any(|s| s.script.contains("xtask deploy")),
+        "the deploy job is rendered by default: {names:?}"
+    );
     let shim = shim_dir("steps16-shim");
+    let runner_temp = TempDir::new("steps16-runner-temp");
     for s in &steps {
         eprintln!(
             "== workflow step `{}: {}` (STAND-IN base, local registry {} for GHCR)",
@@ -217,7 +231,7 @@ fn the_workflow_steps_that_call_xtask_pass_in_order() {
             s.name,
             reg.host()
         );
-        let r = execute(root, shim.path(), s);
+        let r = execute_in(root, shim.path(), s, runner_temp.path());
         assert_eq!(
             r.code,
             0,
@@ -227,7 +241,21 @@ fn the_workflow_steps_that_call_xtask_pass_in_order() {
             s.script,
             r.all()
         );
+        // secrets are never printed, and the files they were written to are gone
+        for (k, v) in &s.env {
+            if k.starts_with("STAGING_") && k != "STAGING_SSH_HOST" {
+                assert!(!r.all().contains(v.as_str()), "{k} printed:\n{}", r.all());
+            }
+        }
     }
+    let left: Vec<_> = std::fs::read_dir(runner_temp.path())
+        .expect("runner temp")
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "secret files left in RUNNER_TEMP: {left:?}"
+    );
     // what the steps left behind, where the next steps of the workflow look for it
     let sarif: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root.join("verify.sarif")).expect("verify --sarif wrote it"),
@@ -474,7 +502,7 @@ fn the_registry_cache_is_imported_by_a_fresh_builder() {
 }
 
 /// The step runner is not a rubber stamp: a flag the CLI does not know (as after a rename
-/// on one side only) fails the step that passes it, before any engine is asked.
+/// on one side only) fails the step that passes it, before any engine or host is asked.
 #[test]
 fn a_renamed_flag_fails_the_step_that_uses_it() {
     let t = sample_copy("steps16-flag");
@@ -502,6 +530,7 @@ fn a_renamed_flag_fails_the_step_that_uses_it() {
             "--namespace \"$OWNER\"",
             "--namespace",
         ),
+        ("--ssh-key \"$key\"", "--identity \"$key\"", "--identity"),
     ] {
         assert!(text.contains(from), "{from:?} in the workflow");
         let renamed = text.replacen(from, to, 1);

@@ -378,7 +378,7 @@ impl Default for Config {
             },
             ci: CiConfig {
                 cache: CiCache::Registry,
-                deploy: false,
+                deploy: true,
             },
             actions: crate::actions::defaults(),
             waivers: Vec::new(),
@@ -472,7 +472,8 @@ cache = "registry"           # build cache: "registry" (<registry>/<owner>/<imag
                              # works from a run: step after docker login), "gha" (GitHub's
                              # cache; the workflow exposes the Actions runtime to the step)
                              # or "none"
-deploy = false               # a deploy job (`cargo xtask deploy`, environment staging)
+deploy = true                # a deploy job (`cargo xtask deploy`, environment staging;
+                             # secrets STAGING_SSH_HOST, _SSH_KEY, _SSH_KNOWN_HOSTS, _ENV_FILE)
 
 # The workflow's actions, pinned by full commit hash ("<sha> # <tag>"); the defaults are
 # built in (`cargo xtask config get actions.checkout`). Update one with
@@ -1348,8 +1349,8 @@ mod tests {
         let text = set_value(TEMPLATE, "ci.cache", "gha", "t").expect("set");
         assert_eq!(parse(&text, "t").expect("parses").ci.cache, CiCache::Gha);
         assert!(set_value(TEMPLATE, "ci.cache", "s3", "t").is_err());
-        let text = set_value(TEMPLATE, "ci.deploy", "true", "t").expect("set");
-        assert!(parse(&text, "t").expect("parses").ci.deploy);
+        let text = set_value(TEMPLATE, "ci.deploy", "false", "t").expect("set");
+        assert!(!parse(&text, "t").expect("parses").ci.deploy);
     }
 
     #[test]
