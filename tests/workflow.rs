@@ -197,6 +197,17 @@ fn the_workflow_steps_that_call_xtask_pass_in_order() {
     let _lock = engine_lock();
     let reg = xtask::tools::registry::LocalRegistry::start("steps16")
         .expect("a local registry (apt-get install docker-registry, or .ci/install-tools.sh)");
+    let repo = format!(
+        "{}/{}/cipherbox-api",
+        reg.host(),
+        OWNER.to_ascii_lowercase()
+    );
+    let _tags = Images(
+        [SHA, "latest", "buildcache"]
+            .iter()
+            .map(|t| format!("{repo}:{t}"))
+            .collect(),
+    );
     let t = sample_copy("steps16");
     let root = t.path();
     // GHCR → the local registry, before gen: the generated login and push name it
@@ -419,6 +430,12 @@ fn the_registry_cache_is_imported_by_a_fresh_builder() {
     let _lock = engine_lock();
     let reg = xtask::tools::registry::LocalRegistry::start("cache16")
         .expect("a local registry (apt-get install docker-registry, or .ci/install-tools.sh)");
+    let _tags = Images(
+        ["c1", "c2", "buildcache"]
+            .iter()
+            .map(|t| format!("{}/cache16/cipherbox-api:{t}", reg.host()))
+            .collect(),
+    );
     let t = sample_copy("cache16");
     let root = t.path();
     config_set(root, "project.registry", &reg.host());
