@@ -557,6 +557,16 @@ fn cases() -> Vec<Case> {
             message: "pnpm-lock.yaml is out of date: apps/api/package.json has dependencies pg \"^8.24.0\", the lockfile \"^8.23.1\"",
         },
         Case {
+            id: "value-api-path-symlink-out-of-root",
+            setup: |r| {
+                std::os::unix::fs::symlink("/etc", r.join("apps/etc")).expect("ln");
+                write(r, "infra/stack.toml", "[api]\npath = \"apps/etc\"\n");
+            },
+            args: &["gen"],
+            code: 2,
+            message: "api.path \"apps/etc\" is a symbolic link to /etc, outside the monorepo",
+        },
+        Case {
             id: "unknown-command",
             setup: |_| {},
             args: &["deplyo"],

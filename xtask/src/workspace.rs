@@ -587,6 +587,9 @@ impl Workspace {
         let found = match path {
             Some(dir) => {
                 let dir = dir.trim_start_matches("./").trim_end_matches('/');
+                crate::values::inside_root(&self.root, dir).map_err(|m| {
+                    anyhow!("api.path {m}: the image is built from the monorepo root; point api.path at the package's real directory")
+                })?;
                 self.packages.iter().find(|p| p.dir == dir).ok_or_else(|| {
                     anyhow!(
                         "no workspace package at {dir:?} (api.path): workspace packages are {}; fix api.path in the config",
