@@ -601,8 +601,50 @@ fn readme_setup(name: &str) -> TempDir {
     let repo = repo_root();
     copy_tree(&repo.join("xtask"), &t.path().join("xtask"));
     copy_tree(&repo.join(".cargo"), &t.path().join(".cargo"));
-    std::fs::copy(repo.join("Cargo.toml"), t.path().join("Cargo.toml")).expect("Cargo.toml");
+    // the README's `sed`: the integration tests stay out of the copied workspace
+    let manifest = std::fs::read_to_string(repo.join("Cargo.toml")).expect("Cargo.toml");
+    let from = "members = [\"xtask\", \"tests\"]";
+    assert!(
+        manifest.contains(from),
+        "the README's sed no longer matches Cargo.toml"
+    );
+    let manifest = manifest.replace(from, "members = [\"xtask\"]");
+    std::fs::write(t.path().join("Cargo.toml"), manifest).expect("Cargo.toml");
     t
+}
+
+/// Set up as the README says, the copied workspace loads: cargo finds the xtask package
+/// (and nothing it does not have), so `cargo xtask` can build there.
+#[test]
+fn the_readme_setup_is_a_cargo_workspace() {
+    for e in std::fs::read_dir(repo_root().join("tests/fixtures")).expect("fixtures") {
+        let name = e.expect("entry").file_name().to_string_lossy().to_string();
+        let t = readme_setup(&name);
+        let out = Command::new(env!("CARGO"))
+            .args([
+                "metadata",
+                "--no-deps",
+                "--format-version",
+                "1",
+                "--offline",
+            ])
+            .current_dir(t.path())
+            .output()
+            .expect("cargo metadata");
+        assert!(
+            out.status.success(),
+            "fixture {name}: cargo cannot load the copied workspace:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+        let names: Vec<&str> = meta["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(names, ["xtask"], "fixture {name}");
+    }
 }
 
 #[test]
