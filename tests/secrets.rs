@@ -450,6 +450,28 @@ fn planted_secrets_reach_neither_the_build_context_nor_any_layer() {
     let ignore = std::fs::read_to_string(root.join("infra/api.Dockerfile.dockerignore"))
         .expect("ignore file");
     let (got, probe_bytes) = probe_context(root, Some(&ignore));
+    // the ignore-file parser `verify` and `bench` use (xtask::parse::ignore) decides as
+    // BuildKit does: a file of the tree is in the probe's context exactly when it lets it in
+    let parsed = xtask::parse::ignore::parse(&ignore);
+    let in_context: std::collections::BTreeSet<&str> =
+        got.iter().map(|(p, _)| p.as_str()).collect();
+    let disagree: Vec<String> = files_under(root)
+        .into_iter()
+        .filter(|(p, _)| parsed.excluded(p) == in_context.contains(p.as_str()))
+        .map(|(p, _)| {
+            let ours = if parsed.excluded(&p) {
+                "excluded"
+            } else {
+                "included"
+            };
+            format!("{p}: parse::ignore says {ours}, BuildKit the opposite")
+        })
+        .collect();
+    assert!(
+        disagree.is_empty(),
+        "parse::ignore and BuildKit disagree:\n{}",
+        disagree.join("\n")
+    );
     let leaked: Vec<&String> = got
         .iter()
         .filter(|(p, c)| is_planted_name(p) || contains(c, MARKER))
