@@ -40,6 +40,24 @@ fn show(r: &Run) -> String {
     )
 }
 
+/// `rehearse --format json`'s report; panics with the run's output when stdout is not JSON.
+fn report_of(r: &Run) -> serde_json::Value {
+    serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not the JSON report ({e})\n{}", show(r)))
+}
+
+/// The check `id` of a JSON report: (ok, message).
+fn check<'a>(report: &'a serde_json::Value, id: &str) -> (bool, &'a str) {
+    let c = report["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["id"] == id))
+        .unwrap_or_else(|| panic!("no check {id} in {report:#}"));
+    (
+        c["ok"].as_bool().expect("ok is a bool"),
+        c["message"].as_str().expect("message is a string"),
+    )
+}
+
 /// The project name from the `rehearsal <project>` line.
 fn project_of(stdout: &str) -> String {
     stdout
@@ -102,63 +120,83 @@ fn rehearsal_proves_https_health_redirect_and_a_clean_down() {
     engine();
     let _one = lock();
     let before = infra_snapshot();
-    let r = xtask(&repo_root(), &["rehearse", "--volumes"]);
+    let r = xtask(&repo_root(), &["rehearse", "--volumes", "--format", "json"]);
     assert_eq!(r.code, 0, "{}", show(&r));
-    let out = &r.stdout;
-    let project = project_of(out);
-    // every started service healthy, in dependency order
-    assert!(
-        out.contains("PASS  every started service ready"),
-        "{}",
-        show(&r)
-    );
-    assert!(
-        out.contains("PASS  depends_on honoured: api"),
-        "{}",
-        show(&r)
-    );
-    // the VPS hardening, proven on the running stack (issue 13)
-    for proof in [
-        "PASS  an unauthenticated PING to redis is refused",
-        "PASS  HTTPS answer carries HSTS",
-        "PASS  a body over 100000000 bytes gets 413 from caddy",
-        "PASS  postgres does not resolve from caddy",
-        "PASS  redis does not resolve from caddy",
-        "PASS  4 container(s) log with json-file, max-size 10m, max-file 3",
-        "PASS  with the API stopped caddy still serves: 503",
+    let j = report_of(&r);
+    assert_eq!(j["outcome"], "pass", "{j:#}");
+    let project = j["project"].as_str().expect("project").to_string();
+    assert!(project.starts_with("xtask-rehearse-"), "{project}");
+    // every check ran and passed: healthy in dependency order, HTTPS to /health, the
+    // redirect, and a clean down (--volumes: volumes too)
+    let ids: Vec<&str> = j["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| c["id"].as_str().unwrap_or(""))
+        .collect();
+    for id in [
+        "ready",
+        "depends-on",
+        "https",
+        "health",
+        "redirect",
+        "down",
+        "down-volumes",
     ] {
-        assert!(out.contains(proof), "{proof}\n{}", show(&r));
+        assert!(ids.contains(&id), "no check {id}: {j:#}");
+    }
+    for id in &ids {
+        assert!(check(&j, id).0, "{id} failed: {j:#}");
+    }
+    assert!(check(&j, "depends-on").1.contains("api"), "{j:#}");
+    // the VPS hardening, proven on the running stack (issue 13): each a passed check
+    let passed: Vec<&str> = j["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["ok"] == true)
+        .filter_map(|c| c["message"].as_str())
+        .collect();
+    for proof in [
+        "an unauthenticated PING to redis is refused",
+        "HTTPS answer carries HSTS",
+        "a body over 100000000 bytes gets 413 from caddy",
+        "postgres does not resolve from caddy",
+        "redis does not resolve from caddy",
+        "4 container(s) log with json-file, max-size 10m, max-file 3",
+        "with the API stopped caddy still serves: 503",
+    ] {
+        assert!(
+            passed.iter().any(|m| m.starts_with(proof)),
+            "{proof}: {j:#}"
+        );
     }
     // HTTPS through Caddy, TLS verified against the test certificate, to the API's /health
-    let https = out
-        .lines()
-        .find(|l| l.starts_with("PASS  GET https://localhost:"))
-        .unwrap_or_else(|| panic!("no HTTPS line\n{}", show(&r)));
+    let https = check(&j, "https").1;
     assert!(https.contains("/health → 200 via caddy"), "{https}");
     assert!(https.contains("`reverse_proxy api:3000`"), "{https}");
     assert!(https.contains("TLS verified"), "{https}");
     // /health reports both dependencies reachable, by service name
-    let health = out
-        .lines()
-        .find(|l| l.starts_with("PASS  /health through caddy:"))
-        .unwrap_or_else(|| panic!("no /health line\n{}", show(&r)));
+    let health = check(&j, "health").1;
     assert!(health.contains("reachable at postgres:5432"), "{health}");
     assert!(health.contains("reachable at redis:6379"), "{health}");
     // plain HTTP: permanent redirect to https
-    let redirect = out
-        .lines()
-        .find(|l| l.starts_with("PASS  GET http://localhost:"))
-        .unwrap_or_else(|| panic!("no redirect line\n{}", show(&r)));
+    let redirect = check(&j, "redirect").1;
     assert!(
         redirect.contains("→ 301 → https://") || redirect.contains("→ 308 → https://"),
         "{redirect}"
     );
-    // down: nothing left, volumes included (--volumes), as the engine itself reports
-    assert!(
-        out.contains("PASS  down: no container or network left"),
-        "{}",
-        show(&r)
-    );
+    for t in ["standins", "api_image", "up_to_ready", "total"] {
+        assert!(j["timings"][t].as_f64().is_some(), "timings.{t}: {j:#}");
+    }
+    assert_eq!(j["kept"], false);
+    let services: Vec<&str> = j["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert_eq!(services.len(), 4, "{services:?}");
     assert_eq!(
         left_by(&project),
         (vec![], vec![], vec![]),
@@ -178,15 +216,18 @@ fn rehearsal_proves_https_health_redirect_and_a_clean_down() {
         ("redis", "xtask.local/redis:7-standin", "redis:7-alpine"),
         ("caddy", "xtask.local/caddy:2-standin", "caddy:2-alpine"),
     ] {
-        if !out.contains(standin) {
+        let Some(line) = services.iter().find(|l| l.contains(standin)) else {
             continue; // the real image was present and used
-        }
-        for line in out.lines().filter(|l| l.contains(&format!("{svc} ("))) {
-            assert!(
-                line.contains(&format!("{svc} (STAND-IN {standin})")),
-                "{line}"
-            );
-        }
+        };
+        assert!(
+            line.contains(&format!("STAND-IN {standin} for {real}")),
+            "{line}"
+        );
+        let ready = check(&j, "ready").1;
+        assert!(
+            ready.contains(&format!("{svc} (STAND-IN {standin})")),
+            "{ready}"
+        );
         let label = docker_lines(&[
             "image",
             "inspect",
@@ -329,23 +370,24 @@ fn a_failing_api_shows_its_logs_and_the_stack_is_still_taken_down() {
             "--volumes",
             "--timeout",
             "90",
+            "--format",
+            "json",
         ],
     );
     assert_eq!(r.code, 1, "{}", show(&r));
-    let project = project_of(&r.stdout);
+    let j = report_of(&r);
+    let project = j["project"].as_str().expect("project").to_string();
+    assert_eq!(j["outcome"], "fail", "{j:#}");
+    assert!(!check(&j, "ready").0, "{j:#}");
+    assert!(check(&j, "down").0, "taken down after the failure: {j:#}");
+    // the logs, with the JSON report on stdout, go to stderr
     assert!(
-        r.stdout.contains("FAIL  not every service became ready"),
-        "{}",
-        show(&r)
-    );
-    assert!(
-        r.stdout
+        r.stderr
             .contains("---- docker compose logs --no-color --tail 80 api "),
         "{}",
         show(&r)
     );
-    assert!(r.stdout.contains("(container: state "), "{}", show(&r));
-    assert!(r.stdout.contains("rehearsal FAILED"), "{}", show(&r));
+    assert!(r.stderr.contains("(container: state "), "{}", show(&r));
     assert_eq!(left_by(&project), (vec![], vec![], vec![]));
 }
 
@@ -502,14 +544,16 @@ fn local_images_the_staging_file_names_are_used_as_they_are() {
     engine();
     let _one = lock();
     // the stand-ins exist afterwards (built when missing); nothing starts
-    let b = xtask(&repo_root(), &["rehearse", "--build-only"]);
-    assert_eq!(b.code, 0, "{}", show(&b));
-    assert!(
-        b.stdout.contains("nothing started (--build-only)"),
-        "{}",
-        show(&b)
+    let b = xtask(
+        &repo_root(),
+        &["rehearse", "--build-only", "--format", "json"],
     );
-    assert_eq!(left_by(&project_of(&b.stdout)), (vec![], vec![], vec![]));
+    assert_eq!(b.code, 0, "{}", show(&b));
+    let j = report_of(&b);
+    assert!(check(&j, "override").0, "{j:#}");
+    assert_eq!(j["checks"].as_array().map(Vec::len), Some(1), "{j:#}");
+    let project = j["project"].as_str().expect("project");
+    assert_eq!(left_by(project), (vec![], vec![], vec![]));
     // a monorepo whose staging file names images that ARE in the local engine (here: the
     // stand-ins, by their own names): they run as they are, with no image override
     let m = sample_copy("rehearse-local-images");

@@ -10,12 +10,13 @@ use lexopt::prelude::*;
 use lexopt::Arg;
 
 use crate::commands::{
-    self, bench, bench_deploy, build_image, config_cmd, deploy, engine, gen, rehearse, smoke,
-    standin, verify, Ctx, Outcome,
+    bench, bench_deploy, build_image, config_cmd, deploy, engine, gen, rehearse, smoke, standin,
+    verify, Ctx, Outcome,
 };
 use crate::tools::docker::Progress;
 
-pub const HELP: &str = "\
+/// The top of `cargo xtask --help`; the command list comes from [`COMMANDS`].
+const HELP_HEAD: &str = "\
 cargo xtask: staging infrastructure of a pnpm monorepo's API (CipherBox by default)
 
 USAGE:
@@ -23,22 +24,9 @@ USAGE:
     cargo xtask <COMMAND> --help      details of one command
 
 COMMANDS:
-    gen            write infra/ (Dockerfile, ignore file, compose, Caddyfile) from the config;
-                   --check prints a diff of stale files and exits 1
-    config         create, read or change the config (infra/stack.toml), keeping comments
-    verify         prove infra/ stage by stage (fresh, rules, compose, caddy, image), findings at
-                   file:line with a rule id; --static for the engine-free stages only
-    engine         up|down|status: a Docker engine with buildx and compose v2 (installs and
-                   starts one on Debian as root when none answers)
-    standin        build the local STAND-IN base for node:22-alpine (no registry needed)
-    build-image    docker buildx build of the API image from the generated Dockerfile;
-                   --node-image standin builds on the stand-in; --smoke tests the result
-    smoke          smoke-test and inspect a built API image (runs it, GET /health)
-    bench          the generated Dockerfile against a hand-written reference, side by side:
-                   build times, image size, context; scaling; command timings
-    rehearse       run the generated staging stack on the local engine (stand-ins where no
-                   image can be pulled) and prove HTTPS via caddy, health, redirect, clean down
+";
 
+const HELP_TAIL: &str = "
 GLOBAL OPTIONS (accepted by every command):
     --root DIR       the pnpm monorepo to work on (default: this workspace's root)
     --config FILE    the config file (default: <root>/infra/stack.toml)
@@ -48,6 +36,109 @@ EXIT CODES:
     0  everything passed        1  a check failed (stale file, finding, failed build or smoke test)
     2  could not run (bad arguments, bad config or monorepo, missing tool, engine unreachable)
 ";
+
+/// One subcommand, declared once: its name, its line(s) in `cargo xtask --help`, its own
+/// `--help`, and its parser-and-runner (reads its options from [`Words`], then runs).
+pub struct Command {
+    pub name: &'static str,
+    /// The command list's entry; a second line continues the first.
+    pub summary: &'static str,
+    pub help: &'static str,
+    run: fn(&mut Words<'_>) -> Result<Outcome>,
+}
+
+/// Every subcommand, in the order `--help` lists them.
+pub const COMMANDS: &[Command] = &[
+    Command {
+        name: "gen",
+        summary: "write infra/ (Dockerfile, ignore file, compose, Caddyfile) from the config;\n--check prints a diff of stale files and exits 1",
+        help: gen::HELP,
+        run: cmd_gen,
+    },
+    Command {
+        name: "config",
+        summary: "create, read or change the config (infra/stack.toml), keeping comments",
+        help: config_cmd::HELP,
+        run: cmd_config,
+    },
+    Command {
+        name: "verify",
+        summary: "prove infra/ stage by stage (fresh, rules, compose, caddy, image), findings at\nfile:line with a rule id; --static for the engine-free stages only",
+        help: verify::HELP,
+        run: cmd_verify,
+    },
+    Command {
+        name: "engine",
+        summary: "up|down|status: a Docker engine with buildx and compose v2 (installs and\nstarts one on Debian as root when none answers)",
+        help: engine::HELP,
+        run: cmd_engine,
+    },
+    Command {
+        name: "standin",
+        summary: "build the local STAND-IN base for node:22-alpine (no registry needed)",
+        help: standin::HELP,
+        run: cmd_standin,
+    },
+    Command {
+        name: "build-image",
+        summary: "docker buildx build of the API image from the generated Dockerfile;\n--node-image standin builds on the stand-in; --smoke tests the result",
+        help: build_image::HELP,
+        run: cmd_build_image,
+    },
+    Command {
+        name: "smoke",
+        summary: "smoke-test and inspect a built API image (runs it, GET /health)",
+        help: smoke::HELP,
+        run: cmd_smoke,
+    },
+    Command {
+        name: "bench",
+        summary: "the generated Dockerfile against a hand-written reference, side by side:\nbuild times, image size, context; scaling; command timings",
+        help: bench::HELP,
+        run: cmd_bench,
+    },
+    Command {
+        name: "rehearse",
+        summary: "run the generated staging stack on the local engine (stand-ins where no\nimage can be pulled) and prove HTTPS via caddy, health, redirect, clean down",
+        help: rehearse::HELP,
+        run: cmd_rehearse,
+    },
+    Command {
+        name: "deploy",
+        summary: "put a new API image on the staging host over SSH: health-gated start-first\nrollout, automatic rollback, --rollback, --dry-run",
+        help: deploy::HELP,
+        run: cmd_deploy,
+    },
+    Command {
+        name: "bench-deploy",
+        summary: "how long a deploy takes and how many requests fail, beside a plain\n`docker compose up -d`, on an SSH test host made for the run",
+        help: bench_deploy::HELP,
+        run: cmd_bench_deploy,
+    },
+];
+
+/// The names of every subcommand.
+pub fn names() -> Vec<&'static str> {
+    COMMANDS.iter().map(|c| c.name).collect()
+}
+
+/// `cargo xtask --help`.
+pub fn help_text() -> String {
+    let mut out = HELP_HEAD.to_string();
+    for c in COMMANDS {
+        let mut lines = c.summary.lines();
+        out.push_str(&format!(
+            "    {:<15}{}\n",
+            c.name,
+            lines.next().unwrap_or("")
+        ));
+        for more in lines {
+            out.push_str(&format!("    {:<15}{more}\n", ""));
+        }
+    }
+    out.push_str(HELP_TAIL);
+    out
+}
 
 pub use crate::context::default_root;
 
@@ -223,7 +314,7 @@ fn dispatch(args: Vec<OsString>) -> Result<Outcome> {
     let mut g = Global::default();
     let command = loop {
         let Some(arg) = p.next()? else {
-            print!("{HELP}");
+            print!("{}", help_text());
             bail!("no command given");
         };
         if let Some(o) = Global::which(&arg) {
@@ -231,7 +322,7 @@ fn dispatch(args: Vec<OsString>) -> Result<Outcome> {
             continue;
         }
         match arg {
-            Short('h') | Long("help") => return help(HELP),
+            Short('h') | Long("help") => return help(&help_text()),
             Value(v) => break v.string()?,
             other => {
                 return Err(anyhow::anyhow!(
@@ -241,297 +332,331 @@ fn dispatch(args: Vec<OsString>) -> Result<Outcome> {
             }
         }
     };
-    let (name, help_text): (&'static str, &'static str) = match command.as_str() {
-        "gen" => ("gen", gen::HELP),
-        "config" => ("config", config_cmd::HELP),
-        "verify" => ("verify", verify::HELP),
-        "engine" => ("engine", engine::HELP),
-        "standin" => ("standin", standin::HELP),
-        "build-image" => ("build-image", build_image::HELP),
-        "smoke" => ("smoke", smoke::HELP),
-        "bench" => ("bench", bench::HELP),
-        "rehearse" => ("rehearse", rehearse::HELP),
-        "deploy" => ("deploy", deploy::HELP),
-        "bench-deploy" => ("bench-deploy", bench_deploy::HELP),
-        other => bail!(
-            "unknown command {other:?}; commands: {} (see `cargo xtask --help`)",
-            commands::NAMES.join(", ")
-        ),
+    let Some(c) = COMMANDS.iter().find(|c| c.name == command) else {
+        bail!(
+            "unknown command {command:?}; commands: {} (see `cargo xtask --help`)",
+            names().join(", ")
+        );
     };
     let mut w = Words {
         p,
         g: &mut g,
-        command: name,
-        help: help_text,
+        command: c.name,
+        help: c.help,
     };
-    match name {
-        "gen" => {
-            let mut a = gen::Args {
-                check: false,
-                force: false,
-            };
-            while let Some(word) = w.next()? {
-                match &word {
-                    Word::Opt(o) if o == "--check" => a.check = true,
-                    Word::Opt(o) if o == "--force" => a.force = true,
-                    _ => return Err(w.unexpected(word)),
+    (c.run)(&mut w)
+}
+
+fn cmd_gen(w: &mut Words<'_>) -> Result<Outcome> {
+    let mut a = gen::Args {
+        check: false,
+        force: false,
+    };
+    while let Some(word) = w.next()? {
+        match &word {
+            Word::Opt(o) if o == "--check" => a.check = true,
+            Word::Opt(o) if o == "--force" => a.force = true,
+            _ => return Err(w.unexpected(word)),
+        }
+    }
+    gen::run(&w.g.ctx()?, &a)
+}
+
+fn cmd_config(w: &mut Words<'_>) -> Result<Outcome> {
+    let words = w.values()?;
+    let action = match words
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["init"] => config_cmd::Action::Init,
+        ["show"] | [] => config_cmd::Action::Show,
+        ["get", k] => config_cmd::Action::Get(k.to_string()),
+        ["set", k, v] => config_cmd::Action::Set(k.to_string(), v.to_string()),
+        ["keys"] => config_cmd::Action::Keys,
+        _ => bail!("usage: cargo xtask config init|show|get KEY|set KEY VALUE|keys (see --help)"),
+    };
+    config_cmd::run(&w.g.ctx()?, &action)
+}
+
+fn cmd_verify(w: &mut Words<'_>) -> Result<Outcome> {
+    let mut a = verify::Args {
+        static_only: false,
+        format: verify::Format::Human,
+        node_image: None,
+        no_cache: false,
+        sarif: None,
+        env_file: None,
+    };
+    while let Some(word) = w.next()? {
+        match &word {
+            Word::Opt(o) if o == "--env-file" => {
+                a.env_file = Some(std::path::PathBuf::from(w.value()?))
+            }
+            Word::Opt(o) if o == "--static" => a.static_only = true,
+            Word::Opt(o) if o == "--no-cache" => a.no_cache = true,
+            Word::Opt(o) if o == "--node-image" => a.node_image = Some(w.value()?),
+            Word::Opt(o) if o == "--format" => a.format = w.value()?.parse()?,
+            Word::Opt(o) if o == "--sarif" => a.sarif = Some(w.value()?.into()),
+            _ => return Err(w.unexpected(word)),
+        }
+    }
+    verify::run(&w.g.ctx()?, &a)
+}
+
+fn cmd_engine(w: &mut Words<'_>) -> Result<Outcome> {
+    let words = w.values()?;
+    let action = match words
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["up"] => engine::Action::Up,
+        ["down"] => engine::Action::Down,
+        ["status"] | [] => engine::Action::Status,
+        _ => bail!("usage: cargo xtask engine up|down|status (see `cargo xtask engine --help`)"),
+    };
+    engine::run(&action)
+}
+
+fn cmd_standin(w: &mut Words<'_>) -> Result<Outcome> {
+    let mut o = crate::tools::standin::Options::default();
+    while let Some(word) = w.next()? {
+        match &word {
+            Word::Opt(x) if x == "--force" => o.force = true,
+            Word::Opt(x) if x == "--node-version" => o.node_version = w.value()?,
+            _ => return Err(w.unexpected(word)),
+        }
+    }
+    standin::run(&o)
+}
+
+fn cmd_build_image(w: &mut Words<'_>) -> Result<Outcome> {
+    let mut a = build_image::Args::default();
+    while let Some(word) = w.next()? {
+        let Word::Opt(o) = &word else {
+            return Err(w.unexpected(word));
+        };
+        match o.as_str() {
+            "--tag" => {
+                let t = w.value()?;
+                match a.tag {
+                    None => a.tag = Some(t),
+                    Some(_) => a.extra_tags.push(t),
                 }
             }
-            gen::run(&g.ctx()?, &a)
+            "--owner" => a.owner = Some(w.value()?),
+            "--registry" => a.registry = Some(w.value()?),
+            "--node-image" => a.node_image = Some(w.value()?),
+            "--platform" => a.platform = Some(w.value()?),
+            "--push" => a.push = true,
+            "--cache-from" => a.cache_from.push(w.value()?),
+            "--cache-to" => a.cache_to.push(w.value()?),
+            "--cache" => {
+                let v = w.value()?;
+                a.cache = crate::config::CiCache::parse(&v).ok_or_else(|| {
+                    anyhow::anyhow!("--cache {v:?}: use {}", crate::config::CiCache::NAMES)
+                })?;
+            }
+            "--progress" => a.progress = Progress::parse(&w.value()?)?,
+            "--smoke" => a.smoke = true,
+            _ => return Err(w.unexpected(word)),
         }
-        "config" => {
-            let words = w.values()?;
-            let action = match words
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .as_slice()
-            {
-                ["init"] => config_cmd::Action::Init,
-                ["show"] | [] => config_cmd::Action::Show,
-                ["get", k] => config_cmd::Action::Get(k.to_string()),
-                ["set", k, v] => config_cmd::Action::Set(k.to_string(), v.to_string()),
-                ["keys"] => config_cmd::Action::Keys,
-                _ => bail!(
-                    "usage: cargo xtask config init|show|get KEY|set KEY VALUE|keys (see --help)"
-                ),
-            };
-            config_cmd::run(&g.ctx()?, &action)
+    }
+    build_image::run(&w.g.ctx()?, &a)
+}
+
+fn cmd_smoke(w: &mut Words<'_>) -> Result<Outcome> {
+    let (mut image, mut tag) = (None, None);
+    while let Some(word) = w.next()? {
+        match &word {
+            Word::Opt(o) if o == "--image" => image = Some(w.value()?),
+            Word::Opt(o) if o == "--tag" => tag = Some(w.value()?),
+            _ => return Err(w.unexpected(word)),
         }
-        "verify" => {
-            let mut a = verify::Args {
-                static_only: false,
-                format: verify::Format::Human,
-                node_image: None,
-                no_cache: false,
-                sarif: None,
-                env_file: None,
-            };
-            while let Some(word) = w.next()? {
-                match &word {
-                    Word::Opt(o) if o == "--env-file" => {
-                        a.env_file = Some(std::path::PathBuf::from(w.value()?))
-                    }
-                    Word::Opt(o) if o == "--static" => a.static_only = true,
-                    Word::Opt(o) if o == "--no-cache" => a.no_cache = true,
-                    Word::Opt(o) if o == "--node-image" => a.node_image = Some(w.value()?),
-                    Word::Opt(o) if o == "--format" => a.format = w.value()?.parse()?,
-                    Word::Opt(o) if o == "--sarif" => a.sarif = Some(w.value()?.into()),
-                    _ => return Err(w.unexpected(word)),
+    }
+    smoke::run(&w.g.ctx()?, image.as_deref(), tag.as_deref())
+}
+
+fn cmd_bench(w: &mut Words<'_>) -> Result<Outcome> {
+    let mut a = bench::Args::default();
+    while let Some(word) = w.next()? {
+        let Word::Opt(o) = &word else {
+            return Err(w.unexpected(word));
+        };
+        match o.as_str() {
+            "--node-image" => a.node_image = Some(w.value()?),
+            "--out" => a.out = Some(PathBuf::from(w.value()?)),
+            "--scale" => a.scale = bench::parse_scale(&w.value()?)?,
+            "--no-scaling" => a.scale.clear(),
+            "--runs" => a.runs = number(w, "--runs", 1..=100, "a number of runs from 1 to 100")?,
+            "--repeat" => {
+                a.repeat = number(
+                    w,
+                    "--repeat",
+                    1..=20,
+                    "a number of repetitions from 1 to 20",
+                )?
+            }
+            "--no-compile" => a.compile = false,
+            "--format" => a.format = w.value()?.parse()?,
+            _ => return Err(w.unexpected(word)),
+        }
+    }
+    bench::run(&w.g.ctx()?, &a)
+}
+
+fn cmd_bench_deploy(w: &mut Words<'_>) -> Result<Outcome> {
+    let mut a = bench_deploy::Args::default();
+    while let Some(word) = w.next()? {
+        let Word::Opt(o) = &word else {
+            return Err(w.unexpected(word));
+        };
+        match o.as_str() {
+            "--node-image" => a.node_image = w.value()?,
+            "--format" => {
+                a.json = match w.value()?.as_str() {
+                    "json" => true,
+                    "human" => false,
+                    other => bail!("--format {other:?}: want human or json"),
                 }
             }
-            verify::run(&g.ctx()?, &a)
+            _ => return Err(w.unexpected(word)),
         }
-        "engine" => {
-            let words = w.values()?;
-            let action = match words
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .as_slice()
-            {
-                ["up"] => engine::Action::Up,
-                ["down"] => engine::Action::Down,
-                ["status"] | [] => engine::Action::Status,
-                _ => bail!(
-                    "usage: cargo xtask engine up|down|status (see `cargo xtask engine --help`)"
-                ),
-            };
-            engine::run(&action)
-        }
-        "standin" => {
-            let mut o = crate::tools::standin::Options::default();
-            while let Some(word) = w.next()? {
-                match &word {
-                    Word::Opt(x) if x == "--force" => o.force = true,
-                    Word::Opt(x) if x == "--node-version" => o.node_version = w.value()?,
-                    _ => return Err(w.unexpected(word)),
+    }
+    bench_deploy::run(&w.g.ctx()?, &a)
+}
+
+fn cmd_deploy(w: &mut Words<'_>) -> Result<Outcome> {
+    let mut a = deploy::Args::default();
+    while let Some(word) = w.next()? {
+        let Word::Opt(o) = &word else {
+            return Err(w.unexpected(word));
+        };
+        match o.as_str() {
+            "--host" => a.host = Some(w.value()?),
+            "--context" => a.context = Some(w.value()?),
+            "--image" => a.image = Some(w.value()?),
+            "--tag" => a.tag = Some(w.value()?),
+            "--rollback" => a.rollback = true,
+            "--dir" => a.dir = Some(w.value()?),
+            "--env-file" => a.env_file = Some(PathBuf::from(w.value()?)),
+            "--certs" => a.certs = Some(PathBuf::from(w.value()?)),
+            "--compose-file" => a.compose_files.push(PathBuf::from(w.value()?)),
+            "--migrate" => a.migrate = Some(w.value()?),
+            "--services" => {
+                a.services = w
+                    .value()?
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            }
+            "--timeout" => a.timeout = number(w, "--timeout", 1..=3600, "want seconds, 1 to 3600")?,
+            "--grace" => a.grace = number(w, "--grace", 0..=600, "want seconds, 0 to 600")?,
+            "--ssh-key" => a.ssh_key = Some(PathBuf::from(w.value()?)),
+            "--known-hosts" => a.known_hosts = Some(PathBuf::from(w.value()?)),
+            "--dry-run" => a.dry_run = true,
+            "--format" => {
+                a.json = match w.value()?.as_str() {
+                    "json" => true,
+                    "human" => false,
+                    other => bail!("--format {other:?}: want human or json"),
                 }
             }
-            standin::run(&o)
+            _ => return Err(w.unexpected(word)),
         }
-        "build-image" => {
-            let mut a = build_image::Args::default();
-            while let Some(word) = w.next()? {
-                let Word::Opt(o) = &word else {
-                    return Err(w.unexpected(word));
-                };
-                match o.as_str() {
-                    "--tag" => {
-                        let t = w.value()?;
-                        match a.tag {
-                            None => a.tag = Some(t),
-                            Some(_) => a.extra_tags.push(t),
-                        }
-                    }
-                    "--owner" => a.owner = Some(w.value()?),
-                    "--registry" => a.registry = Some(w.value()?),
-                    "--node-image" => a.node_image = Some(w.value()?),
-                    "--platform" => a.platform = Some(w.value()?),
-                    "--push" => a.push = true,
-                    "--cache-from" => a.cache_from.push(w.value()?),
-                    "--cache-to" => a.cache_to.push(w.value()?),
-                    "--cache" => {
-                        let v = w.value()?;
-                        a.cache = crate::config::CiCache::parse(&v).ok_or_else(|| {
-                            anyhow::anyhow!("--cache {v:?}: use {}", crate::config::CiCache::NAMES)
-                        })?;
-                    }
-                    "--progress" => a.progress = Progress::parse(&w.value()?)?,
-                    "--smoke" => a.smoke = true,
-                    _ => return Err(w.unexpected(word)),
-                }
+    }
+    deploy::run(&w.g.ctx()?, &a)
+}
+
+fn cmd_rehearse(w: &mut Words<'_>) -> Result<Outcome> {
+    let mut a = rehearse::Args::default();
+    while let Some(word) = w.next()? {
+        let Word::Opt(o) = &word else {
+            return Err(w.unexpected(word));
+        };
+        match o.as_str() {
+            "--real-images" => a.images = rehearse::Images::Real,
+            "--standins" => a.images = rehearse::Images::Standins,
+            "--rebuild-standins" => a.rebuild_standins = true,
+            "--api-image" => a.api_image = Some(w.value()?),
+            "--node-image" => a.node_image = Some(w.value()?),
+            "--timeout" => {
+                a.timeout = number(w, "--timeout", 1..=u64::MAX, "want a number of seconds > 0")?
             }
-            build_image::run(&g.ctx()?, &a)
+            "--keep" => a.keep = true,
+            "--build-only" => a.build_only = true,
+            "--volumes" => a.volumes = true,
+            "--down" => a.down = Some(w.value()?),
+            "--format" => a.format = w.value()?.parse()?,
+            _ => return Err(w.unexpected(word)),
         }
-        "smoke" => {
-            let (mut image, mut tag) = (None, None);
-            while let Some(word) = w.next()? {
-                match &word {
-                    Word::Opt(o) if o == "--image" => image = Some(w.value()?),
-                    Word::Opt(o) if o == "--tag" => tag = Some(w.value()?),
-                    _ => return Err(w.unexpected(word)),
-                }
-            }
-            smoke::run(&g.ctx()?, image.as_deref(), tag.as_deref())
+    }
+    if a.down.is_some()
+        && (a.keep
+            || a.build_only
+            || a.api_image.is_some()
+            || a.node_image.is_some()
+            || a.rebuild_standins
+            || a.images != rehearse::Images::Auto)
+    {
+        bail!("--down PROJECT takes only --volumes (see `cargo xtask rehearse --help`)");
+    }
+    if a.build_only && a.keep {
+        bail!("--build-only starts nothing, so there is nothing to --keep");
+    }
+    rehearse::run(&w.g.ctx()?, &a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn help_lists_every_command_of_the_table_once() {
+        let h = help_text();
+        for c in COMMANDS {
+            assert_eq!(
+                h.matches(&format!("\n    {:<15}", c.name)).count(),
+                1,
+                "{} in:\n{h}",
+                c.name
+            );
+            assert!(
+                c.help.contains(&format!("cargo xtask {}", c.name)),
+                "{}",
+                c.name
+            );
         }
-        "bench" => {
-            let mut a = bench::Args::default();
-            while let Some(word) = w.next()? {
-                let Word::Opt(o) = &word else {
-                    return Err(w.unexpected(word));
-                };
-                match o.as_str() {
-                    "--node-image" => a.node_image = Some(w.value()?),
-                    "--out" => a.out = Some(PathBuf::from(w.value()?)),
-                    "--scale" => a.scale = bench::parse_scale(&w.value()?)?,
-                    "--no-scaling" => a.scale.clear(),
-                    "--runs" => {
-                        a.runs =
-                            number(&mut w, "--runs", 1..=100, "a number of runs from 1 to 100")?
-                    }
-                    "--repeat" => {
-                        a.repeat = number(
-                            &mut w,
-                            "--repeat",
-                            1..=20,
-                            "a number of repetitions from 1 to 20",
-                        )?
-                    }
-                    "--no-compile" => a.compile = false,
-                    _ => return Err(w.unexpected(word)),
-                }
-            }
-            bench::run(&g.ctx()?, &a)
+        assert!(h.contains("COMMANDS:\n    gen "), "{h}");
+        assert!(h.contains("\n\nGLOBAL OPTIONS"), "{h}");
+    }
+
+    #[test]
+    fn every_command_answers_help() {
+        for c in COMMANDS {
+            assert!(
+                matches!(run(args(&[c.name, "--help"])), Ok(Outcome::Pass)),
+                "{}",
+                c.name
+            );
         }
-        "bench-deploy" => {
-            let mut a = bench_deploy::Args::default();
-            while let Some(word) = w.next()? {
-                let Word::Opt(o) = &word else {
-                    return Err(w.unexpected(word));
-                };
-                match o.as_str() {
-                    "--node-image" => a.node_image = w.value()?,
-                    "--format" => {
-                        a.json = match w.value()?.as_str() {
-                            "json" => true,
-                            "human" => false,
-                            other => bail!("--format {other:?}: want human or json"),
-                        }
-                    }
-                    _ => return Err(w.unexpected(word)),
-                }
-            }
-            bench_deploy::run(&g.ctx()?, &a)
-        }
-        "deploy" => {
-            let mut a = deploy::Args::default();
-            while let Some(word) = w.next()? {
-                let Word::Opt(o) = &word else {
-                    return Err(w.unexpected(word));
-                };
-                match o.as_str() {
-                    "--host" => a.host = Some(w.value()?),
-                    "--context" => a.context = Some(w.value()?),
-                    "--image" => a.image = Some(w.value()?),
-                    "--tag" => a.tag = Some(w.value()?),
-                    "--rollback" => a.rollback = true,
-                    "--dir" => a.dir = Some(w.value()?),
-                    "--env-file" => a.env_file = Some(PathBuf::from(w.value()?)),
-                    "--certs" => a.certs = Some(PathBuf::from(w.value()?)),
-                    "--compose-file" => a.compose_files.push(PathBuf::from(w.value()?)),
-                    "--migrate" => a.migrate = Some(w.value()?),
-                    "--services" => {
-                        a.services = w
-                            .value()?
-                            .split(',')
-                            .map(|s| s.trim().to_string())
-                            .filter(|s| !s.is_empty())
-                            .collect()
-                    }
-                    "--timeout" => {
-                        a.timeout =
-                            number(&mut w, "--timeout", 1..=3600, "want seconds, 1 to 3600")?
-                    }
-                    "--grace" => {
-                        a.grace = number(&mut w, "--grace", 0..=600, "want seconds, 0 to 600")?
-                    }
-                    "--ssh-key" => a.ssh_key = Some(PathBuf::from(w.value()?)),
-                    "--known-hosts" => a.known_hosts = Some(PathBuf::from(w.value()?)),
-                    "--dry-run" => a.dry_run = true,
-                    "--format" => {
-                        a.json = match w.value()?.as_str() {
-                            "json" => true,
-                            "human" => false,
-                            other => bail!("--format {other:?}: want human or json"),
-                        }
-                    }
-                    _ => return Err(w.unexpected(word)),
-                }
-            }
-            deploy::run(&g.ctx()?, &a)
-        }
-        _ => {
-            let mut a = rehearse::Args::default();
-            while let Some(word) = w.next()? {
-                let Word::Opt(o) = &word else {
-                    return Err(w.unexpected(word));
-                };
-                match o.as_str() {
-                    "--real-images" => a.images = rehearse::Images::Real,
-                    "--standins" => a.images = rehearse::Images::Standins,
-                    "--rebuild-standins" => a.rebuild_standins = true,
-                    "--api-image" => a.api_image = Some(w.value()?),
-                    "--node-image" => a.node_image = Some(w.value()?),
-                    "--timeout" => {
-                        a.timeout = number(
-                            &mut w,
-                            "--timeout",
-                            1..=u64::MAX,
-                            "want a number of seconds > 0",
-                        )?
-                    }
-                    "--keep" => a.keep = true,
-                    "--build-only" => a.build_only = true,
-                    "--volumes" => a.volumes = true,
-                    "--down" => a.down = Some(w.value()?),
-                    _ => return Err(w.unexpected(word)),
-                }
-            }
-            if a.down.is_some()
-                && (a.keep
-                    || a.build_only
-                    || a.api_image.is_some()
-                    || a.node_image.is_some()
-                    || a.rebuild_standins
-                    || a.images != rehearse::Images::Auto)
-            {
-                bail!("--down PROJECT takes only --volumes (see `cargo xtask rehearse --help`)");
-            }
-            if a.build_only && a.keep {
-                bail!("--build-only starts nothing, so there is nothing to --keep");
-            }
-            rehearse::run(&g.ctx()?, &a)
+    }
+
+    #[test]
+    fn an_unknown_command_is_refused_naming_the_commands() {
+        let e = run(args(&["rehearsal"])).expect_err("not a command");
+        let msg = format!("{e:#}");
+        assert!(msg.contains("unknown command \"rehearsal\""), "{msg}");
+        for c in COMMANDS {
+            assert!(msg.contains(c.name), "{msg}");
         }
     }
 }

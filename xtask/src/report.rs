@@ -32,6 +32,24 @@ use serde_json::{json, Value};
 use crate::config::Waiver;
 use crate::rules::{Finding, Waived};
 
+/// How a command prints its report: text for people, or JSON (the same data) for programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+impl std::str::FromStr for Format {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Format> {
+        match s {
+            "human" | "text" => Ok(Format::Human),
+            "json" => Ok(Format::Json),
+            other => anyhow::bail!("--format {other:?}: use `human` or `json`"),
+        }
+    }
+}
+
 pub const SCHEMA: &str = "xtask-verify/1";
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -61,6 +61,8 @@ pub enum Kind {
     CommandUsesCommand,
     UnknownModule,
     Unformatted,
+    LongModule,
+    LongFunction,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,6 +209,67 @@ fn references(line: &str, module: &[String]) -> Vec<(String, String)> {
     out
 }
 
+/// A module's code (its unit tests not counted) over this many lines needs a reason in its
+/// opening comment (a `//! Size:` line).
+pub const MODULE_LINES: usize = 600;
+/// No function is longer than this (signature to closing brace).
+pub const FUNCTION_LINES: usize = 120;
+
+/// Today's modules and functions over the limits, without a reason: debt to pay by splitting
+/// them. The check fails on any other, and on an entry that is no longer over its limit.
+const SIZE_DEBT: &[&str] = &[
+    "commands/bench.rs",
+    "commands/bench.rs::report",
+    "commands/bench.rs::measure",
+    "commands/rehearse.rs",
+    "commands/rehearse.rs::run",
+    "commands/rehearse.rs::make_plan",
+    "commands/verify.rs",
+    "rehearsal.rs",
+    "stack.rs",
+    "stack.rs::compose",
+    "config.rs",
+    "config.rs::parse",
+    "render/compose.rs::render",
+];
+
+/// Modules over [`MODULE_LINES`] without a `//! Size:` reason, functions over
+/// [`FUNCTION_LINES`]: (file or `file::function`, lines, line).
+fn oversized(rel: &str, text: &str) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let code = lines
+        .iter()
+        .position(|l| *l == "#[cfg(test)]")
+        .unwrap_or(lines.len());
+    let reason = lines
+        .iter()
+        .take_while(|l| l.starts_with("//!"))
+        .any(|l| l.starts_with("//! Size:"));
+    let mut out = Vec::new();
+    if code > MODULE_LINES && !reason {
+        out.push((rel.to_string(), code, 1));
+    }
+    for (i, l) in lines.iter().enumerate() {
+        let t = l.trim_start();
+        let indent = &l[..l.len() - t.len()];
+        let sig = t
+            .strip_prefix("pub ")
+            .or_else(|| t.strip_prefix("pub(crate) "))
+            .unwrap_or(t);
+        let Some(name) = sig.strip_prefix("fn ").map(ident_at) else {
+            continue;
+        };
+        let close = format!("{indent}}}");
+        if let Some(end) = lines[i + 1..].iter().position(|x| **x == close) {
+            let n = end + 2;
+            if n > FUNCTION_LINES {
+                out.push((format!("{rel}::{name}"), n, i + 1));
+            }
+        }
+    }
+    out
+}
+
 /// Program runs, checked outside `tools/`.
 const PROGRAM_RUNS: &[&str] = &["cmd!(", ".cmd(", "process::Command", "Command::new("];
 
@@ -220,6 +283,7 @@ pub fn check_tree(src: &Path) -> Vec<Violation> {
         .map(|r| module_path(r).first().cloned().unwrap_or_default())
         .filter(|m| !m.is_empty())
         .collect();
+    let mut seen: Vec<String> = Vec::new();
     for file in files {
         let rel = file.strip_prefix(src).unwrap_or(&file).to_path_buf();
         if rel == Path::new("tidy.rs") {
@@ -229,12 +293,38 @@ pub fn check_tree(src: &Path) -> Vec<Violation> {
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
         };
-        out.extend(check_file(
-            &rel.to_string_lossy(),
-            &module,
-            &text,
-            &commands,
-        ));
+        let rel_s = rel.to_string_lossy().into_owned();
+        out.extend(check_file(&rel_s, &module, &text, &commands));
+        for (what, n, line) in oversized(&rel_s, &text) {
+            if SIZE_DEBT.contains(&what.as_str()) {
+                seen.push(what);
+                continue;
+            }
+            let (kind, limit, how) = match what.contains("::") {
+                true => (Kind::LongFunction, FUNCTION_LINES, ""),
+                false => (
+                    Kind::LongModule,
+                    MODULE_LINES,
+                    ", or give the reason in a `//! Size:` line of its opening comment",
+                ),
+            };
+            out.push(Violation {
+                kind,
+                file: rel_s.clone(),
+                line,
+                what: format!("{what} is {n} lines (limit {limit}): split it{how}"),
+            });
+        }
+    }
+    if src.join("tidy.rs").is_file() {
+        for d in SIZE_DEBT.iter().filter(|d| !seen.iter().any(|s| s == *d)) {
+            out.push(Violation {
+                kind: Kind::LongModule,
+                file: "tidy.rs".into(),
+                line: 1,
+                what: format!("{d} is no longer over its limit: remove it from SIZE_DEBT"),
+            });
+        }
     }
     out
 }
@@ -374,6 +464,9 @@ mod tests {
     /// A fixture tree with one planted violation of each kind (and code that breaks none).
     fn fixture() -> crate::testutil::Dir {
         let d = crate::testutil::Dir::new("tidy");
+        let long_fn = format!("fn long() {{\n{}}}\n", "    f();\n".repeat(FUNCTION_LINES));
+        let big_module = "pub fn f() {}\n".repeat(MODULE_LINES + 1);
+        let big_with_reason = format!("//! Size: one table.\n{big_module}");
         for (rel, text) in [
             // fine: tools run programs and import tools; commands import below and mod.rs
             ("tools/mod.rs", "pub mod docker;\n"),
@@ -413,6 +506,9 @@ mod tests {
                 "use super::build_image;\nfn f() { super::gen::run(); }\n",
             ),
             ("newthing.rs", "pub fn f() {}\n"),
+            ("render/long.rs", &long_fn),
+            ("rules/big.rs", &big_module),
+            ("rules/big_with_reason.rs", &big_with_reason),
             ("units.rs", "pub fn  f( ) {}\n"),
         ] {
             d.file(rel, text);
@@ -458,9 +554,15 @@ mod tests {
             "{}",
             report(&v)
         );
+        assert!(
+            found(Kind::LongFunction, "render/long.rs", 1),
+            "{}",
+            report(&v)
+        );
+        assert!(found(Kind::LongModule, "rules/big.rs", 1), "{}", report(&v));
         assert_eq!(
             v.len(),
-            6,
+            8,
             "only the planted violations (the fine files pass):\n{}",
             report(&v)
         );

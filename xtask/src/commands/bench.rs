@@ -20,6 +20,7 @@ use crate::bench::{cachecheck, context, edit, fixture, lockfile};
 use crate::buildlog::{self, Step};
 use crate::ops::build::{self, Plan};
 use crate::parse::{dockerfile, ignore};
+use crate::report::Format;
 use crate::tools::cargo::Cargo;
 use crate::tools::docker::{Docker, Progress};
 use crate::tools::pnpm::HostPnpm;
@@ -67,6 +68,8 @@ OPTIONS:
     --no-scaling         the same as --scale 0
     --runs N             runs per command timing, median reported (default 7)
     --no-compile         skip the clean compile of cargo xtask (30-90 s on 2 cores)
+    --format FORMAT      `human` (default) or `json`: the report (the data the JSON file
+                         holds) on stdout, the tables on stderr
     -h, --help           print this help
 
 Needs a Docker engine with buildx, and corepack (or pnpm) on the host for lockfiles.
@@ -82,6 +85,8 @@ pub struct Args {
     pub runs: usize,
     pub repeat: usize,
     pub compile: bool,
+    /// `json`: the report (the same data as the JSON file) on stdout, the tables on stderr.
+    pub format: Format,
 }
 
 impl Default for Args {
@@ -93,6 +98,7 @@ impl Default for Args {
             runs: 7,
             repeat: 1,
             compile: true,
+            format: Format::Human,
         }
     }
 }
@@ -821,9 +827,18 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         work.0.display()
     );
 
-    let result = measure(
-        ctx, args, &docker, &mut run, &pnpm, &bin, &gen, &reference, &gmodel, &tag,
-    );
+    let setup = Setup {
+        ctx,
+        args,
+        docker: &docker,
+        pnpm: &pnpm,
+        bin: &bin,
+        gen: &gen,
+        reference: &reference,
+        gmodel: &gmodel,
+        tag: &tag,
+    };
+    let result = measure(&setup, &mut run);
     // clean up whatever happened: every image of this run (tagged or left dangling by a
     // rebuild), its private cache mounts
     match docker.images_labelled(&format!("{RUN_LABEL}={id}")) {
@@ -895,6 +910,22 @@ fn report(
         "load_average_1m": {"before": load_before, "after": load_after},
     });
     let (g, r) = (&m.gen, &m.reference);
+    use std::io::Write as _;
+    // the text rendering goes to stdout, or to stderr when stdout carries the JSON report
+    let mut out: Box<dyn std::io::Write> = match args.format {
+        Format::Human => Box::new(std::io::stdout()),
+        Format::Json => Box::new(std::io::stderr()),
+    };
+    macro_rules! say {
+        ($($t:tt)*) => {{
+            let _ = writeln!(out, $($t)*);
+        }};
+    }
+    macro_rules! say_raw {
+        ($($t:tt)*) => {{
+            let _ = write!(out, $($t)*);
+        }};
+    }
     let warm_ratio = ratio(g.warm_secs(), r.warm_secs());
     let size_ratio = ratio(g.image.sizes.total() as f64, r.image.sizes.total() as f64);
     let gen_ctx = g.cold().context();
@@ -967,18 +998,18 @@ fn report(
         ),
     ];
 
-    println!(
+    say!(
         "bench: {} — generated {} vs reference xtask/assets/reference.Dockerfile{mark}",
         model.closure.api.name,
         crate::stack::DOCKERFILE,
     );
-    println!(
+    say!(
         "  machine: {cores} cores, {} RAM, {os}, Docker {server}; load average {load_before} -> {load_after}\n  base: {subject}",
         mem.map(|b| format!("{:.0} GiB", b as f64 / (1u64 << 30) as f64))
             .unwrap_or_else(|| "?".into())
     );
-    println!("  cold = --no-cache with empty private cache mounts (the engine's shared cache untouched); base image local, packages from the registry");
-    println!();
+    say!("  cold = --no-cache with empty private cache mounts (the engine's shared cache untouched); base image local, packages from the registry");
+    say!();
     let mut t = Table::new(&[
         if args.repeat > 1 {
             "ratios, generated / reference (medians)"
@@ -1087,16 +1118,16 @@ fn report(
         &r.image.store.to_string(),
         "",
     ]);
-    print!("{}", t.render(2));
-    println!();
-    println!("  targets (issue 6):");
+    say_raw!("{}", t.render(2));
+    say!();
+    say!("  targets (issue 6):");
     for (name, value, ok) in &targets {
-        println!("    {:<6} {name}: {value}", verdict(*ok));
+        say!("    {:<6} {name}: {value}", verdict(*ok));
     }
-    println!();
+    say!();
     for (label, me) in [("generated", g), ("reference", r)] {
         for (what, b) in [("warm rebuild", me.warm()), ("dependency change", &me.dep)] {
-            println!(
+            say!(
                 "  {label}, {what}: {} of {} steps re-ran{}",
                 b.ran().len(),
                 b.total(),
@@ -1107,7 +1138,7 @@ fn report(
                 }
             );
             for s in b.ran() {
-                println!(
+                say!(
                     "    {:>6}  {}",
                     s.secs.map(|x| format!("{x:.1}s")).unwrap_or_default(),
                     s.name
@@ -1115,14 +1146,14 @@ fn report(
             }
         }
         if !me.image.dev.is_empty() {
-            println!(
+            say!(
                 "  {label}: devDependencies in the image: {}",
                 me.image.dev.join(", ")
             );
         }
         for b in me.colds.iter().chain(&me.warms).chain([&me.dep]) {
             if let Some(n) = &b.note {
-                println!("  {label}: NOTE: {n}");
+                say!("  {label}: NOTE: {n}");
             }
         }
     }
@@ -1131,11 +1162,11 @@ fn report(
         .as_ref()
         .and_then(|s| s.gen_warm.note.as_ref())
     {
-        println!("  generated, warm rebuild of the scaling fixture: NOTE: {n}");
+        say!("  generated, warm rebuild of the scaling fixture: NOTE: {n}");
     }
     if let Some(s) = &m.scale_build {
-        println!();
-        println!(
+        say!();
+        say!(
             "  scaling: + {} workspace packages outside the closure ({} of heavy files), lockfile rewritten on the host",
             s.packages,
             fmt_bytes(s.heavy_bytes)
@@ -1182,11 +1213,11 @@ fn report(
             &fmt_secs(s.ref_cold.secs),
             &fmt_ratio(ratio(s.ref_cold.secs, r.cold_secs())),
         ]);
-        print!("{}", t.render(4));
+        say_raw!("{}", t.render(4));
     }
     if !m.cli.is_empty() {
-        println!();
-        println!(
+        say!();
+        say!(
             "  commands, median of {} warm runs (process start to exit; `cargo xtask` adds cargo's own check):",
             args.runs.max(1)
         );
@@ -1214,17 +1245,17 @@ fn report(
                 fmt_secs(c.verify_in_process),
             ]);
         }
-        print!("{}", t.render(4));
-        println!(
+        say_raw!("{}", t.render(4));
+        say!(
             "    in-process = verify's own duration minus its docker compose config and caddy runs"
         );
     }
     match m.compile {
-        Some(s) => println!(
+        Some(s) => say!(
             "\n  first `cargo xtask` compile from an empty target dir (cargo build -p xtask, dev profile): {}",
             fmt_secs(s)
         ),
-        None => println!("\n  first `cargo xtask` compile: skipped (--no-compile)"),
+        None => say!("\n  first `cargo xtask` compile: skipped (--no-compile)"),
     }
 
     let report = json!({
@@ -1270,16 +1301,19 @@ fn report(
         "compile_secs": m.compile,
         "dev_dependencies_control": m.control,
     });
-    let out = args
+    let file = args
         .out
         .clone()
         .unwrap_or_else(|| target_dir().join("bench/bench.json"));
-    if let Some(dir) = out.parent() {
+    if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let text = serde_json::to_string_pretty(&report).context("cannot serialise the report")?;
-    crate::generated::write_atomic(&out, &format!("{text}\n"))?;
-    println!("  JSON written to {}", out.display());
+    crate::generated::write_atomic(&file, &format!("{text}\n"))?;
+    say!("  JSON written to {}", file.display());
+    if args.format == Format::Json {
+        println!("{text}");
+    }
     Ok(Outcome::Pass)
 }
 
@@ -1355,19 +1389,32 @@ fn prune_private_mounts(
     Some(n)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn measure(
-    ctx: &Ctx,
-    args: &Args,
-    docker: &Docker,
-    run: &mut Run,
-    pnpm: &HostPnpm,
-    bin: &XtaskBin,
-    gen: &Subject,
-    reference: &Subject,
-    gmodel: &Model,
-    tag: &str,
-) -> Result<Option<All>> {
+/// What the measurements read: the monorepo and options, the tools, the two subjects (the
+/// generated Dockerfile and the reference), the generated side's model and the run's tag.
+struct Setup<'a> {
+    ctx: &'a Ctx,
+    args: &'a Args,
+    docker: &'a Docker,
+    pnpm: &'a HostPnpm,
+    bin: &'a XtaskBin,
+    gen: &'a Subject,
+    reference: &'a Subject,
+    gmodel: &'a Model,
+    tag: &'a str,
+}
+
+fn measure(setup: &Setup<'_>, run: &mut Run) -> Result<Option<All>> {
+    let Setup {
+        ctx,
+        args,
+        docker,
+        pnpm,
+        bin,
+        gen,
+        reference,
+        gmodel,
+        tag,
+    } = *setup;
     let mark = gen.plan.mark();
     let gen_copied = gen.copied()?;
     let ref_copied = reference.copied()?;

@@ -14,17 +14,3 @@ pub mod verify;
 
 pub use crate::context::{Ctx, Model, Outcome};
 pub use crate::ops::require_fresh;
-
-pub const NAMES: &[&str] = &[
-    "gen",
-    "config",
-    "verify",
-    "engine",
-    "standin",
-    "build-image",
-    "smoke",
-    "bench",
-    "rehearse",
-    "deploy",
-    "bench-deploy",
-];

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use serde::Serialize;
 use xshell::Shell;
 
 use super::{Ctx, Model, Outcome};
@@ -17,6 +18,7 @@ use crate::rehearsal::{
     PROVIDES_LABEL, STANDIN_LABEL,
 };
 use crate::render;
+use crate::report::Format;
 use crate::stack;
 use crate::tools::compose_run::{Docker, Leftovers, Project};
 use crate::tools::probe::{self, Curl};
@@ -41,7 +43,8 @@ the rehearsal swaps in local images and publishes caddy on 127.0.0.1 ports only.
       reachable by their service names;
     - plain HTTP gets a permanent redirect (301/308) to https;
     - `down` leaves no container or network behind (named volumes only with --volumes).
-On failure the logs of the failing services are shown. The stack is always taken down (also on
+Check ids: ready, up, depends-on, https, health, redirect, down, down-volumes, override
+(--build-only). On failure the logs of the failing services are shown. The stack is always taken down (also on
 failure and Ctrl-C), unless --keep.
 
 IMAGES: no registry is needed. Where postgres/redis/caddy images named by the staging file are
@@ -65,6 +68,11 @@ OPTIONS:
     --keep               leave the stack up for debugging; prints how to take it down
     --volumes            also remove the named volumes when taking the stack down
     --down PROJECT       take down a stack left by --keep (with --volumes: its volumes too)
+    --format FORMAT      `human` (default: PASS/FAIL lines as the checks run) or `json`: the
+                         same report as one JSON document on stdout at the end (progress and
+                         logs then go to stderr): project, outcome (pass|fail), services,
+                         not_started, checks [{id, ok, message, notes}], timings (seconds:
+                         standins, api_image, up_to_ready, total), kept
     --root DIR           the pnpm monorepo (default: this workspace's root)
     --config FILE        the config file (default: <root>/infra/stack.toml)
     -h, --help           print this help
@@ -92,6 +100,7 @@ pub struct Args {
     pub volumes: bool,
     pub down: Option<String>,
     pub build_only: bool,
+    pub format: Format,
 }
 
 impl Default for Args {
@@ -106,6 +115,7 @@ impl Default for Args {
             volumes: false,
             down: None,
             build_only: false,
+            format: Format::Human,
         }
     }
 }
@@ -168,22 +178,101 @@ fn free_port() -> Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-/// PASS/FAIL lines on stdout; counts failures.
-#[derive(Default)]
-struct Report {
-    failed: usize,
+/// The rehearsal's report: one set of data, two renderings. As text, each check is printed
+/// as a PASS/FAIL line on stdout the moment it is decided; as JSON (`--format json`), the
+/// whole report is printed at the end and the text lines go to stderr as progress.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    #[serde(skip)]
+    format: Format,
+    /// The compose project (`xtask-rehearse-<pid>-<hex>`).
+    pub project: String,
+    /// `pass` or `fail`.
+    pub outcome: &'static str,
+    /// One line per started service: its image and where it came from.
+    pub services: Vec<String>,
+    /// Services of the staging file the rehearsal does not start.
+    pub not_started: Vec<String>,
+    pub checks: Vec<Check>,
+    pub timings: Timings,
+    /// `--keep`: the stack is still up.
+    pub kept: bool,
+}
+
+/// One check: a stable id (see `cargo xtask rehearse --help`), whether it passed, what it
+/// found, and notes (e.g. the /health body when it failed).
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub id: &'static str,
+    pub ok: bool,
+    pub message: String,
+    pub notes: Vec<String>,
 }
 
 impl Report {
-    fn pass(&mut self, msg: impl AsRef<str>) {
-        println!("PASS  {}", msg.as_ref());
+    fn new(format: Format, project: &str) -> Report {
+        Report {
+            format,
+            project: project.to_string(),
+            outcome: "pass",
+            services: Vec::new(),
+            not_started: Vec::new(),
+            checks: Vec::new(),
+            timings: Timings::default(),
+            kept: false,
+        }
     }
-    fn fail(&mut self, msg: impl AsRef<str>) {
-        self.failed += 1;
-        println!("FAIL  {}", msg.as_ref());
+    /// A line of the text rendering: stdout, or stderr (progress) when the report is JSON.
+    fn say(&self, line: impl AsRef<str>) {
+        match self.format {
+            Format::Human => println!("{}", line.as_ref()),
+            Format::Json => eprintln!("{}", line.as_ref()),
+        }
     }
-    fn note(&self, msg: impl AsRef<str>) {
-        println!("      {}", msg.as_ref());
+    fn check(&mut self, id: &'static str, ok: bool, message: String) {
+        self.say(format!("{}  {message}", if ok { "PASS" } else { "FAIL" }));
+        if !ok {
+            self.outcome = "fail";
+        }
+        self.checks.push(Check {
+            id,
+            ok,
+            message,
+            notes: Vec::new(),
+        });
+    }
+    fn pass(&mut self, id: &'static str, msg: impl Into<String>) {
+        self.check(id, true, msg.into());
+    }
+    fn fail(&mut self, id: &'static str, msg: impl Into<String>) {
+        self.check(id, false, msg.into());
+    }
+    /// A note on the last check.
+    fn note(&mut self, msg: impl Into<String>) {
+        let msg = msg.into();
+        self.say(format!("      {msg}"));
+        if let Some(c) = self.checks.last_mut() {
+            c.notes.push(msg);
+        }
+    }
+    fn failed(&self) -> usize {
+        self.checks.iter().filter(|c| !c.ok).count()
+    }
+    /// The end: the closing line (text) or the whole report (JSON); the outcome.
+    fn finish(&self) -> Result<Outcome> {
+        match self.format {
+            Format::Human if self.failed() == 0 => println!("rehearsal passed"),
+            Format::Human => println!("rehearsal FAILED: {} check(s) failed", self.failed()),
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(self).context("cannot serialise the report")?
+            ),
+        }
+        Ok(if self.failed() == 0 {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        })
     }
 }
 
@@ -225,7 +314,7 @@ impl Drop for Teardown<'_> {
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     if let Some(p) = &args.down {
-        return down_kept(p, args.volumes);
+        return down_kept(p, args.volumes, args.format);
     }
     let t0 = Instant::now();
     let model = ctx.model()?;
@@ -284,17 +373,15 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
 
     // --- the plan: services, images (stand-ins built here), loopback ports
     let roles = Roles::of(&model)?;
-    let (plan, timings) = make_plan(
-        &sh,
-        &docker,
+    let env = Env {
+        sh: &sh,
+        docker: &docker,
         ctx,
-        &model,
+        model: &model,
         args,
-        &roles,
-        &file_services,
-        &project,
-        &dir,
-    )?;
+        dir: &dir,
+    };
+    let (plan, timings) = make_plan(&env, &roles, &file_services, &project)?;
     check_interrupt()?;
     let override_path = dir.join(OVERRIDE_FILE);
     std::fs::write(&override_path, render::rehearsal::render_override(&plan))
@@ -316,34 +403,36 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         );
     }
 
-    println!("rehearsal {project}");
+    let mut report = Report::new(args.format, &project);
+    report.say(format!("rehearsal {project}"));
     for s in &plan.services {
-        println!("  {}", s.describe());
+        report.services.push(s.describe());
+        report.say(format!("  {}", s.describe()));
     }
-    let not_started: Vec<&str> = file_services
+    report.not_started = file_services
         .iter()
-        .map(|s| s.name.as_str())
+        .map(|s| s.name.clone())
         .filter(|n| plan.service(n).is_none())
         .collect();
-    if !not_started.is_empty() {
-        println!("  not started: {}", not_started.join(", "));
+    if !report.not_started.is_empty() {
+        report.say(format!("  not started: {}", report.not_started.join(", ")));
     }
+    report.timings = timings;
     if args.build_only {
-        println!(
-            "PASS  images ready and the override checked by `docker compose config`; nothing started (--build-only)"
+        report.pass(
+            "override",
+            "images ready and the override checked by `docker compose config`; nothing started (--build-only)",
         );
-        println!(
+        report.timings.total = t0.elapsed().as_secs_f64();
+        report.say(format!(
             "timings: stand-ins {:.1} s, API image {:.1} s, total {:.1} s",
-            timings.standins,
-            timings.api_image,
-            t0.elapsed().as_secs_f64()
-        );
+            report.timings.standins, report.timings.api_image, report.timings.total
+        ));
         drop(tmp);
-        return Ok(Outcome::Pass);
+        return report.finish();
     }
 
     // --- up, and everything from here is taken down again whatever happens
-    let mut report = Report::default();
     let mut guard = Teardown {
         sh: &sh,
         project: &merged_project,
@@ -391,32 +480,26 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         .join(", ");
     let healthy = not_ready.is_empty();
     if healthy {
-        report.pass(format!(
-            "every started service ready in {up_secs:.1} s: {states}"
-        ));
+        report.pass(
+            "ready",
+            format!("every started service ready in {up_secs:.1} s: {states}"),
+        );
     } else {
         if !up_ok {
-            report.fail("docker compose up failed (its messages are on stderr)");
+            report.fail(
+                "up",
+                "docker compose up failed (its messages are on stderr)",
+            );
         }
-        report.fail(format!("not every service became ready: {states}"));
-        show_logs(&sh, &docker, &merged_project, &plan, &not_ready);
+        report.fail("ready", format!("not every service became ready: {states}"));
+        show_logs(&sh, &docker, &merged_project, &plan, &not_ready, &report);
     }
 
     if healthy {
         check_interrupt()?;
         check_dependency_order(&sh, &docker, &merged_project, &plan, &merged, &mut report)?;
         check_interrupt()?;
-        let https_ok = check_https(
-            &sh,
-            &curl,
-            &plan,
-            &model,
-            &merged,
-            &roles,
-            &dir,
-            &hosts,
-            &mut report,
-        )?;
+        let https_ok = check_https(&env, &curl, &plan, &merged, &roles, &hosts, &mut report)?;
         check_interrupt()?;
         let http_ok = check_http(&sh, &curl, &plan, &model, &dir, &hosts, &mut report)?;
         check_interrupt()?;
@@ -437,7 +520,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         // HTTPS or /health failed: anything on the path may be at fault (caddy, the API, the
         // dependency /health could not reach); only the redirect failed: caddy alone
         if !https_ok {
-            show_logs(&sh, &docker, &merged_project, &plan, &plan.names());
+            show_logs(&sh, &docker, &merged_project, &plan, &plan.names(), &report);
         } else if !http_ok {
             show_logs(
                 &sh,
@@ -445,6 +528,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
                 &merged_project,
                 &plan,
                 std::slice::from_ref(&plan.proxy),
+                &report,
             );
         }
     }
@@ -453,7 +537,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     check_interrupt()?;
     if args.keep {
         guard.armed = false;
-        keep_instructions(&plan, &dir, &model, &hosts);
+        report.kept = true;
+        keep_instructions(&plan, &dir, &model, &hosts, &report);
     } else {
         guard.armed = false;
         eprintln!(
@@ -467,19 +552,13 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     drop(guard);
     drop(tmp);
 
-    println!(
+    report.timings.up_to_ready = up_secs;
+    report.timings.total = t0.elapsed().as_secs_f64();
+    report.say(format!(
         "timings: stand-ins {:.1} s, API image {:.1} s, up to ready {up_secs:.1} s, total {:.1} s",
-        timings.standins,
-        timings.api_image,
-        t0.elapsed().as_secs_f64()
-    );
-    if report.failed == 0 {
-        println!("rehearsal passed");
-        Ok(Outcome::Pass)
-    } else {
-        println!("rehearsal FAILED: {} check(s) failed", report.failed);
-        Ok(Outcome::Fail)
-    }
+        report.timings.standins, report.timings.api_image, report.timings.total
+    ));
+    report.finish()
 }
 
 /// Which compose services play which part, from the model built from the same config.
@@ -525,23 +604,40 @@ impl Roles {
     }
 }
 
-struct Timings {
-    standins: f64,
-    api_image: f64,
+/// Seconds each phase took (`up_to_ready`: 0 when nothing started).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Timings {
+    pub standins: f64,
+    pub api_image: f64,
+    pub up_to_ready: f64,
+    pub total: f64,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the steps of one rehearsal share: the shell, the engine, the monorepo and its
+/// model, the options, and the run's temporary directory.
+struct Env<'a> {
+    sh: &'a Shell,
+    docker: &'a Docker,
+    ctx: &'a Ctx,
+    model: &'a Model,
+    args: &'a Args,
+    dir: &'a Path,
+}
+
 fn make_plan(
-    sh: &Shell,
-    docker: &Docker,
-    ctx: &Ctx,
-    model: &Model,
-    args: &Args,
+    env: &Env<'_>,
     roles: &Roles,
     file_services: &[FileService],
     project: &str,
-    dir: &Path,
 ) -> Result<(Plan, Timings)> {
+    let Env {
+        sh,
+        docker,
+        ctx,
+        model,
+        args,
+        dir,
+    } = *env;
     let start = start_set(file_services, &roles.proxy)?;
     let mut builder: Option<Builder> = None;
     let mut standin_secs = 0.0;
@@ -655,6 +751,7 @@ fn make_plan(
         Timings {
             standins: standin_secs,
             api_image: api_secs,
+            ..Timings::default()
         },
     ))
 }
@@ -838,28 +935,32 @@ fn wait_ready(
     }
 }
 
-fn show_logs(sh: &Shell, docker: &Docker, project: &Project<'_>, plan: &Plan, services: &[String]) {
+fn show_logs(
+    sh: &Shell,
+    docker: &Docker,
+    project: &Project<'_>,
+    plan: &Plan,
+    services: &[String],
+    out: &Report,
+) {
     let inspect = project
         .ids(sh)
         .and_then(|ids| docker.inspect(sh, &ids))
         .unwrap_or(serde_json::Value::Null);
     for s in services {
-        println!(
+        out.say(format!(
             "---- docker compose logs --no-color --tail {LOG_TAIL} {s}  [{}] ----",
             plan.label(s)
-        );
+        ));
         if let Some(summary) = rehearsal::container_summary(&inspect, s) {
-            println!("(container: {summary})");
+            out.say(format!("(container: {summary})"));
         }
         match project.logs(sh, s, LOG_TAIL) {
-            Ok(text) if text.trim().is_empty() => println!("(no output)"),
-            Ok(text) => {
-                let text = rehearsal::strip_ansi(&text);
-                print!("{text}{}", if text.ends_with('\n') { "" } else { "\n" })
-            }
-            Err(e) => println!("(cannot read the logs: {e:#})"),
+            Ok(text) if text.trim().is_empty() => out.say("(no output)"),
+            Ok(text) => out.say(rehearsal::strip_ansi(&text).trim_end_matches('\n')),
+            Err(e) => out.say(format!("(cannot read the logs: {e:#})")),
         }
-        println!("---- end of logs: {s} ----");
+        out.say(format!("---- end of logs: {s} ----"));
     }
 }
 
@@ -896,13 +997,19 @@ fn check_dependency_order(
                 Order::Unknown(why) => unknown.push(why),
                 Order::Violated(why) => {
                     bad = true;
-                    report.fail(format!("depends_on {cond} not honoured: {why}"));
+                    report.fail(
+                        "depends-on",
+                        format!("depends_on {cond} not honoured: {why}"),
+                    );
                 }
             }
         }
     }
     if !bad {
-        report.pass(format!("depends_on honoured: {}", honoured.join("; ")));
+        report.pass(
+            "depends-on",
+            format!("depends_on honoured: {}", honoured.join("; ")),
+        );
     }
     for u in unknown {
         report.note(format!("(cannot tell: {u})"));
@@ -925,25 +1032,23 @@ fn curl_get(
     Ok((http, out.body))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn check_https(
-    sh: &Shell,
+    env: &Env<'_>,
     curl: &Curl,
     plan: &Plan,
-    model: &Model,
     merged: &[FileService],
     roles: &Roles,
-    dir: &Path,
     hosts: &[String],
     report: &mut Report,
 ) -> Result<bool> {
+    let (sh, model, dir) = (env.sh, env.model, env.dir);
     let host = hosts.first().map(String::as_str).unwrap_or("localhost");
     let target = https_target(model);
     let Some(port) = plan.proxy_port(target) else {
-        report.fail(format!(
-            "{} publishes no port for {target}",
-            plan.label(&plan.proxy)
-        ));
+        report.fail(
+            "https",
+            format!("{} publishes no port for {target}", plan.label(&plan.proxy)),
+        );
         return Ok(false);
     };
     let url = format!("https://{host}:{port}/health");
@@ -967,28 +1072,34 @@ fn check_https(
         plan.label(&roles.api)
     );
     if h.exit != 0 || h.code != 200 {
-        report.fail(format!(
-            "GET {url} via {via}: {}",
-            if h.exit != 0 {
-                format!("curl exit {}: {}", h.exit, h.error)
-            } else {
-                format!(
-                    "status {} (want 200): {}",
-                    h.code,
-                    if body.trim().is_empty() {
-                        "(empty body)".to_string()
-                    } else {
-                        format!("{body:.300}")
-                    }
-                )
-            }
-        ));
+        report.fail(
+            "https",
+            format!(
+                "GET {url} via {via}: {}",
+                if h.exit != 0 {
+                    format!("curl exit {}: {}", h.exit, h.error)
+                } else {
+                    format!(
+                        "status {} (want 200): {}",
+                        h.code,
+                        if body.trim().is_empty() {
+                            "(empty body)".to_string()
+                        } else {
+                            format!("{body:.300}")
+                        }
+                    )
+                }
+            ),
+        );
         return Ok(false);
     }
-    report.pass(format!(
-        "GET {url} → 200 via {via}; TLS verified against the test origin certificate (SAN {})",
-        hosts.join(", ")
-    ));
+    report.pass(
+        "https",
+        format!(
+            "GET {url} → 200 via {via}; TLS verified against the test origin certificate (SAN {})",
+            hosts.join(", ")
+        ),
+    );
     let api = merged.iter().find(|m| m.name == roles.api);
     let mut expect = Vec::new();
     for (check, var) in HEALTH_CHECKS {
@@ -997,9 +1108,10 @@ fn check_https(
             .cloned()
             .unwrap_or_default();
         if plan.service(&host).is_none() {
-            report.fail(format!(
-                "the API's {var} is {host:?}, not the name of a started service"
-            ));
+            report.fail(
+                "health",
+                format!("the API's {var} is {host:?}, not the name of a started service"),
+            );
         }
         expect.push(Expect {
             check: check.to_string(),
@@ -1009,11 +1121,17 @@ fn check_https(
     }
     match check_health_body(&body, &expect) {
         Ok(lines) => {
-            report.pass(format!("/health through caddy: {}", lines.join("; ")));
+            report.pass(
+                "health",
+                format!("/health through caddy: {}", lines.join("; ")),
+            );
             Ok(true)
         }
         Err(lines) => {
-            report.fail(format!("/health through caddy: {}", lines.join("; ")));
+            report.fail(
+                "health",
+                format!("/health through caddy: {}", lines.join("; ")),
+            );
             report.note(format!("body: {body:.500}"));
             Ok(false)
         }
@@ -1032,10 +1150,10 @@ fn check_http(
     let host = hosts.first().map(String::as_str).unwrap_or("localhost");
     let target = model.stack.caddy.http_port;
     let Some(port) = plan.proxy_port(target) else {
-        report.fail(format!(
-            "{} publishes no port for {target}",
-            plan.label(&plan.proxy)
-        ));
+        report.fail(
+            "redirect",
+            format!("{} publishes no port for {target}", plan.label(&plan.proxy)),
+        );
         return Ok(false);
     };
     let url = format!("http://{host}:{port}/health");
@@ -1043,11 +1161,14 @@ fn check_http(
     let (h, _) = curl_get(curl, sh, &url, &resolve, None, &dir.join("redirect.body"))?;
     match check_redirect(&h) {
         Ok(what) => {
-            report.pass(format!("GET {url} → {what} (permanent redirect to https)"));
+            report.pass(
+                "redirect",
+                format!("GET {url} → {what} (permanent redirect to https)"),
+            );
             Ok(true)
         }
         Err(why) => {
-            report.fail(format!("GET {url}: {why}"));
+            report.fail("redirect", format!("GET {url}: {why}"));
             Ok(false)
         }
     }
@@ -1055,24 +1176,28 @@ fn check_http(
 
 fn check_leftovers(left: &Leftovers, volumes: bool, project: &str, report: &mut Report) {
     if left.containers.is_empty() && left.networks.is_empty() {
-        report.pass(format!(
-            "down: no container or network left for project {project}"
-        ));
+        report.pass(
+            "down",
+            format!("down: no container or network left for project {project}"),
+        );
     } else {
-        report.fail(format!(
-            "down left containers [{}] and networks [{}] of project {project}",
-            left.containers.join(", "),
-            left.networks.join(", ")
-        ));
+        report.fail(
+            "down",
+            format!(
+                "down left containers [{}] and networks [{}] of project {project}",
+                left.containers.join(", "),
+                left.networks.join(", ")
+            ),
+        );
     }
     if volumes {
         if left.volumes.is_empty() {
-            report.pass("down --volumes: no named volume left");
+            report.pass("down-volumes", "down --volumes: no named volume left");
         } else {
-            report.fail(format!(
-                "down --volumes left volumes [{}]",
-                left.volumes.join(", ")
-            ));
+            report.fail(
+                "down-volumes",
+                format!("down --volumes left volumes [{}]", left.volumes.join(", ")),
+            );
         }
     } else if !left.volumes.is_empty() {
         report.note(format!(
@@ -1083,37 +1208,37 @@ fn check_leftovers(left: &Leftovers, volumes: bool, project: &str, report: &mut 
     }
 }
 
-fn keep_instructions(plan: &Plan, dir: &Path, model: &Model, hosts: &[String]) {
+fn keep_instructions(plan: &Plan, dir: &Path, model: &Model, hosts: &[String], out: &Report) {
     let host = hosts.first().map(String::as_str).unwrap_or("localhost");
-    println!(
+    out.say(format!(
         "KEPT  the stack is still up (--keep): project {}",
         plan.project
-    );
+    ));
     if let Some(port) = plan.proxy_port(https_target(model)) {
-        println!(
+        out.say(format!(
             "      curl --cacert {} --resolve {host}:{port}:127.0.0.1 https://{host}:{port}/health",
             dir.join("certs")
                 .join(&model.config.caddy.cert_file)
                 .display()
-        );
+        ));
     }
-    println!(
+    out.say(format!(
         "      files: {} (staging copy, {OVERRIDE_FILE}, .env.staging, certs/)",
         dir.display()
-    );
-    println!(
+    ));
+    out.say(format!(
         "      take it down: cargo xtask rehearse --down {} [--volumes]",
         plan.project
-    );
-    println!(
+    ));
+    out.say(format!(
         "      (or: docker compose -p {} --project-directory {} -f docker-compose.staging.yml -f {OVERRIDE_FILE} down --volumes)",
         plan.project,
         dir.display()
-    );
+    ));
 }
 
 /// `--down PROJECT`: takes a kept rehearsal down and checks nothing is left.
-fn down_kept(project: &str, volumes: bool) -> Result<Outcome> {
+fn down_kept(project: &str, volumes: bool, format: Format) -> Result<Outcome> {
     if !project.starts_with(PROJECT_PREFIX) {
         bail!("--down takes the project name a rehearsal printed ({PROJECT_PREFIX}...), not {project:?}");
     }
@@ -1151,18 +1276,14 @@ fn down_kept(project: &str, volumes: bool) -> Result<Outcome> {
     let result = p.down(&sh, volumes);
     let _ = std::fs::remove_dir_all(&empty);
     result?;
-    let mut report = Report::default();
+    let mut report = Report::new(format, project);
     let left = docker.leftovers(&sh, project)?;
     check_leftovers(&left, volumes, project, &mut report);
     if dir.is_dir() {
         std::fs::remove_dir_all(&dir)
             .with_context(|| format!("cannot remove {}", dir.display()))?;
     }
-    Ok(if report.failed == 0 {
-        Outcome::Pass
-    } else {
-        Outcome::Fail
-    })
+    report.finish()
 }
 
 /// The VPS hardening, proven on the running stack (issue 13): redis refuses an unauthenticated
