@@ -26,6 +26,7 @@ pub mod report;
 pub mod rules;
 pub mod secrets;
 pub mod stack;
+pub mod tempdir;
 pub mod tools;
 pub mod units;
 pub mod values;

@@ -21,6 +21,7 @@ use crate::buildlog::{self, Step};
 use crate::ops::build::{self, Plan};
 use crate::parse::{dockerfile, ignore};
 use crate::report::Format;
+use crate::tempdir::TempDir;
 use crate::tools::cargo::Cargo;
 use crate::tools::docker::{Docker, Progress};
 use crate::tools::pnpm::HostPnpm;
@@ -213,15 +214,6 @@ fn target_dir() -> PathBuf {
             }
         }
         _ => root.join("target"),
-    }
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -768,13 +760,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         .map(|d| d.as_nanos() % 1_000_000_000)
         .unwrap_or(0);
     let id = format!("{}-{nanos}", std::process::id());
-    let work = TempDir(std::env::temp_dir().join(format!("xtask-bench-{id}")));
-    let _ = std::fs::remove_dir_all(&work.0);
-    std::fs::create_dir_all(&work.0)
-        .with_context(|| format!("cannot create {}", work.0.display()))?;
+    let work = TempDir::at(std::env::temp_dir().join(format!("xtask-bench-{id}")))?;
     let mut run = Run {
         id: id.clone(),
-        work: work.0.clone(),
+        work: work.path().to_path_buf(),
         pnpm_version: model.stack.image.pnpm_version.clone(),
         mount_targets: BTreeSet::new(),
         originals: Default::default(),
@@ -789,7 +778,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let gen_root = run.copy(&ctx.root, "generated")?;
     let ref_root = run.copy(&ctx.root, "reference")?;
     run.privatize(&gen_root, "sample")?;
-    let refdir = work.0.join("reference-dockerfile");
+    let refdir = work.path().join("reference-dockerfile");
     std::fs::create_dir_all(&refdir)
         .with_context(|| format!("cannot create {}", refdir.display()))?;
     write(
@@ -824,7 +813,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         "bench: {} from copies of {} on {subject}; {cores} core(s); work dir {}",
         model.closure.api.name,
         ctx.root.display(),
-        work.0.display()
+        work.path().display()
     );
 
     let setup = Setup {
@@ -1403,23 +1392,11 @@ struct Setup<'a> {
     tag: &'a str,
 }
 
-fn measure(setup: &Setup<'_>, run: &mut Run) -> Result<Option<All>> {
-    let Setup {
-        ctx,
-        args,
-        docker,
-        pnpm,
-        bin,
-        gen,
-        reference,
-        gmodel,
-        tag,
-    } = *setup;
-    let mark = gen.plan.mark();
-    let gen_copied = gen.copied()?;
-    let ref_copied = reference.copied()?;
-
-    // 1. cold, --repeat times, alternating which goes first; a fresh private store each time
+/// Phase 1: Cold builds, --repeat times, alternating which goes first; a fresh private store each
+/// time. `None`: a build failed (said).
+fn cold_builds(setup: &Setup<'_>, run: &mut Run) -> Result<Option<[Vec<Build>; 2]>> {
+    let (args, docker, gen, reference) = (setup.args, setup.docker, setup.gen, setup.reference);
+    let mark = setup.gen.plan.mark();
     let mut colds: [Vec<Build>; 2] = [Vec::new(), Vec::new()];
     for k in 0..args.repeat.max(1) {
         if k > 0 {
@@ -1439,7 +1416,20 @@ fn measure(setup: &Setup<'_>, run: &mut Run) -> Result<Option<All>> {
             colds[i].push(b);
         }
     }
-    // 2. warm, each after the same source-only change in both copies
+    Ok(Some(colds))
+}
+
+/// Phase 2: Warm rebuilds, each after the same source-only change in both copies: the builds and
+/// what changed. `None`: a build failed (said).
+fn warm_builds(setup: &Setup<'_>) -> Result<Option<([Vec<Build>; 2], String)>> {
+    let (args, docker, gen, reference, gmodel) = (
+        setup.args,
+        setup.docker,
+        setup.gen,
+        setup.reference,
+        setup.gmodel,
+    );
+    let mark = setup.gen.plan.mark();
     let mut warms: [Vec<Build>; 2] = [Vec::new(), Vec::new()];
     let mut changed = String::new();
     for k in 1..=args.repeat.max(1) {
@@ -1463,9 +1453,19 @@ fn measure(setup: &Setup<'_>, run: &mut Run) -> Result<Option<All>> {
             warms[i].push(b);
         }
     }
-    let [gen_cold, ref_cold] = colds;
-    let [gen_warm, ref_warm] = warms;
-    // 3. size and devDependencies of the images as the monorepo is
+    Ok(Some((warms, changed)))
+}
+
+/// Phase 3: Size and devDependencies of both images as the monorepo is, and the control (the
+/// deps stage, where the check must find them): (generated, control, reference).
+fn images(setup: &Setup<'_>) -> Result<(Image, Option<usize>, Image)> {
+    let (docker, gen, reference, gmodel, tag) = (
+        setup.docker,
+        setup.gen,
+        setup.reference,
+        setup.gmodel,
+        setup.tag,
+    );
     let lock = read(&gen.root().join("pnpm-lock.yaml"))?;
     let prod: Vec<String> = gmodel
         .closure
@@ -1488,7 +1488,21 @@ fn measure(setup: &Setup<'_>, run: &mut Run) -> Result<Option<All>> {
     let gen_image = gen.inspect(docker, &dev_only)?;
     let control = dev_control(docker, gen, &dev_only, tag)?;
     let ref_image = reference.inspect(docker, &dev_only)?;
-    // 4. a dependency change: the same manifest and lockfile in both copies
+    Ok((gen_image, control, ref_image))
+}
+
+/// Phase 4: A dependency change: the same manifest and lockfile in both copies, both rebuilt:
+/// (generated, reference, `name@spec`). `None`: a build failed (said).
+fn dependency_change(setup: &Setup<'_>, run: &Run) -> Result<Option<(Build, Build, String)>> {
+    let (ctx, docker, pnpm, gen, reference, gmodel) = (
+        setup.ctx,
+        setup.docker,
+        setup.pnpm,
+        setup.gen,
+        setup.reference,
+        setup.gmodel,
+    );
+    let mark = setup.gen.plan.mark();
     let manifest_rel = format!("{}/package.json", gmodel.stack.image.api_dir);
     let (text, (name, spec)) = edit::add_dependency(&read(&gen.root().join(&manifest_rel))?)?;
     write(&gen.root().join(&manifest_rel), &text)?;
@@ -1519,7 +1533,25 @@ fn measure(setup: &Setup<'_>, run: &mut Run) -> Result<Option<All>> {
         return failed("dependency-change rebuild", reference.label, &mark).map(|_| None);
     }
 
-    // 5. scaling
+    Ok(Some((gen_dep, ref_dep, format!("{name}@{spec}"))))
+}
+
+/// Phase 5: Scaling: the commands timed on the monorepo and on each fixture size, and the image
+/// built on the first fixture. `None`: a build failed (said).
+fn scaling(
+    setup: &Setup<'_>,
+    run: &mut Run,
+) -> Result<Option<(Option<ScaleBuild>, Vec<CliTimes>)>> {
+    let (ctx, args, docker, pnpm, bin, reference, tag) = (
+        setup.ctx,
+        setup.args,
+        setup.docker,
+        setup.pnpm,
+        setup.bin,
+        setup.reference,
+        setup.tag,
+    );
+    let mark = setup.gen.plan.mark();
     let mut scale_build = None;
     let mut cli = Vec::new();
     let config = ctx.config_explicit.then_some(ctx.config_path.as_path());
@@ -1594,8 +1626,13 @@ fn measure(setup: &Setup<'_>, run: &mut Run) -> Result<Option<All>> {
         }
     }
 
-    // 6. the first compile
-    let compile = if args.compile {
+    Ok(Some((scale_build, cli)))
+}
+
+/// Phase 6: The first compile of `cargo xtask` from an empty target directory (`--no-compile`:
+/// not measured).
+fn first_compile(args: &Args, run: &Run) -> Result<Option<f64>> {
+    Ok(if args.compile {
         let cargo = Cargo::find()?;
         let ws = crate::context::default_root();
         cargo.fetch(&ws)?;
@@ -1609,7 +1646,26 @@ fn measure(setup: &Setup<'_>, run: &mut Run) -> Result<Option<All>> {
         Some(s)
     } else {
         None
+    })
+}
+
+fn measure(setup: &Setup<'_>, run: &mut Run) -> Result<Option<All>> {
+    // what each Dockerfile COPYs, before any change to the copies
+    let (gen_copied, ref_copied) = (setup.gen.copied()?, setup.reference.copied()?);
+    let Some([gen_cold, ref_cold]) = cold_builds(setup, run)? else {
+        return Ok(None);
     };
+    let Some(([gen_warm, ref_warm], changed)) = warm_builds(setup)? else {
+        return Ok(None);
+    };
+    let (gen_image, control, ref_image) = images(setup)?;
+    let Some((gen_dep, ref_dep, dep_added)) = dependency_change(setup, run)? else {
+        return Ok(None);
+    };
+    let Some((scale_build, cli)) = scaling(setup, run)? else {
+        return Ok(None);
+    };
+    let compile = first_compile(setup.args, run)?;
 
     Ok(Some(All {
         gen: Measured {
@@ -1627,7 +1683,7 @@ fn measure(setup: &Setup<'_>, run: &mut Run) -> Result<Option<All>> {
             copied: ref_copied,
         },
         changed,
-        dep_added: format!("{name}@{spec}"),
+        dep_added,
         scale_build,
         cli,
         compile,

@@ -20,6 +20,7 @@ use crate::rehearsal::{
 use crate::render;
 use crate::report::Format;
 use crate::stack;
+use crate::tempdir::TempDir;
 use crate::tools::compose_run::{Docker, Leftovers, Project};
 use crate::tools::probe::{self, Curl};
 use crate::tools::standins::Builder;
@@ -276,20 +277,6 @@ impl Report {
     }
 }
 
-/// Removes the rehearsal's temp dir when dropped, unless kept.
-struct TempDir {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
 /// Takes the stack down when dropped while armed: on errors, panics and Ctrl-C.
 struct Teardown<'a> {
     sh: &'a Shell,
@@ -331,12 +318,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         u64::from_str_radix(&random_hex(4), 16).unwrap_or(0),
     );
     let dir = std::env::temp_dir().join(&project);
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create {}; check TMPDIR", dir.display()))?;
-    let tmp = TempDir {
-        path: dir.clone(),
-        keep: args.keep,
-    };
+    let mut tmp = TempDir::at(dir.clone())?;
+    tmp.keep(args.keep);
     eprintln!(
         "rehearse: compose project {project} in {} (engine {engine}, compose {compose_version})",
         dir.display()

@@ -14,6 +14,7 @@ use crate::parse::yaml::{self, Seg};
 use crate::report::{self, Report, Stage, Status};
 use crate::rules::{self, Finding, Input, Sources};
 use crate::stack::{self, CADDYFILE, COMPOSE, ENV_EXAMPLE};
+use crate::tempdir::TempDir;
 use crate::tools;
 
 pub const HELP: &str = "\
@@ -488,36 +489,6 @@ fn read_env_file(path: &Path) -> Result<String> {
 }
 
 /// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Result<TempDir> {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let p = std::env::temp_dir().join(format!(
-            "xtask-verify-{tag}-{}-{n}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&p).with_context(|| {
-            format!(
-                "cannot create a temporary directory {}; check TMPDIR",
-                p.display()
-            )
-        })?;
-        Ok(TempDir(p))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The line of a compose key path that compose names in an error (`services.api.ports.0`).
 fn compose_line(text: &str, dotted: &str) -> usize {
     let segs: Vec<Seg> = dotted
@@ -695,23 +666,27 @@ fn compose_checks(ctx: &Ctx) -> Result<Option<Vec<Finding>>> {
 /// is repeated to find the next one.
 fn compose_interpolated(ctx: &Ctx, text: &str) -> Result<Vec<Finding>> {
     let mut findings = Vec::new();
-    let tmp = TempDir::new("compose")?;
+    let tmp = TempDir::new("verify-compose")?;
     let infra = ctx.root.join(stack::INFRA_DIR);
     for e in
         std::fs::read_dir(&infra).with_context(|| format!("cannot list {}", infra.display()))?
     {
         let e = e.with_context(|| format!("cannot list {}", infra.display()))?;
         if e.file_type().map(|t| t.is_file()).unwrap_or(false) {
-            std::fs::copy(e.path(), tmp.0.join(e.file_name())).with_context(|| {
-                format!("cannot copy {} to {}", e.path().display(), tmp.0.display())
+            std::fs::copy(e.path(), tmp.path().join(e.file_name())).with_context(|| {
+                format!(
+                    "cannot copy {} to {}",
+                    e.path().display(),
+                    tmp.path().display()
+                )
             })?;
         }
     }
     let example = generated::read_optional(&ctx.root.join(ENV_EXAMPLE))?.unwrap_or_default();
-    let env_path = tmp.0.join(".env.staging");
+    let env_path = tmp.path().join(".env.staging");
     let mut env = example;
     let copy = tmp
-        .0
+        .path()
         .join(Path::new(COMPOSE).file_name().unwrap_or_default());
     for _ in 0..32 {
         std::fs::write(&env_path, &env)
@@ -942,12 +917,12 @@ fn caddy_checks(ctx: &Ctx) -> Result<Option<Vec<Finding>>> {
     let Some(text) = generated::read_optional(&file)? else {
         return Ok(None);
     };
-    let tmp = TempDir::new("caddy")?;
+    let tmp = TempDir::new("verify-caddy")?;
     let name = "Caddyfile";
     // adapt (syntax) and validate (provisioning, certificates opened) side by side
     let (adapt, validate) = std::thread::scope(|s| {
-        let adapt = s.spawn(|| tools::caddy::adapt(&file, &tmp.0.join("state-adapt")));
-        let validate = caddy_validate(&text, &tmp.0, name);
+        let adapt = s.spawn(|| tools::caddy::adapt(&file, &tmp.path().join("state-adapt")));
+        let validate = caddy_validate(&text, tmp.path(), name);
         (adapt.join(), validate)
     });
     let adapt = adapt.unwrap_or_else(|_| Err(anyhow::anyhow!("caddy adapt panicked (a bug)")))?;
