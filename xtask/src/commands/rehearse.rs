@@ -44,8 +44,8 @@ the rehearsal swaps in local images and publishes caddy on 127.0.0.1 ports only.
       reachable by their service names;
     - plain HTTP gets a permanent redirect (301/308) to https;
     - `down` leaves no container or network behind (named volumes only with --volumes).
-Check ids: ready, up, depends-on, https, health, redirect, down, down-volumes, override
-(--build-only). On failure the logs of the failing services are shown. The stack is always taken down (also on
+Check ids: ready, up, depends-on, https, health, redirect, hardening (one per proof), down,
+down-volumes, override (--build-only). On failure the logs of the failing services are shown. The stack is always taken down (also on
 failure and Ctrl-C), unless --keep.
 
 IMAGES: no registry is needed. Where postgres/redis/caddy images named by the staging file are
@@ -488,14 +488,11 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         check_interrupt()?;
         if https_ok {
             prove_hardening(
-                &sh,
-                &docker,
+                &env,
                 &curl,
                 &merged_project,
                 &plan,
-                &model,
                 &roles,
-                &dir,
                 &hosts,
                 &mut report,
             )?;
@@ -1274,23 +1271,20 @@ fn down_kept(project: &str, volumes: bool, format: Format) -> Result<Outcome> {
 /// caddy; caddy cannot resolve postgres or redis; the log options are in effect; with the API
 /// stopped caddy still answers with the API-down page (last: it stops the API, then starts it
 /// again so `--keep` leaves the whole stack).
-#[allow(clippy::too_many_arguments)]
 fn prove_hardening(
-    sh: &Shell,
-    docker: &Docker,
+    env: &Env<'_>,
     curl: &Curl,
     project: &Project,
     plan: &Plan,
-    model: &Model,
     roles: &Roles,
-    dir: &Path,
     hosts: &[String],
     report: &mut Report,
 ) -> Result<()> {
+    let (sh, docker, model, dir) = (env.sh, env.docker, env.model, env.dir);
     use crate::proofs;
     let mut verdict = |v: proofs::Verdict| match v {
-        Ok(m) => report.pass(m),
-        Err(m) => report.fail(m),
+        Ok(m) => report.pass("hardening", m),
+        Err(m) => report.fail("hardening", m),
     };
     let started = plan.names();
     let redis = roles
@@ -1399,9 +1393,12 @@ fn prove_hardening(
         .map(|h| h.code)
         .unwrap_or(0);
     if code != 200 {
-        report.fail(format!(
-            "the API, started again after the API-down proof, does not answer through caddy (status {code})"
-        ));
+        report.fail(
+            "hardening",
+            format!(
+                "the API, started again after the API-down proof, does not answer through caddy (status {code})"
+            ),
+        );
     }
     Ok(())
 }
