@@ -331,6 +331,29 @@ fn the_realistic_fixture_infra_is_fresh_and_carries_its_contract() {
         assert!(compose.contains(line), "{line:?} not in:\n{compose}");
     }
     assert!(!compose.contains("STORAGE_DRIVER") && !compose.contains("SENTRY_DSN"));
+    // the stack the app needs (project.services = postgres, redis), named from its workspace
+    assert!(compose.contains("\nname: ledger-staging\n"), "{compose}");
+    let services: Vec<String> = serde_yaml::from_str::<serde_yaml::Value>(&compose).expect("yaml")
+        ["services"]
+        .as_mapping()
+        .expect("services")
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    assert_eq!(services, ["api", "postgres", "redis", "caddy"]);
+    for f in [
+        "infra/docker-compose.staging.yml",
+        "infra/.env.staging.example",
+        "infra/Caddyfile",
+        "infra/api.Dockerfile",
+        "infra/api.Dockerfile.dockerignore",
+        ".github/workflows/staging-infra.yml",
+    ] {
+        let text = read(&t.path().join(f)).to_ascii_lowercase();
+        for word in ["cipherbox", "tee-worker", "tee_worker", "ipfs", "kubo"] {
+            assert!(!text.contains(word), "{f} names {word}:\n{text}");
+        }
+    }
 }
 
 #[test]

@@ -14,6 +14,9 @@ use crate::values;
 /// Where the config lives, relative to the monorepo root, unless `--config` says otherwise.
 pub const DEFAULT_PATH: &str = "infra/stack.toml";
 
+/// The services `project.services` may name (api and caddy are always there).
+pub const STACK_SERVICES: &[&str] = &["postgres", "redis", "ipfs", "tee-worker"];
+
 /// Third-party services whose image can be overridden under `[images]`.
 pub const IMAGE_SERVICES: &[&str] = &["postgres", "redis", "ipfs", "caddy"];
 
@@ -24,6 +27,11 @@ pub struct Config {
     pub registry: String,
     pub owner: String,
     pub tag: String,
+    /// `project.name`: the compose project; `None`: `<root package name>-staging`.
+    pub project_name: Option<String>,
+    /// `project.services`: the stack's services besides api and caddy (CipherBox's set by
+    /// default).
+    pub services: Vec<String>,
     pub api: ApiConfig,
     pub node: NodeConfig,
     pub tee_worker: TeeWorkerConfig,
@@ -313,6 +321,8 @@ impl Default for Config {
             registry: "ghcr.io".into(),
             owner: "OWNER".into(),
             tag: "latest".into(),
+            project_name: None,
+            services: STACK_SERVICES.iter().map(|s| s.to_string()).collect(),
             api: ApiConfig {
                 package: "@cipherbox/api".into(),
                 path: None,
@@ -395,6 +405,8 @@ pub const TEMPLATE: &str = r#"# Settings for `cargo xtask gen` (CipherBox stagin
 registry = "ghcr.io"   # where images are pushed
 owner = "OWNER"        # images are <registry>/<owner>/<name>
 tag = "latest"         # default image tag in compose: ${TAG:-<tag>}
+# name = "cipherbox-staging"   # compose project (default: <root package name>-staging)
+services = ["postgres", "redis", "ipfs", "tee-worker"]   # besides api and caddy
 
 [api]
 package = "@cipherbox/api"   # the API's name in the pnpm workspace
@@ -511,6 +523,7 @@ impl std::error::Error for ConfigError {}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
+    Services,
     Registry,
     Owner,
     Tag,
@@ -540,6 +553,8 @@ const SCHEMA: &[(&str, &str, Kind)] = &[
     ("project", "registry", Kind::Registry),
     ("project", "owner", Kind::Owner),
     ("project", "tag", Kind::Tag),
+    ("project", "name", Kind::ImageName),
+    ("project", "services", Kind::Services),
     ("api", "package", Kind::NpmName),
     ("api", "path", Kind::RelPath),
     ("api", "image", Kind::ImageName),
@@ -896,6 +911,48 @@ fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Res
     ) {
         return apply_edge(c, kind, item, &full);
     }
+    if kind == Kind::Services {
+        let arr = item
+            .as_array()
+            .ok_or_else(|| format!("`{full}` must be an array, e.g. [\"postgres\", \"redis\"]"))?;
+        let mut out: Vec<String> = Vec::new();
+        for v in arr.iter() {
+            let s = v
+                .as_str()
+                .ok_or_else(|| format!("`{full}` must contain only strings"))?;
+            if !STACK_SERVICES.contains(&s) {
+                return Err(format!(
+                    "`{full}`: unknown service {s:?} (known: {}; api and caddy are always there)",
+                    STACK_SERVICES.join(", ")
+                ));
+            }
+            if !out.iter().any(|o| o == s) {
+                out.push(s.to_string());
+            }
+        }
+        c.services = STACK_SERVICES
+            .iter()
+            .filter(|s| out.iter().any(|o| o == *s))
+            .map(|s| s.to_string())
+            .collect();
+        return Ok(());
+    }
+    if (table, key) == ("project", "name") {
+        let v = item
+            .as_str()
+            .ok_or_else(|| format!("`{full}` must be a string"))?;
+        let ok = !v.is_empty()
+            && v.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_')
+            && v.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit());
+        if !ok {
+            return Err(format!(
+                "`{full}` = {v:?} is not a compose project name (lowercase letters, digits, - and _, starting with a letter or digit)"
+            ));
+        }
+        c.project_name = Some(v.to_string());
+        return Ok(());
+    }
     if kind == Kind::StrList {
         let arr = item.as_array().ok_or_else(|| {
             format!("`{full}` must be an array of strings, e.g. [\"staging.example.com\"]")
@@ -1057,6 +1114,7 @@ fn check_value(kind: Kind, full: &str, s: &str) -> Result<(), String> {
         Kind::Version => values::semver(s),
         Kind::Port
         | Kind::StrList
+        | Kind::Services
         | Kind::Runner
         | Kind::LogDriver
         | Kind::Count
@@ -1210,7 +1268,7 @@ pub fn set_value(text: &str, key: &str, raw_value: &str, file: &str) -> Result<S
                 .with_context(|| format!("{key} must be a whole number, got {raw_value:?}"))?;
             n.into()
         }
-        Kind::StrList | Kind::Cidrs => {
+        Kind::StrList | Kind::Cidrs | Kind::Services => {
             let mut arr = toml_edit::Array::new();
             for d in raw_value
                 .split(',')
@@ -1250,6 +1308,12 @@ pub fn get_value(c: &Config, key: &str) -> Result<String> {
     let s = |v: &str| format!("{v:?}");
     Ok(match key {
         "project.registry" => s(&c.registry),
+        "project.name" => c
+            .project_name
+            .as_deref()
+            .map(s)
+            .unwrap_or_else(|| "(unset: <root package name>-staging)".into()),
+        "project.services" => format!("{:?}", c.services),
         "project.owner" => s(&c.owner),
         "project.tag" => s(&c.tag),
         "api.package" => s(&c.api.package),

@@ -407,16 +407,21 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure, example: &Example)
         check_dockerfile_path(f, "the build reads")?;
     }
     let image = api_image(cfg, ws, closure, pnpm_version);
+    let has = |s: &str| cfg.services.iter().any(|x| x == s);
     let offer = envcontract::Offer {
         api_port: cfg.api.port,
-        postgres: true,
-        redis: true,
-        ipfs: true,
-        tee_worker: Some(cfg.tee_worker.port),
+        postgres: has("postgres"),
+        redis: has("redis"),
+        ipfs: has("ipfs"),
+        tee_worker: has("tee-worker").then_some(cfg.tee_worker.port),
         web_origin: None,
     };
     let contract = envcontract::build(cfg, example, &offer);
-    let compose = compose(cfg, &contract);
+    let project = cfg
+        .project_name
+        .clone()
+        .unwrap_or_else(|| default_project(ws, closure));
+    let compose = compose(cfg, &contract, project);
     let caddy = caddy(cfg);
     let workflow = Workflow {
         branch: "main".into(),
@@ -538,7 +543,36 @@ fn api_environment(cfg: &Config, contract: &Contract) -> Vec<(String, Val)> {
     env
 }
 
-fn compose(cfg: &Config, contract: &Contract) -> Compose {
+/// `<root package name>-staging` (scope dropped, lowercase, `[a-z0-9_-]` only), else the
+/// API's package name.
+fn default_project(ws: &Workspace, closure: &Closure) -> String {
+    let from = |n: &str| -> String {
+        let n = n.rsplit('/').next().unwrap_or(n).trim_start_matches('@');
+        n.to_ascii_lowercase()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect::<String>()
+            .trim_matches(['-', '_'])
+            .to_string()
+    };
+    let base = ws
+        .root_manifest
+        .name
+        .as_deref()
+        .map(from)
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| from(&closure.api.name));
+    let base = if base.is_empty() { "app".into() } else { base };
+    format!("{base}-staging")
+}
+
+fn compose(cfg: &Config, contract: &Contract, project: String) -> Compose {
     let w = &contract.wiring;
     let p = &cfg.ports;
     let api_port = cfg.api.port;
@@ -729,7 +763,7 @@ fn compose(cfg: &Config, contract: &Contract) -> Compose {
         networks: vec![],
     };
     Compose {
-        project: "cipherbox-staging".into(),
+        project,
         services: vec![api, postgres, redis, ipfs, tee, caddy],
         volumes: [
             "postgres_staging",
@@ -768,6 +802,22 @@ impl Compose {
     /// Per-service settings that follow from the service's name and the config alone:
     /// networks, memory limits, `init`.
     fn finish(mut self, cfg: &Config) -> Compose {
+        // the stack the app needs, nothing else: api, caddy and `project.services`
+        let wanted = |n: &str| n == "api" || n == "caddy" || cfg.services.iter().any(|s| s == n);
+        self.services.retain(|s| wanted(&s.name));
+        for s in &mut self.services {
+            s.depends_on.retain(|(d, _)| wanted(d));
+        }
+        let mounted: Vec<String> = self
+            .services
+            .iter()
+            .flat_map(|s| s.volumes.iter())
+            .filter_map(|m| match m {
+                Mount::Volume { name, .. } => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        self.volumes.retain(|v| mounted.contains(v));
         for s in &mut self.services {
             s.networks = networks_of(&s.name);
             s.init = runs_node(&s.name);

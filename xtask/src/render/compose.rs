@@ -36,14 +36,22 @@ pub fn render(c: &Compose) -> String {
         w,
         "# Services reach each other by service name: caddy, api and web on `edge`; api and"
     );
-    let _ = writeln!(
-        w,
-        "# the back end on `data` (the proxy cannot reach the databases). Only 80, 443 and the"
-    );
-    let _ = writeln!(
-        w,
-        "# IPFS swarm port are public; every other port is bound to 127.0.0.1."
-    );
+    if c.service("ipfs").is_some() {
+        let _ = writeln!(
+            w,
+            "# the back end on `data` (the proxy cannot reach the databases). Only 80, 443 and the"
+        );
+        let _ = writeln!(
+            w,
+            "# IPFS swarm port are public; every other port is bound to 127.0.0.1."
+        );
+    } else {
+        let _ = writeln!(
+            w,
+            "# the back end on `data` (the proxy cannot reach the databases). Only 80 and 443 are"
+        );
+        let _ = writeln!(w, "# public; every other port is bound to 127.0.0.1.");
+    }
     let _ = writeln!(w, "name: {}", scalar(&c.project));
     let _ = writeln!(w);
     let _ = writeln!(

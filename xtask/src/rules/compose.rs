@@ -17,7 +17,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: "compose/services",
         file: F,
-        rationale: "the staging stack has its six services: api, postgres, redis, ipfs, tee-worker, caddy",
+        rationale: "the stack has api, caddy and every service of project.services (default: postgres, redis, ipfs, tee-worker)",
         check: services,
     },
     Rule {
@@ -219,14 +219,19 @@ fn services(i: &Input, o: &mut Out) {
     let Some(c) = &i.compose else { return };
     let have: Vec<String> = c.services().into_iter().map(|(n, _)| n).collect();
     let line = c.line(&[k("services")]);
-    for s in SERVICES {
+    let cfg = &i.model.config;
+    let want: Vec<&str> = std::iter::once("api")
+        .chain(cfg.services.iter().map(String::as_str))
+        .chain(std::iter::once("caddy"))
+        .collect();
+    for s in &want {
         if !have.iter().any(|h| h == s) {
             o.at(
                 F,
                 line,
                 format!(
-                    "service `{s}` is missing (the stack needs {})",
-                    SERVICES.join(", ")
+                    "service `{s}` is missing (the stack needs {}: api, caddy and project.services)",
+                    want.join(", ")
                 ),
             );
         }
