@@ -340,7 +340,25 @@ fn the_realistic_fixture_infra_is_fresh_and_carries_its_contract() {
         .keys()
         .filter_map(|k| k.as_str().map(str::to_string))
         .collect();
-    assert_eq!(services, ["api", "postgres", "redis", "caddy"]);
+    assert_eq!(services, ["api", "migrate", "postgres", "redis", "caddy"]);
+    // the migrations: a one-shot of the API's image with its env, before the API starts
+    let doc: serde_yaml::Value = serde_yaml::from_str(&compose).expect("yaml");
+    let (api, migrate) = (&doc["services"]["api"], &doc["services"]["migrate"]);
+    assert_eq!(migrate["image"], api["image"]);
+    assert_eq!(migrate["environment"], api["environment"]);
+    assert_eq!(migrate["restart"].as_str(), Some("no"));
+    assert_eq!(
+        migrate["command"],
+        serde_yaml::from_str::<serde_yaml::Value>("[node, dist/run-migrations.js]").expect("yaml")
+    );
+    assert_eq!(
+        migrate["depends_on"]["postgres"]["condition"].as_str(),
+        Some("service_healthy")
+    );
+    assert_eq!(
+        api["depends_on"]["migrate"]["condition"].as_str(),
+        Some("service_completed_successfully")
+    );
     for f in [
         "infra/docker-compose.staging.yml",
         "infra/.env.staging.example",

@@ -207,6 +207,8 @@ pub struct ApiConfig {
     pub env: Vec<EnvOverride>,
     /// `[api.health]`: where the API answers and what healthy means.
     pub health: HealthConfig,
+    /// `[api.migrate] command`: run once before the API starts (empty: no migrations).
+    pub migrate: Vec<String>,
 }
 
 /// One key of `[api.env]`: `NAME = "staging value"` or
@@ -334,6 +336,7 @@ impl Default for Config {
                     path: "/health".into(),
                     status: 200,
                 },
+                migrate: Vec::new(),
             },
             node: NodeConfig {
                 image: "node:22-alpine".into(),
@@ -421,6 +424,9 @@ entry = "dist/main.js"       # built entry point, relative to the API's director
 # IPFS_PROVIDER = "pinata"                       # a staging value
 # SESSION_KEY_ID = { secret = false }            # not a secret despite its name
 # SENTRY_DSN = { optional = true, comment = "error reporting" }
+
+# [api.migrate]              # a one-shot `migrate` service before the API starts
+# command = ["node", "dist/run-migrations.js"]
 
 [api.health]
 path = "/health"             # where the API answers; smoke: any HTTP answer = it listens
@@ -733,7 +739,7 @@ pub fn parse(text: &str, file: &str) -> Result<Config> {
         for (key, value) in table.iter() {
             let kspan = table.key(key).and_then(|k| k.span());
             let span = value.span().or(kspan.clone());
-            if table_name == "api" && (key == "env" || key == "health") {
+            if table_name == "api" && (key == "env" || key == "health" || key == "migrate") {
                 let Some(sub) = value.as_table_like() else {
                     return Err(at(
                         kspan,
@@ -745,6 +751,8 @@ pub fn parse(text: &str, file: &str) -> Result<Config> {
                     let vs = v.span().or(ks.clone());
                     let r = if key == "env" {
                         apply_env(&mut c, k, v).map_err(|m| at(ks.clone(), m))
+                    } else if key == "migrate" {
+                        apply_migrate(&mut c, k, v).map_err(|m| at(vs, m))
                     } else {
                         apply_health(&mut c, k, v).map_err(|m| at(vs, m))
                     };
@@ -850,6 +858,33 @@ fn apply_env(c: &mut Config, name: &str, item: &Item) -> Result<(), String> {
     }
     c.api.env.retain(|e| e.name != name);
     c.api.env.push(o);
+    Ok(())
+}
+
+/// `[api.migrate] command = ["node", "dist/run-migrations.js"]`.
+fn apply_migrate(c: &mut Config, key: &str, item: &Item) -> Result<(), String> {
+    if key != "command" {
+        return Err(format!("unknown key `api.migrate.{key}` (known: command)"));
+    }
+    let arr = item.as_array().ok_or(
+        "`api.migrate.command` must be an array of strings (exec form), e.g. [\"node\", \"dist/run-migrations.js\"]",
+    )?;
+    let mut out = Vec::new();
+    for v in arr.iter() {
+        let s = v
+            .as_str()
+            .ok_or("`api.migrate.command` must contain only strings")?;
+        if s.is_empty() || s.contains(['\n', '\r', '\0']) {
+            return Err("`api.migrate.command`: every word must be non-empty, on one line".into());
+        }
+        out.push(s.to_string());
+    }
+    if out.is_empty() {
+        return Err(
+            "`api.migrate.command` must not be empty (remove [api.migrate] for none)".into(),
+        );
+    }
+    c.api.migrate = out;
     Ok(())
 }
 

@@ -599,6 +599,11 @@ pub fn check_health_body(
             )])
         }
     };
+    if v.get("checks").is_none() {
+        if let Some(r) = terminus_body(&v) {
+            return r;
+        }
+    }
     let mut lines = Vec::new();
     let mut ok = true;
     for e in expect {
@@ -646,6 +651,42 @@ pub fn check_health_body(
     } else {
         Err(lines)
     }
+}
+
+/// NestJS terminus's shape (`{"status":"ok","info":{"database":{"status":"up"}},"error":{},
+/// "details":{...}}`): healthy when `status` is "ok", every indicator is "up" and `error` is
+/// empty. One line per indicator; `None`: not that shape.
+pub fn terminus_body(v: &Value) -> Option<std::result::Result<Vec<String>, Vec<String>>> {
+    let status = v.get("status")?.as_str()?;
+    let details = v.get("details").or_else(|| v.get("info"))?.as_object()?;
+    let mut lines = Vec::new();
+    let mut ok = status == "ok";
+    for (name, ind) in details {
+        let st = ind.get("status").and_then(Value::as_str).unwrap_or("?");
+        if st == "up" {
+            lines.push(format!("terminus: {name} up"));
+        } else {
+            ok = false;
+            let why = ind
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("no message");
+            lines.push(format!("terminus: {name} {st}: {why}"));
+        }
+    }
+    if let Some(err) = v.get("error").and_then(Value::as_object) {
+        for name in err.keys().filter(|k| !details.contains_key(*k)) {
+            ok = false;
+            lines.push(format!("terminus: {name} in error"));
+        }
+    }
+    if status != "ok" {
+        lines.push(format!("terminus: status {status:?}, not \"ok\""));
+    }
+    if details.is_empty() {
+        lines.push("terminus: no indicator reported".into());
+    }
+    Some(if ok { Ok(lines) } else { Err(lines) })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1455,5 +1496,18 @@ mod tests {
             check_order(&s, "api", "nope", "service_started"),
             Order::Unknown(_)
         ));
+    }
+
+    #[test]
+    fn terminus_bodies_are_recognised() {
+        let ok = r#"{"status":"ok","info":{"database":{"status":"up","migrations":2},"redis":{"status":"up"}},"error":{},"details":{"database":{"status":"up","migrations":2},"redis":{"status":"up"}}}"#;
+        assert_eq!(
+            check_health_body(ok, &[]).expect("healthy"),
+            vec!["terminus: database up", "terminus: redis up"]
+        );
+        let down = r#"{"status":"error","info":{"redis":{"status":"up"}},"error":{"database":{"status":"down","message":"relation \"schema_migrations\" does not exist"}},"details":{"database":{"status":"down","message":"relation \"schema_migrations\" does not exist"},"redis":{"status":"up"}}}"#;
+        let e = check_health_body(down, &[]).expect_err("unhealthy");
+        assert!(e[0].contains("database down: relation"), "{e:?}");
+        assert!(e.iter().any(|l| l.contains("status \"error\"")), "{e:?}");
     }
 }

@@ -280,6 +280,8 @@ pub struct Service {
     /// `init: true`: PID 1 (node) neither reaps children nor forwards signals well.
     pub init: bool,
     pub networks: Vec<String>,
+    /// Runs once and exits (`restart: "no"`): the migrations.
+    pub one_shot: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -543,6 +545,9 @@ fn api_environment(cfg: &Config, contract: &Contract) -> Vec<(String, Val)> {
     env
 }
 
+/// The one-shot service running `[api.migrate] command`.
+pub const MIGRATE: &str = "migrate";
+
 /// `<root package name>-staging` (scope dropped, lowercase, `[a-z0-9_-]` only), else the
 /// API's package name.
 fn default_project(ws: &Workspace, closure: &Closure) -> String {
@@ -602,6 +607,7 @@ fn compose(cfg: &Config, contract: &Contract, project: String) -> Compose {
         limits: None,
         init: false,
         networks: vec![],
+        one_shot: false,
     };
     let postgres = Service {
         name: "postgres".into(),
@@ -630,6 +636,7 @@ fn compose(cfg: &Config, contract: &Contract, project: String) -> Compose {
         limits: None,
         init: false,
         networks: vec![],
+        one_shot: false,
     };
     let redis = Service {
         name: "redis".into(),
@@ -659,6 +666,7 @@ fn compose(cfg: &Config, contract: &Contract, project: String) -> Compose {
         limits: None,
         init: false,
         networks: vec![],
+        one_shot: false,
     };
     let ipfs = Service {
         name: "ipfs".into(),
@@ -688,6 +696,7 @@ fn compose(cfg: &Config, contract: &Contract, project: String) -> Compose {
         }),
         init: false,
         networks: vec![],
+        one_shot: false,
     };
     let tee = Service {
         name: "tee-worker".into(),
@@ -710,6 +719,7 @@ fn compose(cfg: &Config, contract: &Contract, project: String) -> Compose {
         limits: None,
         init: false,
         networks: vec![],
+        one_shot: false,
     };
     let caddy = Service {
         name: "caddy".into(),
@@ -761,10 +771,37 @@ fn compose(cfg: &Config, contract: &Contract, project: String) -> Compose {
         limits: None,
         init: false,
         networks: vec![],
+        one_shot: false,
     };
+    let mut services = vec![api, postgres, redis, ipfs, tee, caddy];
+    if !cfg.api.migrate.is_empty() {
+        // the migrations: a one-shot of the API's image with the API's env, after postgres is
+        // healthy; the API starts only once it exited 0
+        let api = &services[0];
+        let migrate = Service {
+            name: MIGRATE.into(),
+            image: api.image.clone(),
+            entrypoint: vec![],
+            command: cfg.api.migrate.clone(),
+            env_file: api.env_file.clone(),
+            environment: api.environment.clone(),
+            ports: vec![],
+            volumes: vec![],
+            depends_on: vec![("postgres".into(), "service_healthy".into())],
+            healthcheck: None,
+            limits: None,
+            init: false,
+            networks: vec![],
+            one_shot: true,
+        };
+        services[0]
+            .depends_on
+            .push((MIGRATE.into(), "service_completed_successfully".into()));
+        services.insert(1, migrate);
+    }
     Compose {
         project,
-        services: vec![api, postgres, redis, ipfs, tee, caddy],
+        services,
         volumes: [
             "postgres_staging",
             "redis_staging",
@@ -803,7 +840,9 @@ impl Compose {
     /// networks, memory limits, `init`.
     fn finish(mut self, cfg: &Config) -> Compose {
         // the stack the app needs, nothing else: api, caddy and `project.services`
-        let wanted = |n: &str| n == "api" || n == "caddy" || cfg.services.iter().any(|s| s == n);
+        let wanted = |n: &str| {
+            n == "api" || n == "caddy" || n == MIGRATE || cfg.services.iter().any(|s| s == n)
+        };
         self.services.retain(|s| wanted(&s.name));
         for s in &mut self.services {
             s.depends_on.retain(|(d, _)| wanted(d));

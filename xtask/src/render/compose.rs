@@ -71,7 +71,11 @@ pub fn render(c: &Compose) -> String {
         }
         let _ = writeln!(w, "  {}:", svc.name);
         let _ = writeln!(w, "    image: {}", scalar(&svc.image));
-        let _ = writeln!(w, "    restart: unless-stopped");
+        if svc.one_shot {
+            let _ = writeln!(w, "    restart: \"no\"");
+        } else {
+            let _ = writeln!(w, "    restart: unless-stopped");
+        }
         if svc.init {
             let _ = writeln!(w, "    init: true");
         }

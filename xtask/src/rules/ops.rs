@@ -434,6 +434,10 @@ fn programs_of(service: &str, image: &str) -> Option<Vec<&'static str>> {
 fn healthcheck(i: &Input, o: &mut Out) {
     let Some(c) = &i.compose else { return };
     for (name, svc) in c.services() {
+        // a one-shot (`restart: "no"`, the migrations) exits: its exit code is its health
+        if svc.get("restart").and_then(Value::as_str) == Some("no") {
+            continue;
+        }
         let hc = svc.get("healthcheck");
         let disabled = hc.and_then(|h| h.get("disable")).and_then(Value::as_bool) == Some(true);
         let test: Vec<String> = match hc.and_then(|h| h.get("test")) {

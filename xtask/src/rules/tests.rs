@@ -69,6 +69,8 @@ fn generated_files_are_clean() {
 #[test]
 fn generated_files_are_clean_for_other_configs() {
     let configs = [
+        "[api.migrate]\ncommand = [\"node\", \"dist/run-migrations.js\"]\n",
+        "[project]\nservices = [\"postgres\", \"redis\"]\n[api.migrate]\ncommand = [\"node\", \"dist/migrate.js\"]\n[api.env]\nIPFS_LOCAL_API_URL = \"https://ipfs.example.com\"\nTEE_WORKER_URL = \"https://tee.example.com\"\n",
         "[api]\nport = 8080\nentry = \"dist/server.js\"\n[ports]\napi = 8081\nhttp = 8000\nhttps = 8443\n",
         "[caddy]\ndomains = [\"staging.example.com\", \"api.example.com\"]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n",
         "[project]\nregistry = \"registry.example.com:5000\"\nowner = \"acme\"\ntag = \"v1.2.3\"\n[node]\nimage = \"node:20.11-bookworm-slim\"\n",
