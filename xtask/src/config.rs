@@ -935,17 +935,8 @@ fn dedup<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     v
 }
 
-fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Result<(), String> {
-    let full = format!("{table}.{key}");
-    if matches!(kind, Kind::LogDriver | Kind::Count | Kind::Size) {
-        return apply_ops(c, table, key, kind, item, &full);
-    }
-    if matches!(
-        kind,
-        Kind::Seconds | Kind::BodySize | Kind::Cidrs | Kind::Header
-    ) {
-        return apply_edge(c, kind, item, &full);
-    }
+/// `project.services` and `project.name`.
+fn apply_project(c: &mut Config, kind: Kind, item: &Item, full: &str) -> Result<(), String> {
     if kind == Kind::Services {
         let arr = item
             .as_array()
@@ -972,7 +963,7 @@ fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Res
             .collect();
         return Ok(());
     }
-    if (table, key) == ("project", "name") {
+    {
         let v = item
             .as_str()
             .ok_or_else(|| format!("`{full}` must be a string"))?;
@@ -986,7 +977,23 @@ fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Res
             ));
         }
         c.project_name = Some(v.to_string());
-        return Ok(());
+        Ok(())
+    }
+}
+
+fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Result<(), String> {
+    let full = format!("{table}.{key}");
+    if matches!(kind, Kind::LogDriver | Kind::Count | Kind::Size) {
+        return apply_ops(c, table, key, kind, item, &full);
+    }
+    if matches!(
+        kind,
+        Kind::Seconds | Kind::BodySize | Kind::Cidrs | Kind::Header
+    ) {
+        return apply_edge(c, kind, item, &full);
+    }
+    if kind == Kind::Services || (table, key) == ("project", "name") {
+        return apply_project(c, kind, item, &full);
     }
     if kind == Kind::StrList {
         let arr = item.as_array().ok_or_else(|| {
