@@ -15,9 +15,12 @@ USAGE:
 Renders, from the config (infra/stack.toml) and the pnpm workspace:
     infra/api.Dockerfile                  multi-stage image of the API
     infra/api.Dockerfile.dockerignore     its build-context filter (BuildKit reads it)
-    infra/docker-compose.staging.yml      api, postgres, redis, ipfs, tee-worker, caddy
+    infra/docker-compose.staging.yml      api, caddy, project.services (default postgres, redis,
+                                          ipfs, tee-worker), migrate ([api.migrate]); the api's
+                                          environment from its env contract (.env.example)
     infra/Caddyfile                       origin-cert TLS, reverse_proxy to the API
-    infra/.env.staging.example            every variable compose interpolates
+    infra/.env.staging.example            every variable compose interpolates, then the API's
+                                          other contract keys, grouped, with their comments
 
 Each file starts with a header naming this command and a digest of its body, so a
 file edited by hand is noticed: gen reports it and leaves it alone unless --force.
@@ -25,6 +28,7 @@ Writes are atomic (temporary file + rename); output is byte-identical on every r
 
 OPTIONS:
     --check          write nothing; print a unified diff per stale file and exit 1
+                     (and name every key of the API's env contract compose lacks)
     --force          overwrite files that were edited by hand
     --root DIR       the pnpm monorepo (default: this workspace's root)
     --config FILE    the config file (default: <root>/infra/stack.toml)
