@@ -41,30 +41,8 @@ fn requirements() {
     );
 }
 
-/// Builds `FROM base` + `lines` as `tag` on the local engine and pushes it.
 fn derive_and_push(base: &str, lines: &str, tag: &str) {
-    let df = format!("FROM {base}\n{lines}\n");
-    let mut c = std::process::Command::new("docker")
-        .args(["build", "--quiet", "-t", tag, "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("docker build");
-    use std::io::Write;
-    c.stdin
-        .take()
-        .expect("stdin")
-        .write_all(df.as_bytes())
-        .expect("write");
-    let o = c.wait_with_output().expect("build");
-    assert!(
-        o.status.success(),
-        "docker build {tag}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let p = docker(&["push", tag]);
-    assert_eq!(p.code, 0, "docker push {tag}: {}", p.all());
+    xtask::tools::registry::derive_and_push(base, lines, tag).expect("derived image pushed");
 }
 
 fn loop_through(host: &TestHost, cacert: &Path) -> Loop {
@@ -390,4 +368,208 @@ fn a_stand_in_push_is_refused_for_any_registry_but_loopback() {
         );
         assert_refused(&r, &["refusing --push", "local test registry"]);
     }
+}
+
+/// Runs `cargo xtask deploy --swarm` with the test host's key and files.
+struct SwarmDeploy<'a> {
+    root: &'a str,
+    url: String,
+    key: String,
+    kh: String,
+    dir: String,
+    env: String,
+    extra: String,
+    certs: String,
+}
+
+impl SwarmDeploy<'_> {
+    fn run(&self, more: &[&str]) -> Run {
+        let mut a = vec![
+            "--root",
+            self.root,
+            "deploy",
+            "--swarm",
+            "--host",
+            &self.url,
+            "--ssh-key",
+            &self.key,
+            "--known-hosts",
+            &self.kh,
+            "--dir",
+            &self.dir,
+            "--env-file",
+            &self.env,
+            "--certs",
+            &self.certs,
+            "--compose-file",
+            &self.extra,
+            "--format",
+            "json",
+        ];
+        a.extend_from_slice(more);
+        xtask(Path::new(self.root), &a)
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine, sshd and docker-registry, as root: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn deploy_swarm_converges_rolls_back_and_returns_with_zero_failed_requests() {
+    requirements();
+    let _one = engine_lock();
+    let copy = sample_copy("swarm15");
+    let root = copy.path();
+    let root_s = root.to_str().expect("utf-8");
+    let r = xtask(
+        root,
+        &["--root", root_s, "rehearse", "--build-only", "--standins"],
+    );
+    assert_eq!(r.code, 0, "{}", show(&r));
+    let registry = LocalRegistry::start("swarm15").expect("registry");
+    let port = registry.port();
+    let host = TestHost::start("s15", |ip| vec![format!("{ip}:{port}")]).expect("test host");
+    let mirror = registry
+        .serve_also(IpAddr::V4(host.host_ip))
+        .expect("registry on the veth address");
+    let local = registry.host();
+    let remote = format!("{}:{port}", host.host_ip);
+    let v1 = format!("{local}/swarm15/cipherbox-api:v1");
+    let mut images = Images(vec![v1.clone()]);
+    let r = build_on_standin(
+        root,
+        "v1",
+        &["--registry", &local, "--owner", "swarm15", "--push"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", show(&r));
+    assert_eq!(docker(&["pull", &v1]).code, 0);
+    for (tag, lines) in [
+        ("v2", "LABEL xtask.test.revision=2"),
+        // fails at boot whatever command the stack gives it
+        (
+            "broken",
+            "USER root\nRUN rm -f dist/main.js\nUSER 1001:1001",
+        ),
+    ] {
+        let t = format!("{local}/swarm15/cipherbox-api:{tag}");
+        derive_and_push(&v1, lines, &t);
+        images.0.push(t);
+    }
+    host.load_images(&[
+        "xtask.local/postgres:16-standin".into(),
+        "xtask.local/redis:7-standin".into(),
+        "xtask.local/caddy:2-standin".into(),
+    ])
+    .expect("stand-ins on the host");
+    // A single-node swarm on the test host's own engine (never the shared one).
+    let init = host
+        .docker(&["swarm", "init", "--advertise-addr", &host.ns_ip.to_string()])
+        .expect("swarm init");
+    assert!(init.ok(), "swarm init: {}", init.detail());
+    let id = host
+        .docker(&["info", "--format", "{{.Swarm.NodeID}}"])
+        .expect("node id");
+    let label = host
+        .docker(&[
+            "node",
+            "update",
+            "--label-add",
+            "cipherbox.stateful=true",
+            id.stdout.trim(),
+        ])
+        .expect("label");
+    assert!(label.ok(), "{}", label.detail());
+
+    let extra = root.join("standins.stack.yml");
+    std::fs::write(
+        &extra,
+        "version: \"3.8\"\nservices:\n  postgres:\n    image: xtask.local/postgres:16-standin\n  redis:\n    image: xtask.local/redis:7-standin\n  caddy:\n    image: xtask.local/caddy:2-standin\n  ipfs:\n    deploy:\n      replicas: 0\n  tee-worker:\n    deploy:\n      replicas: 0\n",
+    )
+    .expect("write");
+    let secret = format!("sw4rm-{}", std::process::id());
+    let env = root.join("env.staging");
+    std::fs::write(
+        &env,
+        format!("IMAGE_OWNER=swarm15\nDB_USERNAME=cipherbox\nDB_PASSWORD={secret}\nDB_DATABASE=cipherbox\nREDIS_PASSWORD={secret}\nTEE_WORKER_SECRET={secret}\n"),
+    )
+    .expect("write env");
+    let sh = xtask::tools::shell().expect("shell");
+    let certs = root.join("certs-test");
+    xtask::tools::probe::self_signed_cert(
+        &sh,
+        &certs,
+        "origin.pem",
+        "origin-key.pem",
+        &["localhost".to_string()],
+    )
+    .expect("cert");
+    let cacert = certs.join("origin.pem");
+    let d = SwarmDeploy {
+        root: root_s,
+        url: host.url(),
+        key: host.key.display().to_string(),
+        kh: host.known_hosts.display().to_string(),
+        dir: host.dir.join("srv").display().to_string(),
+        env: env.display().to_string(),
+        extra: extra.display().to_string(),
+        certs: certs.display().to_string(),
+    };
+    let image = |t: &str| format!("{remote}/swarm15/cipherbox-api:{t}");
+
+    let r = d.run(&["--image", &image("v1"), "--timeout", "240"]);
+    assert_eq!(r.code, 0, "{}", show(&r));
+    assert_eq!(json_of(&r)["result"], "deployed");
+    assert!(!r.all().contains(&secret), "a secret value was printed");
+    let mode = std::fs::metadata(host.dir.join("srv/secrets/DB_PASSWORD"))
+        .expect("secret file on the host")
+        .permissions();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(mode.mode() & 0o777, 0o600);
+    // The API's replicas run, none of them with a secret in its environment.
+    let env_of = host
+        .docker(&[
+            "service",
+            "inspect",
+            "--format",
+            "{{json .Spec.TaskTemplate.ContainerSpec.Env}}",
+            "cipherbox-staging_api",
+        ])
+        .expect("inspect");
+    assert!(!env_of.stdout.contains(&secret), "{}", env_of.stdout);
+
+    let l = loop_through(&host, &cacert);
+    std::thread::sleep(Duration::from_secs(1));
+    let r = d.run(&["--image", &image("v2"), "--timeout", "240"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let load = l.stop();
+    assert_eq!(r.code, 0, "{}", show(&r));
+    assert_eq!(json_of(&r)["result"], "deployed");
+    assert_no_failures("swarm rollout v1 -> v2", &load);
+
+    let l = loop_through(&host, &cacert);
+    std::thread::sleep(Duration::from_secs(1));
+    let r = d.run(&["--image", &image("broken"), "--timeout", "240"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let load = l.stop();
+    assert_eq!(r.code, 1, "{}", show(&r));
+    let j = json_of(&r);
+    assert_eq!(j["result"], "rolled-back", "{j}");
+    assert_no_failures("swarm: broken image rolled back by Swarm", &load);
+
+    let l = loop_through(&host, &cacert);
+    std::thread::sleep(Duration::from_secs(1));
+    let r = d.run(&["--rollback", "--timeout", "240"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let load = l.stop();
+    assert_eq!(r.code, 0, "{}", show(&r));
+    assert_eq!(json_of(&r)["image"], image("v1"));
+    assert_no_failures("swarm --rollback v2 -> v1", &load);
+
+    let _ = host.docker(&["stack", "rm", "cipherbox-staging"]);
+    let _ = host.docker(&["swarm", "leave", "--force"]);
+    drop(mirror);
+    drop(host);
+    drop(registry);
 }

@@ -562,6 +562,8 @@ fn cmd_deploy(w: &mut Words<'_>) -> Result<Outcome> {
             "--ssh-key" => a.ssh_key = Some(PathBuf::from(w.value()?)),
             "--known-hosts" => a.known_hosts = Some(PathBuf::from(w.value()?)),
             "--dry-run" => a.dry_run = true,
+            "--swarm" => a.swarm = true,
+            "--stack" => a.stack = Some(w.value()?),
             "--format" => {
                 a.json = match w.value()?.as_str() {
                     "json" => true,

@@ -42,6 +42,8 @@ pub struct Config {
     pub memory: Memory,
     pub edge: EdgeConfig,
     pub ci: CiConfig,
+    /// `[swarm]`: the Docker Swarm stack (`infra/docker-stack.staging.yml`).
+    pub swarm: SwarmConfig,
     /// The pinned GitHub Actions of the generated workflow (`[actions]`).
     pub actions: Vec<crate::actions::Pin>,
     pub waivers: Vec<Waiver>,
@@ -141,6 +143,13 @@ pub fn is_header_name(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
+}
+
+/// `[swarm]`: how the stack runs on Docker Swarm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmConfig {
+    /// Tasks of the API service (1 to 50).
+    pub api_replicas: u32,
 }
 
 /// `[logs]`: every service's log driver and rotation (one `x-logging` anchor in compose).
@@ -393,6 +402,7 @@ impl Default for Config {
                 cache: CiCache::Registry,
                 deploy: true,
             },
+            swarm: SwarmConfig { api_replicas: 2 },
             actions: crate::actions::defaults(),
             waivers: Vec::new(),
         }
@@ -493,6 +503,9 @@ cache = "registry"           # build cache: "registry" (<registry>/<owner>/<imag
 deploy = true                # a deploy job (`cargo xtask deploy`, environment staging;
                              # secrets STAGING_SSH_HOST, _SSH_KEY, _SSH_KNOWN_HOSTS, _ENV_FILE)
 
+[swarm]                      # infra/docker-stack.staging.yml (`cargo xtask deploy --swarm`)
+api_replicas = 2             # tasks of the API service, rolled start-first one at a time
+
 # The workflow's actions, pinned by full commit hash ("<sha> # <tag>"); the defaults are
 # built in (`cargo xtask config get actions.checkout`). Update one with
 # `cargo xtask config set actions.checkout "<sha> # <tag>"`.
@@ -552,11 +565,13 @@ enum Kind {
     CiCache,
     Bool,
     Pin,
+    Replicas,
 }
 
 /// Every key the config knows: (table, key, kind).
 const SCHEMA: &[(&str, &str, Kind)] = &[
     ("project", "registry", Kind::Registry),
+    ("swarm", "api_replicas", Kind::Replicas),
     ("project", "owner", Kind::Owner),
     ("project", "tag", Kind::Tag),
     ("project", "name", Kind::ImageName),
@@ -983,6 +998,14 @@ fn apply_project(c: &mut Config, kind: Kind, item: &Item, full: &str) -> Result<
 
 fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Result<(), String> {
     let full = format!("{table}.{key}");
+    if kind == Kind::Replicas {
+        let n = item
+            .as_integer()
+            .filter(|n| (1..=50).contains(n))
+            .ok_or_else(|| format!("`{full}` must be a whole number from 1 to 50"))?;
+        c.swarm.api_replicas = n as u32;
+        return Ok(());
+    }
     if matches!(kind, Kind::LogDriver | Kind::Count | Kind::Size) {
         return apply_ops(c, table, key, kind, item, &full);
     }
@@ -1167,7 +1190,8 @@ fn check_value(kind: Kind, full: &str, s: &str) -> Result<(), String> {
         | Kind::Header
         | Kind::CiCache
         | Kind::Bool
-        | Kind::Pin => Ok(()),
+        | Kind::Pin
+        | Kind::Replicas => Ok(()),
     };
     r.map_err(|m| {
         if m.starts_with(&v) {
@@ -1403,6 +1427,7 @@ pub fn get_value(c: &Config, key: &str) -> Result<String> {
         "edge.trusted_proxies" => format!("{:?}", c.edge.trusted_proxies),
         "edge.client_ip_header" => s(&c.edge.client_ip_header),
         "ci.cache" => s(c.ci.cache.name()),
+        "swarm.api_replicas" => c.swarm.api_replicas.to_string(),
         "ci.deploy" => c.ci.deploy.to_string(),
         k if k.starts_with("actions.") => {
             let pin = c

@@ -25,7 +25,18 @@ pub struct Stack {
     pub workflow: Workflow,
     /// The API's env contract (what it needs to boot).
     pub contract: Contract,
+    pub swarm: Swarm,
 }
+
+/// The Docker Swarm stack (`infra/docker-stack.staging.yml`): the compose model plus these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Swarm {
+    pub api_replicas: u32,
+    /// Stateful services run only on a node with this label set to `true`.
+    pub stateful_label: String,
+}
+
+pub const SWARM_STACK: &str = "infra/docker-stack.staging.yml";
 
 /// The CI workflow: checks on pull requests, build and push on the main branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -441,6 +452,10 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure, example: &Example)
         caddy,
         workflow,
         contract,
+        swarm: Swarm {
+            api_replicas: cfg.swarm.api_replicas,
+            stateful_label: "cipherbox.stateful".into(),
+        },
     })
 }
 

@@ -56,6 +56,11 @@ OPTIONS:
     --grace SECS           how long the old API gets to finish its requests (default 10)
     --ssh-key FILE         identity file (default: ssh's own)
     --known-hosts FILE     the only known-hosts file to trust (default: ssh's own)
+    --swarm                deploy infra/docker-stack.staging.yml to a Swarm manager instead
+                           (`docker stack deploy`, then wait until every service converged
+                           healthy or Swarm rolled the update back: exit 1); secrets from the
+                           env file become swarm secrets (secrets/<VAR>, mode 600)
+    --stack NAME           the Swarm stack name (default: the compose project name)
     --dry-run              print the plan and exit 0; nothing is contacted
     --format human|json    json: the report on stdout (steps, result, previous image, logs)
     --root DIR             the pnpm monorepo (default: this workspace's root)
@@ -86,6 +91,9 @@ pub struct Args {
     pub known_hosts: Option<PathBuf>,
     pub dry_run: bool,
     pub json: bool,
+    /// Deploy `infra/docker-stack.staging.yml` to a Swarm manager instead.
+    pub swarm: bool,
+    pub stack: Option<String>,
 }
 
 impl Default for Args {
@@ -108,6 +116,8 @@ impl Default for Args {
             known_hosts: None,
             dry_run: false,
             json: false,
+            swarm: false,
+            stack: None,
         }
     }
 }
@@ -320,7 +330,11 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     }
 
     let ssh = Ssh::new(target, args.ssh_key.as_deref(), args.known_hosts.as_deref())?;
-    let report = rollout::run(&ssh, &o)?;
+    let report = if args.swarm {
+        crate::ops::deploy_swarm::run(&ssh, &swarm_options(ctx, &model, args, o)?)?
+    } else {
+        rollout::run(&ssh, &o)?
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     }
@@ -364,4 +378,94 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
             Ok(Outcome::Fail)
         }
     }
+}
+
+/// The Swarm variant of the options: the stack file instead of the compose file, the secret
+/// variables' values out of the env file, and content digests naming secrets and configs.
+fn swarm_options(
+    ctx: &Ctx,
+    model: &crate::context::Model,
+    args: &Args,
+    o: rollout::Options,
+) -> Result<crate::ops::deploy_swarm::Options> {
+    use crate::render::stack_swarm::{secret_name, secret_vars};
+    let short = |bytes: &[u8]| {
+        crate::generated::digest(&String::from_utf8_lossy(bytes))
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect::<String>()
+    };
+    let mut files = Vec::new();
+    let mut stack_files = vec!["docker-stack.staging.yml".to_string()];
+    let mut digests = Vec::new();
+    let mut env_text = String::new();
+    for f in o.files {
+        let name = f.upload.name.clone();
+        let bytes = std::fs::read(&f.local)
+            .with_context(|| format!("cannot read {}", f.local.display()))?;
+        if name == "docker-compose.staging.yml" {
+            files.push(rollout::LocalFile {
+                local: ctx.root.join(crate::stack::SWARM_STACK),
+                upload: Upload {
+                    name: "docker-stack.staging.yml".into(),
+                    mode: "644",
+                    secret: false,
+                },
+            });
+            continue;
+        }
+        if name == deploy::ENV_FILE {
+            env_text = String::from_utf8_lossy(&bytes).into_owned();
+        } else if name == "Caddyfile" {
+            digests.push(("XTASK_DIGEST_CADDYFILE".to_string(), short(&bytes)));
+        } else if let Some(cert) = name.strip_prefix("certs/") {
+            let which = if cert == model.config.caddy.cert_file {
+                Some("ORIGIN_CERT")
+            } else if cert == model.config.caddy.key_file {
+                Some("ORIGIN_KEY")
+            } else {
+                None
+            };
+            if let Some(w) = which {
+                digests.push((format!("XTASK_DIGEST_{w}"), short(&bytes)));
+            }
+        } else if o.compose_files.contains(&name) {
+            stack_files.push(name.clone());
+        }
+        files.push(f);
+    }
+    let env = crate::tools::swarm::parse_env(&env_text);
+    let mut secrets = Vec::new();
+    for var in secret_vars(&model.stack) {
+        let value = env
+            .iter()
+            .find(|(k, _)| *k == var)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+            .with_context(|| {
+                format!("the env file sets no {var}: the Swarm stack needs it as a secret")
+            })?;
+        digests.push((
+            format!("XTASK_DIGEST_{}", secret_name(&var).to_ascii_uppercase()),
+            short(value.as_bytes()),
+        ));
+        secrets.push((var, value));
+    }
+    Ok(crate::ops::deploy_swarm::Options {
+        dir: o.dir,
+        stack: args
+            .stack
+            .clone()
+            .unwrap_or_else(|| model.stack.compose.project.clone()),
+        image: o.image,
+        rollback: o.rollback,
+        files,
+        stack_files,
+        secrets,
+        digests,
+        stateful_label: model.stack.swarm.stateful_label.clone(),
+        timeout: o.timeout,
+        echo: o.echo,
+    })
 }

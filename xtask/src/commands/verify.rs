@@ -28,7 +28,8 @@ STAGES (each reported with pass / fail / skipped / could not run, and its durati
     fresh     infra/ is what `cargo xtask gen` writes now (the same check as `gen --check`)
     rules     every rule on the files ON DISK (hand edits are caught), findings at file:line
     compose   `docker compose config`, with --no-interpolate and interpolated against
-              infra/.env.staging.example (needs the docker CLI + compose plugin, no daemon)
+              infra/.env.staging.example (needs the docker CLI + compose plugin, no daemon);
+              `docker stack config` of infra/docker-stack.staging.yml, the same way
     caddy     `caddy adapt`, and `caddy validate` with throwaway self-signed certificates
               at the paths the Caddyfile references (in a temporary copy)
     workflow  actionlint and zizmor --offline on .github/workflows/staging-infra.yml
@@ -563,6 +564,7 @@ fn compose_key(ctx: &Ctx) -> Option<Key> {
                 .ok()?,
         );
     }
+    k.bytes(&std::fs::read(ctx.root.join(stack::SWARM_STACK)).unwrap_or_default());
     Some(k)
 }
 
@@ -657,7 +659,31 @@ fn compose_checks(ctx: &Ctx) -> Result<Option<Vec<Finding>>> {
             "--no-interpolate",
         )]));
     }
-    interpolated.map(Some)
+    let mut findings = interpolated?;
+    findings.extend(stack_check(ctx)?);
+    Ok(Some(findings))
+}
+
+/// `docker stack config` of the Swarm stack file, interpolated with the example env file.
+fn stack_check(ctx: &Ctx) -> Result<Vec<Finding>> {
+    let file = ctx.root.join(stack::SWARM_STACK);
+    if !file.is_file() {
+        return Ok(Vec::new());
+    }
+    let example = generated::read_optional(&ctx.root.join(ENV_EXAMPLE))?.unwrap_or_default();
+    let out = tools::swarm::stack_config(&file, &tools::swarm::parse_env(&example))?;
+    if out.ok() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![Finding {
+        file: stack::SWARM_STACK.into(),
+        line: 1,
+        rule: "swarm/stack-config",
+        message: format!(
+            "docker stack config (interpolated with {ENV_EXAMPLE}): {}",
+            out.detail()
+        ),
+    }])
 }
 
 /// `docker compose config` interpolated with the example env file, on a temporary copy of

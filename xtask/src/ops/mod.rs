@@ -5,6 +5,7 @@
 pub mod build;
 pub mod deploy;
 pub mod deploy_bench;
+pub mod deploy_swarm;
 pub mod smoke;
 
 use anyhow::Result;

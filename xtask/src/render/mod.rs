@@ -5,6 +5,7 @@ pub mod compose;
 pub mod dockerfile;
 pub mod quote;
 pub mod rehearsal;
+pub mod stack_swarm;
 pub mod workflow;
 
 use crate::generated::Generated;
@@ -25,6 +26,7 @@ pub fn all(stack: &Stack) -> Vec<Generated> {
             &compose::render_env_example(&stack.compose, &stack.contract),
         ),
         Generated::new(stack::WORKFLOW, &workflow::render(&stack.workflow)),
+        Generated::new(stack::SWARM_STACK, &stack_swarm::render(stack)),
     ]
 }
 

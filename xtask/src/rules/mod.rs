@@ -187,6 +187,10 @@ pub const STAGE_IDS: &[(&str, &str)] = &[
         "`docker compose config` rejects the file (with and without interpolation)",
     ),
     (
+        "swarm/stack-config",
+        "`docker stack config` rejects the Swarm stack file (interpolated with .env.staging.example)",
+    ),
+    (
         "compose/env-example",
         "a variable the compose file requires is missing from .env.staging.example",
     ),

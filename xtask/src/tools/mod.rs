@@ -25,6 +25,7 @@ pub mod rustfmt;
 pub mod ssh;
 pub mod standin;
 pub mod standins;
+pub mod swarm;
 pub mod testhost;
 pub mod xtask_bin;
 
