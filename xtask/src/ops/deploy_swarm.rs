@@ -272,6 +272,8 @@ pub fn run(ssh: &Ssh, o: &Options) -> Result<Report> {
         let pending: Vec<String> = ls
             .stdout
             .lines()
+            // a job (the migration) shows "0/1 (1/1 completed)": done, not pending
+            .filter(|l| !l.contains("completed"))
             .filter(|l| {
                 let r = l.split_whitespace().nth(1).unwrap_or("");
                 let (a, b) = r.split_once('/').unwrap_or(("0", "1"));

@@ -267,6 +267,20 @@ pub fn render(stack: &Stack) -> String {
             1
         };
         let _ = writeln!(w, "    deploy:");
+        if svc.one_shot {
+            // A one-shot (the migration): a Swarm job, run to completion once per deploy.
+            let _ = writeln!(w, "      mode: replicated-job");
+            let _ = writeln!(w, "      restart_policy:");
+            let _ = writeln!(w, "        condition: on-failure");
+            let _ = writeln!(w, "        max_attempts: 3");
+            if !svc.networks.is_empty() {
+                let _ = writeln!(w, "    networks:");
+                for n in &svc.networks {
+                    let _ = writeln!(w, "      - {}", scalar(n));
+                }
+            }
+            continue;
+        }
         let _ = writeln!(w, "      replicas: {replicas}");
         let _ = writeln!(w, "      endpoint_mode: dnsrr");
         let _ = writeln!(w, "      update_config:");
