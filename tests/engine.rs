@@ -174,9 +174,22 @@ fn sample_monorepo_builds_on_the_standin_smokes_and_answers_health() {
     assert!(body.contains("\"service\":\"@cipherbox/api\""), "{body}");
 
     // the standalone smoke command on the same image
-    let s = xtask(t.path(), &["--root", root, "smoke", "--tag", &tag]);
+    let s = xtask(
+        t.path(),
+        &["--root", root, "smoke", "--tag", &tag, "--format", "json"],
+    );
     assert_eq!(s.code, 0, "{}", s.all());
-    assert!(s.stdout.contains("STAND-IN base"), "{}", s.stdout);
+    let report = smoke_report(&s.stdout);
+    assert_eq!(report["result"], "pass", "{report:#}");
+    assert_eq!(report["passed"], report["total"], "{report:#}");
+    assert!(report["total"].as_u64() >= Some(12), "{report:#}");
+    assert_eq!(report["image"], image.as_str(), "{report:#}");
+    assert!(
+        report["standin_for"].as_str().is_some(),
+        "the stand-in base is said in the report:\n{report:#}"
+    );
+    let (ok, detail) = smoke_check(&report, "image/health");
+    assert!(ok, "{detail}");
 
     // a second build of the same inputs is all cache and gives the same image
     let again = build_on_standin(t.path(), &tag, &[], &[("SOURCE_DATE_EPOCH", "1700000000")]);

@@ -890,13 +890,17 @@ fn a_planted_secret_fails_the_smoke_test_and_a_failed_smoke_test_sets_no_release
         ctx.path().to_str().expect("utf-8"),
     ]);
     assert_eq!(d.code, 0, "{}", d.all());
-    let r = xtask(root, &["--root", root_s, "smoke", "--image", &derived]);
+    let r = xtask(
+        root,
+        &[
+            "--root", root_s, "smoke", "--image", &derived, "--format", "json",
+        ],
+    );
     assert_eq!(r.code, 1, "the smoke test fails:\n{}", r.all());
-    let line = r
-        .stdout
-        .lines()
-        .find(|l| l.contains("image/no-secret-files"))
-        .unwrap_or_else(|| panic!("no secret-scan line:\n{}", r.stdout));
+    let report = smoke_report(&r.stdout);
+    assert_eq!(report["result"], "fail", "{report:#}");
+    let (ok, line) = smoke_check(&report, "image/no-secret-files");
+    assert!(!ok, "the secret scan fails:\n{report:#}");
     for hit in ["/app/apps/api/.aws/", "/app/apps/api/src/server.PEM"] {
         assert!(line.contains(hit), "{hit} not named: {line}");
     }

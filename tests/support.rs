@@ -367,6 +367,32 @@ pub fn build_on_standin(dir: &Path, tag: &str, extra: &[&str], env: &[(&str, &st
     xtask_env(dir, &args, env)
 }
 
+/// The report of `cargo xtask smoke --format json` (schema `xtask-smoke/1`): stdout is that
+/// one JSON document and nothing else.
+#[allow(dead_code)]
+pub fn smoke_report(stdout: &str) -> serde_json::Value {
+    let j: serde_json::Value = serde_json::from_str(stdout)
+        .unwrap_or_else(|e| panic!("smoke --format json printed no JSON ({e}):\n{stdout}"));
+    assert_eq!(j["schema"], "xtask-smoke/1", "{j:#}");
+    j
+}
+
+/// The smoke report's check `id` (`image/health`, ...): `(ok, detail)`.
+#[allow(dead_code)]
+pub fn smoke_check(report: &serde_json::Value, id: &str) -> (bool, String) {
+    let c = report["checks"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["id"] == id))
+        .unwrap_or_else(|| panic!("no check {id} in the smoke report:\n{report:#}"));
+    (
+        c["ok"].as_bool().expect("ok is a bool"),
+        c["detail"]
+            .as_str()
+            .expect("detail is a string")
+            .to_string(),
+    )
+}
+
 /// Every image check of a smoke run passed: the summary line's two counts are equal (the
 /// number of checks grows as rules are added; a test must not pin it) and no check failed.
 #[allow(dead_code)]

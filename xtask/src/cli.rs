@@ -473,14 +473,16 @@ fn cmd_build_image(w: &mut Words<'_>) -> Result<Outcome> {
 
 fn cmd_smoke(w: &mut Words<'_>) -> Result<Outcome> {
     let (mut image, mut tag) = (None, None);
+    let mut format = crate::report::Format::Human;
     while let Some(word) = w.next()? {
         match &word {
             Word::Opt(o) if o == "--image" => image = Some(w.value()?),
             Word::Opt(o) if o == "--tag" => tag = Some(w.value()?),
+            Word::Opt(o) if o == "--format" => format = w.value()?.parse()?,
             _ => return Err(w.unexpected(word)),
         }
     }
-    smoke::run(&w.g.ctx()?, image.as_deref(), tag.as_deref())
+    smoke::run(&w.g.ctx()?, image.as_deref(), tag.as_deref(), format)
 }
 
 fn cmd_bench(w: &mut Words<'_>) -> Result<Outcome> {

@@ -10,7 +10,7 @@ use crate::stack::ApiImage;
 use crate::workspace::{Closure, DepKind};
 
 /// One named check: passed or failed, with a one-line detail.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CheckResult {
     /// Stable id (`image/user`, ...), for reports and waivers.
     pub id: &'static str,
@@ -596,24 +596,85 @@ pub fn parse_secret_scan(code: Option<i32>, stdout: &str, stderr: &str) -> Check
 }
 
 /// One line per check; `subject` names the image (and says when its base is a stand-in).
-pub fn render(results: &[CheckResult], subject: &str) -> String {
-    let w = results.iter().map(|r| r.id.len()).max().unwrap_or(0);
-    let mut s = String::new();
-    for r in results {
-        s.push_str(&format!(
-            "{}  {:w$}  {}  [{subject}]\n",
-            if r.ok { "PASS" } else { "FAIL" },
-            r.id,
-            r.detail
-        ));
+/// JSON schema id of [`SmokeReport`] (`cargo xtask smoke --format json`); changes on any
+/// incompatible change, fields may be added.
+pub const SMOKE_SCHEMA: &str = "xtask-smoke/1";
+
+/// One smoke run of an image: the data both renderings (text, JSON) are made of.
+///
+/// ```text
+/// { "schema": "xtask-smoke/1", "image": string,
+///   "standin_for": string | null,     // the real base the image's STAND-IN base stands in for
+///   "result": "pass" | "fail", "passed": integer, "total": integer,
+///   "checks": [ { "id": "image/user", "ok": bool, "detail": string } ] }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SmokeReport {
+    pub schema: &'static str,
+    pub image: String,
+    pub standin_for: Option<String>,
+    pub result: &'static str,
+    pub passed: usize,
+    pub total: usize,
+    pub checks: Vec<CheckResult>,
+}
+
+impl SmokeReport {
+    pub fn new(image: &str, standin_for: Option<String>, checks: Vec<CheckResult>) -> SmokeReport {
+        let passed = checks.iter().filter(|r| r.ok).count();
+        SmokeReport {
+            schema: SMOKE_SCHEMA,
+            image: image.to_string(),
+            standin_for,
+            result: if passed == checks.len() {
+                "pass"
+            } else {
+                "fail"
+            },
+            passed,
+            total: checks.len(),
+            checks,
+        }
     }
-    let failed = results.iter().filter(|r| !r.ok).count();
-    s.push_str(&format!(
-        "{} of {} image check(s) passed [{subject}]\n",
-        results.len() - failed,
-        results.len()
-    ));
-    s
+
+    pub fn ok(&self) -> bool {
+        self.passed == self.total
+    }
+
+    /// The image as every output names it (a stand-in base is said on each line).
+    pub fn subject(&self) -> String {
+        match &self.standin_for {
+            Some(of) => format!("{}, STAND-IN base for {of}", self.image),
+            None => self.image.clone(),
+        }
+    }
+
+    /// The text rendering: one PASS/FAIL line per check, then the count.
+    pub fn render_human(&self) -> String {
+        let subject = self.subject();
+        let w = self.checks.iter().map(|r| r.id.len()).max().unwrap_or(0);
+        let mut s = String::new();
+        for r in &self.checks {
+            s.push_str(&format!(
+                "{}  {:w$}  {}  [{subject}]\n",
+                if r.ok { "PASS" } else { "FAIL" },
+                r.id,
+                r.detail
+            ));
+        }
+        s.push_str(&format!(
+            "{} of {} image check(s) passed [{subject}]\n",
+            self.passed, self.total
+        ));
+        s
+    }
+
+    /// The JSON rendering (pretty, one trailing newline).
+    pub fn render_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
 }
 
 #[cfg(test)]
@@ -732,9 +793,31 @@ mod tests {
             CheckResult::pass("image/a", "fine"),
             CheckResult::fail("image/bb", "broken"),
         ];
-        let s = render(&r, "x:1, STAND-IN base");
+        let report = SmokeReport::new("x:1", Some("node:22-alpine".into()), r);
+        let s = report.render_human();
         assert!(s.lines().all(|l| l.contains("STAND-IN base")), "{s}");
         assert!(s.contains("1 of 2 image check(s) passed"), "{s}");
+    }
+
+    #[test]
+    fn smoke_json_is_the_same_data_as_the_text() {
+        let r = vec![
+            CheckResult::pass("image/a", "fine"),
+            CheckResult::fail("image/bb", "broken"),
+        ];
+        let report = SmokeReport::new("x:1", None, r);
+        let j: Json = serde_json::from_str(&report.render_json()).expect("json");
+        assert_eq!(j["schema"], SMOKE_SCHEMA);
+        assert_eq!(j["result"], "fail");
+        assert_eq!(
+            (j["passed"].as_u64(), j["total"].as_u64()),
+            (Some(1), Some(2))
+        );
+        assert_eq!(j["standin_for"], Json::Null);
+        assert_eq!(j["checks"][1]["id"], "image/bb");
+        assert_eq!(j["checks"][1]["ok"], false);
+        assert_eq!(j["checks"][1]["detail"], "broken");
+        assert!(!report.ok());
     }
 
     fn with_keys(keys: &[&str]) -> Expect {

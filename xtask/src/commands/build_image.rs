@@ -9,6 +9,7 @@ use super::{require_fresh, Ctx, Outcome};
 use crate::buildlog;
 use crate::ops::build::{build, failure_report, plan, refuse_push_on_standin, requested_base};
 use crate::ops::smoke;
+use crate::report::Format;
 use crate::tools::docker::Docker;
 use crate::units::human_size;
 
@@ -180,7 +181,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         return Ok(Outcome::Pass);
     }
     if let Some(c) = &candidate {
-        let outcome = smoke::check(&docker, c, &model, Duration::from_secs(smoke::timeout()));
+        let outcome = smoke::check(&docker, c, &model, Duration::from_secs(smoke::timeout()))
+            .map(|r| smoke::print(&r, Format::Human));
         let passed = matches!(outcome, Ok(Outcome::Pass));
         if passed {
             for t in &release {
@@ -207,12 +209,13 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         println!("  pushed {}", p.tags.join(", "));
     }
     if args.smoke {
-        return smoke::check(
+        let report = smoke::check(
             &docker,
             &p.tags[0],
             &model,
             Duration::from_secs(smoke::timeout()),
-        );
+        )?;
+        return Ok(smoke::print(&report, Format::Human));
     }
     Ok(Outcome::Pass)
 }

@@ -6,13 +6,14 @@ use anyhow::Result;
 
 use super::{Ctx, Outcome};
 use crate::ops::smoke;
+use crate::report::Format;
 use crate::tools::docker::Docker;
 
 pub const HELP: &str = "\
 cargo xtask smoke: smoke-test and inspect a built API image
 
 USAGE:
-    cargo xtask smoke [--image IMAGE | --tag TAG] [--root DIR] [--config FILE]
+    cargo xtask smoke [--image IMAGE | --tag TAG] [--format human|json] [--root DIR] [--config FILE]
 
 Checks (each reported PASS/FAIL with its id):
     image/user           USER is uid 1001, not root
@@ -31,12 +32,14 @@ Checks (each reported PASS/FAIL with its id):
 OPTIONS:
     --image IMAGE    the image to check (default: <api.image>:<project.tag>)
     --tag TAG        check <api.image>:TAG
+    --format FMT     human (default) or json: the same report as data (schema xtask-smoke/1:
+                     image, standin_for, result, passed, total, checks[{id, ok, detail}])
     -h, --help       print this help
 
 EXIT: 0 every check passed, 1 a check failed, 2 could not run (no such image, no engine).
 ";
 
-pub fn run(ctx: &Ctx, image: Option<&str>, tag: Option<&str>) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, image: Option<&str>, tag: Option<&str>, format: Format) -> Result<Outcome> {
     let model = ctx.model()?;
     let image = match (image, tag) {
         (Some(i), _) => i.to_string(),
@@ -45,10 +48,11 @@ pub fn run(ctx: &Ctx, image: Option<&str>, tag: Option<&str>) -> Result<Outcome>
     };
     let docker = Docker::find()?;
     docker.require_engine()?;
-    smoke::check(
+    let report = smoke::check(
         &docker,
         &image,
         &model,
         Duration::from_secs(smoke::timeout()),
-    )
+    )?;
+    Ok(smoke::print(&report, format))
 }

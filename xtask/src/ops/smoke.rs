@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::context::{Model, Outcome};
-use crate::image_check::{self, CheckResult, Expect};
+use crate::image_check::{self, CheckResult, Expect, SmokeReport};
+use crate::report::Format;
 use crate::tools::docker::Docker;
 use crate::tools::{http, standin};
 
@@ -38,13 +39,18 @@ pub fn timeout() -> u64 {
         .unwrap_or(30)
 }
 
-/// Runs every check of `image` for the model; prints one line per check.
-pub fn check(docker: &Docker, image: &str, model: &Model, timeout: Duration) -> Result<Outcome> {
-    let subject = match docker
+/// Runs every check of `image` for the model: the report, printed by the caller.
+pub fn check(
+    docker: &Docker,
+    image: &str,
+    model: &Model,
+    timeout: Duration,
+) -> Result<SmokeReport> {
+    let standin_for = docker
         .inspect_image(image)?
         .as_ref()
-        .and_then(standin::stands_in_for)
-    {
+        .and_then(standin::stands_in_for);
+    let subject = match &standin_for {
         Some(of) => format!("{image}, STAND-IN base for {of}"),
         None => image.to_string(),
     };
@@ -52,12 +58,20 @@ pub fn check(docker: &Docker, image: &str, model: &Model, timeout: Duration) -> 
     let e = image_check::expect_for(model);
     let env = model.stack.contract.smoke_env(&mut || random_hex(16));
     let results = run(docker, image, &e, &env, timeout)?;
-    print!("{}", image_check::render(&results, &subject));
-    Ok(if results.iter().all(|r| r.ok) {
+    Ok(SmokeReport::new(image, standin_for, results))
+}
+
+/// Prints `report` in `format` on stdout; the outcome it means.
+pub fn print(report: &SmokeReport, format: Format) -> Outcome {
+    match format {
+        Format::Human => print!("{}", report.render_human()),
+        Format::Json => print!("{}", report.render_json()),
+    }
+    if report.ok() {
         Outcome::Pass
     } else {
         Outcome::Fail
-    })
+    }
 }
 
 /// Every check of `image` against `e`: the inspect checks, then containers: `node -e`,
