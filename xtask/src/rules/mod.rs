@@ -282,19 +282,23 @@ pub fn run(input: &Input) -> Vec<Finding> {
     all
 }
 
+/// Does `w` waive `f`? Its rule id, and its file when it names one (both sides without a
+/// leading `./`). The one match [`apply_waivers`] and [`unused_waivers`] share.
+pub fn waives(w: &Waiver, f: &Finding) -> bool {
+    let norm = |p: &str| p.trim_start_matches("./").to_string();
+    w.rule == f.rule
+        && w.file
+            .as_deref()
+            .is_none_or(|file| norm(file) == norm(&f.file))
+}
+
 /// Splits findings into (kept, waived) by the config's waivers; a waiver matches a finding
-/// with its rule id and, when it names one, its file.
+/// with its rule id and, when it names one, its file ([`waives`]).
 pub fn apply_waivers(findings: Vec<Finding>, waivers: &[Waiver]) -> (Vec<Finding>, Vec<Waived>) {
     let mut kept = Vec::new();
     let mut waived = Vec::new();
     for f in findings {
-        let norm = |p: &str| p.trim_start_matches("./").to_string();
-        match waivers.iter().find(|w| {
-            w.rule == f.rule
-                && w.file
-                    .as_deref()
-                    .is_none_or(|file| norm(file) == norm(&f.file))
-        }) {
+        match waivers.iter().find(|w| waives(w, &f)) {
             Some(w) => waived.push(Waived {
                 finding: f,
                 reason: w.reason.clone(),
@@ -309,14 +313,7 @@ pub fn apply_waivers(findings: Vec<Finding>, waivers: &[Waiver]) -> (Vec<Finding
 pub fn unused_waivers<'w>(waivers: &'w [Waiver], waived: &[Waived]) -> Vec<&'w Waiver> {
     waivers
         .iter()
-        .filter(|w| {
-            !waived.iter().any(|d| {
-                d.finding.rule == w.rule
-                    && w.file
-                        .as_deref()
-                        .is_none_or(|f| f.trim_start_matches("./") == d.finding.file)
-            })
-        })
+        .filter(|w| !waived.iter().any(|d| waives(w, &d.finding)))
         .collect()
 }
 

@@ -193,6 +193,26 @@ fn waivers_move_findings_and_report_unused() {
 }
 
 #[test]
+fn a_waiver_applied_to_a_dotted_finding_path_is_not_reported_unused() {
+    use crate::config::Waiver;
+    let w = vec![Waiver {
+        rule: "compose/port-loopback".into(),
+        file: Some("infra/docker-compose.staging.yml".into()),
+        reason: "r".into(),
+    }];
+    let found = Finding {
+        rule: "compose/port-loopback",
+        file: "./infra/docker-compose.staging.yml".into(),
+        line: 1,
+        message: "m".into(),
+    };
+    assert!(super::waives(&w[0], &found));
+    let (_, waived) = super::apply_waivers(vec![found], &w);
+    assert_eq!(waived.len(), 1);
+    assert!(super::unused_waivers(&w, &waived).is_empty());
+}
+
+#[test]
 fn docs_list_every_rule_and_stage_id() {
     let docs = std::fs::read_to_string(root().join("docs/verify.md")).expect("docs/verify.md");
     for r in super::registry() {
