@@ -95,23 +95,11 @@ impl Drop for TempDir {
     }
 }
 
-/// Copies a directory tree (files and dirs; skips node_modules, dist, target, .git).
+/// Copies a directory tree (symlinks as symlinks; skips node_modules, dist, target, .git):
+/// the one `copy_tree` of the project, [`xtask::files::copy_tree`].
 pub fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir") {
-        let e = e.expect("entry");
-        let name = e.file_name();
-        let n = name.to_string_lossy();
-        if ["node_modules", "dist", "target", ".git"].contains(&n.as_ref()) {
-            continue;
-        }
-        let (src, dst) = (e.path(), to.join(&name));
-        if e.file_type().expect("type").is_dir() {
-            copy_tree(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).expect("copy file");
-        }
-    }
+    xtask::files::copy_tree(from, to, &["node_modules", "dist", "target", ".git"])
+        .unwrap_or_else(|e| panic!("copy {} to {}: {e:#}", from.display(), to.display()));
 }
 
 /// A copy of this repo's sample monorepo (package files, apps, packages, infra) in a temp dir.

@@ -179,3 +179,62 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
     }
 }
+
+/// Copies the tree `from` into `to` (created), leaving out entries named in `skip` at any
+/// depth; a symlink is copied as a symlink (never followed), so the copy reads nothing
+/// outside `from`. Used by `bench` (its two working copies) and the integration tests.
+pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    for e in std::fs::read_dir(from).with_context(|| format!("cannot list {}", from.display()))? {
+        let e = e.with_context(|| format!("cannot list {}", from.display()))?;
+        let name = e.file_name();
+        if skip.contains(&name.to_string_lossy().as_ref()) {
+            continue;
+        }
+        let (src, dst) = (e.path(), to.join(&name));
+        let ft = e
+            .file_type()
+            .with_context(|| format!("cannot stat {}", src.display()))?;
+        if ft.is_symlink() {
+            let target = std::fs::read_link(&src)
+                .with_context(|| format!("cannot read link {}", src.display()))?;
+            std::os::unix::fs::symlink(target, &dst)
+                .with_context(|| format!("cannot link {}", dst.display()))?;
+        } else if ft.is_dir() {
+            copy_tree(&src, &dst, skip)?;
+        } else {
+            std::fs::copy(&src, &dst).with_context(|| format!("cannot copy {}", src.display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod copy_tree_tests {
+    use super::copy_tree;
+
+    #[test]
+    fn copies_files_dirs_and_symlinks_and_skips_named_dirs() {
+        let base = std::env::temp_dir().join(format!("xtask-copy-tree-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (from, to) = (base.join("from"), base.join("to"));
+        std::fs::create_dir_all(from.join("a/node_modules/x")).expect("mkdir");
+        std::fs::write(from.join("a/f.txt"), "f").expect("write");
+        std::fs::write(from.join("a/node_modules/x/g"), "g").expect("write");
+        std::os::unix::fs::symlink("/etc/passwd", from.join("a/link")).expect("symlink");
+        copy_tree(&from, &to, &["node_modules"]).expect("copy");
+        assert_eq!(
+            std::fs::read_to_string(to.join("a/f.txt")).expect("read"),
+            "f"
+        );
+        assert!(!to.join("a/node_modules").exists());
+        let link = std::fs::symlink_metadata(to.join("a/link")).expect("link");
+        assert!(link.file_type().is_symlink());
+        assert_eq!(
+            std::fs::read_link(to.join("a/link")).expect("readlink"),
+            std::path::Path::new("/etc/passwd")
+        );
+        let _ = std::fs::remove_dir_all(&base);
+    }
+}

@@ -121,32 +121,6 @@ pub fn parse_scale(s: &str) -> Result<Vec<usize>> {
     Ok(out)
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
-    for e in std::fs::read_dir(from).with_context(|| format!("cannot list {}", from.display()))? {
-        let e = e.with_context(|| format!("cannot list {}", from.display()))?;
-        let name = e.file_name();
-        if crate::workspace::SKIP_DIRS.contains(&name.to_string_lossy().as_ref()) {
-            continue;
-        }
-        let (src, dst) = (e.path(), to.join(&name));
-        let ft = e
-            .file_type()
-            .with_context(|| format!("cannot stat {}", src.display()))?;
-        if ft.is_symlink() {
-            let target = std::fs::read_link(&src)
-                .with_context(|| format!("cannot read link {}", src.display()))?;
-            std::os::unix::fs::symlink(target, &dst)
-                .with_context(|| format!("cannot link {}", dst.display()))?;
-        } else if ft.is_dir() {
-            copy_tree(&src, &dst)?;
-        } else {
-            std::fs::copy(&src, &dst).with_context(|| format!("cannot copy {}", src.display()))?;
-        }
-    }
-    Ok(())
-}
-
 /// Sources a `//` comment can be appended to: TypeScript, then JavaScript.
 const TS_EXTS: &[&str] = &["ts", "tsx", "mts", "cts"];
 const SOURCE_EXTS: &[&str] = &["ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs"];
@@ -639,7 +613,7 @@ impl Run {
     /// A copy of `from` at `work/name` (dependencies, outputs and VCS left out).
     fn copy(&self, from: &Path, name: &str) -> Result<PathBuf> {
         let to = self.work.join(name);
-        copy_tree(from, &to)?;
+        crate::files::copy_tree(from, &to, crate::workspace::SKIP_DIRS)?;
         Ok(to)
     }
 
