@@ -230,7 +230,13 @@ fn frozen_lockfile(i: &Input, o: &mut Out) {
                 continue;
             }
             installs += 1;
-            if !seg.iter().any(|w| w == "--frozen-lockfile") {
+            // the last of the flags wins, as in pnpm's argument parser
+            let frozen = seg.iter().rev().find_map(|w| match w.as_str() {
+                "--frozen-lockfile" | "--frozen-lockfile=true" => Some(true),
+                "--no-frozen-lockfile" | "--frozen-lockfile=false" => Some(false),
+                _ => None,
+            });
+            if frozen != Some(true) {
                 o.at(
                     F,
                     ins.line_of("install"),

@@ -8,6 +8,7 @@
 
 pub mod caddy;
 pub mod compose;
+pub mod context;
 pub mod cross;
 pub mod dockerfile;
 pub mod edge;
@@ -165,6 +166,7 @@ pub fn registry() -> Vec<&'static Rule> {
     dockerfile::RULES
         .iter()
         .chain(ignore::RULES)
+        .chain(context::RULES)
         .chain(compose::RULES)
         .chain(ops::RULES)
         .chain(caddy::RULES)
