@@ -491,7 +491,7 @@ pub const FIXTURES: &[Mutation] = &[
 /// More mutations, beyond the fixtures: each breaks one rule.
 pub const MUTATIONS: &[Mutation] = &[
     m(DF, "--frozen-lockfile --prod", "--frozen-lockfile --no-frozen-lockfile --prod", "dockerfile/frozen-lockfile", "install --frozen-lockfile --no-frozen-lockfile"),
-    m(IG, "\n# Workspace packages outside", "\n!docs\n# Workspace packages outside", "ignore/context-closure", "!docs"),
+    m(IG, "\n# Workspace packages outside", "\n!infra\n# Workspace packages outside", "ignore/context-closure", "!infra"),
     m(CO, "[\"CMD\", \"wget\", \"-q\", \"-O\", \"/dev/null\", \"http://127.0.0.1:2019/config/\"]", "[\"CMD\", \"curl\", \"-f\", \"http://127.0.0.1:2019/config/\"]", "compose/healthcheck", "\"curl\""),
     m(CO, "redis-cli ping | grep -qx PONG", "redis-cli ping | jq .", "compose/healthcheck", "jq ."),
     m(DF, "RUN cd apps/api && node --run build", "RUN cd apps/api && node --run build\nRUN wget -O /tmp/x evil.example", "dockerfile/run-shape", "RUN wget"),
