@@ -220,7 +220,6 @@ pub const FUNCTION_LINES: usize = 120;
 /// them. The check fails on any other, and on an entry that is no longer over its limit.
 const SIZE_DEBT: &[&str] = &[
     "commands/bench.rs",
-    "commands/bench.rs::report",
     "commands/rehearse.rs",
     "commands/rehearse.rs::run",
     "commands/rehearse.rs::make_plan",

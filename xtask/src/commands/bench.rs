@@ -846,7 +846,82 @@ struct Machine {
     mark: String,
 }
 
-/// Prints the tables and writes the JSON.
+/// One target of issue 6: what was measured against it, and whether it is met.
+#[derive(serde::Serialize)]
+struct Target {
+    target: &'static str,
+    measured: String,
+    met: bool,
+}
+
+/// Generated / reference, each `None` when a side was not measured.
+#[derive(serde::Serialize)]
+struct Ratios {
+    warm_source_change: Option<f64>,
+    dependency_change: Option<f64>,
+    cold: Option<f64>,
+    image_size: Option<f64>,
+    context_sent: Option<f64>,
+}
+
+#[derive(serde::Serialize)]
+struct MachineReport<'a> {
+    cores: usize,
+    memory_bytes: Option<u64>,
+    os: &'a str,
+    docker_server: &'a str,
+    load_average_1m: LoadAverage<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct LoadAverage<'a> {
+    before: &'a str,
+    after: &'a str,
+}
+
+/// One row of the commands table (`gen`, `gen --check`, `verify --static`).
+#[derive(serde::Serialize)]
+struct CommandTimes {
+    extra_packages: usize,
+    workspace_packages: usize,
+    runs: usize,
+    gen_secs: f64,
+    gen_check_secs: f64,
+    verify_static_secs: f64,
+    verify_static_in_process_secs: f64,
+    verify_exit: Option<i32>,
+}
+
+#[derive(serde::Serialize)]
+struct Scaling {
+    build: Option<Json>,
+    commands: Vec<CommandTimes>,
+}
+
+/// The bench's report (schema `xtask-bench/1`): what `--format json` prints and
+/// `target/bench/bench.json` holds; its ratios and targets are the ones the tables show.
+#[derive(serde::Serialize)]
+struct BenchReport<'a> {
+    schema: &'static str,
+    root: String,
+    api: &'a str,
+    node_image: &'a str,
+    standin: Option<&'a str>,
+    machine: MachineReport<'a>,
+    cold_means: &'static str,
+    source_change: &'a str,
+    dependency_added: &'a str,
+    generated: Json,
+    reference: Json,
+    ratios: Ratios,
+    targets: Vec<Target>,
+    scaling: Scaling,
+    compile_secs: Option<f64>,
+    dev_dependencies_control: Option<usize>,
+}
+
+/// Builds the report, prints its tables (stdout, or stderr under `--format json`) and
+/// writes its JSON (and prints it under `--format json`).
 fn report(
     ctx: &Ctx,
     args: &Args,
@@ -855,54 +930,130 @@ fn report(
     machine: &Machine,
     m: &All,
 ) -> Result<Outcome> {
-    let Machine {
-        cores,
-        mem,
-        os,
-        server,
-        load_before,
-        load_after,
-        subject,
-        mark,
-    } = machine;
-    let machine = json!({
-        "cores": cores,
-        "memory_bytes": mem,
-        "os": os,
-        "docker_server": server,
-        "load_average_1m": {"before": load_before, "after": load_after},
-    });
-    let (g, r) = (&m.gen, &m.reference);
-    use std::io::Write as _;
+    let data = bench_report(ctx, args, model, gen, machine, m);
     // the text rendering goes to stdout, or to stderr when stdout carries the JSON report
     let mut out: Box<dyn std::io::Write> = match args.format {
         Format::Human => Box::new(std::io::stdout()),
         Format::Json => Box::new(std::io::stderr()),
     };
-    macro_rules! say {
-        ($($t:tt)*) => {{
-            let _ = writeln!(out, $($t)*);
-        }};
+    let mut text = String::new();
+    render_header(&mut text, model, machine);
+    render_main_table(&mut text, args, m, &data.ratios);
+    render_targets_and_steps(&mut text, m, &data.targets);
+    render_scaling(&mut text, m);
+    render_commands(&mut text, args, m);
+    let _ = out.write_all(text.as_bytes());
+    let file = args
+        .out
+        .clone()
+        .unwrap_or_else(|| target_dir().join("bench/bench.json"));
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    macro_rules! say_raw {
-        ($($t:tt)*) => {{
-            let _ = write!(out, $($t)*);
-        }};
+    let json = serde_json::to_string_pretty(&data).context("cannot serialise the report")?;
+    crate::generated::write_atomic(&file, &format!("{json}\n"))?;
+    let _ = writeln!(out, "  JSON written to {}", file.display());
+    if args.format == Format::Json {
+        println!("{json}");
     }
+    Ok(Outcome::Pass)
+}
+
+fn context_ratio(a: Option<u64>, b: Option<u64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => ratio(a as f64, b as f64),
+        _ => None,
+    }
+}
+
+/// The report's data, computed once for both renderings.
+fn bench_report<'a>(
+    ctx: &Ctx,
+    args: &Args,
+    model: &'a Model,
+    gen: &'a Subject,
+    machine: &'a Machine,
+    m: &'a All,
+) -> BenchReport<'a> {
+    let (g, r) = (&m.gen, &m.reference);
+    BenchReport {
+        schema: "xtask-bench/1",
+        root: ctx.root.display().to_string(),
+        api: &model.closure.api.name,
+        node_image: &gen.plan.node_image,
+        standin: gen.plan.standin.as_deref(),
+        machine: MachineReport {
+            cores: machine.cores,
+            memory_bytes: machine.mem,
+            os: &machine.os,
+            docker_server: &machine.server,
+            load_average_1m: LoadAverage {
+                before: &machine.load_before,
+                after: &machine.load_after,
+            },
+        },
+        cold_means: "--no-cache with empty private cache mounts; base image local; packages from the registry",
+        source_change: &m.changed,
+        dependency_added: &m.dep_added,
+        generated: g.json(),
+        reference: r.json(),
+        ratios: Ratios {
+            warm_source_change: ratio(g.warm_secs(), r.warm_secs()),
+            dependency_change: ratio(g.dep.secs, r.dep.secs),
+            cold: ratio(g.cold_secs(), r.cold_secs()),
+            image_size: ratio(g.image.sizes.total() as f64, r.image.sizes.total() as f64),
+            context_sent: context_ratio(g.cold().context(), r.cold().context()),
+        },
+        targets: targets(m),
+        scaling: Scaling {
+            build: m.scale_build.as_ref().map(|s| json!({
+                "packages": s.packages,
+                "heavy_bytes": s.heavy_bytes,
+                "generated_cold": s.gen_cold.json(),
+                "generated_warm_source_change": s.gen_warm.json(),
+                "generated_copied": {"files": s.gen_copied.files, "bytes": s.gen_copied.bytes},
+                "reference_cold": s.ref_cold.json(),
+            })),
+            commands: m
+                .cli
+                .iter()
+                .map(|c| CommandTimes {
+                    extra_packages: c.packages,
+                    workspace_packages: c.workspace_packages,
+                    runs: args.runs.max(1),
+                    gen_secs: c.gen,
+                    gen_check_secs: c.check,
+                    verify_static_secs: c.verify,
+                    verify_static_in_process_secs: c.verify_in_process,
+                    verify_exit: c.verify_exit,
+                })
+                .collect(),
+        },
+        compile_secs: m.compile,
+        dev_dependencies_control: m.control,
+    }
+}
+
+/// The targets of issue 6, each with what was measured against it.
+fn targets(m: &All) -> Vec<Target> {
+    let (g, r) = (&m.gen, &m.reference);
     let warm_ratio = ratio(g.warm_secs(), r.warm_secs());
     let size_ratio = ratio(g.image.sizes.total() as f64, r.image.sizes.total() as f64);
-    let gen_ctx = g.cold().context();
-    let ctx_ratio = gen_ctx.and_then(|c| ratio(c as f64, g.copied.bytes as f64));
+    let ctx_ratio = g
+        .cold()
+        .context()
+        .and_then(|c| ratio(c as f64, g.copied.bytes as f64));
     let fixture_ctx_ratio = m.scale_build.as_ref().and_then(|s| {
         s.gen_cold
             .context()
             .and_then(|c| ratio(c as f64, s.gen_copied.bytes as f64))
     });
     let verify0 = m.cli.first().map(|c| c.verify);
-    let targets = vec![
-        (
-            "warm source-only rebuild <= 0.25x the reference's, no dependency install re-run",
-            format!(
+    vec![
+        Target {
+            target:
+                "warm source-only rebuild <= 0.25x the reference's, no dependency install re-run",
+            measured: format!(
                 "{} ({} vs {}), installs re-run: {}; its longest step: {}",
                 fmt_ratio(warm_ratio),
                 fmt_secs(g.warm_secs()),
@@ -917,11 +1068,11 @@ fn report(
                     ))
                     .unwrap_or_else(|| "-".into())
             ),
-            warm_ratio.is_some_and(|x| x <= 0.25) && g.warm_installs() == 0,
-        ),
-        (
-            "final image <= the reference's, zero devDependencies",
-            format!(
+            met: warm_ratio.is_some_and(|x| x <= 0.25) && g.warm_installs() == 0,
+        },
+        Target {
+            target: "final image <= the reference's, zero devDependencies",
+            measured: format!(
                 "{} ({}: setup {}, dependencies + app {}), devDependencies: {}",
                 fmt_ratio(size_ratio),
                 fmt_delta(g.image.sizes.total(), r.image.sizes.total()),
@@ -932,11 +1083,11 @@ fn report(
                 ),
                 g.image.dev.len()
             ),
-            g.image.sizes.total() <= r.image.sizes.total() && g.image.dev.is_empty(),
-        ),
-        (
-            "context <= 1.1x the bytes COPYed, independent of unrelated packages",
-            match (&m.scale_build, fixture_ctx_ratio) {
+            met: g.image.sizes.total() <= r.image.sizes.total() && g.image.dev.is_empty(),
+        },
+        Target {
+            target: "context <= 1.1x the bytes COPYed, independent of unrelated packages",
+            measured: match (&m.scale_build, fixture_ctx_ratio) {
                 (Some(s), Some(f)) => format!(
                     "{} on this monorepo, {} with {} unrelated packages",
                     fmt_ratio(ctx_ratio),
@@ -945,11 +1096,11 @@ fn report(
                 ),
                 _ => format!("{} on this monorepo (no scaling run)", fmt_ratio(ctx_ratio)),
             },
-            ctx_ratio.is_some_and(|x| x <= 1.1) && fixture_ctx_ratio.is_none_or(|x| x <= 1.1),
-        ),
-        (
-            "verify --static <= 100 ms warm on this monorepo",
-            match m.cli.first() {
+            met: ctx_ratio.is_some_and(|x| x <= 1.1) && fixture_ctx_ratio.is_none_or(|x| x <= 1.1),
+        },
+        Target {
+            target: "verify --static <= 100 ms warm on this monorepo",
+            measured: match m.cli.first() {
                 Some(c) => format!(
                     "{} total (in-process {}, the rest is docker compose config + caddy)",
                     fmt_secs(c.verify),
@@ -957,22 +1108,47 @@ fn report(
                 ),
                 None => "not measured".into(),
             },
-            verify0.is_some_and(|v| v <= 0.100),
-        ),
-    ];
+            met: verify0.is_some_and(|v| v <= 0.100),
+        },
+    ]
+}
 
-    say!(
+/// What was compared, on what machine and base.
+fn render_header(out: &mut String, model: &Model, machine: &Machine) {
+    use std::fmt::Write as _;
+    let Machine {
+        cores,
+        mem,
+        os,
+        server,
+        load_before,
+        load_after,
+        subject,
+        mark,
+    } = machine;
+    let _ = writeln!(
+        out,
         "bench: {} — generated {} vs reference xtask/assets/reference.Dockerfile{mark}",
         model.closure.api.name,
         crate::stack::DOCKERFILE,
     );
-    say!(
+    let _ = writeln!(
+        out,
         "  machine: {cores} cores, {} RAM, {os}, Docker {server}; load average {load_before} -> {load_after}\n  base: {subject}",
         mem.map(|b| format!("{:.0} GiB", b as f64 / (1u64 << 30) as f64))
             .unwrap_or_else(|| "?".into())
     );
-    say!("  cold = --no-cache with empty private cache mounts (the engine's shared cache untouched); base image local, packages from the registry");
-    say!();
+    let _ = writeln!(out, "  cold = --no-cache with empty private cache mounts (the engine's shared cache untouched); base image local, packages from the registry");
+    let _ = writeln!(out);
+}
+
+fn ctxs(b: &Build) -> String {
+    b.context().map(fmt_bytes).unwrap_or_else(|| "?".into())
+}
+
+/// The main table: times, image size by origin, context, re-run installs.
+fn render_main_table(out: &mut String, args: &Args, m: &All, ratios: &Ratios) {
+    let (g, r) = (&m.gen, &m.reference);
     let mut t = Table::new(&[
         if args.repeat > 1 {
             "ratios, generated / reference (medians)"
@@ -983,90 +1159,109 @@ fn report(
         "reference",
         "ratio",
     ]);
-    let row = |t: &mut Table, name: &str, a: f64, b: f64| {
-        t.row(&[name, &fmt_secs(a), &fmt_secs(b), &fmt_ratio(ratio(a, b))]);
+    let secs = |t: &mut Table, name: &str, a: f64, b: f64, x: Option<f64>| {
+        t.row(&[name, &fmt_secs(a), &fmt_secs(b), &fmt_ratio(x)]);
     };
-    row(
+    let bytes = |t: &mut Table, name: &str, a: u64, b: u64, x: Option<f64>| {
+        t.row(&[name, &fmt_bytes(a), &fmt_bytes(b), &fmt_ratio(x)]);
+    };
+    let (gs, rs) = (&g.image.sizes, &r.image.sizes);
+    let of = |a: u64, b: u64| ratio(a as f64, b as f64);
+    secs(
         &mut t,
         &format!("warm rebuild, source-only change ({})", m.changed),
         g.warm_secs(),
         r.warm_secs(),
+        ratios.warm_source_change,
     );
-    row(
+    secs(
         &mut t,
         &format!("rebuild after a dependency change (+{})", m.dep_added),
         g.dep.secs,
         r.dep.secs,
+        ratios.dependency_change,
     );
-    row(&mut t, "cold build", g.cold_secs(), r.cold_secs());
-    t.row(&[
+    secs(
+        &mut t,
+        "cold build",
+        g.cold_secs(),
+        r.cold_secs(),
+        ratios.cold,
+    );
+    bytes(
+        &mut t,
         "final image size",
-        &fmt_bytes(g.image.sizes.total()),
-        &fmt_bytes(r.image.sizes.total()),
-        &fmt_ratio(size_ratio),
-    ]);
-    t.row(&[
+        gs.total(),
+        rs.total(),
+        ratios.image_size,
+    );
+    bytes(
+        &mut t,
         "  dependencies (node_modules, manifests)",
-        &fmt_bytes(g.image.sizes.deps),
-        &fmt_bytes(r.image.sizes.deps),
-        &fmt_ratio(ratio(g.image.sizes.deps as f64, r.image.sizes.deps as f64)),
-    ]);
-    t.row(&[
+        gs.deps,
+        rs.deps,
+        of(gs.deps, rs.deps),
+    );
+    bytes(
+        &mut t,
         "  app (build outputs)",
-        &fmt_bytes(g.image.sizes.app),
-        &fmt_bytes(r.image.sizes.app),
-        &fmt_ratio(ratio(g.image.sizes.app as f64, r.image.sizes.app as f64)),
-    ]);
+        gs.app,
+        rs.app,
+        of(gs.app, rs.app),
+    );
     t.row(&[
         "  setup (user, directories)",
-        &fmt_bytes(g.image.sizes.setup),
-        &fmt_bytes(r.image.sizes.setup),
+        &fmt_bytes(gs.setup),
+        &fmt_bytes(rs.setup),
         "",
     ]);
-    t.row(&[
-        "  base",
-        &fmt_bytes(g.image.sizes.base),
-        &fmt_bytes(r.image.sizes.base),
-        "",
-    ]);
-    let ctxs = |b: &Build| b.context().map(fmt_bytes).unwrap_or_else(|| "?".into());
+    t.row(&["  base", &fmt_bytes(gs.base), &fmt_bytes(rs.base), ""]);
     t.row(&[
         "build context sent (cold)",
         &ctxs(g.cold()),
         &ctxs(r.cold()),
-        &fmt_ratio(match (g.cold().context(), r.cold().context()) {
-            (Some(a), Some(b)) => ratio(a as f64, b as f64),
-            _ => None,
-        }),
+        &fmt_ratio(ratios.context_sent),
     ]);
-    t.row(&[
+    bytes(
+        &mut t,
         "bytes COPYed from the context",
-        &fmt_bytes(g.copied.bytes),
-        &fmt_bytes(r.copied.bytes),
-        &fmt_ratio(ratio(g.copied.bytes as f64, r.copied.bytes as f64)),
-    ]);
+        g.copied.bytes,
+        r.copied.bytes,
+        of(g.copied.bytes, r.copied.bytes),
+    );
+    let per_copied = |me: &Measured| {
+        me.cold()
+            .context()
+            .and_then(|c| ratio(c as f64, me.copied.bytes as f64))
+    };
     t.row(&[
         "context / bytes COPYed",
-        &fmt_ratio(ctx_ratio),
-        &fmt_ratio(
-            r.cold()
-                .context()
-                .and_then(|c| ratio(c as f64, r.copied.bytes as f64)),
-        ),
+        &fmt_ratio(per_copied(g)),
+        &fmt_ratio(per_copied(r)),
         "",
     ]);
-    t.row(&[
+    count_rows(&mut t, m);
+    out.push_str(&t.render(2));
+}
+
+/// The main table's counts: installs re-run, devDependencies, packages in the store.
+fn count_rows(t: &mut Table, m: &All) {
+    let (g, r) = (&m.gen, &m.reference);
+    let count = |t: &mut Table, name: &str, a: usize, b: usize| {
+        t.row(&[name, &a.to_string(), &b.to_string(), ""]);
+    };
+    count(
+        t,
         "dependency installs re-run per warm rebuild",
-        &g.warm_installs().to_string(),
-        &r.warm_installs().to_string(),
-        "",
-    ]);
-    t.row(&[
+        g.warm_installs(),
+        r.warm_installs(),
+    );
+    count(
+        t,
         "devDependencies in the final image",
-        &g.image.dev.len().to_string(),
-        &r.image.dev.len().to_string(),
-        "",
-    ]);
+        g.image.dev.len(),
+        r.image.dev.len(),
+    );
     if let Some(n) = m.control {
         t.row(&[
             "  control: devDependencies the check finds in the deps stage",
@@ -1075,22 +1270,32 @@ fn report(
             "",
         ]);
     }
-    t.row(&[
+    count(
+        t,
         "packages in node_modules/.pnpm",
-        &g.image.store.to_string(),
-        &r.image.store.to_string(),
-        "",
-    ]);
-    say_raw!("{}", t.render(2));
-    say!();
-    say!("  targets (issue 6):");
-    for (name, value, ok) in &targets {
-        say!("    {:<6} {name}: {value}", verdict(*ok));
+        g.image.store,
+        r.image.store,
+    );
+}
+
+/// The targets with their verdicts, then the steps each rebuild re-ran and any notes.
+fn render_targets_and_steps(out: &mut String, m: &All, targets: &[Target]) {
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "\n  targets (issue 6):");
+    for t in targets {
+        let _ = writeln!(
+            out,
+            "    {:<6} {}: {}",
+            verdict(t.met),
+            t.target,
+            t.measured
+        );
     }
-    say!();
-    for (label, me) in [("generated", g), ("reference", r)] {
+    let _ = writeln!(out);
+    for (label, me) in [("generated", &m.gen), ("reference", &m.reference)] {
         for (what, b) in [("warm rebuild", me.warm()), ("dependency change", &me.dep)] {
-            say!(
+            let _ = writeln!(
+                out,
                 "  {label}, {what}: {} of {} steps re-ran{}",
                 b.ran().len(),
                 b.total(),
@@ -1101,7 +1306,8 @@ fn report(
                 }
             );
             for s in b.ran() {
-                say!(
+                let _ = writeln!(
+                    out,
                     "    {:>6}  {}",
                     s.secs.map(|x| format!("{x:.1}s")).unwrap_or_default(),
                     s.name
@@ -1109,14 +1315,15 @@ fn report(
             }
         }
         if !me.image.dev.is_empty() {
-            say!(
+            let _ = writeln!(
+                out,
                 "  {label}: devDependencies in the image: {}",
                 me.image.dev.join(", ")
             );
         }
         for b in me.colds.iter().chain(&me.warms).chain([&me.dep]) {
             if let Some(n) = &b.note {
-                say!("  {label}: NOTE: {n}");
+                let _ = writeln!(out, "  {label}: NOTE: {n}");
             }
         }
     }
@@ -1125,62 +1332,80 @@ fn report(
         .as_ref()
         .and_then(|s| s.gen_warm.note.as_ref())
     {
-        say!("  generated, warm rebuild of the scaling fixture: NOTE: {n}");
-    }
-    if let Some(s) = &m.scale_build {
-        say!();
-        say!(
-            "  scaling: + {} workspace packages outside the closure ({} of heavy files), lockfile rewritten on the host",
-            s.packages,
-            fmt_bytes(s.heavy_bytes)
+        let _ = writeln!(
+            out,
+            "  generated, warm rebuild of the scaling fixture: NOTE: {n}"
         );
-        let mut t = Table::new(&["extra packages", "0", &s.packages.to_string(), "growth"]);
-        let c = |b: &Build| b.context();
-        let both = |a: Option<u64>, b: Option<u64>| match (a, b) {
-            (Some(a), Some(b)) => fmt_delta(b, a),
-            _ => "?".into(),
-        };
-        t.row(&[
-            "generated: context sent",
-            &ctxs(g.cold()),
-            &ctxs(&s.gen_cold),
-            &both(c(g.cold()), c(&s.gen_cold)),
-        ]);
-        t.row(&[
-            "generated: bytes COPYed",
-            &fmt_bytes(g.copied.bytes),
-            &fmt_bytes(s.gen_copied.bytes),
-            &fmt_delta(s.gen_copied.bytes, g.copied.bytes),
-        ]);
-        t.row(&[
-            "generated: cold build",
-            &fmt_secs(g.cold_secs()),
-            &fmt_secs(s.gen_cold.secs),
-            &fmt_ratio(ratio(s.gen_cold.secs, g.cold_secs())),
-        ]);
-        t.row(&[
-            "generated: warm rebuild (source-only)",
-            &fmt_secs(g.warm_secs()),
-            &fmt_secs(s.gen_warm.secs),
-            &fmt_ratio(ratio(s.gen_warm.secs, g.warm_secs())),
-        ]);
-        t.row(&[
-            "reference: context sent",
-            &ctxs(r.cold()),
-            &ctxs(&s.ref_cold),
-            &both(c(r.cold()), c(&s.ref_cold)),
-        ]);
-        t.row(&[
-            "reference: cold build",
-            &fmt_secs(r.cold_secs()),
-            &fmt_secs(s.ref_cold.secs),
-            &fmt_ratio(ratio(s.ref_cold.secs, r.cold_secs())),
-        ]);
-        say_raw!("{}", t.render(4));
     }
+}
+
+/// The scaling table: the same builds with N unrelated packages added.
+fn render_scaling(out: &mut String, m: &All) {
+    use std::fmt::Write as _;
+    let Some(s) = &m.scale_build else { return };
+    let (g, r) = (&m.gen, &m.reference);
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  scaling: + {} workspace packages outside the closure ({} of heavy files), lockfile rewritten on the host",
+        s.packages,
+        fmt_bytes(s.heavy_bytes)
+    );
+    let mut t = Table::new(&["extra packages", "0", &s.packages.to_string(), "growth"]);
+    let both = |a: &Build, b: &Build| match (a.context(), b.context()) {
+        (Some(a), Some(b)) => fmt_delta(b, a),
+        _ => "?".into(),
+    };
+    t.row(&[
+        "generated: context sent",
+        &ctxs(g.cold()),
+        &ctxs(&s.gen_cold),
+        &both(g.cold(), &s.gen_cold),
+    ]);
+    t.row(&[
+        "generated: bytes COPYed",
+        &fmt_bytes(g.copied.bytes),
+        &fmt_bytes(s.gen_copied.bytes),
+        &fmt_delta(s.gen_copied.bytes, g.copied.bytes),
+    ]);
+    let secs = |t: &mut Table, name: &str, a: f64, b: f64| {
+        t.row(&[name, &fmt_secs(a), &fmt_secs(b), &fmt_ratio(ratio(b, a))]);
+    };
+    secs(
+        &mut t,
+        "generated: cold build",
+        g.cold_secs(),
+        s.gen_cold.secs,
+    );
+    secs(
+        &mut t,
+        "generated: warm rebuild (source-only)",
+        g.warm_secs(),
+        s.gen_warm.secs,
+    );
+    t.row(&[
+        "reference: context sent",
+        &ctxs(r.cold()),
+        &ctxs(&s.ref_cold),
+        &both(r.cold(), &s.ref_cold),
+    ]);
+    secs(
+        &mut t,
+        "reference: cold build",
+        r.cold_secs(),
+        s.ref_cold.secs,
+    );
+    out.push_str(&t.render(4));
+}
+
+/// The commands table (`gen`, `gen --check`, `verify --static` by package count) and the
+/// first compile.
+fn render_commands(out: &mut String, args: &Args, m: &All) {
+    use std::fmt::Write as _;
     if !m.cli.is_empty() {
-        say!();
-        say!(
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
             "  commands, median of {} warm runs (process start to exit; `cargo xtask` adds cargo's own check):",
             args.runs.max(1)
         );
@@ -1208,76 +1433,20 @@ fn report(
                 fmt_secs(c.verify_in_process),
             ]);
         }
-        say_raw!("{}", t.render(4));
-        say!(
+        out.push_str(&t.render(4));
+        let _ = writeln!(
+            out,
             "    in-process = verify's own duration minus its docker compose config and caddy runs"
         );
     }
-    match m.compile {
-        Some(s) => say!(
+    let _ = match m.compile {
+        Some(s) => writeln!(
+            out,
             "\n  first `cargo xtask` compile from an empty target dir (cargo build -p xtask, dev profile): {}",
             fmt_secs(s)
         ),
-        None => say!("\n  first `cargo xtask` compile: skipped (--no-compile)"),
-    }
-
-    let report = json!({
-        "schema": "xtask-bench/1",
-        "root": ctx.root.display().to_string(),
-        "api": model.closure.api.name,
-        "node_image": gen.plan.node_image,
-        "standin": gen.plan.standin,
-        "machine": machine,
-        "cold_means": "--no-cache with empty private cache mounts; base image local; packages from the registry",
-        "source_change": m.changed,
-        "dependency_added": m.dep_added,
-        "generated": g.json(),
-        "reference": r.json(),
-        "ratios": {
-            "warm_source_change": warm_ratio,
-            "dependency_change": ratio(g.dep.secs, r.dep.secs),
-            "cold": ratio(g.cold_secs(), r.cold_secs()),
-            "image_size": size_ratio,
-            "context_sent": match (g.cold().context(), r.cold().context()) { (Some(a), Some(b)) => ratio(a as f64, b as f64), _ => None },
-        },
-        "targets": targets.iter().map(|(n, v, ok)| json!({"target": n, "measured": v, "met": ok})).collect::<Vec<_>>(),
-        "scaling": {
-            "build": m.scale_build.as_ref().map(|s| json!({
-                "packages": s.packages,
-                "heavy_bytes": s.heavy_bytes,
-                "generated_cold": s.gen_cold.json(),
-                "generated_warm_source_change": s.gen_warm.json(),
-                "generated_copied": {"files": s.gen_copied.files, "bytes": s.gen_copied.bytes},
-                "reference_cold": s.ref_cold.json(),
-            })),
-            "commands": m.cli.iter().map(|c| json!({
-                "extra_packages": c.packages,
-                "workspace_packages": c.workspace_packages,
-                "runs": args.runs.max(1),
-                "gen_secs": c.gen,
-                "gen_check_secs": c.check,
-                "verify_static_secs": c.verify,
-                "verify_static_in_process_secs": c.verify_in_process,
-                "verify_exit": c.verify_exit,
-            })).collect::<Vec<_>>(),
-        },
-        "compile_secs": m.compile,
-        "dev_dependencies_control": m.control,
-    });
-    let file = args
-        .out
-        .clone()
-        .unwrap_or_else(|| target_dir().join("bench/bench.json"));
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let text = serde_json::to_string_pretty(&report).context("cannot serialise the report")?;
-    crate::generated::write_atomic(&file, &format!("{text}\n"))?;
-    say!("  JSON written to {}", file.display());
-    if args.format == Format::Json {
-        println!("{text}");
-    }
-    Ok(Outcome::Pass)
+        None => writeln!(out, "\n  first `cargo xtask` compile: skipped (--no-compile)"),
+    };
 }
 
 /// The re-ran step that took longest: (its instruction, seconds).
