@@ -379,7 +379,8 @@ fn the_realistic_fixture_infra_is_fresh_and_carries_its_contract() {
     not(engine),
     ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
 )]
-fn the_realistic_api_builds_and_listens_and_fails_smoke_naming_a_key_the_example_loses() {
+fn the_realistic_api_builds_without_build_only_files_listens_and_fails_smoke_naming_a_key_the_example_loses(
+) {
     engine();
     let _lock = engine_lock();
     let t = fixture(REALISTIC);
@@ -402,6 +403,26 @@ fn the_realistic_api_builds_and_listens_and_fails_smoke_naming_a_key_the_example
         health.contains("/health -> 503") && health.contains("listens"),
         "{health}"
     );
+    // build outputs carry only what runs: tsconfig.build.json writes build info, source maps
+    // and declarations into dist, and the image has none of them
+    let files = docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "find",
+        &images[0],
+        "/app/apps/api/dist",
+        "-type",
+        "f",
+    ]);
+    assert_eq!(files.code, 0, "{}", files.all());
+    let files: Vec<&str> = files.stdout.lines().collect();
+    assert!(files.contains(&"/app/apps/api/dist/main.js"), "{files:?}");
+    let build_only: Vec<&&str> = files
+        .iter()
+        .filter(|f| f.ends_with(".tsbuildinfo") || f.ends_with(".map") || f.ends_with(".d.ts"))
+        .collect();
+    assert!(build_only.is_empty(), "{build_only:?}");
 
     // the example loses JWT_SECRET: compose no longer gives it, the app exits at boot
     let ex = t.path().join(EXAMPLE);

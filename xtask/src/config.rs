@@ -218,7 +218,14 @@ pub struct ApiConfig {
     pub health: HealthConfig,
     /// `[api.migrate] command`: run once before the API starts (empty: no migrations).
     pub migrate: Vec<String>,
+    /// `api.keep_build_files`: build-only files the image keeps anyway (a subset of
+    /// [`BUILD_ONLY_FILES`]; by default none is kept).
+    pub keep_build_files: Vec<String>,
 }
+
+/// Files a TypeScript build writes that node never loads: removed from the build outputs the
+/// runtime image copies unless `api.keep_build_files` names them.
+pub const BUILD_ONLY_FILES: &[&str] = &["*.tsbuildinfo", "*.map", "*.d.ts"];
 
 /// One key of `[api.env]`: `NAME = "staging value"` or
 /// `NAME = { value = "...", secret = true|false, optional = true|false, comment = "..." }`.
@@ -346,6 +353,7 @@ impl Default for Config {
                     status: 200,
                 },
                 migrate: Vec::new(),
+                keep_build_files: Vec::new(),
             },
             node: NodeConfig {
                 image: "node:22-alpine".into(),
@@ -427,6 +435,7 @@ package = "@cipherbox/api"   # the API's name in the pnpm workspace
 image = "cipherbox-api"      # image name; build-image tags <image>:<tag> too
 port = 3000                  # port the API listens on in its container
 entry = "dist/main.js"       # built entry point, relative to the API's directory
+# keep_build_files = ["*.map"]   # keep source maps (or "*.d.ts", "*.tsbuildinfo") in the image
 
 # The API's env contract is read from its .env.example (.env.sample, .env.template);
 # add keys, give staging values, or mark keys secret here (see README, "The app's contract").
@@ -554,6 +563,7 @@ enum Kind {
     RelPath,
     Version,
     StrList,
+    BuildFiles,
     Runner,
     LogDriver,
     Count,
@@ -581,6 +591,7 @@ const SCHEMA: &[(&str, &str, Kind)] = &[
     ("api", "image", Kind::ImageName),
     ("api", "port", Kind::Port),
     ("api", "entry", Kind::RelPath),
+    ("api", "keep_build_files", Kind::BuildFiles),
     ("node", "image", Kind::Image),
     ("node", "pnpm", Kind::Version),
     ("node", "build_runner", Kind::Runner),
@@ -996,6 +1007,30 @@ fn apply_project(c: &mut Config, kind: Kind, item: &Item, full: &str) -> Result<
     }
 }
 
+/// `api.keep_build_files`: only names from [`BUILD_ONLY_FILES`].
+fn apply_build_files(c: &mut Config, item: &Item, full: &str) -> Result<(), String> {
+    let known = BUILD_ONLY_FILES.join("\", \"");
+    let arr = item.as_array().ok_or_else(|| {
+        format!("`{full}` must be an array, e.g. [\"*.map\"] (known: \"{known}\")")
+    })?;
+    let mut out: Vec<String> = Vec::new();
+    for v in arr.iter() {
+        let s = v
+            .as_str()
+            .ok_or_else(|| format!("`{full}` must contain only strings"))?;
+        if !BUILD_ONLY_FILES.contains(&s) {
+            return Err(format!(
+                "`{full}`: {s:?} is not a build-only file pattern (known: \"{known}\")"
+            ));
+        }
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_string());
+        }
+    }
+    c.api.keep_build_files = out;
+    Ok(())
+}
+
 fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Result<(), String> {
     let full = format!("{table}.{key}");
     if kind == Kind::Replicas {
@@ -1017,6 +1052,9 @@ fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Res
     }
     if kind == Kind::Services || (table, key) == ("project", "name") {
         return apply_project(c, kind, item, &full);
+    }
+    if kind == Kind::BuildFiles {
+        return apply_build_files(c, item, &full);
     }
     if kind == Kind::StrList {
         let arr = item.as_array().ok_or_else(|| {
@@ -1179,6 +1217,7 @@ fn check_value(kind: Kind, full: &str, s: &str) -> Result<(), String> {
         Kind::Version => values::semver(s),
         Kind::Port
         | Kind::StrList
+        | Kind::BuildFiles
         | Kind::Services
         | Kind::Runner
         | Kind::LogDriver
@@ -1334,7 +1373,7 @@ pub fn set_value(text: &str, key: &str, raw_value: &str, file: &str) -> Result<S
                 .with_context(|| format!("{key} must be a whole number, got {raw_value:?}"))?;
             n.into()
         }
-        Kind::StrList | Kind::Cidrs | Kind::Services => {
+        Kind::StrList | Kind::Cidrs | Kind::Services | Kind::BuildFiles => {
             let mut arr = toml_edit::Array::new();
             for d in raw_value
                 .split(',')
@@ -1392,6 +1431,7 @@ pub fn get_value(c: &Config, key: &str) -> Result<String> {
         "api.image" => s(&c.api.image),
         "api.port" => c.api.port.to_string(),
         "api.entry" => s(&c.api.entry),
+        "api.keep_build_files" => format!("{:?}", c.api.keep_build_files),
         "node.image" => s(&c.node.image),
         "node.pnpm" => s(&c.node.pnpm),
         "node.build_runner" => s(c.node.build_runner.name()),

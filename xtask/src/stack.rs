@@ -91,6 +91,9 @@ pub struct ApiImage {
     pub gid: u32,
     /// Pass `.npmrc` as a build secret (never copied) when the monorepo has one.
     pub npmrc_secret: bool,
+    /// Build-only files (`*.tsbuildinfo`, `*.map`, `*.d.ts`) removed from the runtime paths
+    /// before the runtime stage copies them: all but `api.keep_build_files`.
+    pub prune_build_files: Vec<String>,
 }
 
 /// One workspace package of the API's closure in the build stage.
@@ -513,6 +516,11 @@ fn api_image(cfg: &Config, ws: &Workspace, closure: &Closure, pnpm_version: Stri
             .collect(),
         root_build_files: ws.root_build_files.clone(),
         runtime,
+        prune_build_files: crate::config::BUILD_ONLY_FILES
+            .iter()
+            .filter(|p| !cfg.api.keep_build_files.iter().any(|k| k == *p))
+            .map(|p| p.to_string())
+            .collect(),
         outside: ws
             .packages
             .iter()
@@ -990,6 +998,7 @@ mod tests {
             build_steps: vec![step(Some(Run::Node))],
             root_build_files: vec![],
             runtime: vec![],
+            prune_build_files: vec![],
             outside: vec![],
             port: 3000,
             entry: "dist/main.js".into(),

@@ -48,6 +48,32 @@ fn install_cmd(m: &ApiImage, prod: bool) -> String {
     s
 }
 
+/// Removes what node never loads from the build outputs the runtime copies (incremental
+/// build info, source maps, declarations), unless `api.keep_build_files` keeps them.
+fn prune_build_files(m: &ApiImage) -> String {
+    let paths: Vec<String> = m
+        .runtime
+        .iter()
+        .flat_map(|(dir, ps)| ps.iter().map(move |p| format!("{dir}/{p}")))
+        .filter(|p| !p.ends_with("/package.json"))
+        .collect();
+    if m.prune_build_files.is_empty() || paths.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = m
+        .prune_build_files
+        .iter()
+        .map(|p| format!("-name \"{p}\""))
+        .collect();
+    format!(
+        "# Build-only files node never loads ({}) leave the outputs the runtime copies.\n\
+         RUN find {} \\( {} \\) -type f -exec rm -f {{}} +\n",
+        m.prune_build_files.join(", "),
+        paths.join(" "),
+        names.join(" -o ")
+    )
+}
+
 /// pnpm's records of an install, read by pnpm only (never by node).
 const PNPM_STATE: &[&str] = &[
     "node_modules/.modules.yaml",
@@ -136,6 +162,7 @@ pub fn render(m: &ApiImage) -> String {
             }
         }
     }
+    w.push_str(&prune_build_files(m));
     let _ = writeln!(w);
     let _ = writeln!(w, "FROM ${{NODE_IMAGE}} AS runtime");
     let _ = writeln!(w, "ENV NODE_ENV=production \\");

@@ -157,6 +157,7 @@ mod tests {
                 "+COPY packages/storage/package.json packages/storage/package.json",
                 "+COPY packages/storage packages/storage",
                 "+RUN cd packages/storage && node --run build",
+                "+RUN find packages/crypto/dist packages/storage/dist apps/api/dist \\( -name \"*.tsbuildinfo\" -o -name \"*.map\" -o -name \"*.d.ts\" \\) -type f -exec rm -f {} +",
                 "+COPY --from=build /app/packages/storage/dist ./packages/storage/dist",
             ]
         );
@@ -291,5 +292,51 @@ mod tests {
         m.file("infra/stack.toml", "[node]\npnpm = \"10.1.0\"\n");
         assert!(text(&rendered(&m), stack::DOCKERFILE)
             .contains("corepack prepare pnpm@10.1.0 --activate"));
+    }
+
+    #[test]
+    fn build_only_files_leave_the_runtime_outputs_unless_kept() {
+        let m = cipherbox_like();
+        let prune = |m: &Mono| -> Vec<String> {
+            text(&rendered(m), stack::DOCKERFILE)
+                .lines()
+                .filter(|l| l.starts_with("RUN find "))
+                .map(str::to_string)
+                .collect()
+        };
+        let all = "\\( -name \"*.tsbuildinfo\" -o -name \"*.map\" -o -name \"*.d.ts\" \\)";
+        assert_eq!(
+            prune(&m),
+            vec![format!(
+                "RUN find packages/crypto/dist apps/api/dist {all} -type f -exec rm -f {{}} +"
+            )]
+        );
+        // in the build stage, before the runtime copies the outputs
+        let df = text(&rendered(&m), stack::DOCKERFILE).to_string();
+        let at = |needle: &str| df.find(needle).unwrap_or(usize::MAX);
+        assert!(at("RUN cd apps/api && node --run build") < at("RUN find "));
+        assert!(at("RUN find ") < at("FROM ${NODE_IMAGE} AS runtime"));
+        m.file(
+            "infra/stack.toml",
+            "[api]\nkeep_build_files = [\"*.map\"]\n",
+        );
+        let kept = prune(&m);
+        assert_eq!(kept.len(), 1);
+        assert!(
+            kept[0].contains("-name \"*.tsbuildinfo\" -o -name \"*.d.ts\""),
+            "{kept:?}"
+        );
+        assert!(!kept[0].contains("*.map"), "{kept:?}");
+        m.file(
+            "infra/stack.toml",
+            "[api]\nkeep_build_files = [\"*.map\", \"*.d.ts\", \"*.tsbuildinfo\"]\n",
+        );
+        assert!(prune(&m).is_empty());
+        m.file("infra/stack.toml", "[api]\nkeep_build_files = [\"*.js\"]\n");
+        let e = format!("{:#}", m.model().expect_err("not a build-only pattern"));
+        assert!(
+            e.contains("`api.keep_build_files`: \"*.js\" is not a build-only file pattern"),
+            "{e}"
+        );
     }
 }
