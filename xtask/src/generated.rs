@@ -395,9 +395,15 @@ pub fn remove_leftovers(dir: &Path) -> Result<Vec<String>> {
             if temp_pid(&name).is_some_and(|p| p != std::process::id() as i32 && alive(p)) {
                 continue;
             }
-            std::fs::remove_file(e.path())
-                .with_context(|| format!("cannot remove leftover {}", e.path().display()))?;
-            removed.push(name);
+            match std::fs::remove_file(e.path()) {
+                Ok(()) => removed.push(name),
+                // renamed into place (or removed) by its run between the listing and now
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => {
+                    return Err(err)
+                        .with_context(|| format!("cannot remove leftover {}", e.path().display()))
+                }
+            }
         }
     }
     Ok(removed)
