@@ -457,3 +457,47 @@ fn the_realistic_fixture_passes_verify_static() {
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(findings(&json_of(&r)).is_empty());
 }
+
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn the_realistic_fixture_rehearses_its_migration_then_https_health() {
+    engine();
+    let _lock = engine_lock();
+    let t = fixture(REALISTIC);
+    let r = xtask(
+        t.path(),
+        &["--root", ".", "rehearse", "--volumes", "--format", "json"],
+    );
+    let j: Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not the JSON report ({e})\n{}", r.all()));
+    assert_eq!(r.code, 0, "{}\n{j:#}", r.all());
+    assert_eq!(j["outcome"], "pass", "{j:#}");
+    let check = |id: &str| -> (bool, String) {
+        let c = j["checks"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["id"] == id))
+            .unwrap_or_else(|| panic!("no check {id} in {j:#}"));
+        (
+            c["ok"] == true,
+            c["message"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    // the migration ran to completion on the API's image, before the API started
+    let ready = check("ready");
+    assert!(ready.0, "{j:#}");
+    assert!(
+        ready.1.contains("migrate") && ready.1.contains("completed (exit code 0)"),
+        "{}",
+        ready.1
+    );
+    // HTTPS through caddy to the API's /health: 200 (terminus: the database up, which needs
+    // the migrated schema)
+    let https = check("https");
+    assert!(
+        https.0 && https.1.contains("/health → 200 via caddy"),
+        "{j:#}"
+    );
+}

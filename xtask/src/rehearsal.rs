@@ -505,14 +505,36 @@ pub fn readiness(row: Option<&PsRow>, healthcheck: bool) -> Readiness {
 }
 
 /// The readiness of every expected service: (service, healthcheck?) → (service, readiness).
-pub fn stack_readiness(rows: &[PsRow], expected: &[(String, bool)]) -> Vec<(String, Readiness)> {
+/// A one-shot service (the migration) is done, not failed, once it exited 0.
+pub fn stack_readiness(
+    rows: &[PsRow],
+    expected: &[(String, bool)],
+    one_shots: &[String],
+) -> Vec<(String, Readiness)> {
     expected
         .iter()
         .map(|(svc, hc)| {
             let row = rows.iter().find(|r| &r.service == svc);
-            (svc.clone(), readiness(row, *hc))
+            let r = match row {
+                Some(r) if r.state == "exited" && r.exit_code == 0 && one_shots.contains(svc) => {
+                    Readiness::Ready("completed (exit code 0)".into())
+                }
+                _ => readiness(row, *hc),
+            };
+            (svc.clone(), r)
         })
         .collect()
+}
+
+/// The services another waits for with `service_completed_successfully`: run once, to completion.
+pub fn one_shots(services: &[FileService]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (dep, cond) in services.iter().flat_map(|s| &s.depends_on) {
+        if cond == "service_completed_successfully" && !out.contains(dep) {
+            out.push(dep.clone());
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1276,9 +1298,27 @@ mod tests {
         let all = stack_readiness(
             &[row("running", "healthy", 0)],
             &[("s".into(), true), ("t".into(), false)],
+            &[],
         );
         assert_eq!(all[0].1, Ready("healthy".into()));
         assert_eq!(all[1].1, Pending("not created yet".into()));
+        // a one-shot that exited 0 is done; one that failed, or a long-running service that
+        // exited 0, is not
+        let mut m = row("exited", "", 0);
+        m.service = "migrate".into();
+        let mut m1 = row("exited", "", 1);
+        m1.service = "seed".into();
+        let mut a = row("exited", "", 0);
+        a.service = "api".into();
+        let expected: Vec<(String, bool)> = ["migrate", "seed", "api"]
+            .iter()
+            .map(|s| (s.to_string(), false))
+            .collect();
+        let one = vec!["migrate".to_string(), "seed".to_string()];
+        let all = stack_readiness(&[m, m1, a], &expected, &one);
+        assert_eq!(all[0].1, Ready("completed (exit code 0)".into()));
+        assert_eq!(all[1].1, Failed("exited (exit code 1)".into()));
+        assert_eq!(all[2].1, Failed("exited (exit code 0)".into()));
     }
 
     #[test]

@@ -444,7 +444,15 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
             (s.name.clone(), hc)
         })
         .collect();
-    let ready = wait_ready(&sh, &merged_project, &plan, &expected, up_ok, args.timeout)?;
+    let once = crate::rehearsal::one_shots(&merged);
+    let ready = wait_ready(
+        &sh,
+        &merged_project,
+        &plan,
+        (&expected, &once),
+        up_ok,
+        args.timeout,
+    )?;
     let up_secs = up_started.elapsed().as_secs_f64();
     let not_ready: Vec<String> = ready
         .iter()
@@ -623,6 +631,12 @@ fn make_plan(
     let mut standin_secs = 0.0;
     let mut api_secs = 0.0;
     let mut services = Vec::new();
+    // a one-shot service of the API's image (the migration) runs the image rehearsed for api
+    let api_staging = file_services
+        .iter()
+        .find(|s| s.name == roles.api)
+        .map(|s| s.image.clone());
+    let mut api_built: Option<(String, Source)> = None;
     for name in &start {
         check_interrupt()?;
         let fs = file_services
@@ -631,67 +645,70 @@ fn make_plan(
             .context("start set names a service the file lacks")?;
         let staging_image = fs.image.clone();
         let has_ports = !fs.ports.is_empty();
-        let (image, source) = if name == &roles.api {
-            let t = Instant::now();
-            let r = api_image(docker, ctx, model, args)?;
-            api_secs = t.elapsed().as_secs_f64();
-            r
-        } else if let Some(kind) = roles.kind(name) {
-            let real = match args.images {
-                Images::Real => true,
-                Images::Standins => false,
-                Images::Auto => docker.image_exists(&staging_image)?,
-            };
-            if real {
-                if !docker.image_exists(&staging_image)? {
-                    eprintln!(
-                        "rehearse: {staging_image} is not local; compose will try to pull it"
-                    );
+        let (image, source) =
+            if name == &roles.api || api_staging.as_deref() == Some(staging_image.as_str()) {
+                if api_built.is_none() {
+                    let t = Instant::now();
+                    api_built = Some(api_image(docker, ctx, model, args)?);
+                    api_secs = t.elapsed().as_secs_f64();
                 }
-                // an image the staging file names may itself be a stand-in: say so
-                match docker.image_label(&staging_image, STANDIN_LABEL)? {
-                    Some(of) => {
-                        let provides = docker
-                            .image_label(&staging_image, PROVIDES_LABEL)?
-                            .unwrap_or_else(|| "a local stand-in".into());
-                        (
-                            staging_image.clone(),
-                            Source::Standin {
-                                kind,
-                                provides,
-                                stands_in_for: of,
-                            },
-                        )
+                api_built.clone().context("the API image")?
+            } else if let Some(kind) = roles.kind(name) {
+                let real = match args.images {
+                    Images::Real => true,
+                    Images::Standins => false,
+                    Images::Auto => docker.image_exists(&staging_image)?,
+                };
+                if real {
+                    if !docker.image_exists(&staging_image)? {
+                        eprintln!(
+                            "rehearse: {staging_image} is not local; compose will try to pull it"
+                        );
                     }
-                    None => (staging_image.clone(), Source::Real),
+                    // an image the staging file names may itself be a stand-in: say so
+                    match docker.image_label(&staging_image, STANDIN_LABEL)? {
+                        Some(of) => {
+                            let provides = docker
+                                .image_label(&staging_image, PROVIDES_LABEL)?
+                                .unwrap_or_else(|| "a local stand-in".into());
+                            (
+                                staging_image.clone(),
+                                Source::Standin {
+                                    kind,
+                                    provides,
+                                    stands_in_for: of,
+                                },
+                            )
+                        }
+                        None => (staging_image.clone(), Source::Real),
+                    }
+                } else {
+                    if builder.is_none() {
+                        builder = Some(Builder::new(dir, args.rebuild_standins)?);
+                    }
+                    let b = builder.as_ref().context("stand-in builder")?;
+                    let image = standin_name(&staging_image);
+                    eprintln!("rehearse: STAND-IN {image} for {staging_image} (service {name})");
+                    let ready = b.ensure(sh, kind.as_str(), &image, &staging_image)?;
+                    standin_secs += ready.seconds;
+                    eprintln!(
+                        "rehearse: STAND-IN {image} {} in {:.1} s: {}",
+                        if ready.built { "built" } else { "up to date" },
+                        ready.seconds,
+                        ready.provides
+                    );
+                    (
+                        image,
+                        Source::Standin {
+                            kind,
+                            provides: ready.provides,
+                            stands_in_for: staging_image.clone(),
+                        },
+                    )
                 }
             } else {
-                if builder.is_none() {
-                    builder = Some(Builder::new(dir, args.rebuild_standins)?);
-                }
-                let b = builder.as_ref().context("stand-in builder")?;
-                let image = standin_name(&staging_image);
-                eprintln!("rehearse: STAND-IN {image} for {staging_image} (service {name})");
-                let ready = b.ensure(sh, kind.as_str(), &image, &staging_image)?;
-                standin_secs += ready.seconds;
-                eprintln!(
-                    "rehearse: STAND-IN {image} {} in {:.1} s: {}",
-                    if ready.built { "built" } else { "up to date" },
-                    ready.seconds,
-                    ready.provides
-                );
-                (
-                    image,
-                    Source::Standin {
-                        kind,
-                        provides: ready.provides,
-                        stands_in_for: staging_image.clone(),
-                    },
-                )
-            }
-        } else {
-            (staging_image.clone(), Source::Real)
-        };
+                (staging_image.clone(), Source::Real)
+            };
         services.push(ServicePlan {
             name: name.clone(),
             staging_image,
@@ -871,7 +888,7 @@ fn wait_ready(
     sh: &Shell,
     project: &Project<'_>,
     plan: &Plan,
-    expected: &[(String, bool)],
+    (expected, one_shots): (&[(String, bool)], &[String]),
     up_ok: bool,
     timeout: u64,
 ) -> Result<Vec<(String, Readiness)>> {
@@ -880,7 +897,7 @@ fn wait_ready(
     loop {
         check_interrupt()?;
         let rows = parse_ps(&project.ps(sh)?)?;
-        let st = stack_readiness(&rows, expected);
+        let st = stack_readiness(&rows, expected, one_shots);
         let failed = st.iter().any(|(_, r)| matches!(r, Readiness::Failed(_)));
         let done = st.iter().all(|(_, r)| matches!(r, Readiness::Ready(_)));
         if failed || done || !up_ok || Instant::now() >= deadline {
