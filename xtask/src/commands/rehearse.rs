@@ -645,70 +645,70 @@ fn make_plan(
             .context("start set names a service the file lacks")?;
         let staging_image = fs.image.clone();
         let has_ports = !fs.ports.is_empty();
-        let (image, source) =
-            if name == &roles.api || api_staging.as_deref() == Some(staging_image.as_str()) {
-                if api_built.is_none() {
-                    let t = Instant::now();
-                    api_built = Some(api_image(docker, ctx, model, args)?);
-                    api_secs = t.elapsed().as_secs_f64();
-                }
-                api_built.clone().context("the API image")?
-            } else if let Some(kind) = roles.kind(name) {
-                let real = match args.images {
-                    Images::Real => true,
-                    Images::Standins => false,
-                    Images::Auto => docker.image_exists(&staging_image)?,
-                };
-                if real {
-                    if !docker.image_exists(&staging_image)? {
-                        eprintln!(
-                            "rehearse: {staging_image} is not local; compose will try to pull it"
-                        );
-                    }
-                    // an image the staging file names may itself be a stand-in: say so
-                    match docker.image_label(&staging_image, STANDIN_LABEL)? {
-                        Some(of) => {
-                            let provides = docker
-                                .image_label(&staging_image, PROVIDES_LABEL)?
-                                .unwrap_or_else(|| "a local stand-in".into());
-                            (
-                                staging_image.clone(),
-                                Source::Standin {
-                                    kind,
-                                    provides,
-                                    stands_in_for: of,
-                                },
-                            )
-                        }
-                        None => (staging_image.clone(), Source::Real),
-                    }
-                } else {
-                    if builder.is_none() {
-                        builder = Some(Builder::new(dir, args.rebuild_standins)?);
-                    }
-                    let b = builder.as_ref().context("stand-in builder")?;
-                    let image = standin_name(&staging_image);
-                    eprintln!("rehearse: STAND-IN {image} for {staging_image} (service {name})");
-                    let ready = b.ensure(sh, kind.as_str(), &image, &staging_image)?;
-                    standin_secs += ready.seconds;
+        let api_like = name == &roles.api || api_staging.as_deref() == Some(staging_image.as_str());
+        let (image, source) = if api_like {
+            if api_built.is_none() {
+                let t = Instant::now();
+                api_built = Some(api_image(docker, ctx, model, args)?);
+                api_secs = t.elapsed().as_secs_f64();
+            }
+            api_built.clone().context("the API image")?
+        } else if let Some(kind) = roles.kind(name) {
+            let real = match args.images {
+                Images::Real => true,
+                Images::Standins => false,
+                Images::Auto => docker.image_exists(&staging_image)?,
+            };
+            if real {
+                if !docker.image_exists(&staging_image)? {
                     eprintln!(
-                        "rehearse: STAND-IN {image} {} in {:.1} s: {}",
-                        if ready.built { "built" } else { "up to date" },
-                        ready.seconds,
-                        ready.provides
+                        "rehearse: {staging_image} is not local; compose will try to pull it"
                     );
-                    (
-                        image,
-                        Source::Standin {
-                            kind,
-                            provides: ready.provides,
-                            stands_in_for: staging_image.clone(),
-                        },
-                    )
+                }
+                // an image the staging file names may itself be a stand-in: say so
+                match docker.image_label(&staging_image, STANDIN_LABEL)? {
+                    Some(of) => {
+                        let provides = docker
+                            .image_label(&staging_image, PROVIDES_LABEL)?
+                            .unwrap_or_else(|| "a local stand-in".into());
+                        (
+                            staging_image.clone(),
+                            Source::Standin {
+                                kind,
+                                provides,
+                                stands_in_for: of,
+                            },
+                        )
+                    }
+                    None => (staging_image.clone(), Source::Real),
                 }
             } else {
-                (staging_image.clone(), Source::Real)
-            };
+                if builder.is_none() {
+                    builder = Some(Builder::new(dir, args.rebuild_standins)?);
+                }
+                let b = builder.as_ref().context("stand-in builder")?;
+                let image = standin_name(&staging_image);
+                eprintln!("rehearse: STAND-IN {image} for {staging_image} (service {name})");
+                let ready = b.ensure(sh, kind.as_str(), &image, &staging_image)?;
+                standin_secs += ready.seconds;
+                eprintln!(
+                    "rehearse: STAND-IN {image} {} in {:.1} s: {}",
+                    if ready.built { "built" } else { "up to date" },
+                    ready.seconds,
+                    ready.provides
+                );
+                (
+                    image,
+                    Source::Standin {
+                        kind,
+                        provides: ready.provides,
+                        stands_in_for: staging_image.clone(),
+                    },
+                )
+            }
+        } else {
+            (staging_image.clone(), Source::Real)
+        };
         services.push(ServicePlan {
             name: name.clone(),
             staging_image,
