@@ -3,26 +3,46 @@
 use std::fmt::Write;
 
 use crate::envcontract::Contract;
-use crate::stack::{Compose, Mount, Proto, Val};
+use crate::stack::{Compose, Limits, Mount, Proto, Val};
 
 /// A YAML scalar ([`super::quote::yaml`]).
 pub fn scalar(s: &str) -> String {
     super::quote::yaml(s)
 }
 
-fn val(v: &Val) -> String {
+pub(super) fn val(v: &Val) -> String {
     match v {
         Val::Lit(s) => scalar(s),
         Val::Required { var, hint } => scalar(&format!("${{{var}:?{hint}}}")),
     }
 }
 
-fn flow_list(items: &[String]) -> String {
+pub(super) fn flow_list(items: &[String]) -> String {
     let parts: Vec<String> = items
         .iter()
         .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
         .collect();
     format!("[{}]", parts.join(", "))
+}
+
+/// A service's `deploy.resources` (under its `deploy:` key): the memory limit and CPUs.
+pub(super) fn resources(w: &mut String, l: &Limits) {
+    let _ = writeln!(w, "      resources:");
+    let _ = writeln!(w, "        limits:");
+    let _ = writeln!(w, "          memory: {}", scalar(&l.memory));
+    if let Some(cpus) = &l.cpus {
+        let _ = writeln!(w, "          cpus: {}", scalar(cpus));
+    }
+}
+
+/// A service's `networks:` list (nothing when it joins only the default network).
+pub(super) fn service_networks(w: &mut String, networks: &[String]) {
+    if !networks.is_empty() {
+        let _ = writeln!(w, "    networks:");
+        for n in networks {
+            let _ = writeln!(w, "      - {}", scalar(n));
+        }
+    }
 }
 
 pub fn render(c: &Compose) -> String {
@@ -143,19 +163,9 @@ pub fn render(c: &Compose) -> String {
         }
         if let Some(l) = &svc.limits {
             let _ = writeln!(w, "    deploy:");
-            let _ = writeln!(w, "      resources:");
-            let _ = writeln!(w, "        limits:");
-            let _ = writeln!(w, "          memory: {}", scalar(&l.memory));
-            if let Some(cpus) = &l.cpus {
-                let _ = writeln!(w, "          cpus: {}", scalar(cpus));
-            }
+            resources(w, l);
         }
-        if !svc.networks.is_empty() {
-            let _ = writeln!(w, "    networks:");
-            for n in &svc.networks {
-                let _ = writeln!(w, "      - {}", scalar(n));
-            }
-        }
+        service_networks(w, &svc.networks);
     }
     let _ = writeln!(w);
     if !c.networks.is_empty() {

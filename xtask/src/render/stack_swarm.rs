@@ -8,14 +8,12 @@
 
 use std::fmt::Write;
 
-use super::compose::scalar;
+use super::compose::{flow_list as flow, resources, scalar, service_networks, val};
 use crate::stack::{Mount, Proto, Service, Stack, Val};
 
-/// Is an interpolated variable a secret (it becomes a swarm secret, not an env value)?
-pub fn is_secret(var: &str) -> bool {
-    ["PASSWORD", "SECRET", "TOKEN", "KEY"]
-        .iter()
-        .any(|w| var.contains(w))
+/// Is `var` a secret of the stack (the API's env contract, else the name-based default)?
+fn is_secret(stack: &Stack, var: &str) -> bool {
+    stack.contract.is_secret(var)
 }
 
 /// The swarm secret holding `var`'s value.
@@ -32,7 +30,7 @@ pub fn secret_vars(stack: &Stack) -> Vec<String> {
         .iter()
         .flat_map(|s| s.environment.iter())
         .filter_map(|(_, v)| match v {
-            Val::Required { var, .. } if is_secret(var) => Some(var.clone()),
+            Val::Required { var, .. } if is_secret(stack, var) => Some(var.clone()),
             _ => None,
         })
         .collect();
@@ -44,21 +42,6 @@ pub fn secret_vars(stack: &Stack) -> Vec<String> {
 /// Loads every file under /run/secrets into the environment (name = file name).
 const LOAD: &str =
     "for f in /run/secrets/*; do [ -f \"$$f\" ] && export \"$${f##*/}=$$(cat \"$$f\")\"; done; ";
-
-fn flow(items: &[String]) -> String {
-    let parts: Vec<String> = items
-        .iter()
-        .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
-        .collect();
-    format!("[{}]", parts.join(", "))
-}
-
-fn val(v: &Val) -> String {
-    match v {
-        Val::Lit(s) => scalar(s),
-        Val::Required { var, hint } => scalar(&format!("${{{var}:?{hint}}}")),
-    }
-}
 
 /// What the container runs when the service names nothing itself: the images' own defaults
 /// for the services whose secrets are loaded by a wrapper.
@@ -121,7 +104,9 @@ pub fn render(stack: &Stack) -> String {
             .environment
             .iter()
             .filter_map(|(k, v)| match v {
-                Val::Required { var, .. } if is_secret(var) => Some((secret_name(var), k.clone())),
+                Val::Required { var, .. } if is_secret(stack, var) => {
+                    Some((secret_name(var), k.clone()))
+                }
                 _ => None,
             })
             .collect();
@@ -153,7 +138,7 @@ pub fn render(stack: &Stack) -> String {
         let env: Vec<&(String, Val)> = svc
             .environment
             .iter()
-            .filter(|(_, v)| !matches!(v, Val::Required { var, .. } if is_secret(var)))
+            .filter(|(_, v)| !matches!(v, Val::Required { var, .. } if is_secret(stack, var)))
             .collect();
         let file_refs: Vec<(String, String)> = if wrapped {
             Vec::new()
@@ -301,19 +286,9 @@ pub fn render(stack: &Stack) -> String {
             let _ = writeln!(w, "          - node.labels.{} == true", sw.stateful_label);
         }
         if let Some(l) = &svc.limits {
-            let _ = writeln!(w, "      resources:");
-            let _ = writeln!(w, "        limits:");
-            let _ = writeln!(w, "          memory: {}", scalar(&l.memory));
-            if let Some(cpus) = &l.cpus {
-                let _ = writeln!(w, "          cpus: {}", scalar(cpus));
-            }
+            resources(w, l);
         }
-        if !svc.networks.is_empty() {
-            let _ = writeln!(w, "    networks:");
-            for n in &svc.networks {
-                let _ = writeln!(w, "      - {}", scalar(n));
-            }
-        }
+        service_networks(w, &svc.networks);
     }
     let _ = writeln!(w);
     if !c.networks.is_empty() {
@@ -378,7 +353,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_are_told_apart() {
+    fn secrets_are_the_contracts() {
+        let mono = crate::testutil::cipherbox_like();
+        let stack = mono.model().expect("model").stack;
         for v in [
             "DB_PASSWORD",
             "REDIS_PASSWORD",
@@ -386,10 +363,10 @@ mod tests {
             "API_TOKEN",
             "JWT_KEY",
         ] {
-            assert!(is_secret(v), "{v}");
+            assert!(is_secret(&stack, v), "{v}");
         }
         for v in ["DB_USERNAME", "DB_DATABASE", "TAG", "IMAGE_OWNER"] {
-            assert!(!is_secret(v), "{v}");
+            assert!(!is_secret(&stack, v), "{v}");
         }
     }
 }

@@ -433,14 +433,6 @@ fn volumes_declared(i: &Input, o: &mut Out) {
     }
 }
 
-/// Does the name look like a secret?
-pub fn is_secret_name(key: &str) -> bool {
-    let u = key.to_ascii_uppercase();
-    ["PASSWORD", "SECRET", "TOKEN", "KEY"]
-        .iter()
-        .any(|w| u.contains(w))
-}
-
 /// Is `v` exactly one `${NAME:?message}`?
 pub fn is_required_interpolation(v: &str) -> bool {
     let Some(inner) = v.strip_prefix("${").and_then(|r| r.strip_suffix('}')) else {
@@ -463,7 +455,7 @@ fn secrets_required(i: &Input, o: &mut Out) {
             let contract = &i.model.stack.contract;
             let secret = match contract.key(&key).filter(|_| name == "api") {
                 Some(k) => k.class == crate::envcontract::Class::Secret,
-                None => is_secret_name(&key),
+                None => crate::envcontract::is_secret_name(&key),
             };
             if !secret {
                 continue;
