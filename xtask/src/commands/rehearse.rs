@@ -21,7 +21,7 @@ use crate::render;
 use crate::report::Format;
 use crate::stack;
 use crate::tempdir::TempDir;
-use crate::tools::compose_run::{Docker, Leftovers, Project};
+use crate::tools::compose_run::{ComposeCli as Docker, Leftovers, Project};
 use crate::tools::probe::{self, Curl};
 use crate::tools::standins::Builder;
 

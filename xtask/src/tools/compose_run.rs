@@ -13,10 +13,11 @@ pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 const ENGINE_FIX: &str =
     "start an engine with `cargo xtask engine up` (or `dockerd &`), then rerun";
 
-/// The docker CLI, for one compose project's life. Engine-level questions (does it answer,
-/// is the compose plugin there, what images exist) go to [`super::docker::Docker`], the one
-/// place that knows a hung or unreachable engine and how to say so.
-pub struct Docker {
+/// The docker CLI driving compose projects (one project's life). Engine-level questions (does
+/// it answer, is the compose plugin there, what images exist) go to the engine-level CLI it
+/// wraps, [`super::docker::Docker`], the one place that knows a hung or unreachable engine and
+/// how to say so.
+pub struct ComposeCli {
     pub bin: PathBuf,
     engine: super::docker::Docker,
 }
@@ -37,10 +38,10 @@ fn lines(s: &str) -> Vec<String> {
         .collect()
 }
 
-impl Docker {
-    pub fn find() -> Result<Docker> {
+impl ComposeCli {
+    pub fn find() -> Result<ComposeCli> {
         let engine = super::docker::Docker::find()?;
-        Ok(Docker {
+        Ok(ComposeCli {
             bin: engine.bin.clone(),
             engine,
         })
@@ -111,7 +112,7 @@ impl Docker {
 
 /// One compose project: the staging file plus the rehearsal's override, in a temp dir.
 pub struct Project<'a> {
-    pub docker: &'a Docker,
+    pub docker: &'a ComposeCli,
     pub name: String,
     /// The project directory (relative paths in the files resolve against it).
     pub dir: PathBuf,
