@@ -425,7 +425,7 @@ fn cmd_engine(w: &mut Words<'_>) -> Result<Outcome> {
 }
 
 fn cmd_standin(w: &mut Words<'_>) -> Result<Outcome> {
-    let mut o = crate::tools::standin::Options::default();
+    let mut o = crate::tools::node_standin::Options::default();
     while let Some(word) = w.next()? {
         match &word {
             Word::Opt(x) if x == "--force" => o.force = true,

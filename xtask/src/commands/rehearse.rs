@@ -23,7 +23,7 @@ use crate::stack;
 use crate::tempdir::TempDir;
 use crate::tools::compose_run::{ComposeCli as Docker, Leftovers, Project};
 use crate::tools::probe::{self, Curl};
-use crate::tools::standins::Builder;
+use crate::tools::service_standins::Builder;
 
 pub const HELP: &str = "\
 cargo xtask rehearse: run the generated staging stack on the local engine and prove it works

@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use super::Outcome;
 use crate::tools::docker::Docker;
-use crate::tools::standin::{self, Options};
+use crate::tools::node_standin::{self, Options};
 
 pub const HELP: &str = "\
 cargo xtask standin: build the local STAND-IN base for node:22-alpine
@@ -41,20 +41,20 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     if v != "latest" && !(v.starts_with("22.") && crate::config::is_exact_version(v)) {
         anyhow::bail!(
             "--node-version {v:?}: expected an exact 22.x.y (or `latest`), since this stands in for {}",
-            standin::STANDS_FOR
+            node_standin::STANDS_FOR
         );
     }
     let docker = Docker::find()?;
-    let s = standin::build(&docker, opts)?;
+    let s = node_standin::build(&docker, opts)?;
     println!(
         "STAND-IN base {} ready: {} ({:.1} MB, Node {}), labelled {}={}; a local stand-in, NOT the real {}: never push images built on it",
-        standin::TAG,
+        node_standin::TAG,
         s.id.get(..19).unwrap_or(&s.id),
         s.size as f64 / 1e6,
         s.node,
-        standin::LABEL,
-        standin::STANDS_FOR,
-        standin::STANDS_FOR
+        node_standin::LABEL,
+        node_standin::STANDS_FOR,
+        node_standin::STANDS_FOR
     );
     Ok(Outcome::Pass)
 }

@@ -12,7 +12,7 @@ use crate::buildlog::{self, Step};
 use crate::config::{CiCache, Config};
 use crate::context::{Ctx, Model};
 use crate::tools::docker::{self, Docker, Progress};
-use crate::tools::{git, indent, standin};
+use crate::tools::{git, indent, node_standin};
 
 #[derive(Debug, Clone)]
 pub struct Args {
@@ -237,7 +237,7 @@ pub fn labels(
         ),
     ];
     if standin {
-        l.push((standin::BASE_LABEL.into(), node_image.to_string()));
+        l.push((node_standin::BASE_LABEL.into(), node_image.to_string()));
     }
     Ok((l, notes))
 }
@@ -288,8 +288,8 @@ pub fn buildx_args(p: &Plan, metadata_file: &Path) -> Vec<String> {
 /// Which base was asked for: `(image, is a stand-in by name)`.
 pub fn requested_base(option: Option<&str>, cfg: &Config) -> (String, bool) {
     let img = option.unwrap_or(&cfg.node.image);
-    if img == standin::ALIAS || img == standin::TAG {
-        (standin::TAG.to_string(), true)
+    if img == node_standin::ALIAS || img == node_standin::TAG {
+        (node_standin::TAG.to_string(), true)
     } else {
         (img.to_string(), false)
     }
@@ -300,8 +300,8 @@ pub fn refuse_push_on_standin(node_image: &str) -> anyhow::Error {
         "refusing --push: the image would be built on the STAND-IN base {node_image} (a local stand-in for {}, not the real image). \
          Build on the real base to push: drop `--node-image standin` and set node.image to {} in the config \
          (a stand-in may only go to a local test registry on loopback: `--registry 127.0.0.1:PORT`)",
-        standin::STANDS_FOR,
-        standin::STANDS_FOR
+        node_standin::STANDS_FOR,
+        node_standin::STANDS_FOR
     )
 }
 
@@ -400,13 +400,13 @@ pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Pl
         bail!("refusing --push: project.owner is the placeholder OWNER; set it with `cargo xtask config set project.owner <owner>`");
     }
     let standin = if by_name {
-        standin::ensure(docker)?;
-        Some(standin::STANDS_FOR.to_string())
+        node_standin::ensure(docker)?;
+        Some(node_standin::STANDS_FOR.to_string())
     } else {
         crate::config::validate_image_ref(&node_image)
             .map_err(|m| anyhow::anyhow!("--node-image {node_image:?}: {m}"))?;
         match docker.inspect_image(&node_image)? {
-            Some(i) => standin::stands_in_for(&i),
+            Some(i) => node_standin::stands_in_for(&i),
             None => {
                 eprintln!(
                     "build-image: {node_image} is not in the local engine: buildx will pull it from its registry \
@@ -616,17 +616,17 @@ mod tests {
         let cfg = Config::default();
         assert_eq!(
             requested_base(Some("standin"), &cfg),
-            (standin::TAG.to_string(), true)
+            (node_standin::TAG.to_string(), true)
         );
         assert_eq!(
-            requested_base(Some(standin::TAG), &cfg),
-            (standin::TAG.to_string(), true)
+            requested_base(Some(node_standin::TAG), &cfg),
+            (node_standin::TAG.to_string(), true)
         );
         assert_eq!(
             requested_base(None, &cfg),
             ("node:22-alpine".to_string(), false)
         );
-        assert!(refuse_push_on_standin(standin::TAG)
+        assert!(refuse_push_on_standin(node_standin::TAG)
             .to_string()
             .contains("STAND-IN"));
     }
@@ -637,7 +637,7 @@ mod tests {
             root: PathBuf::from("/r"),
             dockerfile: PathBuf::from("/r/infra/api.Dockerfile"),
             tags: vec!["a:1".into(), "ghcr.io/o/a:1".into()],
-            node_image: standin::TAG.into(),
+            node_image: node_standin::TAG.into(),
             standin: Some("node:22-alpine".into()),
             labels: vec![("k".into(), "v w".into())],
             platform: Some("linux/amd64".into()),

