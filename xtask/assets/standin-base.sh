@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # standin-base.sh - assemble a LOCAL STAND-IN for the Docker Hub image node:22-alpine.
-# Run by `cargo xtask standin` (xtask/src/tools/standin.rs), which downloads the inputs
+# Run by `cargo xtask standin` (xtask/src/tools/node_standin.rs), which downloads the inputs
 # (integrity-checked) and passes them in the environment; this script only assembles
 # and imports. Adapted from the project's verified reference (shared/reference/standin-base.sh).
 #

@@ -21,7 +21,7 @@ use crate::render;
 use crate::report::Format;
 use crate::stack;
 use crate::tempdir::TempDir;
-use crate::tools::compose_run::{ComposeCli as Docker, Leftovers, Project};
+use crate::tools::compose_run::{ComposeCli, Leftovers, Project};
 use crate::tools::probe::{self, Curl};
 use crate::tools::service_standins::Builder;
 
@@ -306,7 +306,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let t0 = Instant::now();
     let model = ctx.model()?;
     let sh = Shell::new().context("cannot set up a shell to run programs")?;
-    let docker = Docker::find()?;
+    let docker = ComposeCli::find()?;
     let engine = docker.engine_version()?;
     let compose_version = docker.compose_version()?;
     let curl = Curl::find()?;
@@ -605,7 +605,7 @@ pub struct Timings {
 /// model, the options, and the run's temporary directory.
 struct Env<'a> {
     sh: &'a Shell,
-    docker: &'a Docker,
+    docker: &'a ComposeCli,
     ctx: &'a Ctx,
     model: &'a Model,
     args: &'a Args,
@@ -754,7 +754,12 @@ fn make_plan(
 }
 
 /// The API image to rehearse: given, or built now on the Node image (or its stand-in).
-fn api_image(docker: &Docker, ctx: &Ctx, model: &Model, args: &Args) -> Result<(String, Source)> {
+fn api_image(
+    docker: &ComposeCli,
+    ctx: &Ctx,
+    model: &Model,
+    args: &Args,
+) -> Result<(String, Source)> {
     if let Some(img) = &args.api_image {
         if !docker.image_exists(img)? {
             bail!("--api-image {img}: no such image in the local engine; build or load it first");
@@ -934,7 +939,7 @@ fn wait_ready(
 
 fn show_logs(
     sh: &Shell,
-    docker: &Docker,
+    docker: &ComposeCli,
     project: &Project<'_>,
     plan: &Plan,
     services: &[String],
@@ -963,7 +968,7 @@ fn show_logs(
 
 fn check_dependency_order(
     sh: &Shell,
-    docker: &Docker,
+    docker: &ComposeCli,
     project: &Project<'_>,
     plan: &Plan,
     merged: &[FileService],
@@ -1240,7 +1245,7 @@ fn down_kept(project: &str, volumes: bool, format: Format) -> Result<Outcome> {
         bail!("--down takes the project name a rehearsal printed ({PROJECT_PREFIX}...), not {project:?}");
     }
     let sh = Shell::new().context("cannot set up a shell to run programs")?;
-    let docker = Docker::find()?;
+    let docker = ComposeCli::find()?;
     docker.engine_version()?;
     let dir = std::env::temp_dir().join(project);
     let files: Vec<PathBuf> = ["docker-compose.staging.yml", OVERRIDE_FILE]

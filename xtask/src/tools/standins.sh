@@ -2,7 +2,7 @@
 # standins.sh - assemble a LOCAL STAND-IN for one third-party image of the staging stack
 # (postgres, redis or caddy) and load it into the local engine with `docker import`.
 #
-# Run by `cargo xtask rehearse` (xtask/src/tools/standins.rs embeds this file) as
+# Run by `cargo xtask rehearse` (xtask/src/tools/service_standins.rs embeds this file) as
 #     bash standins.sh KIND            KIND = postgres | redis | caddy
 # with, in the environment:
 #     STANDIN_TAG=xtask.local/postgres:16-standin   the stand-in's own name (never the real one)
