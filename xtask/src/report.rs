@@ -30,7 +30,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::config::Waiver;
-use crate::rules::{Finding, Waived};
+use crate::rules::{Finding, Severity, Waived};
 
 /// How a command prints its report: text for people, or JSON (the same data) for programs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +86,8 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// A stage that ran: it fails when a finding is left after the waivers.
+    /// A stage that ran: it fails when an error finding is left after the waivers (warnings
+    /// are reported but do not fail it).
     pub fn ran(
         name: &'static str,
         duration: Duration,
@@ -95,7 +96,7 @@ impl Stage {
         waivers: &[Waiver],
     ) -> Stage {
         let (findings, waived) = crate::rules::apply_waivers(findings, waivers);
-        let status = if findings.is_empty() {
+        let status = if findings.iter().all(|f| f.severity() == Severity::Warning) {
             Status::Pass
         } else {
             Status::Fail
@@ -189,6 +190,14 @@ fn by_file<'a>(items: impl Iterator<Item = &'a Finding>) -> Vec<(String, Vec<&'a
     out
 }
 
+/// `warning: ` before a warning's message in the text outputs (errors have none).
+fn warn_prefix(f: &Finding) -> &'static str {
+    match f.severity() {
+        Severity::Warning => "warning: ",
+        Severity::Error => "",
+    }
+}
+
 pub fn human(r: &Report) -> String {
     let mut s = String::new();
     let w = &mut s;
@@ -207,7 +216,15 @@ pub fn human(r: &Report) -> String {
     for (file, list) in &groups {
         let _ = writeln!(w, "\n{file}");
         for f in list {
-            let _ = writeln!(w, "  {}:{}: [{}] {}", f.file, f.line, f.rule, f.message);
+            let _ = writeln!(
+                w,
+                "  {}:{}: [{}] {}{}",
+                f.file,
+                f.line,
+                f.rule,
+                warn_prefix(f),
+                f.message
+            );
         }
     }
     let waived: Vec<(&str, &Waived)> = r.waived().collect();
@@ -232,15 +249,24 @@ pub fn human(r: &Report) -> String {
         );
     }
     let n: usize = r.stages.iter().map(|s| s.findings.len()).sum();
+    let warnings = r
+        .findings()
+        .filter(|(_, f)| f.severity() == Severity::Warning)
+        .count();
     let _ = writeln!(w);
     match r.exit_code() {
         0 => {
-            let _ = writeln!(w, "PASS in {} ms ({} waived)", ms(r.duration), waived.len());
+            let _ = writeln!(
+                w,
+                "PASS in {} ms ({} waived, {warnings} warning(s))",
+                ms(r.duration),
+                waived.len()
+            );
         }
         1 => {
             let _ = writeln!(
                 w,
-                "FAIL: {n} finding(s) in {} file(s); fix them (a generated file: change infra/stack.toml, then `cargo xtask gen`), or waive one with a reason in infra/stack.toml",
+                "FAIL: {n} finding(s) ({warnings} warning(s)) in {} file(s); fix them (a generated file: change infra/stack.toml, then `cargo xtask gen`), or waive one with a reason in infra/stack.toml",
                 groups.len()
             );
         }
@@ -258,7 +284,7 @@ pub fn human(r: &Report) -> String {
 }
 
 pub fn json(r: &Report) -> Value {
-    let finding = |stage: &str, f: &Finding| json!({ "stage": stage, "rule": f.rule, "file": f.file, "line": f.line, "message": f.message });
+    let finding = |stage: &str, f: &Finding| json!({ "stage": stage, "rule": f.rule, "severity": f.severity().word(), "file": f.file, "line": f.line, "message": f.message });
     json!({
         "schema": SCHEMA,
         "result": r.result(),
@@ -284,8 +310,8 @@ pub fn json(r: &Report) -> Value {
 }
 
 /// SARIF 2.1.0 (as hadolint and zizmor emit it), for GitHub code scanning: one run, the
-/// rules that have results in `tool.driver.rules` (id + rationale), one `error` result per
-/// finding at its file:line, waived findings as results with an external suppression and
+/// rules that have results in `tool.driver.rules` (id + rationale), one result per finding
+/// at its file:line (`level` its severity: `error` or `warning`), waived findings as results with an external suppression and
 /// the waiver's reason; a stage that could not run is a tool execution notification.
 pub fn sarif(r: &Report) -> Value {
     let mut ids: Vec<&str> = r
@@ -306,7 +332,7 @@ pub fn sarif(r: &Report) -> Value {
         json!({
             "ruleId": f.rule,
             "ruleIndex": ids.iter().position(|i| *i == f.rule).unwrap_or(0),
-            "level": "error",
+            "level": f.severity().word(),
             "message": { "text": f.message },
             "locations": [{ "physicalLocation": {
                 "artifactLocation": { "uri": f.file },
@@ -361,14 +387,15 @@ fn esc_prop(s: &str) -> String {
     esc_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// `::error file=…,line=…,title=<rule id>::message` per finding, `::notice` per waived
+/// `::error file=…,line=…,title=<rule id>::message` per finding (`::warning` for a warning), `::notice` per waived
 /// finding, `::error title=verify/<stage>` per stage that could not run.
 pub fn github_annotations(r: &Report) -> String {
     let mut s = String::new();
     for (_, f) in r.findings() {
         let _ = writeln!(
             s,
-            "::error file={},line={},title={}::{}",
+            "::{} file={},line={},title={}::{}",
+            f.severity().word(),
             esc_prop(&f.file),
             f.line,
             esc_prop(f.rule),
@@ -432,10 +459,11 @@ pub fn github_summary(r: &Report) -> String {
         for (_, f) in findings {
             let _ = writeln!(
                 w,
-                "| `{}:{}` | `{}` | {} |",
+                "| `{}:{}` | `{}` | {}{} |",
                 f.file,
                 f.line,
                 f.rule,
+                warn_prefix(f),
                 md(&f.message)
             );
         }
@@ -508,6 +536,69 @@ mod tests {
             static_only: true,
             duration: Duration::from_millis(9),
         }
+    }
+
+    /// A report whose only finding is a warning (`caddy/wildcard-site`).
+    fn warning_only() -> Report {
+        let f = Finding {
+            rule: "caddy/wildcard-site",
+            file: "infra/Caddyfile".into(),
+            line: 7,
+            message: "set caddy.domains".into(),
+        };
+        Report {
+            stages: vec![Stage::ran(
+                "rules",
+                Duration::from_millis(2),
+                "61 rules".into(),
+                vec![f],
+                &[],
+            )],
+            unused_waivers: vec![],
+            static_only: true,
+            duration: Duration::from_millis(4),
+        }
+    }
+
+    #[test]
+    fn a_warning_is_shown_everywhere_but_does_not_fail() {
+        let r = warning_only();
+        assert_eq!(r.stages[0].status, Status::Pass);
+        assert_eq!(r.exit_code(), 0);
+        let h = human(&r);
+        assert!(
+            h.contains("infra/Caddyfile:7: [caddy/wildcard-site] warning: set caddy.domains"),
+            "{h}"
+        );
+        assert!(h.contains("PASS in 4 ms (0 waived, 1 warning(s))"), "{h}");
+        let j = json(&r);
+        assert_eq!(j["result"], "pass");
+        assert_eq!(j["findings"][0]["severity"], "warning");
+        let a = github_annotations(&r);
+        assert!(
+            a.starts_with("::warning file=infra/Caddyfile,line=7,title=caddy/wildcard-site::"),
+            "{a}"
+        );
+        let v = sarif(&r);
+        assert_eq!(v["runs"][0]["results"][0]["level"], "warning");
+        // an error finding next to it still fails, and is still `error`
+        let e = sample();
+        assert_eq!(json(&e)["findings"][0]["severity"], "error");
+        assert_eq!(sarif(&e)["runs"][0]["results"][0]["level"], "error");
+    }
+
+    #[test]
+    fn a_warning_is_waivable() {
+        let mut r = warning_only();
+        let waivers = vec![Waiver {
+            rule: "caddy/wildcard-site".into(),
+            file: None,
+            reason: "no domain yet".into(),
+        }];
+        let f = r.stages[0].findings.clone();
+        r.stages[0] = Stage::ran("rules", Duration::ZERO, String::new(), f, &waivers);
+        assert!(r.stages[0].findings.is_empty());
+        assert_eq!(json(&r)["waived"][0]["severity"], "warning");
     }
 
     #[test]

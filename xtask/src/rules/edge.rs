@@ -44,6 +44,12 @@ pub const RULES: &[Rule] = &[
         check: named_sites,
     },
     Rule {
+        id: "caddy/wildcard-site",
+        file: F,
+        rationale: "warning: the wildcard :443 site (no [caddy] domains) answers any host name; set caddy.domains to serve named sites",
+        check: wildcard_site,
+    },
+    Rule {
         id: "caddy/api-down-page",
         file: F,
         rationale: "while the API is down Caddy answers 502/503/504 with a short 503 page (`handle_errors 502 503 504`), not an empty error",
@@ -284,6 +290,19 @@ fn named_sites(i: &Input, o: &mut Out) {
                     format!("site `{a}` is not one of [caddy] domains ({listed})"),
                 );
             }
+        }
+    }
+}
+
+/// A warning (see [`super::severity`]): the wildcard site is right for a first deploy
+/// without a domain, but a VPS with a domain should name it.
+fn wildcard_site(i: &Input, o: &mut Out) {
+    if !i.model.config.caddy.domains.is_empty() {
+        return; // caddy/named-sites reports a wildcard next to named domains
+    }
+    for site in https_sites(i) {
+        if site.addresses.iter().any(|a| a.starts_with(':')) {
+            o.at(F, site.line, format!("`{}` answers any host name (no [caddy] domains set): set caddy.domains, e.g. `cargo xtask config set caddy.domains files.example.com`, to serve the named sites", site.addresses.join(", ")));
         }
     }
 }

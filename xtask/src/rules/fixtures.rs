@@ -478,6 +478,8 @@ pub const FIXTURES: &[Mutation] = &[
     m(CF, "\tencode zstd gzip\n", "", "caddy/compression", ":443 {"),
     m(CF, "\t\tformat json\n", "\t\tformat console\n", "caddy/access-log", "\tlog {"),
     m(CF, ":443 {", "files.example.com:443 {", "caddy/named-sites", "files.example.com"),
+    // a warning: the sample sets no [caddy] domains, so its own `:443` site is the fixture
+    m(CF, ":443 {", ":443 {", "caddy/wildcard-site", ":443 {"),
     m(CF, "\thandle_errors 502 503 504 {", "\thandle_errors 404 {", "caddy/api-down-page", ":443 {"),
     m(
         CO,

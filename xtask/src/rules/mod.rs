@@ -43,6 +43,41 @@ pub struct Finding {
     pub message: String,
 }
 
+/// How much a finding weighs: an error fails verify; a warning is reported (text, JSON,
+/// annotations, SARIF) but does not fail verify on its own. Waivable like any finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn word(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// The rules whose findings are warnings; every other rule's are errors.
+const WARNING_RULES: &[&str] = &["caddy/wildcard-site"];
+
+/// The severity of a rule's findings (error unless the rule is a warning rule).
+pub fn severity(rule: &str) -> Severity {
+    if WARNING_RULES.contains(&rule) {
+        Severity::Warning
+    } else {
+        Severity::Error
+    }
+}
+
+impl Finding {
+    pub fn severity(&self) -> Severity {
+        severity(self.rule)
+    }
+}
+
 /// A finding suppressed by a `[[waiver]]`, with the waiver's reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Waived {

@@ -59,11 +59,46 @@ fn as_files(g: &[Generated]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The error findings (warnings are reported but do not fail verify).
+fn errors(f: Vec<Finding>) -> Vec<Finding> {
+    f.into_iter()
+        .filter(|f| f.severity() == super::Severity::Error)
+        .collect()
+}
+
 #[test]
 fn generated_files_are_clean() {
     let m = model_with(None);
     let f = findings(&m, &as_files(&rendered(&m)));
-    assert!(f.is_empty(), "findings on the generated files: {f:#?}");
+    // the sample sets no [caddy] domains: only the wildcard-site warning, at its `:443` site
+    let rules: Vec<&str> = f.iter().map(|f| f.rule).collect();
+    assert_eq!(rules, ["caddy/wildcard-site"], "{f:#?}");
+    assert_eq!(f[0].severity(), super::Severity::Warning);
+    assert!(f[0].message.contains("caddy.domains"), "{}", f[0].message);
+    assert!(errors(f).is_empty());
+}
+
+#[test]
+fn wildcard_site_warns_only_without_domains() {
+    let c =
+        "[caddy]\ndomains = [\"files.example.com\"]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n";
+    let m = model_with(Some(c));
+    let files = as_files(&rendered(&m));
+    assert!(findings(&m, &files).is_empty());
+    // a hand-written wildcard next to a domain is named-sites' error, not this warning
+    let cf = text_of(&files, CF).expect("Caddyfile");
+    let hand = cf.replacen("files.example.com:443 {", ":443 {", 1);
+    assert_ne!(
+        hand, cf,
+        "the named site is rendered as `files.example.com:443 {{`"
+    );
+    let mutated: Vec<(String, String)> = files
+        .iter()
+        .map(|(p, t)| (p.clone(), if p == CF { hand.clone() } else { t.clone() }))
+        .collect();
+    let rules: Vec<&str> = findings(&m, &mutated).iter().map(|f| f.rule).collect();
+    assert!(rules.contains(&"caddy/named-sites"), "{rules:?}");
+    assert!(!rules.contains(&"caddy/wildcard-site"), "{rules:?}");
 }
 
 #[test]
@@ -78,7 +113,7 @@ fn generated_files_are_clean_for_other_configs() {
     ];
     for c in configs {
         let m = model_with(Some(c));
-        let f = findings(&m, &as_files(&rendered(&m)));
+        let f = errors(findings(&m, &as_files(&rendered(&m))));
         assert!(
             f.is_empty(),
             "config {c:?}: findings on the generated files: {f:#?}"
@@ -230,6 +265,18 @@ fn docs_list_every_rule_and_stage_id() {
         assert!(
             docs.contains(&format!("| `{id}` |")),
             "docs/verify.md: stage id {id}"
+        );
+    }
+}
+
+#[test]
+fn a_warning_rule_says_so_in_its_rationale() {
+    for r in super::registry() {
+        assert_eq!(
+            r.rationale.starts_with("warning: "),
+            super::severity(r.id) == super::Severity::Warning,
+            "rule {}: a warning rule's rationale starts `warning: `, and only a warning rule's",
+            r.id
         );
     }
 }
