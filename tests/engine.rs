@@ -308,7 +308,7 @@ fn a_typescript_error_fails_the_build_shows_the_step_and_tags_nothing() {
         "the compiler's message is shown:\n{all}"
     );
     assert!(
-        all.contains("build failed at step [build 5/5] RUN cd apps/api && node --run build"),
+        all.contains("build failed at step [build 5/6] RUN cd apps/api && node --run build"),
         "the failing step is named:\n{all}"
     );
     assert!(all.contains("nothing was tagged"), "{all}");

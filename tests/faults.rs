@@ -908,7 +908,7 @@ const FAULTS: &[Fault] = &[
     Fault {
         id: "build-fails-typescript-error",
         code: Some(1),
-        message: "build failed at step [build 5/5] RUN cd apps/api && node --run build",
+        message: "build failed at step [build 5/6] RUN cd apps/api && node --run build",
         test: "engine.rs::a_typescript_error_fails_the_build_shows_the_step_and_tags_nothing",
     },
 ];
