@@ -236,6 +236,16 @@ impl Run<'_> {
     }
 }
 
+/// Uploads the generated files (and the env file) into `dir` on the host, each with its mode.
+pub(super) fn upload_files(ssh: &Ssh, dir: &str, files: &[LocalFile]) -> Result<()> {
+    for f in files {
+        let bytes = std::fs::read(&f.local)
+            .with_context(|| format!("cannot read {}", f.local.display()))?;
+        ssh.upload(&bytes, &format!("{dir}/{}", f.upload.name), f.upload.mode)?;
+    }
+    Ok(())
+}
+
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -277,15 +287,7 @@ pub fn run(ssh: &Ssh, o: &Options) -> Result<Report> {
     if !mk.ok() {
         bail!("cannot create {} on the host: {}", o.dir, mk.detail());
     }
-    for f in &o.files {
-        let bytes = std::fs::read(&f.local)
-            .with_context(|| format!("cannot read {}", f.local.display()))?;
-        ssh.upload(
-            &bytes,
-            &format!("{}/{}", o.dir, f.upload.name),
-            f.upload.mode,
-        )?;
-    }
+    upload_files(ssh, &o.dir, &o.files)?;
     r.step(
         "upload",
         true,

@@ -147,15 +147,7 @@ pub fn run(ssh: &Ssh, o: &Options) -> Result<Report> {
     if !mk.ok() {
         bail!("cannot create {} on the host: {}", o.dir, mk.detail());
     }
-    for f in &o.files {
-        let bytes = std::fs::read(&f.local)
-            .with_context(|| format!("cannot read {}", f.local.display()))?;
-        ssh.upload(
-            &bytes,
-            &format!("{}/{}", o.dir, f.upload.name),
-            f.upload.mode,
-        )?;
-    }
+    super::deploy::upload_files(ssh, &o.dir, &o.files)?;
     for (var, value) in &o.secrets {
         ssh.upload(value.as_bytes(), &format!("{}/secrets/{var}", o.dir), "600")?;
     }

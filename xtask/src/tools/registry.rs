@@ -169,14 +169,7 @@ impl LocalRegistry {
         }
         let v: serde_json::Value =
             serde_json::from_str(&body).context("the registry's /v2/_catalog is not JSON")?;
-        Ok(v["repositories"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(strings(&v["repositories"]))
     }
 }
 
@@ -234,14 +227,7 @@ impl LocalRegistry {
         }
         let v: serde_json::Value =
             serde_json::from_str(&body).context("the registry's tags list is not JSON")?;
-        Ok(v["tags"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(strings(&v["tags"]))
     }
 
     /// Serves this registry's storage also on `ip`, same port.
@@ -321,6 +307,17 @@ pub fn derive_and_push(base: &str, lines: &str, tag: &str) -> Result<()> {
         bail!("docker push {tag}: {}", c.detail());
     }
     Ok(())
+}
+
+/// The strings of a JSON array (none when it is not one).
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
