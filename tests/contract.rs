@@ -374,6 +374,46 @@ fn the_realistic_fixture_infra_is_fresh_and_carries_its_contract() {
     }
 }
 
+/// With no `api.image` in its config, the realistic fixture's image names come from its own
+/// workspace (`@ledger/server` → `ledger-server`): the committed files stay fresh, and no
+/// generated file (nor any other file of the monorepo) names CipherBox in any case.
+#[test]
+fn without_image_names_in_the_config_nothing_of_cipherbox_lands_in_the_realistic_fixture() {
+    let t = fixture(REALISTIC);
+    let root = t.path();
+    mutate(root, "infra/stack.toml", "image = \"ledger-server\"\n", "");
+    assert!(!read(&root.join("infra/stack.toml")).contains("image"));
+    let r = xtask(root, &["--root", ".", "gen", "--check"]);
+    assert_eq!(
+        r.code,
+        0,
+        "derived names differ from the committed ones:\n{}",
+        r.all()
+    );
+    let r = xtask(root, &["--root", ".", "gen", "--force"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let compose = read(&root.join("infra/docker-compose.staging.yml"));
+    assert!(
+        compose.contains("image: \"ghcr.io/${IMAGE_OWNER:-ledger-co}/ledger-server:${TAG:-ci}\""),
+        "{compose}"
+    );
+    let swarm = read(&root.join("infra/docker-stack.staging.yml"));
+    assert!(
+        swarm.contains("node.labels.ledger.stateful == true"),
+        "{swarm}"
+    );
+    let files = snapshot_tree(root);
+    assert!(files.len() > 20, "{} files", files.len());
+    for (path, bytes) in files {
+        let text = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
+        assert!(
+            !text.contains("cipherbox"),
+            "{} names cipherbox:\n{text}",
+            path.display()
+        );
+    }
+}
+
 #[test]
 #[cfg_attr(
     not(engine),

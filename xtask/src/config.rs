@@ -206,7 +206,9 @@ pub struct ApiConfig {
     pub package: String,
     /// The API's directory, relative to the root; when set it wins over `package`.
     pub path: Option<String>,
-    /// Local image name (`<image>:<tag>` and `<registry>/<owner>/<image>:<tag>`).
+    /// Local image name (`<image>:<tag>` and `<registry>/<owner>/<image>:<tag>`); empty
+    /// until the model derives it from the API's package name (`Ctx::model`) when the config
+    /// sets none.
     pub image: String,
     /// The port the API listens on inside its container.
     pub port: u16,
@@ -344,7 +346,7 @@ impl Default for Config {
             api: ApiConfig {
                 package: "@cipherbox/api".into(),
                 path: None,
-                image: "cipherbox-api".into(),
+                image: String::new(),
                 port: 3000,
                 entry: "dist/main.js".into(),
                 env: Vec::new(),
@@ -361,7 +363,7 @@ impl Default for Config {
                 build_runner: BuildRunner::Auto,
             },
             tee_worker: TeeWorkerConfig {
-                image: "cipherbox-tee-worker".into(),
+                image: String::new(),
                 port: 3001,
             },
             images: Images {
@@ -432,7 +434,8 @@ services = ["postgres", "redis", "ipfs", "tee-worker"]   # besides api and caddy
 [api]
 package = "@cipherbox/api"   # the API's name in the pnpm workspace
 # path = "apps/api"          # or its directory (wins over package)
-image = "cipherbox-api"      # image name; build-image tags <image>:<tag> too
+# image = "cipherbox-api"    # image name; build-image tags <image>:<tag> too (default: the
+                             # package's name, its scope joined: @cipherbox/api → cipherbox-api)
 port = 3000                  # port the API listens on in its container
 entry = "dist/main.js"       # built entry point, relative to the API's directory
 # keep_build_files = ["*.map"]   # keep source maps (or "*.d.ts", "*.tsbuildinfo") in the image
@@ -459,7 +462,8 @@ build_runner = "auto"        # how build scripts run: "node" (`node --run build`
                              # scripts) or "auto" (node where that runs the script as pnpm would)
 
 [tee_worker]
-image = "cipherbox-tee-worker"
+# image = "cipherbox-tee-worker"   # default: <the API package's scope, else the root
+                                   # package's name>-tee-worker
 port = 3001
 
 [images]                     # third-party images (pin a tag, never latest)

@@ -47,11 +47,16 @@ impl Ctx {
     }
 
     pub fn model(&self) -> Result<Model> {
-        let config = self.config()?;
+        let mut config = self.config()?;
         let workspace = workspace::load(&self.root)?;
         let api = workspace
             .find_api(&config.api.package, config.api.path.as_deref())?
             .clone();
+        derive_image_names(
+            &mut config,
+            &api.name,
+            workspace.root_manifest.name.as_deref(),
+        );
         let closure = workspace.closure(&api)?;
         let example = crate::envcontract::read_example(&self.root, &closure.api.dir)?;
         let stack = stack::build(&config, &workspace, &closure, &example)?;
@@ -64,10 +69,67 @@ impl Ctx {
     }
 }
 
+/// The image names the config leaves unset, from the workspace (never a fixed product name):
+/// `api.image` = the API package's name with its scope joined (`@ledger/server` →
+/// `ledger-server`); `tee_worker.image` = `<the API package's scope, else the root package's
+/// name>-tee-worker`. A name that sanitises to nothing falls back to `api` / `tee-worker`.
+pub fn derive_image_names(config: &mut Config, api_package: &str, root_name: Option<&str>) {
+    use crate::values::image_name_from_package as from;
+    if config.api.image.is_empty() {
+        config.api.image = from(api_package).unwrap_or_else(|| "api".into());
+    }
+    if config.tee_worker.image.is_empty() {
+        let scope = api_package
+            .strip_prefix('@')
+            .and_then(|s| s.split_once('/'))
+            .map(|(scope, _)| scope);
+        let prefix = scope.or(root_name).and_then(from);
+        config.tee_worker.image = match prefix {
+            Some(p) => format!("{p}-tee-worker"),
+            None => "tee-worker".into(),
+        };
+    }
+}
+
 /// How a command that ran ended: all checks passed, or one failed (exit 1).
 /// A command that could not run returns an error instead (exit 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Pass,
     Fail,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unset_image_names_come_from_the_workspace_set_ones_stay() {
+        let mut c = Config::default();
+        derive_image_names(&mut c, "@ledger/server", Some("ledger-mono"));
+        assert_eq!(
+            (c.api.image.as_str(), c.tee_worker.image.as_str()),
+            ("ledger-server", "ledger-tee-worker")
+        );
+        let mut c = Config::default();
+        derive_image_names(&mut c, "backend", Some("@Acme/Mono"));
+        assert_eq!(
+            (c.api.image.as_str(), c.tee_worker.image.as_str()),
+            ("backend", "acme-mono-tee-worker")
+        );
+        let mut c = Config::default();
+        derive_image_names(&mut c, "~", None);
+        assert_eq!(
+            (c.api.image.as_str(), c.tee_worker.image.as_str()),
+            ("api", "tee-worker")
+        );
+        let mut c = Config::default();
+        c.api.image = "mine".into();
+        c.tee_worker.image = "worker".into();
+        derive_image_names(&mut c, "@ledger/server", None);
+        assert_eq!(
+            (c.api.image.as_str(), c.tee_worker.image.as_str()),
+            ("mine", "worker")
+        );
+    }
 }

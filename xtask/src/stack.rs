@@ -437,6 +437,7 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure, example: &Example)
         .project_name
         .clone()
         .unwrap_or_else(|| default_project(ws, closure));
+    let stateful_label = stateful_label(&project);
     let compose = compose(cfg, &contract, project);
     let caddy = caddy(cfg);
     let workflow = Workflow {
@@ -457,7 +458,7 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure, example: &Example)
         contract,
         swarm: Swarm {
             api_replicas: cfg.swarm.api_replicas,
-            stateful_label: "cipherbox.stateful".into(),
+            stateful_label,
         },
     })
 }
@@ -573,6 +574,14 @@ pub const MIGRATE: &str = "migrate";
 
 /// `<root package name>-staging` (scope dropped, lowercase, `[a-z0-9_-]` only), else the
 /// API's package name.
+/// The Swarm node label the stateful services are pinned to: `<project>.stateful`, the
+/// project name without its `-staging` (`cipherbox-staging` → `cipherbox.stateful`).
+fn stateful_label(project: &str) -> String {
+    let base = project.strip_suffix("-staging").unwrap_or(project);
+    let base = if base.is_empty() { project } else { base };
+    format!("{base}.stateful")
+}
+
 fn default_project(ws: &Workspace, closure: &Closure) -> String {
     let from = |n: &str| -> String {
         let n = n.rsplit('/').next().unwrap_or(n).trim_start_matches('@');

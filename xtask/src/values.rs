@@ -163,6 +163,26 @@ pub fn image_name(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An image name derived from a package name: the scope joined to the name with `-`
+/// (`@ledger/server` → `ledger-server`, `api` → `api`), lowercased, every run of characters
+/// an OCI path component does not allow made one `-`, trimmed; `None` when nothing is left.
+/// The result always passes [`image_name`] (cut to 128 characters).
+pub fn image_name_from_package(pkg: &str) -> Option<String> {
+    let joined = pkg.trim_start_matches('@').replace('/', "-");
+    let mut out = String::new();
+    for c in joined.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out: String = out.chars().take(128).collect();
+    let out = out.trim_end_matches('-').to_string();
+    (!out.is_empty() && image_name(&out).is_ok()).then_some(out)
+}
+
 /// The owner (namespace) of the published images. `OWNER` is the template's placeholder
 /// (CI passes `--owner`); anything else follows the image-name grammar.
 pub fn owner(s: &str) -> Result<(), String> {
@@ -472,6 +492,27 @@ pub fn port_collision_message(key: &str, other: &str, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_names_derive_from_package_names() {
+        for (pkg, want) in [
+            ("@cipherbox/api", Some("cipherbox-api")),
+            ("@ledger/server", Some("ledger-server")),
+            ("api", Some("api")),
+            ("@Acme/Back_End.v2", Some("acme-back-end-v2")),
+            ("--x~~y--", Some("x-y")),
+            ("@/", None),
+            ("~~~", None),
+        ] {
+            let got = image_name_from_package(pkg);
+            assert_eq!(got.as_deref(), want, "{pkg}");
+            if let Some(g) = got {
+                image_name(&g).expect("valid");
+            }
+        }
+        let long = "a".repeat(300);
+        assert_eq!(image_name_from_package(&long).map(|s| s.len()), Some(128));
+    }
 
     #[test]
     fn messages_cut_huge_values() {

@@ -61,7 +61,15 @@ pub fn run(ctx: &Ctx, action: &Action) -> Result<Outcome> {
                 print!("{}", config::TEMPLATE);
             }
         },
-        Action::Get(key) => println!("{}", config::get_value(&ctx.config()?, key)?),
+        Action::Get(key) => {
+            let mut value = config::get_value(&ctx.config()?, key)?;
+            // an image name the config leaves unset is derived from the workspace
+            if value == "\"\"" && matches!(key.as_str(), "api.image" | "tee_worker.image") {
+                let model = ctx.model()?;
+                value = config::get_value(&model.config, key)?;
+            }
+            println!("{value}");
+        }
         Action::Set(key, value) => {
             let text = if path.exists() {
                 crate::files::read_input(path, crate::files::MAX_INPUT)?

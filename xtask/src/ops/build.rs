@@ -597,6 +597,7 @@ mod tests {
     #[test]
     fn tags_follow_the_config() {
         let mut cfg = Config::default();
+        cfg.api.image = "cipherbox-api".into();
         assert_eq!(tags(&cfg, "dev"), vec!["cipherbox-api:dev"]);
         cfg.owner = "acme".into();
         assert_eq!(

@@ -18,7 +18,12 @@ fn model_with(config_text: Option<&str>) -> Model {
     let ctx = Ctx::new(&root(), None);
     let mut m = ctx.model().expect("the sample monorepo has a model");
     if let Some(t) = config_text {
-        let config = crate::config::parse(t, "test.toml").expect("test config parses");
+        let mut config = crate::config::parse(t, "test.toml").expect("test config parses");
+        crate::context::derive_image_names(
+            &mut config,
+            &m.closure.api.name,
+            m.workspace.root_manifest.name.as_deref(),
+        );
         let stack = {
             let example = crate::envcontract::read_example(&root(), &m.closure.api.dir)
                 .expect("the sample's env example");
