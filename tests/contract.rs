@@ -228,18 +228,16 @@ fn an_api_exiting_at_boot_fails_smoke_naming_the_variable_until_the_example_list
     let image = format!("cipherbox-api:{tag}");
     let _images = Images(vec![image.clone()]);
 
-    let b = build_on_standin(t.path(), &tag, &["--smoke"], &[]);
+    let b = build_on_standin(t.path(), &tag, &["--smoke", "--format", "json"], &[]);
     assert_eq!(b.code, 1, "{}", b.all());
-    let fail = b
-        .stdout
-        .lines()
-        .find(|l| l.contains("image/health"))
-        .unwrap_or_else(|| panic!("no health line:\n{}", b.all()));
+    let report = build_report(&b.stdout);
+    let (ok, fail) = smoke_check(&report["smoke"], "image/health");
     assert!(
-        fail.contains("the API exited at boot; its log names JWT_SECRET"),
+        !ok && fail.contains("the API exited at boot; its log names JWT_SECRET"),
         "{fail}\n{}",
         b.all()
     );
+    assert_eq!(report["tags"], serde_json::json!([]), "{report:#}");
     assert!(
         inspect_image(&image).is_none(),
         "no release tag after a failed smoke test"
@@ -250,13 +248,11 @@ fn an_api_exiting_at_boot_fails_smoke_naming_the_variable_until_the_example_list
     std::fs::write(&ex, read(&ex) + "# Signs the access tokens\nJWT_SECRET=\n").expect("write");
     let g = xtask(t.path(), &["--root", ".", "gen"]);
     assert_eq!(g.code, 0, "{}", g.all());
-    let b = build_on_standin(t.path(), &tag, &["--smoke"], &[]);
+    let b = build_on_standin(t.path(), &tag, &["--smoke", "--format", "json"], &[]);
     assert_eq!(b.code, 0, "{}", b.all());
-    let ok = b
-        .stdout
-        .lines()
-        .find(|l| l.contains("image/health"))
-        .unwrap_or_else(|| panic!("no health line:\n{}", b.all()));
+    let report = build_report(&b.stdout);
+    assert_image_checks_passed(&report, 12);
+    let (_, ok) = smoke_check(&report["smoke"], "image/health");
     assert!(ok.contains("GET http://127.0.0.1:"), "{ok}");
     assert!(inspect_image(&image).is_some());
 }
@@ -281,16 +277,28 @@ fn a_wrong_entry_fails_before_any_tag_naming_what_the_build_produced() {
     let tag = unique("it-entry");
     let image = format!("cipherbox-api:{tag}");
     let _images = Images(vec![image.clone()]);
-    let b = build_on_standin(t.path(), &tag, &[], &[]);
+    let b = build_on_standin(t.path(), &tag, &["--format", "json"], &[]);
     assert_eq!(b.code, 1, "{}", b.all());
+    let report = build_report(&b.stdout);
+    let entry = &report["entry"];
+    let detail = entry["detail"].as_str().unwrap_or_default();
     assert!(
-        b.stdout.contains(
-            "api.entry = \"dist/server.js\" is not in the image; the build produced dist/"
-        ) && b.stdout.contains("dist/main.js"),
-        "{}",
-        b.all()
+        entry["ok"] == false
+            && entry["id"] == "image/entry"
+            && detail.contains(
+                "api.entry = \"dist/server.js\" is not in the image; the build produced dist/"
+            )
+            && detail.contains("dist/main.js"),
+        "{report:#}"
     );
-    assert!(b.stdout.contains("no tag was set"), "{}", b.all());
+    assert!(
+        report["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("no tag was set")),
+        "{report:#}"
+    );
+    assert_eq!(report["tags"], serde_json::json!([]), "{report:#}");
+    assert!(report["smoke"].is_null(), "{report:#}");
     assert!(inspect_image(&image).is_none(), "nothing tagged");
     let left = docker(&[
         "images",
@@ -430,14 +438,11 @@ fn the_realistic_api_builds_without_build_only_files_listens_and_fails_smoke_nam
         format!("ghcr.io/ledger-co/ledger-server:{tag}"),
     ];
     let _images = Images(images.clone());
-    let b = build_on_standin(t.path(), &tag, &["--smoke"], &[]);
+    let b = build_on_standin(t.path(), &tag, &["--smoke", "--format", "json"], &[]);
     assert_eq!(b.code, 0, "{}", b.all());
-    assert_image_checks_passed(&b.stdout, 12);
-    let health = b
-        .stdout
-        .lines()
-        .find(|l| l.contains("image/health"))
-        .expect("health line");
+    let report = build_report(&b.stdout);
+    assert_image_checks_passed(&report, 12);
+    let (_, health) = smoke_check(&report["smoke"], "image/health");
     // postgres and redis are absent in isolation: terminus answers 503, which proves it listens
     assert!(
         health.contains("/health -> 503") && health.contains("listens"),
@@ -469,15 +474,12 @@ fn the_realistic_api_builds_without_build_only_files_listens_and_fails_smoke_nam
     let text = read(&ex).replace("JWT_SECRET=\n", "");
     std::fs::write(&ex, text).expect("write");
     assert_eq!(xtask(t.path(), &["--root", ".", "gen"]).code, 0);
-    let b = build_on_standin(t.path(), &tag, &["--smoke"], &[]);
+    let b = build_on_standin(t.path(), &tag, &["--smoke", "--format", "json"], &[]);
     assert_eq!(b.code, 1, "{}", b.all());
-    let fail = b
-        .stdout
-        .lines()
-        .find(|l| l.contains("image/health"))
-        .unwrap_or_else(|| panic!("{}", b.all()));
+    let report = build_report(&b.stdout);
+    let (ok, fail) = smoke_check(&report["smoke"], "image/health");
     assert!(
-        fail.contains("the API exited at boot; its log names JWT_SECRET"),
+        !ok && fail.contains("the API exited at boot; its log names JWT_SECRET"),
         "{fail}"
     );
 }

@@ -49,10 +49,11 @@ fn sample_monorepo_builds_on_the_standin_smokes_and_answers_health() {
     let b = build_on_standin(
         t.path(),
         &tag,
-        &["--smoke"],
+        &["--smoke", "--format", "json"],
         &[("SOURCE_DATE_EPOCH", "1700000000")],
     );
     assert_eq!(b.code, 0, "build-image --smoke failed:\n{}", b.all());
+    let report = build_report(&b.stdout);
     assert!(
         b.stderr.contains("docker buildx build"),
         "buildx was not used:\n{}",
@@ -65,8 +66,25 @@ fn sample_monorepo_builds_on_the_standin_smokes_and_answers_health() {
     );
     assert!(b.stderr.contains("exporting to image"), "{}", b.stderr);
     assert!(!b.stderr.contains("--pull"), "{}", b.stderr);
-    assert_image_checks_passed(&b.stdout, 12);
-    for line in b.stdout.lines().filter(|l| l.contains(&image)) {
+    assert_image_checks_passed(&report, 12);
+    assert_eq!(report["image"], image.as_str(), "{report:#}");
+    assert_eq!(report["tags"], serde_json::json!([image]), "{report:#}");
+    assert_eq!(report["node_image"], STANDIN, "{report:#}");
+    assert_eq!(report["standin_for"], "node:22-alpine", "{report:#}");
+    assert_eq!(
+        report["smoke"]["standin_for"], "node:22-alpine",
+        "{report:#}"
+    );
+    assert!(
+        report["timings"]["build_ms"].as_u64() > Some(0),
+        "{report:#}"
+    );
+    assert!(
+        report["timings"]["smoke_ms"].as_u64() > Some(0),
+        "{report:#}"
+    );
+    // the text rendering (on stderr with --format json) says STAND-IN on every line about it
+    for line in b.stderr.lines().filter(|l| l.contains(&image)) {
         assert!(
             line.contains("STAND-IN base"),
             "a line about the image does not say STAND-IN base: {line}"
@@ -84,13 +102,8 @@ fn sample_monorepo_builds_on_the_standin_smokes_and_answers_health() {
         "image/no-source-files",
         "image/health",
     ] {
-        assert!(
-            b.stdout
-                .lines()
-                .any(|l| l.starts_with("PASS") && l.contains(id)),
-            "{id} did not pass:\n{}",
-            b.stdout
-        );
+        let (ok, detail) = smoke_check(&report["smoke"], id);
+        assert!(ok, "{id} did not pass: {detail}");
     }
 
     assert!(
@@ -232,19 +245,20 @@ fn fixture_monorepo_with_another_layout_builds_and_answers_health() {
     );
     assert!(!df.contains("tools/unrelated"), "{df}");
 
-    let b = build_on_standin(t.path(), &tag, &["--smoke"], &[]);
+    let b = build_on_standin(t.path(), &tag, &["--smoke", "--format", "json"], &[]);
     assert_eq!(b.code, 0, "build-image --smoke failed:\n{}", b.all());
-    assert_image_checks_passed(&b.stdout, 12);
-    assert!(
-        b.stdout.contains(&published),
-        "the registry tag from the config:\n{}",
-        b.stdout
+    let report = build_report(&b.stdout);
+    assert_image_checks_passed(&report, 12);
+    assert_eq!(
+        report["tags"],
+        serde_json::json!([image, published]),
+        "the registry tag from the config:\n{report:#}"
     );
-    assert!(
-        b.stdout
-            .contains("2 runtime dependencies resolve from /app/services/backend: @acme/a, ms"),
-        "{}",
-        b.stdout
+    let (ok, detail) = smoke_check(&report["smoke"], "image/runtime-deps");
+    assert!(ok, "{detail}");
+    assert_eq!(
+        detail,
+        "2 runtime dependencies resolve from /app/services/backend: @acme/a, ms"
     );
 
     let i = inspect_image(&published).expect("registry tag exists");
@@ -300,8 +314,20 @@ fn a_typescript_error_fails_the_build_shows_the_step_and_tags_nothing() {
     let image = format!("cipherbox-api:{tag}");
     let _images = Images(vec![image.clone()]);
 
-    let b = build_on_standin(t.path(), &tag, &[], &[]);
+    let b = build_on_standin(t.path(), &tag, &["--format", "json"], &[]);
     assert_eq!(b.code, 1, "a failed build exits 1:\n{}", b.all());
+    let report = build_report(&b.stdout);
+    assert_eq!(report["result"], "fail", "{report:#}");
+    assert_eq!(report["built"], false, "{report:#}");
+    assert_eq!(
+        report["failed_step"], "[build 5/6] RUN cd apps/api && node --run build",
+        "{report:#}"
+    );
+    assert_eq!(report["tags"], serde_json::json!([]), "{report:#}");
+    assert!(
+        report["entry"].is_null() && report["smoke"].is_null(),
+        "{report:#}"
+    );
     let all = b.all();
     assert!(
         all.contains("error TS2322"),
@@ -499,6 +525,17 @@ fn verify_runs_the_image_stage_and_reports_image_checks_at_the_dockerfile_line()
             .contains("smoke and inspection checks passed [STAND-IN base"),
         "{image}"
     );
+    // the image checks are in the report as data, one by one
+    let checks = image["checks"]
+        .as_array()
+        .expect("the image stage's checks");
+    assert!(checks.len() >= 12, "{image:#}");
+    for id in ["image/user", "image/entry", "image/node", "image/health"] {
+        assert!(
+            checks.iter().any(|c| c["id"] == id && c["ok"] == true),
+            "{id} did not pass:\n{image:#}"
+        );
+    }
     assert!(
         r.stderr.contains("docker buildx build"),
         "buildx progress is streamed:\n{}",
@@ -532,5 +569,14 @@ fn verify_runs_the_image_stage_and_reports_image_checks_at_the_dockerfile_line()
     };
     assert!(at("dockerfile/non-root"), "{}", r.stdout);
     assert!(at("image/runtime-user") || at("image/user"), "{}", r.stdout);
+    let image = j["stages"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == "image"))
+        .expect("an image stage");
+    let user = image["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["id"] == "image/user"))
+        .unwrap_or_else(|| panic!("no image/user check:\n{image:#}"));
+    assert_eq!(user["ok"], false, "{user}");
     let _ = docker(&["rmi", "-f", "cipherbox-api:verify"]);
 }

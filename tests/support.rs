@@ -381,22 +381,32 @@ pub fn smoke_check(report: &serde_json::Value, id: &str) -> (bool, String) {
     )
 }
 
-/// Every image check of a smoke run passed: the summary line's two counts are equal (the
-/// number of checks grows as rules are added; a test must not pin it) and no check failed.
+/// The report of `cargo xtask build-image --format json` (schema `xtask-build-image/1`):
+/// stdout is that one JSON document and nothing else.
 #[allow(dead_code)]
-pub fn assert_image_checks_passed(stdout: &str, at_least: usize) {
-    let summary = stdout
-        .lines()
-        .find_map(|l| {
-            let (counts, _) = l.split_once(" image check(s) passed")?;
-            let (passed, total) = counts.trim().split_once(" of ")?;
-            Some((passed.parse::<usize>().ok()?, total.parse::<usize>().ok()?))
-        })
-        .unwrap_or_else(|| panic!("no image check summary:\n{stdout}"));
-    assert_eq!(summary.0, summary.1, "an image check failed:\n{stdout}");
+pub fn build_report(stdout: &str) -> serde_json::Value {
+    let j: serde_json::Value = serde_json::from_str(stdout)
+        .unwrap_or_else(|e| panic!("build-image --format json printed no JSON ({e}):\n{stdout}"));
+    assert_eq!(j["schema"], "xtask-build-image/1", "{j:#}");
+    j
+}
+
+/// Every image check of a `build-image --smoke --format json` report passed: the entry check
+/// before tagging and each check of its smoke report (at least `at_least` of them: their
+/// number grows as rules are added, a test must not pin it), and the release tags were set.
+#[allow(dead_code)]
+pub fn assert_image_checks_passed(report: &serde_json::Value, at_least: usize) {
+    assert_eq!(report["result"], "pass", "{report:#}");
+    assert_eq!(report["entry"]["ok"], true, "{report:#}");
+    let smoke = &report["smoke"];
+    assert_eq!(smoke["schema"], "xtask-smoke/1", "{report:#}");
+    let checks = smoke["checks"].as_array().expect("smoke checks");
+    let failed: Vec<&serde_json::Value> = checks.iter().filter(|c| c["ok"] != true).collect();
+    assert!(failed.is_empty(), "image checks failed: {failed:#?}");
     assert!(
-        summary.1 >= at_least,
-        "fewer image checks than {at_least}:\n{stdout}"
+        checks.len() >= at_least,
+        "fewer image checks than {at_least}:\n{report:#}"
     );
-    assert!(!stdout.lines().any(|l| l.starts_with("FAIL")), "{stdout}");
+    assert_eq!(smoke["passed"], smoke["total"], "{report:#}");
+    assert_eq!(report["tags"], report["requested_tags"], "{report:#}");
 }

@@ -438,6 +438,7 @@ fn cmd_standin(w: &mut Words<'_>) -> Result<Outcome> {
 
 fn cmd_build_image(w: &mut Words<'_>) -> Result<Outcome> {
     let mut a = build_image::Args::default();
+    let mut format = crate::report::Format::Human;
     while let Some(word) = w.next()? {
         let Word::Opt(o) = &word else {
             return Err(w.unexpected(word));
@@ -465,10 +466,11 @@ fn cmd_build_image(w: &mut Words<'_>) -> Result<Outcome> {
             }
             "--progress" => a.progress = Progress::parse(&w.value()?)?,
             "--smoke" => a.smoke = true,
+            "--format" => format = w.value()?.parse()?,
             _ => return Err(w.unexpected(word)),
         }
     }
-    build_image::run(&w.g.ctx()?, &a)
+    build_image::run(&w.g.ctx()?, &a, format)
 }
 
 fn cmd_smoke(w: &mut Words<'_>) -> Result<Outcome> {

@@ -15,7 +15,10 @@
 //!                 "duration_ms": integer,
 //!                 "detail": string,           // what ran, why skipped, or why it could not run
 //!                 "findings": integer,        // after waivers
-//!                 "waived": integer } ],
+//!                 "waived": integer,
+//!                 "checks": [ { "id": string, "ok": bool, "detail": string } ] } ],
+//!                                             // the image stage's smoke and inspection
+//!                                             // checks, one by one (empty elsewhere)
 //!   "findings": [ { "stage": string, "rule": string, "file": string, "line": integer,
 //!                   "message": string } ],
 //!   "waived":   [ { "stage", "rule", "file", "line", "message", "reason": string } ],
@@ -30,6 +33,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::config::Waiver;
+use crate::image_check::CheckResult;
 use crate::rules::{Finding, Severity, Waived};
 
 /// How a command prints its report: text for people, or JSON (the same data) for programs.
@@ -83,6 +87,9 @@ pub struct Stage {
     pub detail: String,
     pub findings: Vec<Finding>,
     pub waived: Vec<Waived>,
+    /// The checks it ran one by one, passed or not (the image stage's smoke and inspection
+    /// checks; a failed one is also a finding).
+    pub checks: Vec<CheckResult>,
 }
 
 impl Stage {
@@ -108,6 +115,7 @@ impl Stage {
             detail,
             findings,
             waived,
+            checks: Vec::new(),
         }
     }
 
@@ -119,6 +127,7 @@ impl Stage {
             detail: String::new(),
             findings: Vec::new(),
             waived: Vec::new(),
+            checks: Vec::new(),
         }
     }
 
@@ -298,6 +307,7 @@ pub fn json(r: &Report) -> Value {
             "detail": s.detail_text(),
             "findings": s.findings.len(),
             "waived": s.waived.len(),
+            "checks": s.checks,
         })).collect::<Vec<_>>(),
         "findings": r.findings().map(|(st, f)| finding(st, f)).collect::<Vec<_>>(),
         "waived": r.waived().map(|(st, w)| {

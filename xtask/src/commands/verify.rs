@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 
 use super::{Ctx, Model, Outcome};
 use crate::generated::{self, State, COMMAND};
+use crate::image_check::CheckResult;
 use crate::memo::{Key, Memo};
 use crate::parse::yaml::{self, Seg};
 use crate::report::{self, Report, Stage, Status};
@@ -172,7 +173,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
                     s.waived.into_iter().map(|w| w.finding).collect(),
                 ]
                 .concat();
-                Stage::ran(s.name, s.duration, s.detail, findings, waivers)
+                Stage {
+                    checks: s.checks,
+                    ..Stage::ran(s.name, s.duration, s.detail, findings, waivers)
+                }
             }
             _ => s,
         })
@@ -273,12 +277,21 @@ fn image_stage(ctx: &Ctx, model: &Model, args: &Args) -> Stage {
     }
     let t = Instant::now();
     match image_checks(ctx, model, args) {
-        Ok((detail, findings)) => Stage::ran("image", t.elapsed(), detail, findings, &[]),
+        Ok((detail, findings, checks)) => Stage {
+            checks,
+            ..Stage::ran("image", t.elapsed(), detail, findings, &[])
+        },
         Err(e) => error_stage("image", t, e),
     }
 }
 
-fn image_checks(ctx: &Ctx, model: &Model, args: &Args) -> Result<(String, Vec<Finding>)> {
+/// The stage's detail, its findings (the build's failed step, or each failed check) and every
+/// smoke and inspection check it ran.
+fn image_checks(
+    ctx: &Ctx,
+    model: &Model,
+    args: &Args,
+) -> Result<(String, Vec<Finding>, Vec<CheckResult>)> {
     use crate::ops::build as build_image;
     use crate::tools::docker::{Docker, Progress};
     let docker = Docker::find()?;
@@ -312,7 +325,11 @@ fn image_checks(ctx: &Ctx, model: &Model, args: &Args) -> Result<(String, Vec<Fi
             line,
             message: format!("{name}: {why}"),
         };
-        return Ok((format!("buildx build failed{mark}"), vec![finding]));
+        return Ok((
+            format!("buildx build failed{mark}"),
+            vec![finding],
+            Vec::new(),
+        ));
     }
     let e = crate::image_check::expect_for(model);
     let timeout = Duration::from_secs(crate::ops::smoke::timeout());
@@ -338,7 +355,7 @@ fn image_checks(ctx: &Ctx, model: &Model, args: &Args) -> Result<(String, Vec<Fi
         built.secs,
         results.len()
     );
-    Ok((detail, findings))
+    Ok((detail, findings, results))
 }
 
 /// The Dockerfile line of a BuildKit step such as `[build 5/5] RUN pnpm ...`.
