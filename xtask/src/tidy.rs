@@ -231,7 +231,6 @@ const SIZE_DEBT: &[&str] = &[
     "config.rs::parse",
     "render/compose.rs::render",
     "render/workflow.rs::render",
-    "commands/rehearse.rs::prove_hardening",
     "image_check.rs",
     "workspace.rs",
     "workspace.rs::load",

@@ -1326,25 +1326,21 @@ fn prove_hardening(
     let ca = dir.join("certs").join(&model.config.caddy.cert_file);
     let headers = dir.join("proof.headers");
     let body = dir.join("proof.body");
-    let (_, h) = curl.request(
-        sh,
-        &format!("https://{host}:{port}/health"),
-        &resolve,
-        Some(&ca),
-        &[],
-        &headers,
-        &body,
-    )?;
+    let health = format!("https://{host}:{port}/health");
+    let get_health = probe::Request {
+        url: &health,
+        resolve: &resolve,
+        cacert: Some(&ca),
+        extra: &[],
+    };
+    let (_, h) = curl.request(sh, &get_health, &headers, &body)?;
     verdict(proofs::edge_headers(&h, model.config.edge.hsts_max_age));
 
     let limit = model.config.edge.max_body;
     let path = format!("/xtask-upload-probe-{}", std::process::id());
-    let (out, _) = curl.request(
-        sh,
-        &format!("https://{host}:{port}{path}"),
-        &resolve,
-        Some(&ca),
-        &[
+    let upload = probe::Request {
+        url: &format!("https://{host}:{port}{path}"),
+        extra: &[
             "-X".into(),
             "POST".into(),
             "-H".into(),
@@ -1354,9 +1350,9 @@ fn prove_hardening(
             "--data-binary".into(),
             "x".into(),
         ],
-        &headers,
-        &body,
-    )?;
+        ..get_health
+    };
+    let (out, _) = curl.request(sh, &upload, &headers, &body)?;
     let status = crate::rehearsal::parse_curl(&out.write_out)
         .map(|h| h.code)
         .unwrap_or(0);
@@ -1387,15 +1383,7 @@ fn prove_hardening(
     ));
 
     project.stop(sh, &roles.api)?;
-    let (out, _) = curl.request(
-        sh,
-        &format!("https://{host}:{port}/health"),
-        &resolve,
-        Some(&ca),
-        &[],
-        &headers,
-        &body,
-    )?;
+    let (out, _) = curl.request(sh, &get_health, &headers, &body)?;
     let status = crate::rehearsal::parse_curl(&out.write_out)
         .map(|h| h.code)
         .unwrap_or(0);

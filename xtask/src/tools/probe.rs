@@ -55,24 +55,31 @@ impl Curl {
     }
 }
 
+/// One request to the running stack: where it goes and what it sends.
+pub struct Request<'a> {
+    pub url: &'a str,
+    /// curl's `host:port:address`.
+    pub resolve: &'a str,
+    /// The only trusted certificate.
+    pub cacert: Option<&'a Path>,
+    /// Extra curl arguments (`-X POST`, `-H ...`, `--data-binary ...`).
+    pub extra: &'a [String],
+}
+
 impl Curl {
-    /// One request with extra curl arguments (`-X POST`, `-H ...`, `--data-binary ...`),
-    /// no retries; the response headers go to `headers`, the body to `body`.
-    #[allow(clippy::too_many_arguments)]
+    /// One request, no retries; the response headers go to `headers`, the body to `body`.
     pub fn request(
         &self,
         sh: &Shell,
-        url: &str,
-        resolve: &str,
-        cacert: Option<&Path>,
-        extra: &[String],
+        req: &Request<'_>,
         headers: &Path,
         body: &Path,
     ) -> Result<(CurlOut, String)> {
         let c = &self.bin;
         let write_out = "%{json}";
+        let (url, resolve, extra) = (req.url, req.resolve, req.extra);
         let mut tls: Vec<String> = Vec::new();
-        if let Some(ca) = cacert {
+        if let Some(ca) = req.cacert {
             tls.push("--cacert".into());
             tls.push(ca.display().to_string());
         }
