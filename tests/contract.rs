@@ -4,7 +4,7 @@
 
 mod support;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::*;
 
 fn read(p: &std::path::Path) -> String {
@@ -547,4 +547,99 @@ fn the_realistic_fixture_rehearses_its_migration_then_https_health() {
         https.0 && https.1.contains("/health → 200 via caddy"),
         "{j:#}"
     );
+    // its body judged by NestJS terminus's shape (the fixture configures no [api.health.body]):
+    // each check's pointer, expected and actual value as data
+    assert!(check("health").0, "{j:#}");
+    assert_eq!(j["health_body"]["source"], "terminus", "{j:#}");
+    assert_eq!(
+        body_checks(&j),
+        [
+            ("/status".to_string(), json!("ok"), json!("ok"), true),
+            (
+                "/info/database/status".to_string(),
+                json!("up"),
+                json!("up"),
+                true
+            ),
+            (
+                "/info/redis/status".to_string(),
+                json!("up"),
+                json!("up"),
+                true
+            ),
+        ],
+        "{j:#}"
+    );
+}
+
+/// `health_body.checks` of a rehearsal report: (pointer, expected, actual, ok).
+fn body_checks(j: &Value) -> Vec<(String, Value, Value, bool)> {
+    j["health_body"]["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no health_body.checks in {j:#}"))
+        .iter()
+        .map(|c| {
+            (
+                c["pointer"].as_str().unwrap_or("").to_string(),
+                c["expected"].clone(),
+                c["actual"].clone(),
+                c["ok"] == true,
+            )
+        })
+        .collect()
+}
+
+/// A migration that fails (its own code, pointed at a closed port of the real postgres by an
+/// environment switch in `[api.migrate] command`) fails the rehearsal, and the report carries
+/// the migration's own log lines as data; the API never starts.
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn a_failing_migration_fails_the_rehearsal_with_its_own_log_lines_in_the_report() {
+    engine();
+    let _lock = engine_lock();
+    let t = fixture(REALISTIC);
+    mutate(
+        t.path(),
+        "infra/stack.toml",
+        "command = [\"node\", \"dist/run-migrations.js\"]",
+        "command = [\"env\", \"DB_PORT=1\", \"node\", \"dist/run-migrations.js\"]",
+    );
+    let g = xtask(t.path(), &["--root", ".", "gen"]);
+    assert_eq!(g.code, 0, "{}", g.all());
+    let r = xtask(
+        t.path(),
+        &["--root", ".", "rehearse", "--volumes", "--format", "json"],
+    );
+    let j: Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not the JSON report ({e})\n{}", r.all()));
+    assert_eq!(r.code, 1, "{}\n{j:#}", r.all());
+    assert_eq!(j["outcome"], "fail", "{j:#}");
+    let ready = j["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["id"] == "ready"))
+        .unwrap_or_else(|| panic!("no ready check in {j:#}"));
+    assert_eq!(ready["ok"], false, "{j:#}");
+    // the migration's own lines (run-migrations.ts: `migrations failed: <error>`), by service
+    let logs = j["logs"].as_array().expect("logs");
+    let migrate = logs
+        .iter()
+        .find(|l| l["service"] == "migrate")
+        .unwrap_or_else(|| panic!("no logs of migrate in {j:#}"));
+    let lines: Vec<&str> = migrate["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("migrations failed:") && l.contains("ECONNREFUSED")),
+        "{lines:#?}"
+    );
+    // the API waited for it (service_completed_successfully) and never served: no health body
+    assert!(j["health_body"].is_null(), "{j:#}");
 }

@@ -117,6 +117,19 @@ fn cases() -> Vec<Case> {
             message: "infra/stack.toml:2:16: `node.build_runner` = \"npm\" must be \"auto\", \"node\" or \"pnpm\"",
         },
         Case {
+            id: "config-health-body-not-a-pointer",
+            setup: |r| {
+                write(
+                    r,
+                    "infra/stack.toml",
+                    "[api.health.body]\n\"/status\" = \"ok\"\n\"info.database.status\" = \"up\"\n",
+                )
+            },
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:3:1: `api.health.body.\"info.database.status\"`: \"info.database.status\" is not a JSON pointer (RFC 6901): it must start with `/`, e.g. \"/status\" or \"/info/database/status\"",
+        },
+        Case {
             id: "build-image-node-run-on-an-older-node",
             setup: |_| {},
             args: &["build-image", "--node-image", "node:20-alpine"],

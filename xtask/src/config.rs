@@ -247,6 +247,9 @@ pub struct HealthConfig {
     pub path: String,
     /// The status that means healthy (the rehearsal's deep check).
     pub status: u16,
+    /// `[api.health.body]`: JSON pointer → the value expected there (the rehearsal's deep
+    /// check); empty: NestJS terminus's shape when the body has it ([`crate::health`]).
+    pub body: Vec<crate::health::BodyCheck>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -353,6 +356,7 @@ impl Default for Config {
                 health: HealthConfig {
                     path: "/health".into(),
                     status: 200,
+                    body: Vec::new(),
                 },
                 migrate: Vec::new(),
                 keep_build_files: Vec::new(),
@@ -453,6 +457,9 @@ entry = "dist/main.js"       # built entry point, relative to the API's director
 [api.health]
 path = "/health"             # where the API answers; smoke: any HTTP answer = it listens
 status = 200                 # the status that means healthy (the rehearsal's deep check)
+# [api.health.body]          # the rehearsal's body checks: JSON pointer (RFC 6901) = the value
+# "/status" = "ok"           # expected there (string, number, true/false); none configured:
+# "/info/database/status" = "up"   # NestJS terminus's shape is checked when the body has it
 
 [node]
 image = "node:22-alpine"     # base image of every stage (ARG NODE_IMAGE)
@@ -783,6 +790,8 @@ pub fn parse(text: &str, file: &str) -> Result<Config> {
                         apply_env(&mut c, k, v).map_err(|m| at(ks.clone(), m))
                     } else if key == "migrate" {
                         apply_migrate(&mut c, k, v).map_err(|m| at(vs, m))
+                    } else if k == "body" {
+                        apply_health_body(&mut c, v).map_err(|(s, m)| at(s.or(vs), m))
                     } else {
                         apply_health(&mut c, k, v).map_err(|m| at(vs, m))
                     };
@@ -948,10 +957,48 @@ fn apply_health(c: &mut Config, key: &str, item: &Item) -> Result<(), String> {
         }
         _ => {
             return Err(format!(
-                "unknown key `api.health.{key}` (known: path, status)"
+                "unknown key `api.health.{key}` (known: path, status, body)"
             ))
         }
     }
+    Ok(())
+}
+
+/// `[api.health.body]`: `"/json/pointer" = expected`. An error carries the span of the key
+/// (or value) at fault.
+fn apply_health_body(
+    c: &mut Config,
+    item: &Item,
+) -> Result<(), (Option<std::ops::Range<usize>>, String)> {
+    use crate::health::{BodyCheck, Pointer};
+    let Some(t) = item.as_table_like() else {
+        return Err((
+            None,
+            "`api.health.body` must be a table: [api.health.body] with lines like \"/status\" = \"ok\"".into(),
+        ));
+    };
+    let mut checks = Vec::new();
+    for (k, v) in t.iter() {
+        let ks = t.key(k).and_then(|x| x.span());
+        let key = format!("`api.health.body.{}`", crate::values::shown(k));
+        let pointer = Pointer::parse(k).map_err(|m| (ks.clone(), format!("{key}: {m}")))?;
+        let expected = match v.as_value() {
+            Some(Value::String(s)) => serde_json::Value::from(s.value().as_str()),
+            Some(Value::Integer(n)) => serde_json::Value::from(*n.value()),
+            Some(Value::Boolean(b)) => serde_json::Value::from(*b.value()),
+            Some(Value::Float(f)) => serde_json::Number::from_f64(*f.value())
+                .map(serde_json::Value::Number)
+                .ok_or_else(|| (v.span(), format!("{key}: a number must be finite")))?,
+            _ => {
+                return Err((
+                    v.span().or(ks),
+                    format!("{key} must be a string, a number or true/false (the value expected at that pointer)"),
+                ))
+            }
+        };
+        checks.push(BodyCheck::new(pointer, expected).map_err(|m| (ks.clone(), m))?);
+    }
+    c.api.health.body = checks;
     Ok(())
 }
 
@@ -1685,5 +1732,74 @@ mod tests {
         assert!(e.contains("non-empty `reason`"), "{e}");
         let c = parse("[[waiver]]\nrule = \"x\"\nreason = \"because\"\n", "c").expect("ok");
         assert_eq!(c.waivers.len(), 1);
+    }
+
+    #[test]
+    fn health_body_checks_are_json_pointers_to_scalars() {
+        let c = parse(
+            "[api.health]\nstatus = 200\n\n[api.health.body]\n\"/status\" = \"ok\"\n\"/info/database/status\" = \"up\"\n\"/checks/a~1b/port\" = 5432\n\"/ratio\" = 0.5\n\"/ready\" = true\n",
+            "t.toml",
+        )
+        .expect("parses");
+        let got: Vec<(String, serde_json::Value)> = c
+            .api
+            .health
+            .body
+            .iter()
+            .map(|b| (b.pointer.as_str().to_string(), b.expected.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("/status".to_string(), serde_json::json!("ok")),
+                ("/info/database/status".to_string(), serde_json::json!("up")),
+                ("/checks/a~1b/port".to_string(), serde_json::json!(5432)),
+                ("/ratio".to_string(), serde_json::json!(0.5)),
+                ("/ready".to_string(), serde_json::json!(true)),
+            ]
+        );
+        assert_eq!(
+            parse("[api.health]\nbody = { \"/status\" = \"ok\" }\n", "t")
+                .expect("inline")
+                .api
+                .health
+                .body
+                .len(),
+            1
+        );
+        assert!(Config::default().api.health.body.is_empty());
+        // refusals name the key and its line
+        for (text, line, want) in [
+            (
+                "[api]\nport = 3000\n[api.health.body]\n\"status\" = \"ok\"\n",
+                4,
+                "`api.health.body.\"status\"`: \"status\" is not a JSON pointer (RFC 6901): it must start with `/`",
+            ),
+            (
+                "[api.health.body]\n\"/a\" = 1\n\"/a~2\" = 1\n",
+                3,
+                "`~` must be followed by 0 or 1",
+            ),
+            (
+                "[api.health.body]\n\"/a\" = [1]\n",
+                2,
+                "`api.health.body.\"/a\"` must be a string, a number or true/false",
+            ),
+            (
+                "[api.health.body]\n\"/a\" = nan\n",
+                2,
+                "a number must be finite",
+            ),
+            (
+                "[api.health]\nbody = \"ok\"\n",
+                2,
+                "`api.health.body` must be a table",
+            ),
+        ] {
+            let e = parse(text, "t.toml").expect_err(text);
+            let e = e.downcast_ref::<ConfigError>().expect("a ConfigError");
+            assert_eq!(e.line, line, "{text}: {e}");
+            assert!(e.message.contains(want), "{text}: {e}");
+        }
     }
 }

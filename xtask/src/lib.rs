@@ -15,6 +15,7 @@ pub mod envcontract;
 pub mod files;
 pub mod generated;
 pub mod glob;
+pub mod health;
 pub mod image_check;
 pub mod memo;
 pub mod ops;

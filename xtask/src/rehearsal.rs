@@ -596,121 +596,6 @@ pub fn check_redirect(h: &Http) -> std::result::Result<String, String> {
     Ok(format!("{} → {}", h.code, h.redirect_url))
 }
 
-/// One dependency `/health` must report as reachable, by the host the API was given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expect {
-    /// The key under `checks` in the API's `/health` body.
-    pub check: String,
-    /// The host the API must have used: the dependency's compose service name.
-    pub host: String,
-    /// How that service is named in output (stand-ins as such).
-    pub label: String,
-}
-
-/// Judges the `/health` body: every expected check configured, reachable, and by service name.
-/// Returns one line per check; `Err` carries every line when any check failed.
-pub fn check_health_body(
-    body: &str,
-    expect: &[Expect],
-) -> std::result::Result<Vec<String>, Vec<String>> {
-    let v: Value = match serde_json::from_str(body) {
-        Ok(v) => v,
-        Err(e) => {
-            return Err(vec![format!(
-                "/health did not return JSON ({e}): {body:.200}"
-            )])
-        }
-    };
-    if v.get("checks").is_none() {
-        if let Some(r) = terminus_body(&v) {
-            return r;
-        }
-    }
-    let mut lines = Vec::new();
-    let mut ok = true;
-    for e in expect {
-        let c = v.get("checks").and_then(|c| c.get(&e.check));
-        let Some(c) = c else {
-            ok = false;
-            lines.push(format!("{}: no checks.{} in /health", e.label, e.check));
-            continue;
-        };
-        let host = c.get("host").and_then(Value::as_str).unwrap_or("");
-        let port = c.get("port").and_then(Value::as_u64).unwrap_or(0);
-        let reachable = c.get("reachable").and_then(Value::as_bool);
-        let latency = c.get("latencyMs").and_then(Value::as_u64).unwrap_or(0);
-        if c.get("configured").and_then(Value::as_bool) == Some(false) {
-            ok = false;
-            lines.push(format!(
-                "{}: checks.{} not configured (the API got no host for it)",
-                e.label, e.check
-            ));
-        } else if host != e.host {
-            ok = false;
-            lines.push(format!(
-                "{}: the API used host {host:?}, not the service name {:?}",
-                e.label, e.host
-            ));
-        } else if reachable != Some(true) {
-            ok = false;
-            let err = c
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("no error given");
-            lines.push(format!(
-                "{}: NOT reachable at {host}:{port}: {err}",
-                e.label
-            ));
-        } else {
-            lines.push(format!(
-                "{}: reachable at {host}:{port} ({latency} ms)",
-                e.label
-            ));
-        }
-    }
-    if ok {
-        Ok(lines)
-    } else {
-        Err(lines)
-    }
-}
-
-/// NestJS terminus's shape (`{"status":"ok","info":{"database":{"status":"up"}},"error":{},
-/// "details":{...}}`): healthy when `status` is "ok", every indicator is "up" and `error` is
-/// empty. One line per indicator; `None`: not that shape.
-pub fn terminus_body(v: &Value) -> Option<std::result::Result<Vec<String>, Vec<String>>> {
-    let status = v.get("status")?.as_str()?;
-    let details = v.get("details").or_else(|| v.get("info"))?.as_object()?;
-    let mut lines = Vec::new();
-    let mut ok = status == "ok";
-    for (name, ind) in details {
-        let st = ind.get("status").and_then(Value::as_str).unwrap_or("?");
-        if st == "up" {
-            lines.push(format!("terminus: {name} up"));
-        } else {
-            ok = false;
-            let why = ind
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("no message");
-            lines.push(format!("terminus: {name} {st}: {why}"));
-        }
-    }
-    if let Some(err) = v.get("error").and_then(Value::as_object) {
-        for name in err.keys().filter(|k| !details.contains_key(*k)) {
-            ok = false;
-            lines.push(format!("terminus: {name} in error"));
-        }
-    }
-    if status != "ok" {
-        lines.push(format!("terminus: status {status:?}, not \"ok\""));
-    }
-    if details.is_empty() {
-        lines.push("terminus: no indicator reported".into());
-    }
-    Some(if ok { Ok(lines) } else { Err(lines) })
-}
-
 // ---------------------------------------------------------------------------------------------
 // depends_on ordering, from `docker inspect`
 
@@ -1362,54 +1247,6 @@ mod tests {
         assert!(parse_curl("not json").is_err());
     }
 
-    fn expect() -> Vec<Expect> {
-        vec![
-            Expect {
-                check: "postgres".into(),
-                host: "postgres".into(),
-                label: "postgres (STAND-IN x)".into(),
-            },
-            Expect {
-                check: "redis".into(),
-                host: "redis".into(),
-                label: "redis".into(),
-            },
-        ]
-    }
-
-    #[test]
-    fn health_body_must_report_both_dependencies_reachable_by_service_name() {
-        let ok = r#"{"status":"ok","checks":{
-            "postgres":{"configured":true,"host":"postgres","port":5432,"reachable":true,"latencyMs":12},
-            "redis":{"configured":true,"host":"redis","port":6379,"reachable":true,"latencyMs":1}}}"#;
-        let lines = check_health_body(ok, &expect()).expect("ok");
-        assert_eq!(
-            lines,
-            vec![
-                "postgres (STAND-IN x): reachable at postgres:5432 (12 ms)",
-                "redis: reachable at redis:6379 (1 ms)"
-            ]
-        );
-        let down = ok.replacen(
-            "\"reachable\":true",
-            "\"reachable\":false,\"error\":\"ECONNREFUSED\"",
-            1,
-        );
-        let e = check_health_body(&down, &expect()).expect_err("down");
-        assert!(
-            e[0].contains("NOT reachable at postgres:5432: ECONNREFUSED"),
-            "{e:?}"
-        );
-        let by_ip = ok.replace("\"host\":\"redis\"", "\"host\":\"172.18.0.3\"");
-        let e = check_health_body(&by_ip, &expect()).expect_err("ip");
-        assert!(e[1].contains("not the service name"), "{e:?}");
-        let unconfigured =
-            r#"{"checks":{"postgres":{"configured":false},"redis":{"configured":false}}}"#;
-        assert!(check_health_body(unconfigured, &expect()).is_err());
-        assert!(check_health_body("<html>", &expect()).is_err());
-        assert!(check_health_body("{}", &expect()).is_err());
-    }
-
     #[test]
     fn docker_times_are_parsed_to_nanoseconds() {
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
@@ -1536,18 +1373,5 @@ mod tests {
             check_order(&s, "api", "nope", "service_started"),
             Order::Unknown(_)
         ));
-    }
-
-    #[test]
-    fn terminus_bodies_are_recognised() {
-        let ok = r#"{"status":"ok","info":{"database":{"status":"up","migrations":2},"redis":{"status":"up"}},"error":{},"details":{"database":{"status":"up","migrations":2},"redis":{"status":"up"}}}"#;
-        assert_eq!(
-            check_health_body(ok, &[]).expect("healthy"),
-            vec!["terminus: database up", "terminus: redis up"]
-        );
-        let down = r#"{"status":"error","info":{"redis":{"status":"up"}},"error":{"database":{"status":"down","message":"relation \"schema_migrations\" does not exist"}},"details":{"database":{"status":"down","message":"relation \"schema_migrations\" does not exist"},"redis":{"status":"up"}}}"#;
-        let e = check_health_body(down, &[]).expect_err("unhealthy");
-        assert!(e[0].contains("database down: relation"), "{e:?}");
-        assert!(e.iter().any(|l| l.contains("status \"error\"")), "{e:?}");
     }
 }

@@ -11,11 +11,12 @@ use xshell::Shell;
 
 use super::{Ctx, Model, Outcome};
 use crate::generated::{self, State};
+use crate::health;
 use crate::rehearsal::{
-    self, check_health_body, check_order, check_redirect, parse_config, parse_inspect, parse_ps,
-    stack_readiness, standin_name, start_set, throwaway_env, verify_merged, Expect, FileService,
-    Kind, Loopback, Order, Plan, Readiness, ServicePlan, Source, OVERRIDE_FILE, PROJECT_PREFIX,
-    PROVIDES_LABEL, STANDIN_LABEL,
+    self, check_order, check_redirect, parse_config, parse_inspect, parse_ps, stack_readiness,
+    standin_name, start_set, throwaway_env, verify_merged, FileService, Kind, Loopback, Order,
+    Plan, Readiness, ServicePlan, Source, OVERRIDE_FILE, PROJECT_PREFIX, PROVIDES_LABEL,
+    STANDIN_LABEL,
 };
 use crate::render;
 use crate::report::Format;
@@ -40,8 +41,10 @@ the rehearsal swaps in local images and publishes caddy on 127.0.0.1 ports only.
     - every started service becomes healthy (services without a healthcheck: running), and
       depends_on: service_healthy was honoured (start times vs. health logs);
     - HTTPS to caddy on loopback, verified against the test certificate, reaches the API's
-      /health through `reverse_proxy api:<port>`, and /health reports postgres and redis
-      reachable by their service names;
+      health path ([api.health] path) through `reverse_proxy api:<port>` and gets the status
+      that means healthy ([api.health] status); its body passes the checks of
+      [api.health.body] (JSON pointer = expected value), or, with none configured, NestJS
+      terminus's (/status = ok, every /info/<name>/status = up) when it has that shape;
     - plain HTTP gets a permanent redirect (301/308) to https;
     - `down` leaves no container or network behind (named volumes only with --volumes).
 Check ids: ready, up, depends-on, https, health, redirect, hardening (one per proof), down,
@@ -121,7 +124,7 @@ impl Default for Args {
     }
 }
 
-/// The API's `/health` checks and the API environment variable holding each one's host.
+/// The API environment variables naming a dependency's host (each must be a started service).
 const HEALTH_CHECKS: &[(&str, &str)] = &[("postgres", "DB_HOST"), ("redis", "REDIS_HOST")];
 const LOG_TAIL: u32 = 80;
 
@@ -195,6 +198,10 @@ pub struct Report {
     /// Services of the staging file the rehearsal does not start.
     pub not_started: Vec<String>,
     pub checks: Vec<Check>,
+    /// The health body's checks through Caddy: pointer, expected, actual (never a secret).
+    pub health_body: Option<crate::health::BodyReport>,
+    /// The logs shown on failure (the failing services' last lines), as data.
+    pub logs: Vec<ServiceLogs>,
     pub timings: Timings,
     /// `--keep`: the stack is still up.
     pub kept: bool,
@@ -219,6 +226,8 @@ impl Report {
             services: Vec::new(),
             not_started: Vec::new(),
             checks: Vec::new(),
+            health_body: None,
+            logs: Vec::new(),
             timings: Timings::default(),
             kept: false,
         }
@@ -277,6 +286,26 @@ impl Report {
     }
 }
 
+/// One service's logs as shown on failure: its container's state and its last lines.
+#[derive(Debug, Serialize)]
+pub struct ServiceLogs {
+    pub service: String,
+    /// The container's state and last healthcheck output, when it has a container.
+    pub container: Option<String>,
+    /// The last lines of `docker compose logs` (prefix `<container> | ` kept), escapes stripped.
+    pub lines: Vec<String>,
+}
+
+impl ServiceLogs {
+    fn of(service: &str, container: Option<String>, text: String) -> ServiceLogs {
+        ServiceLogs {
+            service: service.to_string(),
+            container,
+            lines: text.lines().map(str::to_string).collect(),
+        }
+    }
+}
+
 /// Takes the stack down when dropped while armed: on errors, panics and Ctrl-C.
 struct Teardown<'a> {
     sh: &'a Shell,
@@ -329,7 +358,12 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let staging_file = copy_infra(ctx, &dir)?;
     let example = std::fs::read_to_string(dir.join(".env.staging.example"))
         .context("cannot read the copied .env.staging.example")?;
-    let env = throwaway_env(&example, &mut || random_hex(18));
+    let mut secrets = Vec::new();
+    let env = throwaway_env(&example, &mut || {
+        let s = random_hex(18);
+        secrets.push(s.clone());
+        s
+    });
     let env_file = dir.join(".env.staging");
     std::fs::write(&env_file, &env).context("cannot write the throwaway .env.staging")?;
     let hosts = cert_hosts(&model);
@@ -363,6 +397,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         model: &model,
         args,
         dir: &dir,
+        secrets: &secrets,
     };
     let (plan, timings) = make_plan(&env, &roles, &file_services, &project)?;
     check_interrupt()?;
@@ -483,7 +518,14 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
             );
         }
         report.fail("ready", format!("not every service became ready: {states}"));
-        show_logs(&sh, &docker, &merged_project, &plan, &not_ready, &report);
+        show_logs(
+            &sh,
+            &docker,
+            &merged_project,
+            &plan,
+            &not_ready,
+            &mut report,
+        );
     }
 
     if healthy {
@@ -508,7 +550,14 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         // HTTPS or /health failed: anything on the path may be at fault (caddy, the API, the
         // dependency /health could not reach); only the redirect failed: caddy alone
         if !https_ok {
-            show_logs(&sh, &docker, &merged_project, &plan, &plan.names(), &report);
+            show_logs(
+                &sh,
+                &docker,
+                &merged_project,
+                &plan,
+                &plan.names(),
+                &mut report,
+            );
         } else if !http_ok {
             show_logs(
                 &sh,
@@ -516,7 +565,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
                 &merged_project,
                 &plan,
                 std::slice::from_ref(&plan.proxy),
-                &report,
+                &mut report,
             );
         }
     }
@@ -610,6 +659,8 @@ struct Env<'a> {
     model: &'a Model,
     args: &'a Args,
     dir: &'a Path,
+    /// The throwaway env's secret values (never shown in a report).
+    secrets: &'a [String],
 }
 
 fn make_plan(
@@ -625,6 +676,7 @@ fn make_plan(
         model,
         args,
         dir,
+        ..
     } = *env;
     let start = start_set(file_services, &roles.proxy)?;
     let mut builder: Option<Builder> = None;
@@ -943,7 +995,7 @@ fn show_logs(
     project: &Project<'_>,
     plan: &Plan,
     services: &[String],
-    out: &Report,
+    out: &mut Report,
 ) {
     let inspect = project
         .ids(sh)
@@ -957,11 +1009,19 @@ fn show_logs(
         if let Some(summary) = rehearsal::container_summary(&inspect, s) {
             out.say(format!("(container: {summary})"));
         }
-        match project.logs(sh, s, LOG_TAIL) {
+        let logs = project.logs(sh, s, LOG_TAIL);
+        match &logs {
             Ok(text) if text.trim().is_empty() => out.say("(no output)"),
-            Ok(text) => out.say(rehearsal::strip_ansi(&text).trim_end_matches('\n')),
+            Ok(text) => out.say(rehearsal::strip_ansi(text).trim_end_matches('\n')),
             Err(e) => out.say(format!("(cannot read the logs: {e:#})")),
         }
+        out.logs.push(ServiceLogs::of(
+            s,
+            rehearsal::container_summary(&inspect, s),
+            logs.as_deref()
+                .map(rehearsal::strip_ansi)
+                .unwrap_or_default(),
+        ));
         out.say(format!("---- end of logs: {s} ----"));
     }
 }
@@ -1053,7 +1113,8 @@ fn check_https(
         );
         return Ok(false);
     };
-    let url = format!("https://{host}:{port}/health");
+    let want = model.config.api.health.status;
+    let url = format!("https://{host}:{port}{}", model.config.api.health.path);
     let resolve = format!("{host}:{port}:127.0.0.1");
     let ca = dir.join("certs").join(&model.config.caddy.cert_file);
     let (h, body) = curl_get(
@@ -1073,7 +1134,14 @@ fn check_https(
         plan.label(&plan.proxy),
         plan.label(&roles.api)
     );
-    if h.exit != 0 || h.code != 200 {
+    if h.exit != 0 || h.code != want {
+        if h.exit == 0 {
+            report.health_body = Some(health::judge(
+                &body,
+                &model.config.api.health.body,
+                env.secrets,
+            ));
+        }
         report.fail(
             "https",
             format!(
@@ -1082,7 +1150,7 @@ fn check_https(
                     format!("curl exit {}: {}", h.exit, h.error)
                 } else {
                     format!(
-                        "status {} (want 200): {}",
+                        "status {} (want {want}, [api.health] status): {}",
                         h.code,
                         if body.trim().is_empty() {
                             "(empty body)".to_string()
@@ -1098,46 +1166,51 @@ fn check_https(
     report.pass(
         "https",
         format!(
-            "GET {url} → 200 via {via}; TLS verified against the test origin certificate (SAN {})",
+            "GET {url} → {} via {via}; TLS verified against the test origin certificate (SAN {})",
+            h.code,
             hosts.join(", ")
         ),
     );
     let api = merged.iter().find(|m| m.name == roles.api);
-    let mut expect = Vec::new();
-    for (check, var) in HEALTH_CHECKS {
-        let host = api
-            .and_then(|a| a.environment.get(*var))
-            .cloned()
-            .unwrap_or_default();
-        if plan.service(&host).is_none() {
+    for (_, var) in HEALTH_CHECKS {
+        // where the API's environment names a dependency's host, it is a started service
+        let Some(host) = api.and_then(|a| a.environment.get(*var)) else {
+            continue;
+        };
+        if plan.service(host).is_none() {
             report.fail(
                 "health",
                 format!("the API's {var} is {host:?}, not the name of a started service"),
             );
         }
-        expect.push(Expect {
-            check: check.to_string(),
-            label: plan.label(&host),
-            host,
-        });
     }
-    match check_health_body(&body, &expect) {
-        Ok(lines) => {
-            report.pass(
-                "health",
-                format!("/health through caddy: {}", lines.join("; ")),
-            );
-            Ok(true)
+    Ok(check_health_body(env, &body, report))
+}
+
+/// The health body's checks ([`crate::health`]): one `health` check, the data in the report.
+fn check_health_body(env: &Env<'_>, body: &str, report: &mut Report) -> bool {
+    let judged = health::judge(body, &env.model.config.api.health.body, env.secrets);
+    let what = match judged.source {
+        health::Source::Config => "[api.health.body]",
+        health::Source::Terminus => "NestJS terminus's shape (no [api.health.body])",
+        health::Source::None => {
+            "no body checks: none in [api.health.body], and the body has no shape known here"
         }
-        Err(lines) => {
-            report.fail(
-                "health",
-                format!("/health through caddy: {}", lines.join("; ")),
-            );
-            report.note(format!("body: {body:.500}"));
-            Ok(false)
-        }
+    };
+    let path = &env.model.config.api.health.path;
+    let ok = judged.ok();
+    let lines = judged.lines();
+    let msg = if lines.is_empty() {
+        format!("{path} through caddy: {what}")
+    } else {
+        format!("{path} through caddy: {what}: {}", lines.join("; "))
+    };
+    report.check("health", ok, msg);
+    if !ok {
+        report.note(format!("body: {body:.500}"));
     }
+    report.health_body = Some(judged);
+    ok
 }
 
 fn check_http(
