@@ -231,17 +231,10 @@ const SIZE_DEBT: &[&str] = &[
     "config.rs",
     "config.rs::parse",
     "render/compose.rs::render",
-    "render/workflow.rs::render",
     "image_check.rs",
     "workspace.rs",
     "workspace.rs::load",
-    "commands/deploy.rs::run",
-    "ops/deploy.rs::run",
-    "ops/deploy_bench.rs::run",
     "rules/fixtures.rs",
-    "tools/testhost.rs::start",
-    "ops/deploy_swarm.rs::run",
-    "render/stack_swarm.rs::render",
 ];
 
 /// Modules over [`MODULE_LINES`] without a `//! Size:` reason, functions over

@@ -163,40 +163,8 @@ fn plain_name(p: &std::path::Path) -> Result<String> {
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let model = ctx.model()?;
     super::require_fresh(ctx, &model)?;
-    let url = match (&args.host, &args.context) {
-        (Some(_), Some(_)) => bail!("give --host or --context, not both"),
-        (Some(h), None) => h.clone(),
-        (None, Some(c)) => context_host(c)?,
-        (None, None) => bail!("deploy needs a host: --host ssh://user@host (or --context NAME); see `cargo xtask deploy --help`"),
-    };
-    let target = Target::parse(&url)?;
-    if args.rollback && (args.image.is_some() || args.tag.is_some()) {
-        bail!("--rollback returns to the host's previous image: it takes no --image or --tag");
-    }
-    let image = if args.rollback {
-        None
-    } else {
-        let img = match (&args.image, &args.tag) {
-            (Some(_), Some(_)) => bail!("give --image or --tag, not both"),
-            (Some(i), None) => i.clone(),
-            (None, t) => {
-                let cfg = &model.config;
-                if cfg.owner == "OWNER" && args.image.is_none() {
-                    bail!("no --image, and project.owner is the placeholder OWNER: pass --image REF or set project.owner");
-                }
-                format!(
-                    "{}/{}/{}:{}",
-                    cfg.registry,
-                    cfg.owner,
-                    cfg.api.image,
-                    t.as_deref().unwrap_or(&cfg.tag)
-                )
-            }
-        };
-        crate::config::validate_image_ref(&img)
-            .map_err(|m| anyhow::anyhow!("--image {img:?}: {m}"))?;
-        Some(img)
-    };
+    let target = Target::parse(&host_url(args)?)?;
+    let image = image(&model, args)?;
     let dir = args
         .dir
         .clone()
@@ -204,8 +172,76 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     if !dir.starts_with('/') || dir.contains("..") || dir.chars().any(|c| c.is_control()) {
         bail!("--dir {dir:?}: want an absolute path on the host");
     }
+    let (files, compose_files) = uploads(ctx, args)?;
+    let o = rollout::Options {
+        dir: dir.clone(),
+        image: image.clone(),
+        rollback: args.rollback,
+        files,
+        compose_files,
+        migrate: Some(args.migrate.clone().unwrap_or_else(|| "migrate".into())),
+        services: args.services.clone(),
+        timeout: Duration::from_secs(args.timeout),
+        grace_secs: args.grace,
+        echo: true,
+    };
+    if args.dry_run {
+        return print_plan(&target, args, &o);
+    }
+    let ssh = Ssh::new(target, args.ssh_key.as_deref(), args.known_hosts.as_deref())?;
+    let report = if args.swarm {
+        crate::ops::deploy_swarm::run(&ssh, &swarm_options(ctx, &model, args, o)?)?
+    } else {
+        rollout::run(&ssh, &o)?
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    }
+    Ok(print_outcome(args, &report))
+}
 
-    // What goes up.
+/// `--host` or `--context`: the ssh:// URL of the host.
+fn host_url(args: &Args) -> Result<String> {
+    Ok(match (&args.host, &args.context) {
+        (Some(_), Some(_)) => bail!("give --host or --context, not both"),
+        (Some(h), None) => h.clone(),
+        (None, Some(c)) => context_host(c)?,
+        (None, None) => bail!("deploy needs a host: --host ssh://user@host (or --context NAME); see `cargo xtask deploy --help`"),
+    })
+}
+
+/// The image to deploy (`--image`, `--tag` or the config's), none for `--rollback`.
+fn image(model: &crate::context::Model, args: &Args) -> Result<Option<String>> {
+    if args.rollback && (args.image.is_some() || args.tag.is_some()) {
+        bail!("--rollback returns to the host's previous image: it takes no --image or --tag");
+    }
+    if args.rollback {
+        return Ok(None);
+    }
+    let img = match (&args.image, &args.tag) {
+        (Some(_), Some(_)) => bail!("give --image or --tag, not both"),
+        (Some(i), None) => i.clone(),
+        (None, t) => {
+            let cfg = &model.config;
+            if cfg.owner == "OWNER" && args.image.is_none() {
+                bail!("no --image, and project.owner is the placeholder OWNER: pass --image REF or set project.owner");
+            }
+            format!(
+                "{}/{}/{}:{}",
+                cfg.registry,
+                cfg.owner,
+                cfg.api.image,
+                t.as_deref().unwrap_or(&cfg.tag)
+            )
+        }
+    };
+    crate::config::validate_image_ref(&img).map_err(|m| anyhow::anyhow!("--image {img:?}: {m}"))?;
+    Ok(Some(img))
+}
+
+/// What goes up: the compose file, the Caddyfile, the env file, the certificates and the
+/// extra compose files; and the compose files in the order compose applies them.
+fn uploads(ctx: &Ctx, args: &Args) -> Result<(Vec<rollout::LocalFile>, Vec<String>)> {
     let infra = ctx.root.join(crate::stack::INFRA_DIR);
     let env_file = args
         .env_file
@@ -217,31 +253,24 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
             env_file.display()
         );
     }
+    let file = |local, name: String, mode, secret| rollout::LocalFile {
+        local,
+        upload: Upload { name, mode, secret },
+    };
     let mut files = vec![
-        rollout::LocalFile {
-            local: ctx.root.join(crate::stack::COMPOSE),
-            upload: Upload {
-                name: "docker-compose.staging.yml".into(),
-                mode: "644",
-                secret: false,
-            },
-        },
-        rollout::LocalFile {
-            local: ctx.root.join(crate::stack::CADDYFILE),
-            upload: Upload {
-                name: "Caddyfile".into(),
-                mode: "644",
-                secret: false,
-            },
-        },
-        rollout::LocalFile {
-            local: env_file,
-            upload: Upload {
-                name: deploy::ENV_FILE.into(),
-                mode: "600",
-                secret: true,
-            },
-        },
+        file(
+            ctx.root.join(crate::stack::COMPOSE),
+            "docker-compose.staging.yml".into(),
+            "644",
+            false,
+        ),
+        file(
+            ctx.root.join(crate::stack::CADDYFILE),
+            "Caddyfile".into(),
+            "644",
+            false,
+        ),
+        file(env_file, deploy::ENV_FILE.into(), "600", true),
     ];
     let certs = args.certs.clone().unwrap_or_else(|| infra.join("certs"));
     if args.certs.is_some() && !certs.is_dir() {
@@ -257,14 +286,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         names.sort();
         for p in names {
             let n = plain_name(&p)?;
-            files.push(rollout::LocalFile {
-                local: p,
-                upload: Upload {
-                    name: format!("certs/{n}"),
-                    mode: "600",
-                    secret: true,
-                },
-            });
+            files.push(file(p, format!("certs/{n}"), "600", true));
         }
     }
     let mut compose_files = vec!["docker-compose.staging.yml".to_string()];
@@ -279,105 +301,78 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
                 f.display()
             );
         }
-        files.push(rollout::LocalFile {
-            local: f.clone(),
-            upload: Upload {
-                name: n.clone(),
-                mode: "644",
-                secret: false,
-            },
-        });
+        files.push(file(f.clone(), n.clone(), "644", false));
         compose_files.push(n);
     }
-    let o = rollout::Options {
-        dir: dir.clone(),
-        image: image.clone(),
+    Ok((files, compose_files))
+}
+
+/// `--dry-run`: the plan, printed; nothing is contacted.
+fn print_plan(target: &Target, args: &Args, o: &rollout::Options) -> Result<Outcome> {
+    let uploads: Vec<Upload> = o.files.iter().map(|f| f.upload.clone()).collect();
+    let plan = deploy::plan(&deploy::PlanInput {
+        host: &target.url(),
+        dir: &o.dir,
+        image: o.image.as_deref(),
         rollback: args.rollback,
-        files,
-        compose_files,
-        migrate: Some(args.migrate.clone().unwrap_or_else(|| "migrate".into())),
-        services: args.services.clone(),
-        timeout: Duration::from_secs(args.timeout),
-        grace_secs: args.grace,
-        echo: true,
-    };
-
-    if args.dry_run {
-        let uploads: Vec<Upload> = o.files.iter().map(|f| f.upload.clone()).collect();
-        let plan = deploy::plan(&deploy::PlanInput {
-            host: &target.url(),
-            dir: &dir,
-            image: image.as_deref(),
-            rollback: args.rollback,
-            uploads: &uploads,
-            migrate: o.migrate.as_deref(),
-            services: &args.services,
-            timeout_secs: args.timeout,
-            compose_args: &rollout::compose_args_shown(&o),
-        });
-        if args.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({"dry_run": true, "plan": plan}))?
-            );
-        } else {
-            println!("deploy plan (--dry-run: nothing is contacted or changed):");
-            for (i, s) in plan.iter().enumerate() {
-                println!("  {:>2}. {s}", i + 1);
-            }
-        }
-        return Ok(Outcome::Pass);
-    }
-
-    let ssh = Ssh::new(target, args.ssh_key.as_deref(), args.known_hosts.as_deref())?;
-    let report = if args.swarm {
-        crate::ops::deploy_swarm::run(&ssh, &swarm_options(ctx, &model, args, o)?)?
-    } else {
-        rollout::run(&ssh, &o)?
-    };
+        uploads: &uploads,
+        migrate: o.migrate.as_deref(),
+        services: &args.services,
+        timeout_secs: args.timeout,
+        compose_args: &rollout::compose_args_shown(o),
+    });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
-    }
-    match report.result {
-        "deployed" => {
-            eprintln!(
-                "PASS  {} {} on {} in {:.1} s (before: {})",
-                if args.rollback {
-                    "rolled back to"
-                } else {
-                    "deployed"
-                },
-                report.image,
-                report.host,
-                report.secs,
-                report.previous.as_deref().unwrap_or("nothing")
-            );
-            Ok(Outcome::Pass)
-        }
-        _ => {
-            if !args.json && !report.logs.trim().is_empty() {
-                eprintln!(
-                    "logs of the failing container:\n{}",
-                    crate::tools::indent(report.logs.trim())
-                );
-            }
-            eprintln!(
-                "FAIL  {} did not go live on {} ({}): {}",
-                report.image,
-                report.host,
-                report.failed_step.as_deref().unwrap_or("?"),
-                if report.old_kept_serving {
-                    format!(
-                        "the previous API ({}) kept serving",
-                        report.previous.as_deref().unwrap_or("?")
-                    )
-                } else {
-                    "nothing was serving before".to_string()
-                }
-            );
-            Ok(Outcome::Fail)
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"dry_run": true, "plan": plan}))?
+        );
+    } else {
+        println!("deploy plan (--dry-run: nothing is contacted or changed):");
+        for (i, s) in plan.iter().enumerate() {
+            println!("  {:>2}. {s}", i + 1);
         }
     }
+    Ok(Outcome::Pass)
+}
+
+/// The verdict line (and the failing container's logs) on stderr.
+fn print_outcome(args: &Args, report: &rollout::Report) -> Outcome {
+    if report.result == "deployed" {
+        eprintln!(
+            "PASS  {} {} on {} in {:.1} s (before: {})",
+            if args.rollback {
+                "rolled back to"
+            } else {
+                "deployed"
+            },
+            report.image,
+            report.host,
+            report.secs,
+            report.previous.as_deref().unwrap_or("nothing")
+        );
+        return Outcome::Pass;
+    }
+    if !args.json && !report.logs.trim().is_empty() {
+        eprintln!(
+            "logs of the failing container:\n{}",
+            crate::tools::indent(report.logs.trim())
+        );
+    }
+    eprintln!(
+        "FAIL  {} did not go live on {} ({}): {}",
+        report.image,
+        report.host,
+        report.failed_step.as_deref().unwrap_or("?"),
+        if report.old_kept_serving {
+            format!(
+                "the previous API ({}) kept serving",
+                report.previous.as_deref().unwrap_or("?")
+            )
+        } else {
+            "nothing was serving before".to_string()
+        }
+    );
+    Outcome::Fail
 }
 
 /// The Swarm variant of the options: the stack file instead of the compose file, the secret

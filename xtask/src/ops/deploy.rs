@@ -253,6 +253,290 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// Why a deploy stopped short: the failed step and what to show of it (the report's
+/// `failed_step` and `logs`).
+struct Stop {
+    step: &'static str,
+    logs: String,
+}
+
+/// A phase of the run: `Err` when it could not run, `Ok(Err(stop))` when the deploy failed.
+type Phase = Result<std::result::Result<(), Stop>>;
+
+/// The API as it was before the deploy.
+struct Before {
+    /// The API containers serving now (empty: first deploy).
+    ids: Vec<String>,
+    /// The image they run.
+    image: Option<String>,
+}
+
+impl Run<'_> {
+    /// The host answers and has compose v2.
+    fn connect(&mut self) -> Result<()> {
+        let t = Instant::now();
+        self.ssh.check()?;
+        let c = self.docker(&["compose", "version", "--short"])?;
+        if !c.ok() {
+            bail!(
+                "the host {} has no working `docker compose` (v2): {} (install Docker Engine with the compose plugin there)",
+                self.ssh.target.url(),
+                c.detail()
+            );
+        }
+        self.step("connect", true, t, format!("compose {}", c.stdout.trim()));
+        Ok(())
+    }
+
+    /// The deploy directory made, the files uploaded.
+    fn upload(&mut self) -> Result<()> {
+        let (ssh, o) = (self.ssh, self.o);
+        let t = Instant::now();
+        let mk = ssh.script(
+            "set -e; mkdir -p \"$1/certs\" \"$1/$2\"; chmod 700 \"$1/$2\"",
+            &[&o.dir, STATE_DIR],
+        )?;
+        if !mk.ok() {
+            bail!("cannot create {} on the host: {}", o.dir, mk.detail());
+        }
+        upload_files(ssh, &o.dir, &o.files)?;
+        let names: Vec<&str> = o.files.iter().map(|f| f.upload.name.as_str()).collect();
+        self.step(
+            "upload",
+            true,
+            t,
+            format!("{} file(s): {}", o.files.len(), names.join(", ")),
+        );
+        Ok(())
+    }
+
+    /// The API containers serving now and their image (the report's `previous`, else the
+    /// history's last entry).
+    fn before(&mut self, image: &str, history: &[crate::deploy::Entry]) -> Result<Before> {
+        // compose needs every -f file; before the first deploy there is no override yet (it
+        // names only the API image, which `ps` does not use).
+        let has_override = self.ssh.script(
+            "test -f \"$1\"",
+            &[&format!("{}/{OVERRIDE_FILE}", self.o.dir)],
+        )?;
+        if !has_override.ok() {
+            self.write_override(image)?;
+        }
+        let ids = self.api_containers()?;
+        let old_image = match ids.first() {
+            Some(id) => {
+                let c = self.docker(&["inspect", "--format", "{{.Config.Image}}", id])?;
+                c.ok().then(|| c.stdout.trim().to_string())
+            }
+            None => None,
+        };
+        self.report.previous = old_image
+            .clone()
+            .or(history.last().map(|e| e.image.clone()));
+        self.say(&format!(
+            "{} {image} on {} (serving now: {})",
+            self.report.action,
+            self.ssh.target.url(),
+            old_image.as_deref().unwrap_or("nothing")
+        ));
+        Ok(Before {
+            ids,
+            image: old_image,
+        })
+    }
+
+    /// The new image failed before any container of it ran: the old one (if any) serves on.
+    fn kept(&mut self, before: &Before, step: &'static str, logs: String) -> Phase {
+        self.report.result = if before.ids.is_empty() {
+            "failed"
+        } else {
+            "rolled-back"
+        };
+        self.report.old_kept_serving = !before.ids.is_empty();
+        Ok(Err(Stop { step, logs }))
+    }
+
+    /// The override back at the previous image.
+    fn restore(&self, before: &Before) -> Result<()> {
+        if let Some(prev) = &before.image {
+            self.write_override(prev)?;
+        }
+        Ok(())
+    }
+
+    /// Pull, the override at the new image, the migration, then the API rolled.
+    fn roll(&mut self, image: &str, before: &Before) -> Phase {
+        let t = Instant::now();
+        let pull = self.docker(&["pull", image])?;
+        let detail = if pull.ok() {
+            image.to_string()
+        } else {
+            pull.detail()
+        };
+        self.step("pull", pull.ok(), t, detail);
+        if !pull.ok() {
+            return self.kept(before, "pull", pull.detail());
+        }
+        let t = Instant::now();
+        self.write_override(image)?;
+        self.step("override", true, t, format!("{OVERRIDE_FILE}: {image}"));
+        if let Err(stop) = self.migrate()? {
+            self.restore(before)?;
+            return self.kept(before, stop.step, stop.logs);
+        }
+        if before.ids.is_empty() {
+            self.first_up()
+        } else {
+            self.start_first(before)
+        }
+    }
+
+    /// The migration service run once, when the compose files define it.
+    fn migrate(&mut self) -> Phase {
+        let o = self.o;
+        let Some(m) = &o.migrate else {
+            return Ok(Ok(()));
+        };
+        let t = Instant::now();
+        let services = self.compose(&["config", "--services"])?;
+        if !services.stdout.lines().any(|l| l.trim() == m) {
+            self.step(
+                "migrate",
+                true,
+                t,
+                format!("no service {m:?} in the compose files: skipped"),
+            );
+            return Ok(Ok(()));
+        }
+        let mig = self.compose(&["run", "--rm", m])?;
+        self.step(&format!("migrate ({m})"), mig.ok(), t, "");
+        if mig.ok() {
+            return Ok(Ok(()));
+        }
+        Ok(Err(Stop {
+            step: "migrate",
+            logs: format!("{}{}", mig.stdout, mig.stderr),
+        }))
+    }
+
+    /// First deploy: nothing to keep serving; the stack brought up, waited for health.
+    fn first_up(&mut self) -> Phase {
+        let t = Instant::now();
+        let o = self.o;
+        let secs = o.timeout.as_secs().to_string();
+        let mut args = vec!["up", "-d", "--wait", "--wait-timeout", &secs];
+        args.extend(o.services.iter().map(String::as_str));
+        let up = self.compose(&args)?;
+        let detail = if up.ok() { String::new() } else { up.detail() };
+        self.step("up (first deploy)", up.ok(), t, detail);
+        if up.ok() {
+            return Ok(Ok(()));
+        }
+        let ids = self.api_containers().unwrap_or_default();
+        let logs = ids
+            .iter()
+            .map(|i| self.logs(i))
+            .collect::<Vec<_>>()
+            .join("\n");
+        self.report.result = "failed";
+        Ok(Err(Stop {
+            step: "up",
+            logs: format!("{}\n{logs}", up.detail()),
+        }))
+    }
+
+    /// Later deploys: a new API container beside the old, gated on its health; then the old
+    /// one drained and stopped, or the new one removed and the old one kept.
+    fn start_first(&mut self, before: &Before) -> Phase {
+        let old = &before.ids;
+        let t = Instant::now();
+        let scale = format!("{API_SERVICE}={}", old.len() + 1);
+        let up = self.compose(&[
+            "up",
+            "-d",
+            "--no-deps",
+            "--no-recreate",
+            "--scale",
+            &scale,
+            API_SERVICE,
+        ])?;
+        let new: Vec<String> = self
+            .api_containers()?
+            .into_iter()
+            .filter(|c| !old.contains(c))
+            .collect();
+        let started = up.ok() && new.len() == 1;
+        let detail = if started {
+            format!("new {} beside {}", &new[0], old.join(" "))
+        } else {
+            up.detail()
+        };
+        self.step("start new beside old", started, t, detail);
+        let t = Instant::now();
+        let verdict = if started {
+            self.report.new_container = Some(new[0].clone());
+            self.wait_healthy(&new[0])?
+        } else {
+            Err(format!("the new container did not start: {}", up.detail()))
+        };
+        match verdict {
+            Ok(()) => {
+                self.step("new healthy", true, t, "");
+                self.stop_old(old)?;
+                Ok(Ok(()))
+            }
+            Err(why) => {
+                self.step("new healthy", false, t, why.clone());
+                let logs = new
+                    .iter()
+                    .map(|i| self.logs(i))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                self.remove_new(&new, before)?;
+                self.report.result = "rolled-back";
+                Ok(Err(Stop {
+                    step: "health",
+                    logs: format!("{why}\n{logs}"),
+                }))
+            }
+        }
+    }
+
+    /// The old containers get `grace_secs` to finish their requests, then go.
+    fn stop_old(&mut self, old: &[String]) -> Result<()> {
+        let t = Instant::now();
+        let grace = self.o.grace_secs.to_string();
+        for id in old {
+            let s = self.docker(&["stop", "--time", &grace, id])?;
+            if !s.ok() {
+                bail!("cannot stop the old container {id}: {}", s.detail());
+            }
+            let _ = self.docker(&["rm", id])?;
+        }
+        self.step("old drained and stopped", true, t, old.join(" "));
+        Ok(())
+    }
+
+    /// The new containers stopped and removed, the override back: the old one serves on.
+    fn remove_new(&mut self, new: &[String], before: &Before) -> Result<()> {
+        let t = Instant::now();
+        for id in new {
+            let _ = self.docker(&["stop", "--time", "5", id])?;
+            let _ = self.docker(&["rm", "-f", id])?;
+        }
+        self.restore(before)?;
+        let still = self.api_containers()?;
+        self.report.old_kept_serving = before.ids.iter().all(|o| still.contains(o));
+        self.step(
+            "rolled back",
+            self.report.old_kept_serving,
+            t,
+            "new container stopped and removed; the old one never stopped",
+        );
+        Ok(())
+    }
+}
+
 /// Runs the deploy. `Ok(report)` with `result` = deployed / rolled-back / failed; `Err` when
 /// it could not run (host unreachable, no compose there, nothing to roll back to).
 pub fn run(ssh: &Ssh, o: &Options) -> Result<Report> {
@@ -267,42 +551,8 @@ pub fn run(ssh: &Ssh, o: &Options) -> Result<Report> {
         },
         start: Instant::now(),
     };
-    let t = Instant::now();
-    ssh.check()?;
-    let c = r.docker(&["compose", "version", "--short"])?;
-    if !c.ok() {
-        bail!(
-            "the host {} has no working `docker compose` (v2): {} (install Docker Engine with the compose plugin there)",
-            ssh.target.url(),
-            c.detail()
-        );
-    }
-    r.step("connect", true, t, format!("compose {}", c.stdout.trim()));
-
-    let t = Instant::now();
-    let mk = ssh.script(
-        "set -e; mkdir -p \"$1/certs\" \"$1/$2\"; chmod 700 \"$1/$2\"",
-        &[&o.dir, STATE_DIR],
-    )?;
-    if !mk.ok() {
-        bail!("cannot create {} on the host: {}", o.dir, mk.detail());
-    }
-    upload_files(ssh, &o.dir, &o.files)?;
-    r.step(
-        "upload",
-        true,
-        t,
-        format!(
-            "{} file(s): {}",
-            o.files.len(),
-            o.files
-                .iter()
-                .map(|f| f.upload.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    );
-
+    r.connect()?;
+    r.upload()?;
     let hist_path = format!("{}/{HISTORY_FILE}", o.dir);
     let h = ssh.script("cat \"$1\" 2>/dev/null || true", &[&hist_path])?;
     let history = parse_history(&h.stdout);
@@ -312,192 +562,13 @@ pub fn run(ssh: &Ssh, o: &Options) -> Result<Report> {
         o.image.clone().context("no image to deploy")?
     };
     r.report.image = image.clone();
-
-    // compose needs every -f file; before the first deploy there is no override yet (it
-    // names only the API image, which `ps` does not use).
-    let has_override = ssh.script("test -f \"$1\"", &[&format!("{}/{OVERRIDE_FILE}", o.dir)])?;
-    if !has_override.ok() {
-        r.write_override(&image)?;
-    }
-    let old = r.api_containers()?;
-    let old_image = match old.first() {
-        Some(id) => {
-            let c = r.docker(&["inspect", "--format", "{{.Config.Image}}", id])?;
-            c.ok().then(|| c.stdout.trim().to_string())
-        }
-        None => None,
-    };
-    r.report.previous = old_image
-        .clone()
-        .or(history.last().map(|e| e.image.clone()));
-    r.say(&format!(
-        "{} {image} on {} (serving now: {})",
-        r.report.action,
-        ssh.target.url(),
-        old_image.as_deref().unwrap_or("nothing")
-    ));
-
-    let fail = |mut r: Run, step: &str, logs: String| -> Result<Report> {
-        r.report.failed_step = Some(step.to_string());
-        r.report.logs = logs;
+    let before = r.before(&image, &history)?;
+    if let Err(stop) = r.roll(&image, &before)? {
+        r.report.failed_step = Some(stop.step.to_string());
+        r.report.logs = stop.logs;
         r.report.secs = r.start.elapsed().as_secs_f64();
-        Ok(r.report)
-    };
-
-    let t = Instant::now();
-    let pull = r.docker(&["pull", &image])?;
-    r.step(
-        "pull",
-        pull.ok(),
-        t,
-        if pull.ok() {
-            image.clone()
-        } else {
-            pull.detail()
-        },
-    );
-    if !pull.ok() {
-        r.report.result = if old.is_empty() {
-            "failed"
-        } else {
-            "rolled-back"
-        };
-        r.report.old_kept_serving = !old.is_empty();
-        return fail(r, "pull", pull.detail());
+        return Ok(r.report);
     }
-
-    let t = Instant::now();
-    r.write_override(&image)?;
-    r.step("override", true, t, format!("{OVERRIDE_FILE}: {image}"));
-    let restore = |r: &Run| -> Result<()> {
-        if let Some(prev) = &old_image {
-            r.write_override(prev)?;
-        }
-        Ok(())
-    };
-
-    if let Some(m) = &o.migrate {
-        let t = Instant::now();
-        let services = r.compose(&["config", "--services"])?;
-        if services.stdout.lines().any(|l| l.trim() == m) {
-            let mig = r.compose(&["run", "--rm", m])?;
-            let detail = if mig.ok() {
-                String::new()
-            } else {
-                format!("{}{}", mig.stdout, mig.stderr)
-            };
-            r.step(&format!("migrate ({m})"), mig.ok(), t, "");
-            if !mig.ok() {
-                restore(&r)?;
-                r.report.result = if old.is_empty() {
-                    "failed"
-                } else {
-                    "rolled-back"
-                };
-                r.report.old_kept_serving = !old.is_empty();
-                return fail(r, "migrate", detail);
-            }
-        } else {
-            r.step(
-                "migrate",
-                true,
-                t,
-                format!("no service {m:?} in the compose files: skipped"),
-            );
-        }
-    }
-
-    if old.is_empty() {
-        // First deploy: nothing to keep serving; bring the stack up and wait for health.
-        let t = Instant::now();
-        let secs = o.timeout.as_secs().to_string();
-        let mut args = vec!["up", "-d", "--wait", "--wait-timeout", &secs];
-        args.extend(o.services.iter().map(String::as_str));
-        let up = r.compose(&args)?;
-        r.step(
-            "up (first deploy)",
-            up.ok(),
-            t,
-            if up.ok() { String::new() } else { up.detail() },
-        );
-        if !up.ok() {
-            let ids = r.api_containers().unwrap_or_default();
-            let logs = ids.iter().map(|i| r.logs(i)).collect::<Vec<_>>().join("\n");
-            r.report.result = "failed";
-            return fail(r, "up", format!("{}\n{logs}", up.detail()));
-        }
-    } else {
-        let t = Instant::now();
-        let scale = format!("{API_SERVICE}={}", old.len() + 1);
-        let up = r.compose(&[
-            "up",
-            "-d",
-            "--no-deps",
-            "--no-recreate",
-            "--scale",
-            &scale,
-            API_SERVICE,
-        ])?;
-        let new: Vec<String> = r
-            .api_containers()?
-            .into_iter()
-            .filter(|c| !old.contains(c))
-            .collect();
-        let started = up.ok() && new.len() == 1;
-        r.step(
-            "start new beside old",
-            started,
-            t,
-            if started {
-                format!("new {} beside {}", &new[0], old.join(" "))
-            } else {
-                up.detail()
-            },
-        );
-        let t = Instant::now();
-        let verdict = if started {
-            r.report.new_container = Some(new[0].clone());
-            r.wait_healthy(&new[0])?
-        } else {
-            Err(format!("the new container did not start: {}", up.detail()))
-        };
-        match verdict {
-            Ok(()) => {
-                r.step("new healthy", true, t, "");
-                let t = Instant::now();
-                let grace = o.grace_secs.to_string();
-                for id in &old {
-                    let s = r.docker(&["stop", "--time", &grace, id])?;
-                    if !s.ok() {
-                        bail!("cannot stop the old container {id}: {}", s.detail());
-                    }
-                    let _ = r.docker(&["rm", id])?;
-                }
-                r.step("old drained and stopped", true, t, old.join(" "));
-            }
-            Err(why) => {
-                r.step("new healthy", false, t, why.clone());
-                let logs = new.iter().map(|i| r.logs(i)).collect::<Vec<_>>().join("\n");
-                let t = Instant::now();
-                for id in &new {
-                    let _ = r.docker(&["stop", "--time", "5", id])?;
-                    let _ = r.docker(&["rm", "-f", id])?;
-                }
-                restore(&r)?;
-                let still = r.api_containers()?;
-                r.report.old_kept_serving = old.iter().all(|o| still.contains(o));
-                r.step(
-                    "rolled back",
-                    r.report.old_kept_serving,
-                    t,
-                    "new container stopped and removed; the old one never stopped",
-                );
-                r.report.result = "rolled-back";
-                return fail(r, "health", format!("{why}\n{logs}"));
-            }
-        }
-    }
-
     let t = Instant::now();
     let next = next_history(&history, &image, now_secs(), o.rollback);
     ssh.upload(render_history(&next).as_bytes(), &hist_path, "600")?;

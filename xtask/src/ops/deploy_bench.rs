@@ -65,8 +65,54 @@ fn xtask_ok(xt: &XtaskBin, args: &[&str], what: &str) -> Result<(crate::tools::C
     Ok((c, secs))
 }
 
+/// The benchmark's setup: what was started (stopped and removed when dropped, in this order)
+/// and the paths every deploy passes.
+struct Bench<'a> {
+    _tags: Tags,
+    _mirror: crate::tools::registry::Mirror,
+    host: TestHost,
+    _registry: LocalRegistry,
+    _scratch: Scratch,
+    xt: XtaskBin,
+    root: &'a str,
+    say: &'a dyn Fn(&str),
+    /// The registry as the test host reaches it (`IP:PORT`).
+    remote: String,
+    owner: &'static str,
+    dir: String,
+    env: String,
+    extra: String,
+    certs: String,
+    cacert: PathBuf,
+}
+
 /// Runs the whole benchmark on the monorepo at `root`; progress through `say`.
 pub fn run(root: &Path, node_image: &str, say: &dyn Fn(&str)) -> Result<Vec<Row>> {
+    let b = setup(root, node_image, say)?;
+    say("first deploy (v1): the stack comes up");
+    let (code, _) = b.deploy(&["--image", &b.image("v1"), "--timeout", "120"])?;
+    if code != 0 {
+        bail!("the first deploy failed (exit {code})");
+    }
+    let mut rows = Vec::new();
+    rows.push(b.under_load("deploy v1 -> v2 (start-first rollout)", &|| {
+        b.deploy(&["--image", &b.image("v2"), "--timeout", "90"])
+    })?);
+    rows.push(b.under_load(
+        "deploy of an image that exits at boot (automatic rollback)",
+        &|| b.deploy(&["--image", &b.image("exits"), "--timeout", "60"]),
+    )?);
+    rows.push(b.under_load("deploy --rollback v2 -> v1", &|| {
+        b.deploy(&["--rollback", "--timeout", "90"])
+    })?);
+    rows.push(b.plain_compose()?);
+    Ok(rows)
+}
+
+/// The stand-ins, a local registry with the images (v1 built and pushed by `build-image`,
+/// v2 and one that exits at boot derived from it), the SSH test host, the env file, extra
+/// compose file and certificate the deploys upload.
+fn setup<'a>(root: &'a Path, node_image: &str, say: &'a dyn Fn(&str)) -> Result<Bench<'a>> {
     let xt = XtaskBin::current()?;
     let root_s = root.to_str().context("the monorepo path is not UTF-8")?;
     let scratch =
@@ -91,9 +137,8 @@ pub fn run(root: &Path, node_image: &str, say: &dyn Fn(&str)) -> Result<Vec<Row>
     let registry = LocalRegistry::start("bench15")?;
     let port = registry.port();
     let host = TestHost::start("b15", |ip| vec![format!("{ip}:{port}")])?;
-    let _mirror = registry.serve_also(IpAddr::V4(host.host_ip))?;
+    let mirror = registry.serve_also(IpAddr::V4(host.host_ip))?;
     let local = registry.host();
-    let remote = format!("{}:{port}", host.host_ip);
     let owner = "bench15";
     let v1 = format!("{local}/{owner}/cipherbox-api:v1");
     let mut tags = Tags(vec![v1.clone()]);
@@ -155,20 +200,39 @@ pub fn run(root: &Path, node_image: &str, say: &dyn Fn(&str)) -> Result<Vec<Row>
         "origin-key.pem",
         &["localhost".to_string()],
     )?;
-    let cacert = certs.join("origin.pem");
-    let dir = host.dir.join("srv");
-    let dir_s = dir.display().to_string();
-    let url = host.url();
-    let key = host.key.display().to_string();
-    let kh = host.known_hosts.display().to_string();
-    let env_s = env.display().to_string();
-    let extra_s = extra.display().to_string();
-    let certs_s = certs.display().to_string();
-    let image = |t: &str| format!("{remote}/{owner}/cipherbox-api:{t}");
-    let deploy = |more: &[&str]| -> Result<(i32, f64)> {
+    Ok(Bench {
+        remote: format!("{}:{port}", host.host_ip),
+        dir: host.dir.join("srv").display().to_string(),
+        env: env.display().to_string(),
+        extra: extra.display().to_string(),
+        certs: certs.display().to_string(),
+        cacert: certs.join("origin.pem"),
+        _tags: tags,
+        _mirror: mirror,
+        host,
+        _registry: registry,
+        _scratch: scratch,
+        xt,
+        root: root_s,
+        say,
+        owner,
+    })
+}
+
+impl Bench<'_> {
+    /// The image tagged `t` as the test host pulls it.
+    fn image(&self, t: &str) -> String {
+        format!("{}/{}/cipherbox-api:{t}", self.remote, self.owner)
+    }
+
+    /// `cargo xtask deploy` to the test host with `more` options: (exit code, seconds).
+    fn deploy(&self, more: &[&str]) -> Result<(i32, f64)> {
+        let url = self.host.url();
+        let key = self.host.key.display().to_string();
+        let kh = self.host.known_hosts.display().to_string();
         let mut a = vec![
             "--root",
-            root_s,
+            self.root,
             "deploy",
             "--host",
             &url,
@@ -177,13 +241,13 @@ pub fn run(root: &Path, node_image: &str, say: &dyn Fn(&str)) -> Result<Vec<Row>
             "--known-hosts",
             &kh,
             "--dir",
-            &dir_s,
+            &self.dir,
             "--env-file",
-            &env_s,
+            &self.env,
             "--certs",
-            &certs_s,
+            &self.certs,
             "--compose-file",
-            &extra_s,
+            &self.extra,
             "--services",
             "caddy",
             "--grace",
@@ -192,18 +256,20 @@ pub fn run(root: &Path, node_image: &str, say: &dyn Fn(&str)) -> Result<Vec<Row>
             "json",
         ];
         a.extend_from_slice(more);
-        let (c, secs) = xt.run(&a)?;
+        let (c, secs) = self.xt.run(&a)?;
         if c.code == Some(2) {
             bail!("deploy could not run:\n{}", c.stderr);
         }
         Ok((c.code.unwrap_or(-1), secs))
-    };
-    let under_load = |what: &str, f: &dyn Fn() -> Result<(i32, f64)>| -> Result<Row> {
-        say(what);
+    }
+
+    /// `f` run under a bounded HTTPS request loop through the host's Caddy.
+    fn under_load(&self, what: &str, f: &dyn Fn() -> Result<(i32, f64)>) -> Result<Row> {
+        (self.say)(what);
         let l = Loop::start(Target {
             url: "https://localhost:443/health".into(),
-            resolve: format!("localhost:443:{}", host.ns_ip),
-            cacert: cacert.clone(),
+            resolve: format!("localhost:443:{}", self.host.ns_ip),
+            cacert: self.cacert.clone(),
             max_requests: 3000,
             max_duration: Duration::from_secs(240),
             interval: Duration::from_millis(50),
@@ -212,84 +278,66 @@ pub fn run(root: &Path, node_image: &str, say: &dyn Fn(&str)) -> Result<Vec<Row>
         let (exit, secs) = f()?;
         std::thread::sleep(Duration::from_secs(1));
         let load = l.stop();
-        say(&format!("  {secs:.1} s, exit {exit}; {}", load.line()));
+        (self.say)(&format!("  {secs:.1} s, exit {exit}; {}", load.line()));
         Ok(Row {
             what: what.to_string(),
             secs,
             exit,
             load,
         })
-    };
-
-    say("first deploy (v1): the stack comes up");
-    let (code, _) = deploy(&["--image", &image("v1"), "--timeout", "120"])?;
-    if code != 0 {
-        bail!("the first deploy failed (exit {code})");
     }
-    let mut rows = Vec::new();
-    rows.push(under_load(
-        "deploy v1 -> v2 (start-first rollout)",
-        &|| deploy(&["--image", &image("v2"), "--timeout", "90"]),
-    )?);
-    rows.push(under_load(
-        "deploy of an image that exits at boot (automatic rollback)",
-        &|| deploy(&["--image", &image("exits"), "--timeout", "60"]),
-    )?);
-    rows.push(under_load("deploy --rollback v2 -> v1", &|| {
-        deploy(&["--rollback", "--timeout", "90"])
-    })?);
 
-    // The same change by hand: the image swapped in the override, `docker compose up -d`,
-    // which stops the old container before it starts the new one.
-    let ssh = Ssh::new(
-        SshTarget::parse(&url)?,
-        Some(&host.key),
-        Some(&host.known_hosts),
-    )?;
-    let compose: Vec<String> = [
-        "docker",
-        "compose",
-        "--project-directory",
-        &dir_s,
-        "--env-file",
-        &format!("{dir_s}/.env.staging"),
-        "-f",
-        &format!("{dir_s}/docker-compose.staging.yml"),
-        "-f",
-        &format!("{dir_s}/standins.yml"),
-        "-f",
-        &format!("{dir_s}/{}", crate::deploy::OVERRIDE_FILE),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    rows.push(under_load(
-        "plain `docker compose up -d` v1 -> v2 (same change)",
-        &|| {
-            ssh.upload(
-                crate::deploy::render_override(&image("v2"))?.as_bytes(),
-                &format!("{dir_s}/{}", crate::deploy::OVERRIDE_FILE),
-                "644",
-            )?;
-            let t = Instant::now();
-            let mut up = compose.clone();
-            up.extend(["up", "-d", "--no-deps", "api"].map(String::from));
-            let c = ssh.run(&up)?;
-            // the outage lasts until the new container is healthy: wait for it
-            let mut ps = compose.clone();
-            ps.extend(["ps", "--format", "{{.Health}}", "api"].map(String::from));
-            let deadline = Instant::now() + Duration::from_secs(90);
-            while Instant::now() < deadline {
-                let h = ssh.run(&ps)?;
-                if h.stdout.trim() == "healthy" {
-                    break;
+    /// The same change by hand: the image swapped in the override, `docker compose up -d`,
+    /// which stops the old container before it starts the new one.
+    fn plain_compose(&self) -> Result<Row> {
+        let dir_s = &self.dir;
+        let ssh = Ssh::new(
+            SshTarget::parse(&self.host.url())?,
+            Some(&self.host.key),
+            Some(&self.host.known_hosts),
+        )?;
+        let compose: Vec<String> = [
+            "docker",
+            "compose",
+            "--project-directory",
+            dir_s,
+            "--env-file",
+            &format!("{dir_s}/.env.staging"),
+            "-f",
+            &format!("{dir_s}/docker-compose.staging.yml"),
+            "-f",
+            &format!("{dir_s}/standins.yml"),
+            "-f",
+            &format!("{dir_s}/{}", crate::deploy::OVERRIDE_FILE),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        self.under_load(
+            "plain `docker compose up -d` v1 -> v2 (same change)",
+            &|| {
+                ssh.upload(
+                    crate::deploy::render_override(&self.image("v2"))?.as_bytes(),
+                    &format!("{dir_s}/{}", crate::deploy::OVERRIDE_FILE),
+                    "644",
+                )?;
+                let t = Instant::now();
+                let mut up = compose.clone();
+                up.extend(["up", "-d", "--no-deps", "api"].map(String::from));
+                let c = ssh.run(&up)?;
+                // the outage lasts until the new container is healthy: wait for it
+                let mut ps = compose.clone();
+                ps.extend(["ps", "--format", "{{.Health}}", "api"].map(String::from));
+                let deadline = Instant::now() + Duration::from_secs(90);
+                while Instant::now() < deadline {
+                    let h = ssh.run(&ps)?;
+                    if h.stdout.trim() == "healthy" {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(250));
                 }
-                std::thread::sleep(Duration::from_millis(250));
-            }
-            Ok((c.code.unwrap_or(-1), t.elapsed().as_secs_f64()))
-        },
-    )?);
-    drop(ssh);
-    drop(tags);
-    Ok(rows)
+                Ok((c.code.unwrap_or(-1), t.elapsed().as_secs_f64()))
+            },
+        )
+    }
 }

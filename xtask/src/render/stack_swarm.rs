@@ -63,11 +63,56 @@ fn is_stateful(svc: &Service) -> bool {
         && svc.name != "caddy"
 }
 
+/// The top-level objects the services refer to, gathered while they are written.
+#[derive(Default)]
+struct Objects {
+    /// The Caddyfile is mounted: the `caddyfile` config.
+    uses_config: bool,
+    /// (secret name, file under certs/) of the origin certificate and key.
+    cert_secrets: Vec<(String, String)>,
+}
+
+/// What a service mounts, in the stack's terms.
+struct Mounts {
+    /// (secret, target): the variables' secrets and the certificate files.
+    secrets: Vec<(String, String)>,
+    /// (config, target).
+    configs: Vec<(String, String)>,
+    volumes: Vec<String>,
+}
+
 pub fn render(stack: &Stack) -> String {
     let c = &stack.compose;
-    let sw = &stack.swarm;
     let mut s = String::new();
     let w = &mut s;
+    header(w, stack);
+    let mut objects = Objects::default();
+    for (i, svc) in c.services.iter().enumerate() {
+        if i > 0 {
+            let _ = writeln!(w);
+        }
+        service(w, stack, svc, &mut objects);
+    }
+    let _ = writeln!(w);
+    if !c.networks.is_empty() {
+        let _ = writeln!(w, "networks:");
+        for n in &c.networks {
+            let _ = writeln!(w, "  {}:", scalar(n));
+            let _ = writeln!(w, "    driver: overlay");
+        }
+        let _ = writeln!(w);
+    }
+    let _ = writeln!(w, "volumes:");
+    for v in &c.volumes {
+        let _ = writeln!(w, "  {v}: {{}}");
+    }
+    secrets_and_configs(w, stack, objects);
+    s
+}
+
+/// The opening comment, the logging anchor and `services:`.
+fn header(w: &mut String, stack: &Stack) {
+    let c = &stack.compose;
     let p = &c.project;
     let _ = writeln!(
         w,
@@ -83,7 +128,7 @@ pub fn render(stack: &Stack) -> String {
         w,
         "# environment by the entrypoint), never environment values. Stateful services run only on"
     );
-    let _ = writeln!(w, "# the node labelled {}=true. endpoint_mode dnsrr and host-mode ports work with and without", sw.stateful_label);
+    let _ = writeln!(w, "# the node labelled {}=true. endpoint_mode dnsrr and host-mode ports work with and without", stack.swarm.stateful_label);
     let _ = writeln!(w, "# IPVS in the kernel (VIPs and the ingress mesh need it); Caddy resolves the API's tasks by name.");
     let _ = writeln!(w, "version: \"3.8\"");
     let _ = writeln!(w);
@@ -94,247 +139,259 @@ pub fn render(stack: &Stack) -> String {
     let _ = writeln!(w, "    max-file: \"{}\"", c.logging.max_file);
     let _ = writeln!(w);
     let _ = writeln!(w, "services:");
-    let mut uses_config = false;
-    let mut cert_secrets: Vec<(String, String)> = Vec::new();
-    for (i, svc) in c.services.iter().enumerate() {
-        if i > 0 {
-            let _ = writeln!(w);
-        }
-        let secrets: Vec<(String, String)> = svc
-            .environment
-            .iter()
-            .filter_map(|(k, v)| match v {
-                Val::Required { var, .. } if is_secret(stack, var) => {
-                    Some((secret_name(var), k.clone()))
-                }
-                _ => None,
-            })
-            .collect();
-        let argv = default_argv(svc, stack);
-        let wrapped = !secrets.is_empty() && argv.is_some();
-        let _ = writeln!(w, "  {}:", svc.name);
-        let _ = writeln!(w, "    image: {}", scalar(&svc.image));
-        if svc.init {
-            let _ = writeln!(w, "    init: true");
-        }
-        let _ = writeln!(w, "    logging: *logging");
-        if wrapped {
-            let mut e = vec![
-                "sh".to_string(),
-                "-c".into(),
-                format!("{LOAD}exec \"$$@\""),
-                "sh".into(),
-            ];
-            e.extend(argv.clone().unwrap_or_default());
-            let _ = writeln!(w, "    entrypoint: {}", flow(&e));
-        } else {
-            if !svc.entrypoint.is_empty() {
-                let _ = writeln!(w, "    entrypoint: {}", flow(&svc.entrypoint));
+}
+
+/// One service: its secret variables become swarm secrets, loaded into the environment by a
+/// wrapper entrypoint where the service's command is known (else `<VAR>_FILE` references).
+fn service(w: &mut String, stack: &Stack, svc: &Service, objects: &mut Objects) {
+    let secrets: Vec<(String, String)> = svc
+        .environment
+        .iter()
+        .filter_map(|(k, v)| match v {
+            Val::Required { var, .. } if is_secret(stack, var) => {
+                Some((secret_name(var), k.clone()))
             }
-            if !svc.command.is_empty() {
-                let _ = writeln!(w, "    command: {}", flow(&svc.command));
-            }
+            _ => None,
+        })
+        .collect();
+    let argv = default_argv(svc, stack);
+    let wrapped = !secrets.is_empty() && argv.is_some();
+    let _ = writeln!(w, "  {}:", svc.name);
+    let _ = writeln!(w, "    image: {}", scalar(&svc.image));
+    if svc.init {
+        let _ = writeln!(w, "    init: true");
+    }
+    let _ = writeln!(w, "    logging: *logging");
+    if wrapped {
+        let mut e = vec![
+            "sh".to_string(),
+            "-c".into(),
+            format!("{LOAD}exec \"$$@\""),
+            "sh".into(),
+        ];
+        e.extend(argv.clone().unwrap_or_default());
+        let _ = writeln!(w, "    entrypoint: {}", flow(&e));
+    } else {
+        if !svc.entrypoint.is_empty() {
+            let _ = writeln!(w, "    entrypoint: {}", flow(&svc.entrypoint));
         }
-        let env: Vec<&(String, Val)> = svc
-            .environment
-            .iter()
-            .filter(|(_, v)| !matches!(v, Val::Required { var, .. } if is_secret(stack, var)))
-            .collect();
-        let file_refs: Vec<(String, String)> = if wrapped {
-            Vec::new()
-        } else {
-            secrets
-                .iter()
-                .map(|(_, k)| (format!("{k}_FILE"), format!("/run/secrets/{k}")))
-                .collect()
-        };
-        if !env.is_empty() || !file_refs.is_empty() {
-            let _ = writeln!(w, "    environment:");
-            for (k, v) in env {
-                let _ = writeln!(w, "      {k}: {}", val(v));
-            }
-            for (k, v) in &file_refs {
-                let _ = writeln!(w, "      {k}: {}", scalar(v));
-            }
+        if !svc.command.is_empty() {
+            let _ = writeln!(w, "    command: {}", flow(&svc.command));
         }
-        let mut svc_secrets: Vec<(String, String)> = secrets.clone();
-        let mut svc_configs: Vec<(String, String)> = Vec::new();
-        let mut volumes: Vec<String> = Vec::new();
-        for m in &svc.volumes {
-            match m {
-                Mount::Volume { name, target } => volumes.push(format!("{name}:{target}")),
-                Mount::Bind { source, target, .. } if source.ends_with("Caddyfile") => {
-                    uses_config = true;
-                    svc_configs.push(("caddyfile".into(), target.clone()));
-                }
-                Mount::Bind { source, target, .. } if source.ends_with("certs") => {
-                    for (name, file) in [
-                        ("origin_cert", stack.caddy.cert.clone()),
-                        ("origin_key", stack.caddy.key.clone()),
-                    ] {
-                        let base = file.rsplit('/').next().unwrap_or(&file).to_string();
-                        cert_secrets.push((name.to_string(), base.clone()));
-                        svc_secrets.push((name.to_string(), format!("{target}/{base}")));
-                    }
-                }
-                Mount::Bind {
-                    source,
-                    target,
-                    read_only,
-                } => volumes.push(format!(
-                    "{source}:{target}{}",
-                    if *read_only { ":ro" } else { "" }
-                )),
-            }
+    }
+    environment(w, stack, svc, &secrets, wrapped);
+    let mounts = mounts(stack, svc, &secrets, objects);
+    let public: Vec<_> = svc.ports.iter().filter(|p| p.host_ip.is_none()).collect();
+    if !public.is_empty() {
+        let _ = writeln!(w, "    ports:");
+        for p in &public {
+            let proto = match p.proto {
+                Proto::Tcp => "tcp",
+                Proto::Udp => "udp",
+            };
+            let _ = writeln!(
+                w,
+                "      - {{ target: {}, published: {}, protocol: {proto}, mode: host }}",
+                p.container, p.host
+            );
         }
-        let public: Vec<_> = svc.ports.iter().filter(|p| p.host_ip.is_none()).collect();
-        if !public.is_empty() {
-            let _ = writeln!(w, "    ports:");
-            for p in &public {
-                let proto = match p.proto {
-                    Proto::Tcp => "tcp",
-                    Proto::Udp => "udp",
-                };
-                let _ = writeln!(
-                    w,
-                    "      - {{ target: {}, published: {}, protocol: {proto}, mode: host }}",
-                    p.container, p.host
-                );
-            }
+    }
+    if !mounts.volumes.is_empty() {
+        let _ = writeln!(w, "    volumes:");
+        for v in &mounts.volumes {
+            let _ = writeln!(w, "      - {}", scalar(v));
         }
-        if !volumes.is_empty() {
-            let _ = writeln!(w, "    volumes:");
-            for v in &volumes {
-                let _ = writeln!(w, "      - {}", scalar(v));
-            }
-        }
-        if !svc_secrets.is_empty() {
-            let _ = writeln!(w, "    secrets:");
-            for (src, target) in &svc_secrets {
+    }
+    for (key, list) in [("secrets", &mounts.secrets), ("configs", &mounts.configs)] {
+        if !list.is_empty() {
+            let _ = writeln!(w, "    {key}:");
+            for (src, target) in list {
                 let _ = writeln!(w, "      - source: {src}");
                 let _ = writeln!(w, "        target: {}", scalar(target));
             }
         }
-        if !svc_configs.is_empty() {
-            let _ = writeln!(w, "    configs:");
-            for (src, target) in &svc_configs {
-                let _ = writeln!(w, "      - source: {src}");
-                let _ = writeln!(w, "        target: {}", scalar(target));
+    }
+    if let Some(h) = &svc.healthcheck {
+        let test: Vec<String> =
+            if wrapped && h.test.first().map(String::as_str) == Some("CMD-SHELL") {
+                vec![
+                    "CMD-SHELL".into(),
+                    format!("{LOAD}{}", h.test[1..].join(" ")),
+                ]
+            } else {
+                h.test.clone()
+            };
+        let _ = writeln!(w, "    healthcheck:");
+        let _ = writeln!(w, "      test: {}", flow(&test));
+        let _ = writeln!(w, "      interval: {}", h.interval);
+        let _ = writeln!(w, "      timeout: {}", h.timeout);
+        let _ = writeln!(w, "      retries: {}", h.retries);
+        let _ = writeln!(w, "      start_period: {}", h.start_period);
+    }
+    deploy(w, stack, svc, !public.is_empty());
+}
+
+/// `environment:`: the service's values without its secrets, or `<VAR>_FILE` references to
+/// them when no wrapper loads them.
+fn environment(
+    w: &mut String,
+    stack: &Stack,
+    svc: &Service,
+    secrets: &[(String, String)],
+    wrapped: bool,
+) {
+    let env: Vec<&(String, Val)> = svc
+        .environment
+        .iter()
+        .filter(|(_, v)| !matches!(v, Val::Required { var, .. } if is_secret(stack, var)))
+        .collect();
+    let file_refs: Vec<(String, String)> = if wrapped {
+        Vec::new()
+    } else {
+        secrets
+            .iter()
+            .map(|(_, k)| (format!("{k}_FILE"), format!("/run/secrets/{k}")))
+            .collect()
+    };
+    if !env.is_empty() || !file_refs.is_empty() {
+        let _ = writeln!(w, "    environment:");
+        for (k, v) in env {
+            let _ = writeln!(w, "      {k}: {}", val(v));
+        }
+        for (k, v) in &file_refs {
+            let _ = writeln!(w, "      {k}: {}", scalar(v));
+        }
+    }
+}
+
+/// The service's mounts: volumes stay, the Caddyfile becomes a config, the certificate
+/// directory the origin certificate's and key's secrets (noted in `objects`).
+fn mounts(
+    stack: &Stack,
+    svc: &Service,
+    secrets: &[(String, String)],
+    objects: &mut Objects,
+) -> Mounts {
+    let mut m = Mounts {
+        secrets: secrets.to_vec(),
+        configs: Vec::new(),
+        volumes: Vec::new(),
+    };
+    for mount in &svc.volumes {
+        match mount {
+            Mount::Volume { name, target } => m.volumes.push(format!("{name}:{target}")),
+            Mount::Bind { source, target, .. } if source.ends_with("Caddyfile") => {
+                objects.uses_config = true;
+                m.configs.push(("caddyfile".into(), target.clone()));
             }
-        }
-        if let Some(h) = &svc.healthcheck {
-            let test: Vec<String> =
-                if wrapped && h.test.first().map(String::as_str) == Some("CMD-SHELL") {
-                    vec![
-                        "CMD-SHELL".into(),
-                        format!("{LOAD}{}", h.test[1..].join(" ")),
-                    ]
-                } else {
-                    h.test.clone()
-                };
-            let _ = writeln!(w, "    healthcheck:");
-            let _ = writeln!(w, "      test: {}", flow(&test));
-            let _ = writeln!(w, "      interval: {}", h.interval);
-            let _ = writeln!(w, "      timeout: {}", h.timeout);
-            let _ = writeln!(w, "      retries: {}", h.retries);
-            let _ = writeln!(w, "      start_period: {}", h.start_period);
-        }
-        let stateful = is_stateful(svc);
-        // Two tasks cannot share a volume or a host port: those stop before they start.
-        let order = if stateful || !public.is_empty() {
-            "stop-first"
-        } else {
-            "start-first"
-        };
-        let replicas = if svc.name == "api" {
-            sw.api_replicas
-        } else {
-            1
-        };
-        let _ = writeln!(w, "    deploy:");
-        if svc.one_shot {
-            // A one-shot (the migration): a Swarm job, run to completion once per deploy.
-            let _ = writeln!(w, "      mode: replicated-job");
-            let _ = writeln!(w, "      restart_policy:");
-            let _ = writeln!(w, "        condition: on-failure");
-            let _ = writeln!(w, "        max_attempts: 3");
-            if !svc.networks.is_empty() {
-                let _ = writeln!(w, "    networks:");
-                for n in &svc.networks {
-                    let _ = writeln!(w, "      - {}", scalar(n));
+            Mount::Bind { source, target, .. } if source.ends_with("certs") => {
+                for (name, file) in [
+                    ("origin_cert", stack.caddy.cert.clone()),
+                    ("origin_key", stack.caddy.key.clone()),
+                ] {
+                    let base = file.rsplit('/').next().unwrap_or(&file).to_string();
+                    objects.cert_secrets.push((name.to_string(), base.clone()));
+                    m.secrets
+                        .push((name.to_string(), format!("{target}/{base}")));
                 }
             }
-            continue;
+            Mount::Bind {
+                source,
+                target,
+                read_only,
+            } => m.volumes.push(format!(
+                "{source}:{target}{}",
+                if *read_only { ":ro" } else { "" }
+            )),
         }
-        let _ = writeln!(w, "      replicas: {replicas}");
-        let _ = writeln!(w, "      endpoint_mode: dnsrr");
-        let _ = writeln!(w, "      update_config:");
-        let _ = writeln!(w, "        parallelism: 1");
-        let _ = writeln!(w, "        delay: 5s");
-        let _ = writeln!(w, "        order: {order}");
-        let _ = writeln!(w, "        failure_action: rollback");
-        let _ = writeln!(w, "        monitor: 30s");
-        let _ = writeln!(w, "      rollback_config:");
-        let _ = writeln!(w, "        parallelism: 1");
-        let _ = writeln!(w, "        order: {order}");
+    }
+    m
+}
+
+/// `deploy:` (and the networks): a job for a one-shot; else replicas, the rolling update and
+/// its rollback, the restart policy, the stateful node, the limits.
+fn deploy(w: &mut String, stack: &Stack, svc: &Service, public_ports: bool) {
+    let sw = &stack.swarm;
+    let stateful = is_stateful(svc);
+    // Two tasks cannot share a volume or a host port: those stop before they start.
+    let order = if stateful || public_ports {
+        "stop-first"
+    } else {
+        "start-first"
+    };
+    let replicas = if svc.name == "api" {
+        sw.api_replicas
+    } else {
+        1
+    };
+    let _ = writeln!(w, "    deploy:");
+    if svc.one_shot {
+        // A one-shot (the migration): a Swarm job, run to completion once per deploy.
+        let _ = writeln!(w, "      mode: replicated-job");
         let _ = writeln!(w, "      restart_policy:");
-        let _ = writeln!(w, "        condition: any");
-        let _ = writeln!(w, "        delay: 5s");
-        if stateful {
-            let _ = writeln!(w, "      placement:");
-            let _ = writeln!(w, "        constraints:");
-            let _ = writeln!(w, "          - node.labels.{} == true", sw.stateful_label);
+        let _ = writeln!(w, "        condition: on-failure");
+        let _ = writeln!(w, "        max_attempts: 3");
+        if !svc.networks.is_empty() {
+            let _ = writeln!(w, "    networks:");
+            for n in &svc.networks {
+                let _ = writeln!(w, "      - {}", scalar(n));
+            }
         }
-        if let Some(l) = &svc.limits {
-            resources(w, l);
-        }
-        service_networks(w, &svc.networks);
+        return;
     }
-    let _ = writeln!(w);
-    if !c.networks.is_empty() {
-        let _ = writeln!(w, "networks:");
-        for n in &c.networks {
-            let _ = writeln!(w, "  {}:", scalar(n));
-            let _ = writeln!(w, "    driver: overlay");
-        }
-        let _ = writeln!(w);
+    let _ = writeln!(w, "      replicas: {replicas}");
+    let _ = writeln!(w, "      endpoint_mode: dnsrr");
+    let _ = writeln!(w, "      update_config:");
+    let _ = writeln!(w, "        parallelism: 1");
+    let _ = writeln!(w, "        delay: 5s");
+    let _ = writeln!(w, "        order: {order}");
+    let _ = writeln!(w, "        failure_action: rollback");
+    let _ = writeln!(w, "        monitor: 30s");
+    let _ = writeln!(w, "      rollback_config:");
+    let _ = writeln!(w, "        parallelism: 1");
+    let _ = writeln!(w, "        order: {order}");
+    let _ = writeln!(w, "      restart_policy:");
+    let _ = writeln!(w, "        condition: any");
+    let _ = writeln!(w, "        delay: 5s");
+    if stateful {
+        let _ = writeln!(w, "      placement:");
+        let _ = writeln!(w, "        constraints:");
+        let _ = writeln!(w, "          - node.labels.{} == true", sw.stateful_label);
     }
-    let _ = writeln!(w, "volumes:");
-    for v in &c.volumes {
-        let _ = writeln!(w, "  {v}: {{}}");
+    if let Some(l) = &svc.limits {
+        resources(w, l);
     }
-    // Secrets and configs cannot change in place: each name carries a digest of its content
-    // (`deploy --swarm` sets XTASK_DIGEST_<NAME>), so a new value is a new object.
+    service_networks(w, &svc.networks);
+}
+
+/// The top-level `secrets:` and `configs:`. Secrets and configs cannot change in place: each
+/// name carries a digest of its content (`deploy --swarm` sets XTASK_DIGEST_<NAME>), so a new
+/// value is a new object.
+fn secrets_and_configs(w: &mut String, stack: &Stack, mut objects: Objects) {
+    let p = &stack.compose.project;
     let _ = writeln!(w);
     let _ = writeln!(w, "secrets:");
+    let mut object = |n: &str, file: String| {
+        let _ = writeln!(w, "  {n}:");
+        let _ = writeln!(
+            w,
+            "    name: {}",
+            scalar(&format!(
+                "{p}_{n}_${{XTASK_DIGEST_{}:-0}}",
+                n.to_ascii_uppercase()
+            ))
+        );
+        let _ = writeln!(w, "    file: {}", scalar(&file));
+    };
     for var in secret_vars(stack) {
-        let n = secret_name(&var);
-        let _ = writeln!(w, "  {n}:");
-        let _ = writeln!(
-            w,
-            "    name: {}",
-            scalar(&format!(
-                "{p}_{n}_${{XTASK_DIGEST_{}:-0}}",
-                n.to_ascii_uppercase()
-            ))
-        );
-        let _ = writeln!(w, "    file: {}", scalar(&format!("./secrets/{var}")));
+        object(&secret_name(&var), format!("./secrets/{var}"));
     }
-    cert_secrets.sort();
-    cert_secrets.dedup();
-    for (n, file) in &cert_secrets {
-        let _ = writeln!(w, "  {n}:");
-        let _ = writeln!(
-            w,
-            "    name: {}",
-            scalar(&format!(
-                "{p}_{n}_${{XTASK_DIGEST_{}:-0}}",
-                n.to_ascii_uppercase()
-            ))
-        );
-        let _ = writeln!(w, "    file: {}", scalar(&format!("./certs/{file}")));
+    objects.cert_secrets.sort();
+    objects.cert_secrets.dedup();
+    for (n, file) in &objects.cert_secrets {
+        object(n, format!("./certs/{file}"));
     }
-    if uses_config {
+    if objects.uses_config {
         let _ = writeln!(w);
         let _ = writeln!(w, "configs:");
         let _ = writeln!(w, "  caddyfile:");
@@ -345,7 +402,6 @@ pub fn render(stack: &Stack) -> String {
         );
         let _ = writeln!(w, "    file: ./Caddyfile");
     }
-    s
 }
 
 #[cfg(test)]

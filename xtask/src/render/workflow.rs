@@ -51,6 +51,17 @@ fn cache_flag(c: CiCache) -> Option<&'static str> {
 
 pub fn render(w: &Workflow) -> String {
     let mut o = String::new();
+    check_job(&mut o, w);
+    publish_job(&mut o, w);
+    if w.deploy {
+        deploy_job(&mut o, w);
+    }
+    o
+}
+
+/// The file's top (triggers, no permission, one run per ref) and the `check` job: `gen
+/// --check`, verify (its SARIF to code scanning), the tests.
+fn check_job(o: &mut String, w: &Workflow) {
     let branch = &w.branch;
     let _ = write!(
         o,
@@ -83,7 +94,7 @@ jobs:
     steps:
 "#
     );
-    checkout(&mut o, w);
+    checkout(o, w);
     let key = if w.cargo_lock {
         "hashFiles('Cargo.lock')"
     } else {
@@ -127,7 +138,17 @@ jobs:
           category: xtask-verify
       - name: Tests (as root, as in .ci/run; the stand-in images are assembled from root-owned files)
         run: sudo -E env "PATH=$PATH" cargo test --workspace
+"#,
+        upload = pin(w, "upload_sarif").uses(),
+    );
+}
 
+/// The `publish` job (pushes to the main branch): build-image --push with the build cache.
+fn publish_job(o: &mut String, w: &Workflow) {
+    let branch = &w.branch;
+    let _ = write!(
+        o,
+        r#"
   publish:
     name: build and push the API image
     if: github.event_name == 'push' && github.ref == 'refs/heads/{branch}'
@@ -138,10 +159,9 @@ jobs:
       contents: read # checkout
       packages: write # push the image and its build cache to the registry
     steps:
-"#,
-        upload = pin(w, "upload_sarif").uses(),
+"#
     );
-    checkout(&mut o, w);
+    checkout(o, w);
     let _ = write!(
         o,
         r#"      - uses: {buildx}
@@ -178,10 +198,15 @@ jobs:
 "#,
         image = w.image,
     );
-    if w.deploy {
-        let _ = write!(
-            o,
-            r#"
+}
+
+/// The `deploy` job (`[ci] deploy`): the image of this commit to the `staging` environment,
+/// its secrets through `env:` into 0600 files, never echoed.
+fn deploy_job(o: &mut String, w: &Workflow) {
+    let branch = &w.branch;
+    let _ = write!(
+        o,
+        r#"
   deploy:
     name: deploy to staging
     if: github.event_name == 'push' && github.ref == 'refs/heads/{branch}'
@@ -197,11 +222,11 @@ jobs:
       packages: read # the staging host pulls the image
     steps:
 "#
-        );
-        checkout(&mut o, w);
-        let _ = write!(
-            o,
-            r#"      - name: Deploy {image} at this commit to staging (health-gated, rolls back on failure)
+    );
+    checkout(o, w);
+    let _ = write!(
+        o,
+        r#"      - name: Deploy {image} at this commit to staging (health-gated, rolls back on failure)
         env:
           OWNER: ${{{{ github.repository_owner }}}}
           SHA: ${{{{ github.sha }}}}
@@ -220,11 +245,9 @@ jobs:
           printf '%s\n' "$STAGING_ENV_FILE" > "$env_file"
           cargo xtask deploy --host "$STAGING_SSH_HOST" --ssh-key "$key" --known-hosts "$known" --env-file "$env_file" --image "{registry}/${{OWNER,,}}/{image}:$SHA"
 "#,
-            image = w.image,
-            registry = w.registry,
-        );
-    }
-    o
+        image = w.image,
+        registry = w.registry,
+    );
 }
 
 #[cfg(test)]

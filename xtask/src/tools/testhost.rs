@@ -33,6 +33,21 @@ pub struct TestHost {
     netns: bool,
 }
 
+/// N of a /24 10.215.N.0 no interface here uses yet.
+fn free_subnet() -> Result<u8> {
+    let used = ip(&["-o", "-4", "addr"])?.stdout;
+    let seed = (std::process::id() as usize)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as usize)
+            .unwrap_or(0);
+    (0..250)
+        .map(|i| (seed + i * 7) % 250 + 2)
+        .find(|n| !used.contains(&format!("10.215.{n}.")))
+        .map(|n| n as u8)
+        .context("no free 10.215.N.0/24 for a test host")
+}
+
 fn ip(args: &[&str]) -> Result<Captured> {
     let sh = shell()?;
     let bin = find("ip", "install iproute2 (apt-get install -y iproute2)")?;
@@ -54,61 +69,70 @@ impl TestHost {
         let dockerd_bin = find("dockerd", "run `cargo xtask engine up` as root on Debian")?;
         let nsenter = find("nsenter", "install util-linux")?;
         let keygen = find("ssh-keygen", crate::tools::ssh::FIX)?;
-        // A /24 of 10.215.0.0/16 no interface here uses yet.
-        let used = ip(&["-o", "-4", "addr"])?.stdout;
-        let seed = (std::process::id() as usize)
-            ^ std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos() as usize)
-                .unwrap_or(0);
-        let n = (0..250)
-            .map(|i| (seed + i * 7) % 250 + 2)
-            .find(|n| !used.contains(&format!("10.215.{n}.")))
-            .context("no free 10.215.N.0/24 for a test host")?;
+        let n = free_subnet()?;
         let name = format!("xtask-{tag}-{n}");
         let dir = std::env::temp_dir().join(&name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
-        let host_ip = Ipv4Addr::new(10, 215, n as u8, 1);
-        let ns_ip = Ipv4Addr::new(10, 215, n as u8, 2);
-        let veth = format!("xt{n}h");
-        let peer = format!("xt{n}n");
         let mut h = TestHost {
-            name: name.clone(),
+            name,
             dir: dir.clone(),
-            host_ip,
-            ns_ip,
+            host_ip: Ipv4Addr::new(10, 215, n, 1),
+            ns_ip: Ipv4Addr::new(10, 215, n, 2),
             docker_host: format!("unix://{}/docker.sock", dir.display()),
             key: dir.join("id_ed25519"),
             known_hosts: dir.join("known_hosts"),
-            veth: veth.clone(),
+            veth: format!("xt{n}h"),
             dockerd: None,
             sshd: None,
             netns: false,
         };
+        h.network(&format!("xt{n}n"))?;
+        h.start_dockerd(&nsenter, &dockerd_bin, &registries(h.host_ip))?;
+        h.start_sshd(&nsenter, &sshd_bin, &keygen)?;
+        h.wait_ready()?;
+        Ok(h)
+    }
+
+    /// `nsenter`'s option entering the namespace.
+    fn nsenter_net(&self) -> String {
+        format!("--net=/var/run/netns/{}", self.name)
+    }
+
+    /// The namespace and the veth pair (`peer` is the namespace's end), addressed and up.
+    fn network(&mut self, peer: &str) -> Result<()> {
+        let (name, veth) = (self.name.clone(), self.veth.clone());
         ip(&["netns", "add", &name])?;
-        h.netns = true;
-        ip(&["link", "add", &veth, "type", "veth", "peer", "name", &peer])?;
-        ip(&["link", "set", &peer, "netns", &name])?;
-        ip(&["addr", "add", &format!("{host_ip}/24"), "dev", &veth])?;
+        self.netns = true;
+        ip(&["link", "add", &veth, "type", "veth", "peer", "name", peer])?;
+        ip(&["link", "set", peer, "netns", &name])?;
+        ip(&["addr", "add", &format!("{}/24", self.host_ip), "dev", &veth])?;
         ip(&["link", "set", &veth, "up"])?;
         ip(&[
             "-n",
             &name,
             "addr",
             "add",
-            &format!("{ns_ip}/24"),
+            &format!("{}/24", self.ns_ip),
             "dev",
-            &peer,
+            peer,
         ])?;
-        ip(&["-n", &name, "link", "set", &peer, "up"])?;
+        ip(&["-n", &name, "link", "set", peer, "up"])?;
         ip(&["-n", &name, "link", "set", "lo", "up"])?;
-        let netns = format!("--net=/var/run/netns/{name}");
+        Ok(())
+    }
 
-        // dockerd
-        let mut d = Command::new(&nsenter);
-        d.arg(&netns)
-            .arg(&dockerd_bin)
+    /// The namespace's dockerd: its own data, exec root, socket and containerd namespace.
+    fn start_dockerd(
+        &mut self,
+        nsenter: &Path,
+        dockerd: &Path,
+        registries: &[String],
+    ) -> Result<()> {
+        let (name, dir) = (&self.name, &self.dir);
+        let mut d = Command::new(nsenter);
+        d.arg(self.nsenter_net())
+            .arg(dockerd)
             .arg("--data-root")
             .arg(dir.join("data"))
             .arg("--exec-root")
@@ -116,27 +140,35 @@ impl TestHost {
             .arg("--pidfile")
             .arg(dir.join("dockerd.pid"))
             .arg("--host")
-            .arg(&h.docker_host)
-            .args(["--containerd-namespace", &name])
+            .arg(&self.docker_host)
+            .args(["--containerd-namespace", name])
             .args(["--containerd-plugins-namespace", &format!("{name}-plugins")]);
-        for r in registries(host_ip) {
-            d.args(["--insecure-registry", &r]);
+        for r in registries {
+            d.args(["--insecure-registry", r]);
         }
         let log = std::fs::File::create(dir.join("dockerd.log")).context("dockerd log")?;
-        h.dockerd = Some(
+        self.dockerd = Some(
             d.stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log)
                 .spawn()
                 .context("cannot start dockerd in the test namespace")?,
         );
+        Ok(())
+    }
 
-        // sshd: a host key and a client key made for this host, nothing else accepted.
+    /// The namespace's sshd: a host key and a client key made for this host, nothing else
+    /// accepted.
+    fn start_sshd(&mut self, nsenter: &Path, sshd: &Path, keygen: &Path) -> Result<()> {
+        let dir = self.dir.clone();
         let sh = shell()?;
         let hostkey = dir.join("ssh_host_ed25519_key");
-        for (k, c) in [(&hostkey, "xtask test host"), (&h.key, "xtask test client")] {
+        for (k, c) in [
+            (&hostkey, "xtask test host"),
+            (&self.key, "xtask test client"),
+        ] {
             let out = capture(
-                sh.cmd(&keygen)
+                sh.cmd(keygen)
                     .args(["-q", "-t", "ed25519", "-N", "", "-C", c, "-f"])
                     .arg(k),
             )?;
@@ -144,28 +176,29 @@ impl TestHost {
                 bail!("ssh-keygen: {}", out.detail());
             }
         }
-        let pubkey = std::fs::read_to_string(h.key.with_extension("pub"))?;
+        let pubkey = std::fs::read_to_string(self.key.with_extension("pub"))?;
         std::fs::write(dir.join("authorized_keys"), &pubkey)?;
         let hostpub = std::fs::read_to_string(hostkey.with_extension("pub"))?;
-        std::fs::write(&h.known_hosts, format!("{ns_ip} {hostpub}"))?;
+        std::fs::write(&self.known_hosts, format!("{} {hostpub}", self.ns_ip))?;
         std::fs::create_dir_all("/run/sshd").context("mkdir /run/sshd")?;
         let cfg = format!(
             "ListenAddress {ns_ip}:22\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
              StrictModes no\nUsePAM no\nX11Forwarding no\nAllowTcpForwarding no\nPrintMotd no\n\
              SetEnv DOCKER_HOST={dh}\nSubsystem sftp internal-sftp\n",
+            ns_ip = self.ns_ip,
             hk = hostkey.display(),
             ak = dir.join("authorized_keys").display(),
             pid = dir.join("sshd.pid").display(),
-            dh = h.docker_host,
+            dh = self.docker_host,
         );
         let cfg_path = dir.join("sshd_config");
         std::fs::write(&cfg_path, cfg)?;
         let log = std::fs::File::create(dir.join("sshd.log")).context("sshd log")?;
-        h.sshd = Some(
-            Command::new(&nsenter)
-                .arg(&netns)
-                .arg(&sshd_bin)
+        self.sshd = Some(
+            Command::new(nsenter)
+                .arg(self.nsenter_net())
+                .arg(sshd)
                 .args(["-D", "-e", "-f"])
                 .arg(&cfg_path)
                 .stdin(Stdio::null())
@@ -174,14 +207,18 @@ impl TestHost {
                 .spawn()
                 .context("cannot start sshd in the test namespace")?,
         );
+        Ok(())
+    }
 
-        // Both answer?
+    /// Waits until the dockerd answers and the sshd listens.
+    fn wait_ready(&self) -> Result<()> {
+        let sh = shell()?;
         let docker = find("docker", crate::tools::docker::CLI_FIX)?;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let c = capture(sh.cmd(&docker).args([
                 "--host",
-                &h.docker_host,
+                &self.docker_host,
                 "info",
                 "--format",
                 "{{.ServerVersion}}",
@@ -192,11 +229,12 @@ impl TestHost {
             if Instant::now() > deadline {
                 bail!(
                     "the test host's dockerd did not answer within 60 s: {}",
-                    crate::tools::file_tail(&dir.join("dockerd.log"), 20)
+                    crate::tools::file_tail(&self.dir.join("dockerd.log"), 20)
                 );
             }
             std::thread::sleep(Duration::from_millis(300));
         }
+        let ns_ip = self.ns_ip;
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect_timeout(&(ns_ip, 22).into(), Duration::from_millis(500))
             .is_err()
@@ -204,12 +242,12 @@ impl TestHost {
             if Instant::now() > deadline {
                 bail!(
                     "the test host's sshd did not listen on {ns_ip}:22: {}",
-                    crate::tools::file_tail(&dir.join("sshd.log"), 20)
+                    crate::tools::file_tail(&self.dir.join("sshd.log"), 20)
                 );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        Ok(h)
+        Ok(())
     }
 
     /// `ssh://root@<ns address>`.
