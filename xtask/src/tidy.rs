@@ -220,7 +220,6 @@ pub const FUNCTION_LINES: usize = 120;
 /// Today's modules and functions over the limits, without a reason: debt to pay by splitting
 /// them. The check fails on any other, and on an entry that is no longer over its limit.
 const SIZE_DEBT: &[&str] = &[
-    "commands/bench.rs",
     "commands/rehearse.rs",
     "commands/rehearse.rs::run",
     "commands/rehearse.rs::make_plan",
@@ -259,6 +258,7 @@ fn oversized(rel: &str, text: &str) -> Vec<(String, usize, usize)> {
         let sig = t
             .strip_prefix("pub ")
             .or_else(|| t.strip_prefix("pub(crate) "))
+            .or_else(|| t.strip_prefix("pub(super) "))
             .unwrap_or(t);
         let Some(name) = sig.strip_prefix("fn ").map(ident_at) else {
             continue;
