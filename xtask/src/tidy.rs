@@ -223,7 +223,6 @@ const SIZE_DEBT: &[&str] = &[
     "commands/rehearse.rs",
     "commands/rehearse.rs::run",
     "commands/rehearse.rs::make_plan",
-    "commands/verify.rs",
     "rehearsal.rs",
     "stack.rs",
     "stack.rs::compose",

@@ -1,0 +1,132 @@
+//! The `image` stage: the image built, smoke-tested and inspected; its checks as findings
+//! at the Dockerfile's lines.
+
+use super::*;
+
+/// Stage 5: build the image with buildx (as `build-image` does, tagged `<api.image>:verify`),
+/// then the smoke test and the image inspection; a failed check is a finding at the
+/// Dockerfile instruction it concerns.
+pub(super) fn image_stage(ctx: &Ctx, model: &Model, args: &Args) -> Stage {
+    if args.static_only {
+        return Stage::not_run(
+            "image",
+            Duration::ZERO,
+            Status::Skipped("--static: the image stage needs a Docker engine".into()),
+        );
+    }
+    let t = Instant::now();
+    match image_checks(ctx, model, args) {
+        Ok((detail, findings, checks)) => Stage {
+            checks,
+            ..Stage::ran("image", t.elapsed(), detail, findings, &[])
+        },
+        Err(e) => error_stage("image", t, e),
+    }
+}
+
+/// The stage's detail, its findings (the build's failed step, or each failed check) and every
+/// smoke and inspection check it ran.
+pub(super) fn image_checks(
+    ctx: &Ctx,
+    model: &Model,
+    args: &Args,
+) -> Result<(String, Vec<Finding>, Vec<CheckResult>)> {
+    use crate::ops::build as build_image;
+    use crate::tools::docker::{Docker, Progress};
+    let docker = Docker::find()?;
+    docker.require_engine()?;
+    docker.require_buildx()?;
+    let bargs = build_image::Args {
+        tag: Some("verify".into()),
+        node_image: args.node_image.clone(),
+        ..build_image::Args::default()
+    };
+    let plan = build_image::plan(ctx, model, &bargs, &docker)?;
+    let mark = plan.mark();
+    eprintln!(
+        "verify: image: building {} with buildx (progress below){mark}",
+        plan.tags[0]
+    );
+    let built = build_image::build(&docker, &plan, Progress::Plain, true)?;
+    let dockerfile = std::fs::read_to_string(ctx.root.join(stack::DOCKERFILE))
+        .with_context(|| format!("cannot read {}", stack::DOCKERFILE))?;
+    if !built.ok {
+        eprint!("{}", build_image::failure_report(&built));
+        let step = crate::buildlog::failed(&built.steps);
+        let name = step.map(|s| s.name.clone()).unwrap_or_default();
+        let line = line_of_step(&dockerfile, &name);
+        let why = step
+            .and_then(|s| s.error.clone())
+            .unwrap_or_else(|| "the build failed".into());
+        let finding = Finding {
+            rule: "image/build",
+            file: stack::DOCKERFILE.into(),
+            line,
+            message: format!("{name}: {why}"),
+        };
+        return Ok((
+            format!("buildx build failed{mark}"),
+            vec![finding],
+            Vec::new(),
+        ));
+    }
+    let e = crate::image_check::expect_for(model);
+    let timeout = Duration::from_secs(crate::ops::smoke::timeout());
+    let env = model
+        .stack
+        .contract
+        .smoke_env(&mut || crate::ops::smoke::random_hex(16));
+    let results = crate::ops::smoke::run(&docker, &plan.tags[0], &e, &env, timeout)?;
+    let passed = results.iter().filter(|r| r.ok).count();
+    let findings = results
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| Finding {
+            rule: r.id,
+            file: stack::DOCKERFILE.into(),
+            line: line_of_check(&dockerfile, r.id),
+            message: r.detail.clone(),
+        })
+        .collect();
+    let detail = format!(
+        "buildx built {} in {:.1}s; {passed} of {} smoke and inspection checks passed{mark}",
+        plan.tags[0],
+        built.secs,
+        results.len()
+    );
+    Ok((detail, findings, results))
+}
+
+/// The Dockerfile line of a BuildKit step such as `[build 5/5] RUN pnpm ...`.
+pub(super) fn line_of_step(dockerfile: &str, step: &str) -> usize {
+    let text = step.split_once("] ").map(|(_, t)| t).unwrap_or(step);
+    dockerfile
+        .lines()
+        .position(|l| {
+            let l = l.trim().trim_end_matches('\\').trim();
+            !l.is_empty() && !l.starts_with('#') && text.starts_with(l)
+        })
+        .map(|i| i + 1)
+        .unwrap_or(1)
+}
+
+/// The Dockerfile line an image check concerns (the last matching instruction: the final stage).
+pub(super) fn line_of_check(dockerfile: &str, id: &str) -> usize {
+    let prefix = match id {
+        "image/user" | "image/runtime-user" => "USER ",
+        "image/env" => "ENV NODE_ENV",
+        "image/expose" => "EXPOSE ",
+        "image/cmd" | "image/health" => "CMD ",
+        "image/workdir" => "WORKDIR ",
+        "image/runtime-deps" | "image/no-dev-deps" => "COPY --from=prod-deps",
+        "image/no-source-files" => "COPY --from=build",
+        _ => "FROM ",
+    };
+    dockerfile
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with(prefix))
+        .map(|(i, _)| i + 1)
+        .last()
+        .unwrap_or(1)
+}
