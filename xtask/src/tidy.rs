@@ -229,7 +229,6 @@ const SIZE_DEBT: &[&str] = &[
     "config.rs",
     "config.rs::parse",
     "render/compose.rs::render",
-    "image_check.rs",
     "workspace.rs",
     "workspace.rs::load",
     "rules/fixtures.rs",

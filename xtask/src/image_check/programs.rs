@@ -1,0 +1,254 @@
+//! The small Node programs run inside the image (entry present, runtime dependencies
+//! resolved, no devDependency, no source or secret file) and the parsers of what they print.
+
+use serde_json::Value as Json;
+
+use super::{strings, CheckResult, Expect};
+
+/// Run as `node -e ENTRY_JS <entry>` in the API's directory: exit 0 when the entry file
+/// exists, else exit 3 printing (JSON) the JS files under the entry's top directory.
+pub const ENTRY_JS: &str = r#"const fs=require('fs'),path=require('path');const entry=process.argv[1];
+if(fs.existsSync(entry)&&fs.statSync(entry).isFile()){console.log('ENTRY-OK');process.exit(0)}
+const top=entry.split('/')[0]||'.';const out=[];
+function walk(d,depth){if(depth>8||out.length>=200)return;let es;try{es=fs.readdirSync(d,{withFileTypes:true})}catch(e){return}
+for(const e of es.sort((a,b)=>a.name<b.name?-1:1)){const p=path.join(d,e.name);if(e.isDirectory()){if(e.name!=='node_modules')walk(p,depth+1)}else if(/\.(c|m)?js$/.test(e.name))out.push(p)}}
+walk(top,0);console.log(JSON.stringify(out));process.exit(3)"#;
+
+/// The entry check: `api.entry` exists in the image; if not, the JS files the build produced,
+/// and which of them is likely meant.
+pub fn parse_entry(code: Option<i32>, stdout: &str, stderr: &str, entry: &str) -> CheckResult {
+    const ID: &str = "image/entry";
+    if code == Some(0) && stdout.contains("ENTRY-OK") {
+        return CheckResult::pass(ID, format!("{entry} is in the image"));
+    }
+    if code != Some(3) {
+        return CheckResult::fail(
+            ID,
+            format!(
+                "could not look for {entry} in the image (exit {code:?}): {}",
+                stderr.trim().chars().take(300).collect::<String>()
+            ),
+        );
+    }
+    let files: Vec<String> = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<Vec<String>>(l.trim()).ok())
+        .unwrap_or_default();
+    let top = entry.split('/').next().unwrap_or(entry);
+    if files.is_empty() {
+        return CheckResult::fail(
+            ID,
+            format!(
+                "api.entry = {entry:?} is not in the image, and the build produced no JS file under {top}/: \
+                 check the API's build script and its output directory"
+            ),
+        );
+    }
+    let base = entry.rsplit('/').next().unwrap_or(entry);
+    let likely = files
+        .iter()
+        .filter(|f| f.rsplit('/').next() == Some(base))
+        .min_by_key(|f| f.len());
+    let shown: Vec<&str> = files.iter().take(12).map(String::as_str).collect();
+    let more = if files.len() > shown.len() {
+        format!(" (and {} more)", files.len() - shown.len())
+    } else {
+        String::new()
+    };
+    let fix = match likely {
+        Some(f) => format!(
+            "; the entry is probably {f}: `cargo xtask config set api.entry {f}`, then `cargo xtask gen`"
+        ),
+        None => "; set api.entry to the built entry point (`cargo xtask config set api.entry …`, then `cargo xtask gen`)".into(),
+    };
+    CheckResult::fail(
+        ID,
+        format!(
+            "api.entry = {entry:?} is not in the image; the build produced {}{more}{fix}",
+            shown.join(", ")
+        ),
+    )
+}
+
+/// Run as `node -e PROBE_JS '<json>'` in the API's directory: resolves the runtime
+/// dependencies and looks for installed devDependencies.
+pub const PROBE_JS: &str = r#"const fs=require('fs'),path=require('path');
+const q=JSON.parse(process.argv[1]);const r={resolve:{},dev:{}};
+for(const n of q.resolve){try{r.resolve[n]=require.resolve(n)}catch(e1){try{r.resolve[n]=require.resolve(n+'/package.json')}catch(e2){r.resolve[n]=null}}}
+for(const n of q.dev){const hits=[];try{hits.push(require.resolve(n))}catch(e){}
+for(const d of q.dirs){const p=path.join(d,'node_modules',n);try{fs.lstatSync(p);hits.push(p)}catch(e){}}
+r.dev[n]=[...new Set(hits)]}
+console.log(JSON.stringify(r));"#;
+
+/// The argument of [`PROBE_JS`].
+pub fn probe_input(e: &Expect) -> String {
+    serde_json::json!({"resolve": e.runtime_deps, "dev": e.dev_deps, "dirs": e.package_dirs})
+        .to_string()
+}
+
+/// What [`PROBE_JS`] printed → `image/runtime-deps` and `image/no-dev-deps`.
+pub fn parse_probe(code: Option<i32>, stdout: &str, stderr: &str, e: &Expect) -> Vec<CheckResult> {
+    let parsed: Option<Json> = if code == Some(0) {
+        stdout
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str(l).ok())
+    } else {
+        None
+    };
+    let Some(v) = parsed else {
+        let d = format!("the probe exited {code:?}: {}", stderr.trim());
+        return vec![
+            CheckResult::fail("image/runtime-deps", d.clone()),
+            CheckResult::fail("image/no-dev-deps", d),
+        ];
+    };
+    let mut missing = Vec::new();
+    for n in &e.runtime_deps {
+        if v.get("resolve")
+            .and_then(|r| r.get(n))
+            .and_then(Json::as_str)
+            .is_none()
+        {
+            missing.push(n.clone());
+        }
+    }
+    let deps = if missing.is_empty() {
+        CheckResult::pass(
+            "image/runtime-deps",
+            format!(
+                "{} runtime dependenc{} resolve from {}: {}",
+                e.runtime_deps.len(),
+                if e.runtime_deps.len() == 1 {
+                    "y"
+                } else {
+                    "ies"
+                },
+                e.workdir,
+                e.runtime_deps.join(", ")
+            ),
+        )
+    } else {
+        CheckResult::fail(
+            "image/runtime-deps",
+            format!(
+                "cannot require.resolve from {}: {}",
+                e.workdir,
+                missing.join(", ")
+            ),
+        )
+    };
+    let mut present = Vec::new();
+    for n in &e.dev_deps {
+        let hits = strings(v.get("dev").and_then(|d| d.get(n)));
+        if !hits.is_empty() {
+            present.push(format!("{n} ({})", hits.join(", ")));
+        }
+    }
+    let dev = if present.is_empty() {
+        CheckResult::pass(
+            "image/no-dev-deps",
+            format!(
+                "none of {} devDependenc{} installed ({})",
+                e.dev_deps.len(),
+                if e.dev_deps.len() == 1 {
+                    "y is"
+                } else {
+                    "ies are"
+                },
+                e.dev_deps.join(", ")
+            ),
+        )
+    } else {
+        CheckResult::fail(
+            "image/no-dev-deps",
+            format!("devDependencies in the image: {}", present.join("; ")),
+        )
+    };
+    vec![deps, dev]
+}
+
+/// Run as root as `node -e SCAN_JS`: every `.env*`, `.git` and TypeScript source (not
+/// `.d.ts`) outside `node_modules` (whose contents come from the registry, not the repo).
+pub const SCAN_JS: &str = r#"const fs=require('fs'),path=require('path');
+const bad=[];const skip=new Set(['/proc','/sys','/dev']);
+function walk(d){let es;try{es=fs.readdirSync(d,{withFileTypes:true})}catch(e){return}
+for(const e of es){const p=path.join(d,e.name);if(skip.has(p)||e.name==='node_modules')continue;
+if(e.name.startsWith('.env')||e.name==='.git')bad.push(p);
+else if(!e.isDirectory()&&/\.(tsx|[cm]?ts)$/.test(e.name)&&!/\.d\.[cm]?ts$/.test(e.name))bad.push(p);
+if(e.isDirectory()&&!e.isSymbolicLink()&&bad.length<200)walk(p)}}
+walk('/');console.log(JSON.stringify(bad));"#;
+
+/// What [`SCAN_JS`] printed → `image/no-source-files`.
+pub fn parse_scan(code: Option<i32>, stdout: &str, stderr: &str) -> CheckResult {
+    let list: Option<Vec<String>> = if code == Some(0) {
+        stdout
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str(l).ok())
+    } else {
+        None
+    };
+    match list {
+        None => CheckResult::fail(
+            "image/no-source-files",
+            format!("the scan exited {code:?}: {}", stderr.trim()),
+        ),
+        Some(l) if l.is_empty() => CheckResult::pass(
+            "image/no-source-files",
+            "no .env*, .git or .ts source outside node_modules",
+        ),
+        Some(l) => {
+            let shown: Vec<&str> = l.iter().take(15).map(String::as_str).collect();
+            CheckResult::fail(
+                "image/no-source-files",
+                format!(
+                    "{} forbidden file(s) in the image: {}{}",
+                    l.len(),
+                    shown.join(", "),
+                    if l.len() > 15 { ", ..." } else { "" }
+                ),
+            )
+        }
+    }
+}
+
+/// What [`crate::secrets::scan_js`] printed → `image/no-secret-files`, naming each hit.
+pub fn parse_secret_scan(code: Option<i32>, stdout: &str, stderr: &str) -> CheckResult {
+    const ID: &str = "image/no-secret-files";
+    let list: Option<Vec<String>> = if code == Some(0) {
+        stdout
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str(l).ok())
+    } else {
+        None
+    };
+    match list {
+        None => CheckResult::fail(
+            ID,
+            format!(
+                "the secret scan exited {code:?}: {}",
+                crate::values::shown(stderr.trim())
+            ),
+        ),
+        Some(l) if l.is_empty() => CheckResult::pass(
+            ID,
+            "no secret file (keys, key stores, credentials, .env*, .npmrc*, ...) under /app",
+        ),
+        Some(l) => {
+            let shown: Vec<&str> = l.iter().take(20).map(String::as_str).collect();
+            CheckResult::fail(
+                ID,
+                format!(
+                    "{} secret file(s) in the image: {}{}; they came from the build context: \
+                     check the ignore file (`cargo xtask gen`, `cargo xtask verify`)",
+                    l.len(),
+                    shown.join(", "),
+                    if l.len() > 20 { ", ..." } else { "" }
+                ),
+            )
+        }
+    }
+}
