@@ -229,8 +229,6 @@ const SIZE_DEBT: &[&str] = &[
     "config.rs",
     "config.rs::parse",
     "render/compose.rs::render",
-    "workspace.rs",
-    "workspace.rs::load",
     "rules/fixtures.rs",
 ];
 
