@@ -229,7 +229,6 @@ const SIZE_DEBT: &[&str] = &[
     "config.rs",
     "config.rs::parse",
     "render/compose.rs::render",
-    "rules/fixtures.rs",
 ];
 
 /// Modules over [`MODULE_LINES`] without a `//! Size:` reason, functions over
