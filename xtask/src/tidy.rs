@@ -463,7 +463,9 @@ mod tests {
     /// A fixture tree with one planted violation of each kind (and code that breaks none).
     fn fixture() -> crate::testutil::Dir {
         let d = crate::testutil::Dir::new("tidy");
-        let long_fn = format!("fn long() {{\n{}}}\n", "    f();\n".repeat(FUNCTION_LINES));
+        let body = "    f();\n".repeat(FUNCTION_LINES);
+        // the second one is `pub(super)`, as in a command split into a directory
+        let long_fn = format!("fn long() {{\n{body}}}\npub(super) fn long2() {{\n{body}}}\n");
         let big_module = "pub fn f() {}\n".repeat(MODULE_LINES + 1);
         let big_with_reason = format!("//! Size: one table.\n{big_module}");
         for (rel, text) in [
@@ -558,10 +560,15 @@ mod tests {
             "{}",
             report(&v)
         );
+        assert!(
+            found(Kind::LongFunction, "render/long.rs", FUNCTION_LINES + 3),
+            "{}",
+            report(&v)
+        );
         assert!(found(Kind::LongModule, "rules/big.rs", 1), "{}", report(&v));
         assert_eq!(
             v.len(),
-            8,
+            9,
             "only the planted violations (the fine files pass):\n{}",
             report(&v)
         );
