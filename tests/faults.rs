@@ -580,6 +580,63 @@ fn cases() -> Vec<Case> {
             message: "api.path \"apps/etc\" is a symbolic link to /etc, outside the monorepo",
         },
         Case {
+            id: "config-init-exists",
+            setup: |_| {},
+            args: &["config", "init"],
+            code: 2,
+            message: "infra/stack.toml already exists; edit it, use `cargo xtask config set`, or replace it with `cargo xtask config init --force` (the old file is kept as .bak)",
+        },
+        Case {
+            id: "config-init-several-servers",
+            setup: |r| {
+                std::fs::remove_file(r.join("infra/stack.toml")).expect("rm");
+                write(
+                    r,
+                    "apps/worker/package.json",
+                    r#"{"name": "@cipherbox/worker", "main": "dist/worker.js",
+                        "scripts": {"build": "tsc"}, "dependencies": {"fastify": "^5.0.0"}}"#,
+                );
+            },
+            args: &["config", "init"],
+            code: 2,
+            message: "2 workspace packages look like the API server (@cipherbox/api, @cipherbox/worker): choose one with `cargo xtask config init --api <name>`",
+        },
+        Case {
+            id: "config-init-no-server",
+            setup: |r| {
+                std::fs::remove_file(r.join("infra/stack.toml")).expect("rm");
+                edit(r, "apps/api/package.json", "\"@nestjs/core\": \"^11.2.10\",", "");
+                edit(r, "apps/api/package.json", "\"start\":", "\"serve\":");
+            },
+            args: &["config", "init"],
+            code: 2,
+            message: "no workspace package looks like the API server: name it with `cargo xtask config init --api <name or dir>`",
+        },
+        Case {
+            id: "config-init-empty-workspace",
+            setup: |r| {
+                std::fs::remove_file(r.join("infra/stack.toml")).expect("rm");
+                write(r, "pnpm-workspace.yaml", "packages:\n  - \"services/*\"\n");
+            },
+            args: &["config", "init"],
+            code: 2,
+            message: "the workspace has no packages (no package.json with a name in the directories pnpm-workspace.yaml's globs match), so there is no API to configure",
+        },
+        Case {
+            id: "config-init-api-not-found",
+            setup: |r| std::fs::remove_file(r.join("infra/stack.toml")).expect("rm"),
+            args: &["config", "init", "--api", "@cipherbox/apii"],
+            code: 2,
+            message: "--api \"@cipherbox/apii\": no workspace package is named so or is in that directory; workspace packages: @cipherbox/api (apps/api), @cipherbox/web (apps/web), @cipherbox/crypto (packages/crypto)",
+        },
+        Case {
+            id: "config-init-option-elsewhere",
+            setup: |_| {},
+            args: &["config", "show", "--force"],
+            code: 2,
+            message: "--force is an option of `config init` only (see `cargo xtask config --help`)",
+        },
+        Case {
             id: "unknown-command",
             setup: |_| {},
             args: &["deplyo"],

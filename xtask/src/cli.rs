@@ -366,20 +366,43 @@ fn cmd_gen(w: &mut Words<'_>) -> Result<Outcome> {
 }
 
 fn cmd_config(w: &mut Words<'_>) -> Result<Outcome> {
-    let words = w.values()?;
+    let mut words = Vec::new();
+    let mut init = config_cmd::InitArgs::default();
+    let mut init_opt = None;
+    while let Some(word) = w.next()? {
+        match &word {
+            Word::Value(v) => words.push(v.clone()),
+            Word::Opt(o) => {
+                match o.as_str() {
+                    "--api" => init.api = Some(w.value()?),
+                    "--dry-run" => init.dry_run = true,
+                    "--force" => init.force = true,
+                    "--format" => {
+                        init.json = w.value()?.parse::<crate::report::Format>()?
+                            == crate::report::Format::Json
+                    }
+                    _ => return Err(w.unexpected(word)),
+                }
+                init_opt.get_or_insert(o.clone());
+            }
+        }
+    }
     let action = match words
         .iter()
         .map(String::as_str)
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["init"] => config_cmd::Action::Init,
+        ["init"] => config_cmd::Action::Init(init),
         ["show"] | [] => config_cmd::Action::Show,
         ["get", k] => config_cmd::Action::Get(k.to_string()),
         ["set", k, v] => config_cmd::Action::Set(k.to_string(), v.to_string()),
         ["keys"] => config_cmd::Action::Keys,
         _ => bail!("usage: cargo xtask config init|show|get KEY|set KEY VALUE|keys (see --help)"),
     };
+    if let (Some(o), false) = (init_opt, matches!(action, config_cmd::Action::Init(_))) {
+        bail!("{o} is an option of `config init` only (see `cargo xtask config --help`)");
+    }
     config_cmd::run(&w.g.ctx()?, &action)
 }
 

@@ -385,6 +385,19 @@ const WEB_ORIGIN: &[&str] = &[
     "ALLOWED_ORIGINS",
 ];
 
+/// The stack service a key of the API's env example asks for by naming its host (`DB_HOST`,
+/// `DATABASE_URL` → postgres, `REDIS_URL` → redis, `IPFS_API_URL` → ipfs, `TEE_WORKER_URL` →
+/// tee-worker): what `config init` reads to choose `project.services`.
+pub fn service_of_key(name: &str) -> Option<&'static str> {
+    match name {
+        _ if any_of(name, DB_HOST) || any_of(name, DB_URL) => Some("postgres"),
+        "REDIS_HOST" | "REDIS_URL" => Some("redis"),
+        "IPFS_API_URL" | "IPFS_LOCAL_API_URL" | "IPFS_URL" | "KUBO_API_URL" => Some("ipfs"),
+        "TEE_WORKER_URL" => Some("tee-worker"),
+        _ => None,
+    }
+}
+
 /// The first key of `keys` named one of `names`, else `default`.
 fn pick(keys: &[(String, bool)], names: &[&str], default: &str) -> String {
     keys.iter()

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod context;
 pub mod deploy;
+pub mod discover;
 pub mod envcontract;
 pub mod files;
 pub mod generated;

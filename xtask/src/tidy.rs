@@ -36,6 +36,7 @@ pub const LAYERS: &[(&str, u8, &str)] = &[
     ("memo", 1, "core"),
     ("context", 1, "core"),
     ("envcontract", 1, "core"),
+    ("discover", 1, "core"),
     ("tempdir", 1, "core"),
     ("testutil", 1, "core (tests)"),
     // 2: pure judgements and renderings: model/files/output -> text, findings, reports

@@ -10,7 +10,7 @@ pub const HELP: &str = "\
 cargo xtask config: create, read or change the config (infra/stack.toml)
 
 USAGE:
-    cargo xtask config init            write the commented default config (refuses to overwrite)
+    cargo xtask config init            discover the monorepo and write the commented config
     cargo xtask config show            print the effective config file (or the defaults)
     cargo xtask config get KEY         print one effective value, e.g. project.owner
     cargo xtask config set KEY VALUE   change one value, keeping comments and layout
@@ -19,13 +19,46 @@ USAGE:
 Lists (caddy.domains) are given comma-separated. Every value is validated before the
 file is written; the write is atomic.
 
+`config init` reads the workspace (pnpm-workspace.yaml, every package.json, the API's
+.env.example, the root's `repository`) and writes the template with what it found, printing
+each key, its value and why on stderr:
+    api.package        the one package that is a server: a `build` script, a built entry and a
+                       server framework (@nestjs/core, express, fastify, koa, hono...) among its
+                       dependencies; else a `start` script running `node FILE` in a package no
+                       other package depends on. Several, or none: refused (exit 2), use --api
+    api.entry          what its `start:prod`/`start` script runs with node, else its `main`
+    project.services   postgres, redis, ipfs from the client libraries of the API's runtime
+                       dependencies (pg, typeorm, prisma...; ioredis, bullmq...; kubo-rpc-client,
+                       helia...) and the hosts its .env.example names (DB_HOST, REDIS_URL...);
+                       tee-worker when a workspace package is one or TEE_WORKER_URL is asked for
+    project.owner      the GitHub owner of package.json `repository` or of .git/config's origin
+                       (read as a file; nothing is run); else the OWNER placeholder stays
+    [api.migrate]      a `migration:run`/`migrate` script that is a plain `node FILE`, or a
+                       compiled runner (src/run-migrations.ts) beside the entry
+project.name and api.image are left unset: gen derives them from the workspace.
+
+INIT OPTIONS:
+    --api NAME|DIR   the API package (skips the search; for a workspace with several servers)
+    --dry-run        print the file on stdout; write nothing
+    --force          replace an existing config; the old one is kept as <config>.bak
+    --format json    the report as JSON on stdout (keys with value, set, reason; candidates)
+
 OPTIONS:
     --root DIR       the pnpm monorepo (default: this workspace's root)
     --config FILE    the config file (default: <root>/infra/stack.toml)
 ";
 
+/// `config init`'s options.
+#[derive(Debug, Clone, Default)]
+pub struct InitArgs {
+    pub api: Option<String>,
+    pub dry_run: bool,
+    pub force: bool,
+    pub json: bool,
+}
+
 pub enum Action {
-    Init,
+    Init(InitArgs),
     Show,
     Get(String),
     Set(String, String),
@@ -35,19 +68,7 @@ pub enum Action {
 pub fn run(ctx: &Ctx, action: &Action) -> Result<Outcome> {
     let path = &ctx.config_path;
     match action {
-        Action::Init => {
-            if path.exists() {
-                bail!(
-                    "{} already exists; edit it, or use `cargo xtask config set`",
-                    path.display()
-                );
-            }
-            if let Some(dir) = path.parent() {
-                crate::generated::ensure_dir(dir)?;
-            }
-            write_atomic(path, config::TEMPLATE)?;
-            println!("wrote {}", path.display());
-        }
+        Action::Init(a) => return init(ctx, a),
         Action::Show => match crate::files::read_regular(path, crate::files::MAX_INPUT) {
             Ok(t) => print!("{t}"),
             Err(r) if r != crate::files::Refused::Missing => {
@@ -92,6 +113,78 @@ pub fn run(ctx: &Ctx, action: &Action) -> Result<Outcome> {
                 println!("{k}");
             }
         }
+    }
+    Ok(Outcome::Pass)
+}
+
+/// What `config init` did, as data (`--format json`).
+#[derive(serde::Serialize)]
+struct InitReport<'a> {
+    config: String,
+    written: bool,
+    dry_run: bool,
+    /// Where the replaced config was kept (`--force`).
+    backup: Option<String>,
+    #[serde(flatten)]
+    discovery: &'a crate::discover::Discovery,
+}
+
+fn init(ctx: &Ctx, a: &InitArgs) -> Result<Outcome> {
+    let path = &ctx.config_path;
+    let exists = std::fs::symlink_metadata(path).is_ok();
+    if exists && !a.force && !a.dry_run {
+        bail!(
+            "{} already exists; edit it, use `cargo xtask config set`, or replace it with \
+             `cargo xtask config init --force` (the old file is kept as .bak)",
+            path.display()
+        );
+    }
+    let ws = crate::workspace::load(&ctx.root)?;
+    let found = crate::discover::discover(&ws, config::TEMPLATE, a.api.as_deref())?;
+    let mut backup = None;
+    if !a.dry_run {
+        if let Some(dir) = path.parent() {
+            crate::generated::ensure_dir(dir)?;
+        }
+        if exists {
+            let old = crate::files::read_input(path, crate::files::MAX_INPUT)?;
+            let bak = path.with_extension("toml.bak");
+            write_atomic(&bak, &old)?;
+            backup = Some(bak.display().to_string());
+        }
+        write_atomic(path, &found.text)?;
+    }
+    let report = InitReport {
+        config: path.display().to_string(),
+        written: !a.dry_run,
+        dry_run: a.dry_run,
+        backup,
+        discovery: &found,
+    };
+    eprintln!("{}", found.api_line());
+    for k in &found.keys {
+        let how = if k.set { "set" } else { "left" };
+        eprintln!("  {how} {} = {}: {}", k.key, k.value, k.reason);
+    }
+    if found.gen != "ok" {
+        eprintln!(
+            "warning: `cargo xtask gen` would refuse this config: {}",
+            found.gen
+        );
+    }
+    if a.json {
+        let mut j = serde_json::to_value(&report)?;
+        if a.dry_run {
+            j["text"] = found.text.clone().into();
+        }
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    } else if a.dry_run {
+        print!("{}", found.text);
+    } else {
+        if let Some(b) = &report.backup {
+            println!("kept the old config as {b}");
+        }
+        println!("wrote {}; run `cargo xtask gen`", path.display());
     }
     Ok(Outcome::Pass)
 }

@@ -1,0 +1,316 @@
+//! `config init`'s discovery: what the config should say about a monorepo this tool has never
+//! seen, read from the workspace, each value with the reason it was chosen.
+//!
+//! - `api.package`: the one workspace package that is a server (a `build` script, a runnable
+//!   entry, and a server framework among its dependencies — else, when no package has one, a
+//!   `start` script running `node FILE` in a package no other package depends on); several
+//!   or none is a refusal naming `--api`;
+//! - `api.entry`: what its `start:prod`/`start` script runs with `node`, else its `main`;
+//! - `project.services`: from the dependencies of the API's runtime closure (pg, typeorm… →
+//!   postgres; ioredis, bullmq… → redis; kubo-rpc-client, helia… → ipfs) and the hosts its env
+//!   example asks for (`DB_HOST`, `REDIS_URL`, `IPFS_API_URL`, `TEE_WORKER_URL`); tee-worker
+//!   also when a workspace package is one;
+//! - `project.owner`: the root package.json's `repository` (GitHub), else the local
+//!   `.git/config`'s `origin` (read as a file: no program, no network), else the placeholder;
+//! - `[api.migrate]`: a `migration:run`/`migrate`… script that is a plain `node FILE` command,
+//!   else a compiled runner (`src/run-migrations.ts`) beside the entry.
+//!
+//! Every input is untrusted: a value reaches the file only through [`config::set_value`]
+//! (which validates it) and the result is parsed again by [`config::parse`].
+
+mod api;
+mod needs;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use toml_edit::DocumentMut;
+
+use crate::config;
+use crate::workspace::{Package, Workspace};
+
+pub use api::{choose_api, node_command, Candidate, SERVER_DEPS};
+pub use needs::{github_owner, MIGRATE_SCRIPTS, SERVICE_DEPS};
+
+/// One key `config init` looked for.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Found {
+    pub key: String,
+    /// The value in the written file (as JSON), or the default it keeps.
+    pub value: serde_json::Value,
+    /// Set in the file (`false`: the template's default or placeholder stays).
+    pub set: bool,
+    pub reason: String,
+}
+
+/// What discovery found: the keys and the file text.
+#[derive(Debug, Clone, Serialize)]
+pub struct Discovery {
+    pub api: Candidate,
+    /// Every package that qualified as the API (one, or the one `--api` named).
+    pub candidates: Vec<Candidate>,
+    pub keys: Vec<Found>,
+    /// `gen` on this config: "ok", or the reason it would refuse.
+    pub gen: String,
+    #[serde(skip)]
+    pub text: String,
+}
+
+impl Discovery {
+    /// The API chosen and why, one line.
+    pub fn api_line(&self) -> String {
+        format!(
+            "API: {} ({}): {}",
+            self.api.name, self.api.dir, self.api.reason
+        )
+    }
+}
+
+/// The file being built and the keys found so far.
+struct Draft {
+    text: String,
+    keys: Vec<Found>,
+}
+
+const FILE: &str = "the template";
+
+impl Draft {
+    /// Sets `key` to `value` (as `config set` takes it) in the file.
+    fn set(
+        &mut self,
+        key: &str,
+        value: &str,
+        json: serde_json::Value,
+        reason: String,
+    ) -> Result<()> {
+        self.text = config::set_value(&self.text, key, value, FILE)?;
+        self.found(key, json, true, reason);
+        Ok(())
+    }
+
+    fn found(&mut self, key: &str, value: serde_json::Value, set: bool, reason: String) {
+        self.keys.push(Found {
+            key: key.into(),
+            value,
+            set,
+            reason,
+        });
+    }
+}
+
+/// Discovers the config of the monorepo `ws` and renders it from `template`.
+pub fn discover(ws: &Workspace, template: &str, named: Option<&str>) -> Result<Discovery> {
+    let (api, candidates) = choose_api(ws, named)?;
+    crate::values::npm_name(&api.name).map_err(|m| {
+        anyhow::anyhow!(
+            "{}/package.json: the package name {m}; fix it before `config init`",
+            api.dir
+        )
+    })?;
+    let chosen = candidates[0].clone();
+    let closure = ws.closure(api)?;
+    let example = crate::envcontract::read_example(&ws.root, &api.dir)?;
+    let mut d = Draft {
+        text: template.to_string(),
+        keys: Vec::new(),
+    };
+    d.set(
+        "api.package",
+        &api.name,
+        api.name.clone().into(),
+        format!("{}: {}", api.dir, chosen.reason),
+    )?;
+    let entry = entry_key(&mut d, api)?;
+    services_key(&mut d, ws, &closure.runtime, &example)?;
+    owner_key(&mut d, ws)?;
+    let (cmd, why) = needs::migrate(&ws.root, api, &entry);
+    if let Some(c) = &cmd {
+        d.text = set_migrate(&d.text, c)?;
+    }
+    d.found(
+        "api.migrate.command",
+        cmd.clone()
+            .map(Into::into)
+            .unwrap_or(serde_json::Value::Null),
+        cmd.is_some(),
+        why,
+    );
+
+    // what gen makes of it: the project and image names, or why it would refuse
+    let mut cfg = config::parse(&d.text, FILE)?;
+    crate::context::derive_image_names(&mut cfg, &api.name, ws.root_manifest.name.as_deref());
+    let built = crate::stack::build(&cfg, ws, &closure, &example);
+    let project = built.as_ref().ok().map(|s| s.compose.project.clone());
+    let gen = match &built {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("{e:#}"),
+    };
+    d.found(
+        "project.name",
+        project.clone().map(Into::into).unwrap_or_default(),
+        false,
+        "derived by gen from the root package.json's name (left unset)".into(),
+    );
+    d.found(
+        "api.image",
+        cfg.api.image.clone().into(),
+        false,
+        "derived by gen from the API package's name (left unset)".into(),
+    );
+    let text = rename_examples(&d.text, ws, api, &cfg, project.as_deref());
+    config::parse(&text, FILE).context("the discovered config does not parse")?;
+    Ok(Discovery {
+        api: chosen,
+        candidates,
+        keys: d.keys,
+        gen,
+        text,
+    })
+}
+
+/// `api.entry`: what the API runs, else the default stays. Returns the entry.
+fn entry_key(d: &mut Draft, api: &Package) -> Result<String> {
+    Ok(match api::entry_of(api) {
+        Some((e, why)) => {
+            d.set("api.entry", &e, e.clone().into(), why)?;
+            e
+        }
+        None => {
+            let e = config::Config::default().api.entry;
+            d.found(
+                "api.entry",
+                e.clone().into(),
+                false,
+                "neither a `start:prod`/`start` script running node nor `main` names the built \
+                 entry: the default stays"
+                    .into(),
+            );
+            e
+        }
+    })
+}
+
+fn services_key(
+    d: &mut Draft,
+    ws: &Workspace,
+    runtime: &[Package],
+    example: &crate::envcontract::Example,
+) -> Result<()> {
+    let svc = needs::services(ws, runtime, example);
+    let names: Vec<&str> = svc.iter().map(|(s, _)| s.as_str()).collect();
+    let reason = if svc.is_empty() {
+        "no client library of postgres, redis or IPFS among the API's runtime dependencies, no \
+         such host in its env example and no tee-worker package: api and caddy only"
+            .into()
+    } else {
+        svc.iter()
+            .map(|(s, w)| format!("{s}: {w}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    d.set(
+        "project.services",
+        &names.join(","),
+        names.clone().into(),
+        reason,
+    )
+}
+
+fn owner_key(d: &mut Draft, ws: &Workspace) -> Result<()> {
+    match needs::owner(&ws.root) {
+        (Some(o), why) => d.set("project.owner", &o, o.clone().into(), why),
+        (None, why) => {
+            d.text = placeholder_comment(&d.text)?;
+            d.found("project.owner", "OWNER".into(), false, why);
+            Ok(())
+        }
+    }
+}
+
+/// The template's examples name CipherBox: name this monorepo's instead.
+fn rename_examples(
+    text: &str,
+    ws: &Workspace,
+    api: &Package,
+    cfg: &config::Config,
+    project: Option<&str>,
+) -> String {
+    let root_name = ws
+        .root_manifest
+        .name
+        .as_deref()
+        .and_then(crate::values::image_name_from_package)
+        .unwrap_or_else(|| cfg.api.image.clone());
+    let mut subs = vec![
+        (
+            "CipherBox staging infra",
+            format!("{root_name} staging infra"),
+        ),
+        (
+            "@cipherbox/api → cipherbox-api",
+            format!("{} → {}", api.name, cfg.api.image),
+        ),
+        ("\"@cipherbox/api\"", format!("\"{}\"", api.name)),
+        ("cipherbox-tee-worker", cfg.tee_worker.image.clone()),
+        ("cipherbox-api", cfg.api.image.clone()),
+    ];
+    if crate::values::rel_path(&api.dir).is_ok() {
+        subs.push(("\"apps/api\"", format!("\"{}\"", api.dir)));
+    }
+    if let Some(p) = project {
+        subs.push(("cipherbox-staging", p.to_string()));
+    }
+    let mut text = text.to_string();
+    for (from, to) in subs {
+        text = text.replace(from, &to);
+    }
+    text
+}
+
+/// The `owner` line says it is a placeholder and how to set it.
+fn placeholder_comment(text: &str) -> Result<String> {
+    let mut doc: DocumentMut = text.parse()?;
+    if let Some(v) = doc
+        .get_mut("project")
+        .and_then(|t| t.as_table_like_mut())
+        .and_then(|t| t.get_mut("owner"))
+        .and_then(|i| i.as_value_mut())
+    {
+        v.decor_mut().set_suffix(
+            "        # placeholder: your registry account, `cargo xtask config set project.owner NAME`",
+        );
+    }
+    Ok(doc.to_string())
+}
+
+/// `[api.migrate] command = [...]`: the template's commented example made real when it is
+/// there, else a table of its own.
+fn set_migrate(text: &str, command: &[String]) -> Result<String> {
+    let mut arr = toml_edit::Array::new();
+    for w in command {
+        arr.push(w.as_str());
+    }
+    let mut value = toml_edit::Value::Array(arr);
+    value.decor_mut().clear();
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .windows(2)
+        .position(|w| w[0].starts_with("# [api.migrate]") && w[1].starts_with("# command = "));
+    let out = if let Some(i) = at {
+        let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        out[i] = lines[i].trim_start_matches("# ").to_string();
+        out[i + 1] = format!("command = {value}");
+        out.join("\n") + "\n"
+    } else {
+        let mut doc: DocumentMut = text.parse()?;
+        let api = doc
+            .get_mut("api")
+            .and_then(|a| a.as_table_mut())
+            .context("the template has no [api] table")?;
+        let mut t = toml_edit::Table::new();
+        t.insert("command", toml_edit::Item::Value(value));
+        api.insert("migrate", toml_edit::Item::Table(t));
+        doc.to_string()
+    };
+    config::parse(&out, "the template")?;
+    Ok(out)
+}

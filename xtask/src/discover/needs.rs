@@ -1,0 +1,282 @@
+//! What the API needs around it: the stack services, the image owner, its migrations.
+
+use std::path::Path;
+
+use crate::config;
+use crate::workspace::{Package, Workspace};
+
+use super::api::{dep_matches, node_command, runtime_deps};
+
+/// Client libraries that mean the API talks to a stack service (a name ending in `/` is a
+/// scope: any package in it).
+pub const SERVICE_DEPS: &[(&str, &[&str])] = &[
+    (
+        "postgres",
+        &[
+            "pg",
+            "postgres",
+            "pg-promise",
+            "typeorm",
+            "@nestjs/typeorm",
+            "@prisma/client",
+            "prisma",
+            "knex",
+            "sequelize",
+            "drizzle-orm",
+            "@mikro-orm/postgresql",
+            "slonik",
+        ],
+    ),
+    (
+        "redis",
+        &[
+            "ioredis",
+            "redis",
+            "bullmq",
+            "bull",
+            "@nestjs/bull",
+            "@nestjs/bullmq",
+            "@keyv/redis",
+            "connect-redis",
+            "cache-manager-redis-yet",
+            "cache-manager-ioredis-yet",
+        ],
+    ),
+    (
+        "ipfs",
+        &[
+            "kubo-rpc-client",
+            "ipfs-http-client",
+            "ipfs-core",
+            "helia",
+            "@helia/",
+        ],
+    ),
+];
+
+/// Scripts that run the API's migrations, in the order they are looked for.
+pub const MIGRATE_SCRIPTS: &[&str] = &[
+    "migration:run",
+    "migrate",
+    "db:migrate",
+    "migrate:prod",
+    "migration:run:prod",
+    "migrate:deploy",
+];
+
+/// Compiled migration runners looked for in the API's `src/` (`<name>.ts`).
+const MIGRATE_RUNNERS: &[&str] = &["run-migrations", "migrate", "run-migration"];
+
+/// The services the API needs, each with its reasons.
+pub(super) fn services(
+    ws: &Workspace,
+    runtime: &[Package],
+    example: &crate::envcontract::Example,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for service in config::STACK_SERVICES {
+        let mut why: Vec<String> = Vec::new();
+        if let Some((_, libs)) = SERVICE_DEPS.iter().find(|(s, _)| s == service) {
+            for p in runtime {
+                for d in runtime_deps(p).filter(|d| dep_matches(d, libs)) {
+                    why.push(format!("{} depends on {d}", p.name));
+                }
+            }
+        }
+        if *service == "tee-worker" {
+            for p in &ws.packages {
+                let base = p.name.rsplit('/').next().unwrap_or(&p.name);
+                if base.ends_with("tee-worker") || p.dir.ends_with("tee-worker") {
+                    why.push(format!("the workspace has {} ({})", p.name, p.dir));
+                }
+            }
+        }
+        for k in example.keys.iter().filter(|k| !k.optional) {
+            if crate::envcontract::service_of_key(&k.name) == Some(service) {
+                why.push(format!("{}:{} asks for {}", k.file, k.line, k.name));
+            }
+        }
+        if !why.is_empty() {
+            out.push((service.to_string(), why.join(", ")));
+        }
+    }
+    out
+}
+
+/// `owner` of `github:owner/repo`, `owner/repo`, `https://github.com/owner/repo(.git)`,
+/// `git+https://…`, `git@github.com:owner/repo.git`, `ssh://git@github.com/owner/repo`;
+/// lowercased (image names are). `None` for another host.
+pub fn github_owner(url: &str) -> Option<String> {
+    let u = url.trim();
+    let rest = if let Some(r) = u.strip_prefix("github:") {
+        r
+    } else if let Some(i) = u.find("github.com") {
+        u[i + "github.com".len()..].trim_start_matches([':', '/'])
+    } else if !u.contains(':') && u.matches('/').count() == 1 {
+        u
+    } else {
+        return None;
+    };
+    let owner = rest.split('/').next()?.to_ascii_lowercase();
+    crate::values::owner(&owner)
+        .ok()
+        .filter(|_| !owner.is_empty() && owner != "owner")
+        .map(|_| owner)
+}
+
+/// The `repository` of the root package.json (a string, or `{ "url": … }`).
+fn repository_field(root: &Path) -> Option<String> {
+    let text =
+        crate::files::read_regular(&root.join("package.json"), crate::files::MAX_INPUT).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let r = v.get("repository")?;
+    r.as_str()
+        .or_else(|| r.get("url").and_then(|u| u.as_str()))
+        .map(str::to_string)
+}
+
+/// The `url` of `[remote "origin"]` in the root's `.git/config` (a file read, nothing run).
+fn git_origin(root: &Path) -> Option<String> {
+    let text = crate::files::read_regular(&root.join(".git/config"), 1 << 20).ok()?;
+    let mut in_origin = false;
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            in_origin = l == "[remote \"origin\"]";
+        } else if in_origin {
+            if let Some((k, v)) = l.split_once('=') {
+                if k.trim() == "url" {
+                    return Some(v.trim().to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+pub(super) fn owner(root: &Path) -> (Option<String>, String) {
+    if let Some(r) = repository_field(root) {
+        return match github_owner(&r) {
+            Some(o) => (
+                Some(o),
+                format!("package.json `repository` is {}", shown(&r)),
+            ),
+            None => (
+                None,
+                format!(
+                    "package.json `repository` ({}) is not on GitHub: set the registry account \
+                     with `cargo xtask config set project.owner <name>`",
+                    shown(&r)
+                ),
+            ),
+        };
+    }
+    if let Some(o) = git_origin(root).as_deref().and_then(github_owner) {
+        return (Some(o), "the GitHub remote `origin` in .git/config".into());
+    }
+    (
+        None,
+        "no `repository` in package.json and no GitHub remote in .git/config: the placeholder \
+         stays; set it with `cargo xtask config set project.owner <name>` (CI passes --owner)"
+            .into(),
+    )
+}
+
+fn shown(s: &str) -> String {
+    crate::values::shown(s)
+}
+
+/// The migrations command and why, or why none was set.
+pub(super) fn migrate(root: &Path, api: &Package, entry: &str) -> (Option<Vec<String>>, String) {
+    for s in MIGRATE_SCRIPTS {
+        if let Some(script) = api.manifest.scripts.get(*s) {
+            return match node_command(script) {
+                Some(words) if words.iter().all(|w| !w.starts_with("src/")) => {
+                    (Some(words), format!("its `{s}` script runs `{script}`"))
+                }
+                _ => (
+                    None,
+                    format!(
+                        "its `{s}` script is {}, not a plain `node FILE` command the image can \
+                         run: set `[api.migrate] command` yourself",
+                        shown(script)
+                    ),
+                ),
+            };
+        }
+    }
+    let out_dir = entry.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    for r in MIGRATE_RUNNERS {
+        let src = format!("{}/src/{r}.ts", api.dir);
+        if std::fs::symlink_metadata(root.join(&src)).is_ok_and(|m| m.is_file()) {
+            let built = if out_dir.is_empty() {
+                format!("{r}.js")
+            } else {
+                format!("{out_dir}/{r}.js")
+            };
+            return (
+                Some(vec!["node".into(), built.clone()]),
+                format!("{src} is a migrations runner, built beside the entry as {built}"),
+            );
+        }
+    }
+    (
+        None,
+        format!(
+            "no migrations script ({}) and no runner in src/: no migrate service",
+            MIGRATE_SCRIPTS.join(", ")
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workspace::Package;
+    use std::path::Path;
+
+    #[test]
+    fn a_github_repository_gives_the_owner_lowercased() {
+        for u in [
+            "github:Ledger-Co/ledger",
+            "ledger-co/ledger",
+            "https://github.com/Ledger-Co/ledger.git",
+            "git+https://github.com/ledger-co/ledger.git",
+            "git@github.com:ledger-co/ledger.git",
+            "ssh://git@github.com/ledger-co/ledger",
+        ] {
+            assert_eq!(github_owner(u).as_deref(), Some("ledger-co"), "{u}");
+        }
+        assert_eq!(github_owner("https://gitlab.com/a/b.git"), None);
+        assert_eq!(github_owner("github:bad owner/x"), None);
+    }
+
+    #[test]
+    fn migrate_scripts_that_are_not_plain_node_are_not_guessed() {
+        let pkg = |script: &str| Package {
+            name: "@x/api".into(),
+            dir: "nowhere-such-dir".into(),
+            manifest: crate::workspace::parse_manifest(
+                &format!(r#"{{"name":"@x/api","scripts":{{"migration:run":{script:?}}}}}"#),
+                "p",
+            )
+            .expect("manifest"),
+        };
+        let (c, _) = migrate(
+            Path::new("/nonexistent"),
+            &pkg("node dist/migrate.js"),
+            "dist/main.js",
+        );
+        assert_eq!(c, Some(vec!["node".into(), "dist/migrate.js".into()]));
+        let (c, why) = migrate(
+            Path::new("/nonexistent"),
+            &pkg("typeorm migration:run -d dist/ds.js"),
+            "dist/main.js",
+        );
+        assert_eq!(c, None);
+        assert!(
+            why.contains("set `[api.migrate] command` yourself"),
+            "{why}"
+        );
+    }
+}
