@@ -22,10 +22,11 @@ file is written; the write is atomic.
 `config init` reads the workspace (pnpm-workspace.yaml, every package.json, the API's
 .env.example, the root's `repository`) and writes the template with what it found, printing
 each key, its value and why on stderr:
-    api.package        the one package that is a server: a `build` script, a built entry and a
-                       server framework (@nestjs/core, express, fastify, koa, hono...) among its
-                       dependencies; else a `start` script running `node FILE` in a package no
-                       other package depends on. Several, or none: refused (exit 2), use --api
+    api.package        the one package that is a server: a `build` script and a server
+                       framework (@nestjs/core, express, fastify, koa, hono...) among its
+                       dependencies, in a package no other package runs (a library); else such
+                       a package whose `start` script runs `node FILE`. Several, or none:
+                       refused (exit 2); --api names it
     api.entry          what its `start:prod`/`start` script runs with node, else its `main`
     project.services   postgres, redis, ipfs from the client libraries of the API's runtime
                        dependencies (pg, typeorm, prisma...; ioredis, bullmq...; kubo-rpc-client,
@@ -148,7 +149,9 @@ fn init(ctx: &Ctx, a: &InitArgs) -> Result<Outcome> {
         }
         if exists {
             let old = crate::files::read_input(path, crate::files::MAX_INPUT)?;
-            let bak = path.with_extension("toml.bak");
+            let mut bak = path.clone().into_os_string();
+            bak.push(".bak");
+            let bak = std::path::PathBuf::from(bak);
             write_atomic(&bak, &old)?;
             backup = Some(bak.display().to_string());
         }

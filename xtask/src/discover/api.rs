@@ -107,16 +107,31 @@ pub(super) fn entry_of(p: &Package) -> Option<(String, String)> {
 }
 
 /// Why `p` is a server, if it is one by its dependencies.
-fn server_by_framework(p: &Package) -> Option<String> {
-    let fw: Vec<&str> = runtime_deps(p)
-        .filter(|d| SERVER_DEPS.contains(d))
-        .collect();
-    let first = fw.first()?;
+fn server_by_framework(ws: &Workspace, p: &Package) -> Option<String> {
+    let first = runtime_deps(p).find(|d| SERVER_DEPS.contains(d))?;
     p.manifest.scripts.get("build")?;
-    let (entry, why) = entry_of(p)?;
-    Some(format!(
-        "depends on {first}, has a `build` script, runs {entry} ({why})"
-    ))
+    if let Some(user) = used_by(ws, p) {
+        // a library of the server (middleware, a module) is not the server
+        let _ = user;
+        return None;
+    }
+    let runs = match entry_of(p) {
+        Some((entry, why)) => format!("runs {entry} ({why})"),
+        None => "names no built entry (the default is kept)".into(),
+    };
+    Some(format!("depends on {first}, has a `build` script, {runs}"))
+}
+
+/// The first workspace package that needs `p` at run time (prod or optional dependency): a
+/// package others run is a library, not the API. (A test package's devDependency does not
+/// count.)
+fn used_by<'w>(ws: &'w Workspace, p: &Package) -> Option<&'w Package> {
+    ws.packages.iter().find(|o| {
+        o.manifest
+            .deps
+            .iter()
+            .any(|d| d.name == p.name && matches!(d.kind, DepKind::Prod | DepKind::Optional))
+    })
 }
 
 /// Why `p` is a server without a known framework: it builds, its `start` runs node, and no
@@ -127,11 +142,7 @@ fn server_by_start(ws: &Workspace, p: &Package) -> Option<String> {
         .iter()
         .find_map(|s| Some((*s, p.manifest.scripts.get(*s)?)))?;
     node_command(script)?;
-    let used = ws
-        .packages
-        .iter()
-        .any(|o| o.manifest.deps.iter().any(|d| d.name == p.name));
-    (!used).then(|| {
+    used_by(ws, p).is_none().then(|| {
         format!(
             "has a `build` script, its `{s}` script runs `{script}`, and no workspace package \
              depends on it (no server framework among its dependencies)"
@@ -182,7 +193,7 @@ pub fn choose_api<'w>(
             .iter()
             .filter_map(|p| {
                 let why = if tier == 0 {
-                    server_by_framework(p)
+                    server_by_framework(ws, p)
                 } else {
                     server_by_start(ws, p)
                 };
@@ -207,9 +218,9 @@ pub fn choose_api<'w>(
     }
     bail!(
         "no workspace package looks like the API server: name it with `cargo xtask config init \
-         --api <name or dir>` (searched for a `build` script, a built entry and a dependency on a \
-         server framework such as {}, or a `start` script running `node FILE` in a package \
-         nothing depends on; workspace packages: {})",
+         --api <name or dir>` (searched for a `build` script and a dependency on a server \
+         framework such as {} in a package no other package runs, or a `start` script running \
+         `node FILE` in such a package; workspace packages: {})",
         SERVER_DEPS[..3].join(", "),
         package_list(ws)
     )
@@ -257,5 +268,58 @@ mod tests {
         );
         assert_eq!(entry_path("../x.js"), None);
         assert_eq!(entry_path("dist/x.ts"), None);
+    }
+
+    fn ws(pkgs: &[(&str, &str)]) -> Workspace {
+        let packages = pkgs
+            .iter()
+            .map(|(dir, json)| {
+                let manifest = crate::workspace::parse_manifest(json, dir).expect("manifest");
+                Package {
+                    name: manifest.name.clone().expect("name"),
+                    dir: dir.to_string(),
+                    manifest,
+                }
+            })
+            .collect();
+        Workspace {
+            root: "/nonexistent".into(),
+            root_manifest: crate::workspace::parse_manifest("{}", "package.json").expect("root"),
+            packages,
+            patches: Vec::new(),
+            root_build_files: Vec::new(),
+            has_npmrc: false,
+            not_searched: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_server_is_the_framework_package_no_other_package_runs() {
+        let api = r#"{"name":"@x/api","scripts":{"build":"tsc","start":"nest start"},
+            "dependencies":{"@nestjs/core":"^11","@x/mw":"workspace:*"}}"#;
+        let mw = r#"{"name":"@x/mw","main":"dist/index.js","scripts":{"build":"tsc"},
+            "dependencies":{"express":"^5"}}"#;
+        let e2e = r#"{"name":"@x/e2e","devDependencies":{"@x/api":"workspace:*"}}"#;
+        let w = ws(&[("apps/api", api), ("libs/mw", mw), ("tests/e2e", e2e)]);
+        let (p, c) = choose_api(&w, None).expect("one server");
+        assert_eq!(p.name, "@x/api");
+        assert!(
+            c[0].reason.contains("names no built entry"),
+            "{}",
+            c[0].reason
+        );
+
+        let worker =
+            r#"{"name":"@x/worker","scripts":{"build":"tsc"},"dependencies":{"koa":"^2"}}"#;
+        let w = ws(&[("apps/api", api), ("apps/worker", worker), ("libs/mw", mw)]);
+        let e = choose_api(&w, None).expect_err("two servers").to_string();
+        assert!(
+            e.starts_with("2 workspace packages look like the API server (@x/api, @x/worker)"),
+            "{e}"
+        );
+        assert_eq!(
+            choose_api(&w, Some("apps/worker/")).expect("--api").0.name,
+            "@x/worker"
+        );
     }
 }
