@@ -227,3 +227,22 @@ fn with_two_servers_api_names_the_one() {
         serde_json::json!(["redis"])
     );
 }
+
+/// `config set` without a config starts it as `config init` would: on another monorepo it
+/// names that monorepo's API, not CipherBox's.
+#[test]
+fn config_set_without_a_config_starts_from_the_discovery() {
+    let t = copy_of("nest-realistic", "init-set");
+    let root = t.path();
+    std::fs::remove_file(root.join("infra/stack.toml")).expect("rm");
+    let r = xtask(
+        root,
+        &["config", "set", "project.owner", "ledger-co", "--root", "."],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let r = xtask(root, &["config", "get", "api.package", "--root", "."]);
+    assert_eq!(r.stdout.trim(), "\"@ledger/server\"", "{}", r.all());
+    let cfg = std::fs::read_to_string(root.join("infra/stack.toml")).expect("config");
+    assert!(cfg.contains("owner = \"ledger-co\""), "{cfg}");
+    assert!(!cfg.to_lowercase().contains("cipherbox"), "{cfg}");
+}

@@ -1,6 +1,6 @@
 //! `cargo xtask config init|get|set|show|keys`
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use super::{Ctx, Outcome};
 use crate::config;
@@ -96,7 +96,22 @@ pub fn run(ctx: &Ctx, action: &Action) -> Result<Outcome> {
             let text = if path.exists() {
                 crate::files::read_input(path, crate::files::MAX_INPUT)?
             } else {
-                config::TEMPLATE.to_string()
+                // a new config starts as `config init` writes it, never naming CipherBox's API
+                let ws = crate::workspace::load(&ctx.root)?;
+                let found =
+                    crate::discover::discover(&ws, config::TEMPLATE, None).with_context(|| {
+                        format!(
+                            "{} does not exist, and `config set` starts it as `config init` \
+                             would",
+                            path.display()
+                        )
+                    })?;
+                eprintln!(
+                    "{} did not exist: started from `config init`'s discovery ({})",
+                    path.display(),
+                    found.api_line()
+                );
+                found.text
             };
             let out = config::set_value(&text, key, value, &path.display().to_string())?;
             if let Some(dir) = path.parent() {
