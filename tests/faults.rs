@@ -130,6 +130,52 @@ fn cases() -> Vec<Case> {
             message: "infra/stack.toml:3:1: `api.health.body.\"info.database.status\"`: \"info.database.status\" is not a JSON pointer (RFC 6901): it must start with `/`, e.g. \"/status\" or \"/info/database/status\"",
         },
         Case {
+            id: "config-web-domain-missing",
+            setup: |r| write(r, "infra/stack.toml", "[web]\npackage = \"@cipherbox/web\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:1:2: [web] needs `domain`: the web app's host name",
+        },
+        Case {
+            id: "config-web-output-escapes",
+            setup: |r| {
+                write(
+                    r,
+                    "infra/stack.toml",
+                    "[web]\npackage = \"@cipherbox/web\"\ndomain = \"app.example.com\"\noutput = \"../../etc\"\n",
+                )
+            },
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:4:10: `web.output` = \"../../etc\" leaves its directory (`..`); it must be a relative path inside the web package",
+        },
+        Case {
+            id: "monorepo-web-package-not-found",
+            setup: |r| {
+                write(
+                    r,
+                    "infra/stack.toml",
+                    "[web]\npackage = \"@cipherbox/site\"\ndomain = \"app.example.com\"\n",
+                )
+            },
+            args: &["gen"],
+            code: 2,
+            message: "`web.package` = \"@cipherbox/site\" is not a package of the pnpm workspace",
+        },
+        Case {
+            id: "monorepo-web-script-missing",
+            setup: |r| {
+                write(
+                    r,
+                    "infra/stack.toml",
+                    "[web]\npackage = \"@cipherbox/web\"\ndomain = \"app.example.com\"\nscript = \"build:prod\"\n",
+                )
+            },
+            args: &["gen"],
+            code: 2,
+            message: "apps/web/package.json has no \"build:prod\" script (`web.script`; its scripts: build)",
+        },
+        Case {
             id: "build-image-node-run-on-an-older-node",
             setup: |_| {},
             args: &["build-image", "--node-image", "node:20-alpine"],

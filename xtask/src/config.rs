@@ -11,6 +11,9 @@ use toml_edit::{Document, DocumentMut, Item, Value};
 
 use crate::values;
 
+pub mod web;
+pub use web::WebConfig;
+
 /// Where the config lives, relative to the monorepo root, unless `--config` says otherwise.
 pub const DEFAULT_PATH: &str = "infra/stack.toml";
 
@@ -47,6 +50,8 @@ pub struct Config {
     /// The pinned GitHub Actions of the generated workflow (`[actions]`).
     pub actions: Vec<crate::actions::Pin>,
     pub waivers: Vec<Waiver>,
+    /// `[web]`: a static web app Caddy serves on its own domain (`None`: no web site).
+    pub web: Option<WebConfig>,
 }
 
 /// The generated CI workflow's choices (`[ci]`).
@@ -419,6 +424,7 @@ impl Default for Config {
             swarm: SwarmConfig { api_replicas: 2 },
             actions: crate::actions::defaults(),
             waivers: Vec::new(),
+            web: None,
         }
     }
 }
@@ -532,6 +538,14 @@ api_replicas = 2             # tasks of the API service, rolled start-first one 
 # [actions]
 # checkout = "08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0"
 
+# A static web app (an SPA) Caddy serves on its own domain; no [web], no web site.
+# [web]
+# package = "@cipherbox/web"          # its name in the pnpm workspace (required)
+# script = "build"                    # the package.json script that builds it
+# output = "dist"                     # what the script writes, relative to the package
+# domain = "app.staging.example.com"  # its site (required); the API keeps caddy.domains
+# assets = "assets"                   # under output: content-hashed files, cached a year
+
 # A rule can be waived only with a reason; waivers are listed in every verify output.
 # [[waiver]]
 # rule = "compose/port-loopback"
@@ -587,6 +601,7 @@ enum Kind {
     Bool,
     Pin,
     Replicas,
+    Web,
 }
 
 /// Every key the config knows: (table, key, kind).
@@ -645,6 +660,11 @@ const SCHEMA: &[(&str, &str, Kind)] = &[
     ("actions", "login", Kind::Pin),
     ("actions", "github_runtime", Kind::Pin),
     ("actions", "upload_sarif", Kind::Pin),
+    ("web", "package", Kind::Web),
+    ("web", "script", Kind::Web),
+    ("web", "output", Kind::Web),
+    ("web", "domain", Kind::Web),
+    ("web", "assets", Kind::Web),
 ];
 
 /// The config file path for a root and an optional `--config`.
@@ -773,6 +793,9 @@ pub fn parse(text: &str, file: &str) -> Result<Config> {
                 ),
             ));
         }
+        if table_name == "web" {
+            c.web.get_or_insert_with(WebConfig::default);
+        }
         for (key, value) in table.iter() {
             let kspan = table.key(key).and_then(|k| k.span());
             let span = value.span().or(kspan.clone());
@@ -820,6 +843,10 @@ pub fn parse(text: &str, file: &str) -> Result<Config> {
             };
             apply(&mut c, table_name, key, kind, value).map_err(|m| at(span, m))?;
         }
+    }
+    if let Some(w) = &c.web {
+        let span = doc.as_table().key("web").and_then(|k| k.span());
+        web::check(w, &c.caddy.domains).map_err(|m| at(span, m))?;
     }
     if let Some((first, second, port)) = values::port_collisions(&host_ports(&c)) {
         let span_of = |key: &str| {
@@ -1084,6 +1111,9 @@ fn apply_build_files(c: &mut Config, item: &Item, full: &str) -> Result<(), Stri
 
 fn apply(c: &mut Config, table: &str, key: &str, kind: Kind, item: &Item) -> Result<(), String> {
     let full = format!("{table}.{key}");
+    if kind == Kind::Web {
+        return web::apply(c.web.get_or_insert_with(WebConfig::default), key, item);
+    }
     if kind == Kind::Replicas {
         let n = item
             .as_integer()
@@ -1281,7 +1311,8 @@ fn check_value(kind: Kind, full: &str, s: &str) -> Result<(), String> {
         | Kind::CiCache
         | Kind::Bool
         | Kind::Pin
-        | Kind::Replicas => Ok(()),
+        | Kind::Replicas
+        | Kind::Web => Ok(()),
     };
     r.map_err(|m| {
         if m.starts_with(&v) {
@@ -1520,6 +1551,8 @@ pub fn get_value(c: &Config, key: &str) -> Result<String> {
         "ci.cache" => s(c.ci.cache.name()),
         "swarm.api_replicas" => c.swarm.api_replicas.to_string(),
         "ci.deploy" => c.ci.deploy.to_string(),
+        k if k.starts_with("web.") => web::get(c.web.as_ref(), &k[4..])
+            .with_context(|| format!("unknown config key {key:?}"))?,
         k if k.starts_with("actions.") => {
             let pin = c
                 .actions

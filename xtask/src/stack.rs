@@ -7,6 +7,8 @@ use crate::config::{BuildRunner, Config};
 use crate::envcontract::{self, Contract, Example};
 use crate::workspace::{Closure, Workspace};
 
+pub mod web;
+
 /// Where the generated files live, relative to the monorepo root.
 pub const INFRA_DIR: &str = "infra";
 pub const DOCKERFILE: &str = "infra/api.Dockerfile";
@@ -26,6 +28,8 @@ pub struct Stack {
     /// The API's env contract (what it needs to boot).
     pub contract: Contract,
     pub swarm: Swarm,
+    /// `[web]`: the web app Caddy serves on its own domain (`None`: no web site).
+    pub web: Option<web::Web>,
 }
 
 /// The Docker Swarm stack (`infra/docker-stack.staging.yml`): the compose model plus these.
@@ -323,6 +327,8 @@ pub struct Caddy {
     pub config_path: String,
     pub certs_dir: String,
     pub edge: Edge,
+    /// The web app's site (`[web]`), beside the API's.
+    pub web: Option<web::Site>,
 }
 
 /// The edge's hardening: headers, body limit, real client IPs, the answer while the API is down.
@@ -422,6 +428,7 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure, example: &Example)
     for f in ws.root_build_files.iter().chain(&ws.patches) {
         check_dockerfile_path(f, "the build reads")?;
     }
+    let web = web::build(cfg, ws, &pnpm_version)?;
     let image = api_image(cfg, ws, closure, pnpm_version);
     let has = |s: &str| cfg.services.iter().any(|x| x == s);
     let offer = envcontract::Offer {
@@ -430,7 +437,7 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure, example: &Example)
         redis: has("redis"),
         ipfs: has("ipfs"),
         tee_worker: has("tee-worker").then_some(cfg.tee_worker.port),
-        web_origin: None,
+        web_origin: web.as_ref().map(|w| format!("https://{}", w.domain)),
     };
     let contract = envcontract::build(cfg, example, &offer);
     let project = cfg
@@ -438,8 +445,12 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure, example: &Example)
         .clone()
         .unwrap_or_else(|| default_project(ws, closure));
     let stateful_label = stateful_label(&project);
-    let compose = compose(cfg, &contract, project);
-    let caddy = caddy(cfg);
+    let mut compose = compose(cfg, &contract, project);
+    let mut caddy = caddy(cfg);
+    if let Some(w) = &web {
+        web::mount_site(&mut compose);
+        caddy.web = Some(web::site(w));
+    }
     let workflow = Workflow {
         branch: "main".into(),
         registry: cfg.registry.clone(),
@@ -460,6 +471,7 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure, example: &Example)
             api_replicas: cfg.swarm.api_replicas,
             stateful_label,
         },
+        web,
     })
 }
 
@@ -928,6 +940,7 @@ fn caddy(cfg: &Config) -> Caddy {
             trusted_proxies: cfg.edge.trusted_proxies.clone(),
             client_ip_header: cfg.edge.client_ip_header.clone(),
         },
+        web: None,
     }
 }
 

@@ -434,6 +434,33 @@ pub fn file_name(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A `package.json` script name the Dockerfile runs (`pnpm --filter <pkg> run <script>`):
+/// letters, digits and `: . _ -` (e.g. `build`, `build:staging`), not starting with `-`.
+pub fn script_name(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > 100 {
+        return Err(format!(
+            "{} is not a script name: 1 to 100 characters, e.g. \"build\"",
+            shown(s)
+        ));
+    }
+    if let Some(bad) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || ":._-".contains(*c)))
+    {
+        return Err(format!(
+            "{} holds {bad:?}: a script name here is letters, digits and : . _ - only",
+            shown(s)
+        ));
+    }
+    if s.starts_with('-') {
+        return Err(format!(
+            "{} starts with `-` (it would read as an option)",
+            shown(s)
+        ));
+    }
+    Ok(())
+}
+
 /// Does `rel` (a [`rel_path`]) stay inside `root` once symbolic links are followed?
 /// `Ok(())` when it does or does not exist; an error naming where it leads otherwise.
 pub fn inside_root(root: &Path, rel: &str) -> Result<(), String> {
@@ -491,6 +518,16 @@ pub fn port_collision_message(key: &str, other: &str, port: u16) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn script_names() {
+        for ok in ["build", "build:staging", "web.build", "build_prod-2"] {
+            assert_eq!(script_name(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "-x", "build; rm -rf /", "a b", "$(id)", "build\n"] {
+            assert!(script_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -6,6 +6,7 @@ pub mod dockerfile;
 pub mod quote;
 pub mod rehearsal;
 pub mod stack_swarm;
+pub mod web;
 pub mod workflow;
 
 use crate::generated::Generated;
@@ -13,7 +14,7 @@ use crate::stack::{self, Stack};
 
 /// Every file `gen` writes, in a fixed order, headers included.
 pub fn all(stack: &Stack) -> Vec<Generated> {
-    vec![
+    let mut files = vec![
         Generated::new(stack::DOCKERFILE, &dockerfile::render(&stack.image)),
         Generated::new(
             stack::DOCKERIGNORE,
@@ -27,7 +28,15 @@ pub fn all(stack: &Stack) -> Vec<Generated> {
         ),
         Generated::new(stack::WORKFLOW, &workflow::render(&stack.workflow)),
         Generated::new(stack::SWARM_STACK, &stack_swarm::render(stack)),
-    ]
+    ];
+    if let Some(w) = &stack.web {
+        files.push(Generated::new(stack::web::WEB_DOCKERFILE, &web::render(w)));
+        files.push(Generated::new(
+            stack::web::WEB_DOCKERIGNORE,
+            &web::render_ignore(w),
+        ));
+    }
+    files
 }
 
 #[cfg(test)]

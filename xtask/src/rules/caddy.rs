@@ -8,7 +8,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: "caddy/upstream",
         file: F,
-        rationale: "every HTTPS site has a `reverse_proxy` with a well-formed upstream (host:port)",
+        rationale: "every HTTPS site of the API (all but the [web] site) has a `reverse_proxy` with a well-formed upstream (host:port)",
         check: upstream,
     },
     Rule {
@@ -44,6 +44,27 @@ fn https_sites<'a>(i: &'a Input) -> Vec<&'a Site> {
         .unwrap_or_default()
 }
 
+/// Is this the web app's site (its address is `web.domain`)? It serves files, not the API.
+pub(super) fn is_web_site(i: &Input, site: &Site) -> bool {
+    let Some(w) = &i.model.config.web else {
+        return false;
+    };
+    site.addresses.iter().any(|a| {
+        a.trim_start_matches("https://")
+            .split(':')
+            .next()
+            .is_some_and(|h| h.eq_ignore_ascii_case(&w.domain))
+    })
+}
+
+/// The HTTPS sites in front of the API: every one but the web app's.
+pub(super) fn api_sites<'a>(i: &'a Input) -> Vec<&'a Site> {
+    https_sites(i)
+        .into_iter()
+        .filter(|s| !is_web_site(i, s))
+        .collect()
+}
+
 /// Is this argument a request matcher (`/api/*`, `@name`, `*`)?
 fn is_matcher(a: &str) -> bool {
     a.starts_with('/') || a.starts_with('@') || a == "*"
@@ -66,7 +87,7 @@ pub fn upstreams(d: &Directive) -> Vec<String> {
 }
 
 fn upstream(i: &Input, o: &mut Out) {
-    for site in https_sites(i) {
+    for site in api_sites(i) {
         let rps = site.find("reverse_proxy");
         if rps.is_empty() {
             o.at(

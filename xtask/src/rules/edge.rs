@@ -40,7 +40,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: "caddy/named-sites",
         file: F,
-        rationale: "the HTTPS sites are the [caddy] domains; the wildcard :443 only when no domain is set",
+        rationale: "the HTTPS sites are the [caddy] domains (and the [web] domain); the wildcard :443 only when no domain is set",
         check: named_sites,
     },
     Rule {
@@ -137,7 +137,7 @@ fn security_headers(i: &Input, o: &mut Out) {
 fn body_limit(i: &Input, o: &mut Out) {
     let want = i.model.config.edge.max_body;
     let text = &i.model.config.edge.max_body_text;
-    for site in https_sites(i) {
+    for site in super::caddy::api_sites(i) {
         let rb = site.find("request_body");
         let size = rb
             .iter()
@@ -268,6 +268,9 @@ fn access_log(i: &Input, o: &mut Out) {
 fn named_sites(i: &Input, o: &mut Out) {
     let domains = &i.model.config.caddy.domains;
     for site in https_sites(i) {
+        if super::caddy::is_web_site(i, site) {
+            continue; // the web app's own domain (`web.domain`)
+        }
         let wildcard = site.addresses.iter().any(|a| a.starts_with(':'));
         if wildcard && !domains.is_empty() {
             o.at(F, site.line, format!("`{}` answers any host name although [caddy] domains names {}: serve the named sites only", site.addresses.join(", "), domains.join(", ")));

@@ -115,6 +115,8 @@ fn generated_files_are_clean_for_other_configs() {
         "[caddy]\ndomains = [\"staging.example.com\", \"api.example.com\"]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n",
         "[project]\nregistry = \"registry.example.com:5000\"\nowner = \"acme\"\ntag = \"v1.2.3\"\n[node]\nimage = \"node:20.11-bookworm-slim\"\n",
         "[edge]\nhsts_max_age = 600\nmax_body = \"5MiB\"\ntrusted_proxies = [\"173.245.48.0/20\", \"2400:cb00::/32\"]\nclient_ip_header = \"CF-Connecting-IP\"\n[logs]\ndriver = \"local\"\nmax_file = 5\n[memory]\napi = \"1g\"\n",
+        "[web]\npackage = \"@cipherbox/web\"\ndomain = \"app.example.com\"\n",
+        "[caddy]\ndomains = [\"api.example.com\"]\n[web]\npackage = \"@cipherbox/web\"\ndomain = \"app.example.com\"\noutput = \"build\"\nassets = \"static/js\"\n",
     ];
     for c in configs {
         let m = model_with(Some(c));

@@ -1,0 +1,214 @@
+//! `[web]`: a static web app (an SPA) of the workspace that Caddy serves on its own domain.
+//! Optional: without the table there is no web site and nothing of it in any generated file.
+
+use toml_edit::Item;
+
+use crate::values;
+
+/// `[web]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebConfig {
+    /// The web app's package name in the pnpm workspace (required).
+    pub package: String,
+    /// The `package.json` script that builds it.
+    pub script: String,
+    /// What the script writes, relative to the package's directory.
+    pub output: String,
+    /// The site's host name (required): Caddy's second site, its own certificate SAN.
+    pub domain: String,
+    /// The directory under `output` whose files carry a content hash in their names
+    /// (Vite's `build.assetsDir`): cached for a year, immutable.
+    pub assets: String,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            package: String::new(),
+            script: "build".into(),
+            output: "dist".into(),
+            domain: String::new(),
+            assets: "assets".into(),
+        }
+    }
+}
+
+/// The keys of `[web]`.
+pub const KEYS: &[&str] = &["package", "script", "output", "domain", "assets"];
+
+/// One `web.<key>` value, checked by its type.
+pub fn apply(web: &mut WebConfig, key: &str, item: &Item) -> Result<(), String> {
+    let full = format!("web.{key}");
+    let s = item
+        .as_str()
+        .ok_or_else(|| format!("`{full}` must be a string"))?;
+    let v = values::shown(s);
+    let at = |m: String| {
+        if m.starts_with(&v) {
+            format!("`{full}` = {m}")
+        } else {
+            format!("`{full}` = {v}: {m}")
+        }
+    };
+    match key {
+        "package" => values::npm_name(s).map_err(at)?,
+        "script" => values::script_name(s).map_err(at)?,
+        "output" | "assets" => values::rel_path(s).map_err(|m| {
+            at(format!(
+                "{m}; it must be a relative path inside the web package"
+            ))
+        })?,
+        "domain" => {
+            values::host_name(s).map_err(at)?;
+            if s.starts_with("*.") || s.parse::<std::net::IpAddr>().is_ok() {
+                return Err(at(
+                    "the web app's site needs one host name, e.g. app.staging.example.com (no wildcard, no IP address)".into(),
+                ));
+            }
+        }
+        _ => return Err(format!("unknown key `{full}` (known: {})", KEYS.join(", "))),
+    }
+    let t = s.trim_start_matches("./").trim_end_matches('/').to_string();
+    let slot = match key {
+        "package" => &mut web.package,
+        "script" => &mut web.script,
+        "output" => &mut web.output,
+        "assets" => &mut web.assets,
+        _ => &mut web.domain,
+    };
+    *slot = t;
+    Ok(())
+}
+
+/// What `[web]` needs as a whole: its package and domain, a domain of its own.
+pub fn check(web: &WebConfig, api_domains: &[String]) -> Result<(), String> {
+    if web.package.is_empty() {
+        return Err(
+            "[web] needs `package`: the web app's name in the pnpm workspace (e.g. \"@acme/web\")"
+                .into(),
+        );
+    }
+    if web.domain.is_empty() {
+        return Err(
+            "[web] needs `domain`: the web app's host name (e.g. \"app.staging.example.com\"); the API keeps `caddy.domains`"
+                .into(),
+        );
+    }
+    if api_domains
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(&web.domain))
+    {
+        return Err(format!(
+            "`web.domain` = {:?} is also in `caddy.domains`: the web app and the API each need a domain of their own",
+            web.domain
+        ));
+    }
+    Ok(())
+}
+
+/// `config get web.<key>`.
+pub fn get(web: Option<&WebConfig>, key: &str) -> Option<String> {
+    let Some(w) = web else {
+        return KEYS
+            .contains(&key)
+            .then(|| "(unset: no [web], no web site)".to_string());
+    };
+    let v = match key {
+        "package" => &w.package,
+        "script" => &w.script,
+        "output" => &w.output,
+        "domain" => &w.domain,
+        "assets" => &w.assets,
+        _ => return None,
+    };
+    Some(format!("{v:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{get_value, parse, set_value};
+
+    fn err(text: &str) -> String {
+        format!("{:#}", parse(text, "c.toml").expect_err("must fail"))
+    }
+
+    #[test]
+    fn no_web_table_no_web_site() {
+        assert_eq!(parse("", "c.toml").expect("parses").web, None);
+    }
+
+    #[test]
+    fn a_web_table_with_defaults() {
+        let c = parse(
+            "[web]\npackage = \"@acme/web\"\ndomain = \"app.example.com\"\n",
+            "c.toml",
+        )
+        .expect("parses");
+        let w = c.web.expect("web");
+        assert_eq!(
+            (w.script.as_str(), w.output.as_str(), w.assets.as_str()),
+            ("build", "dist", "assets")
+        );
+        let c = parse(
+            "[web]\npackage = \"@acme/web\"\ndomain = \"app.example.com\"\nscript = \"build:staging\"\noutput = \"./build/\"\n",
+            "c.toml",
+        )
+        .expect("parses");
+        let w = c.web.expect("web");
+        assert_eq!(
+            (w.script.as_str(), w.output.as_str()),
+            ("build:staging", "build")
+        );
+    }
+
+    #[test]
+    fn web_values_are_checked_at_their_line() {
+        let e = err("[web]\npackage = \"@acme/web\"\n");
+        assert!(
+            e.contains("c.toml:1:2") && e.contains("needs `domain`"),
+            "{e}"
+        );
+        let e = err("[web]\ndomain = \"app.example.com\"\n");
+        assert!(e.contains("needs `package`"), "{e}");
+        let base = "[web]\npackage = \"@acme/web\"\ndomain = \"app.example.com\"\n";
+        for (line, want) in [
+            ("output = \"../secrets\"", "leaves its directory"),
+            ("output = \"/srv\"", "absolute"),
+            ("script = \"build && curl x\"", "script name"),
+            ("script = \"--help\"", "starts with `-`"),
+            ("package = \"Not A Name\"", "web.package"),
+            ("domain = \"https://app.example.com\"", "not a host name"),
+            ("domain = \"*.example.com\"", "no wildcard"),
+            ("domain = \"app.example.com:8443\"", "has a port"),
+            ("assets = \"a b\"", "web.assets"),
+            ("root = \"x\"", "unknown key `web.root`"),
+        ] {
+            let key = line.split(' ').next().unwrap_or_default();
+            let kept: String = base
+                .lines()
+                .filter(|l| !l.starts_with(&format!("{key} ")))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let e = err(&format!("{kept}{line}\n"));
+            let at = format!("c.toml:{}:", kept.lines().count() + 1);
+            assert!(e.contains(want) && e.contains(&at), "{line}: {e}");
+        }
+        let e = err("[caddy]\ndomains = [\"app.example.com\"]\n[web]\npackage = \"@a/web\"\ndomain = \"app.example.com\"\n");
+        assert!(e.contains("also in `caddy.domains`"), "{e}");
+    }
+
+    #[test]
+    fn config_set_and_get_reach_web() {
+        let c = parse("", "c.toml").expect("parses");
+        assert!(get_value(&c, "web.domain")
+            .expect("known")
+            .contains("no [web]"));
+        let t = set_value("", "web.package", "@acme/web", "c.toml").expect_err("domain missing");
+        assert!(format!("{t:#}").contains("needs `domain`"));
+        let t = "[web]\npackage = \"@acme/web\"\ndomain = \"app.example.com\"\n";
+        let out = set_value(t, "web.output", "build", "c.toml").expect("set");
+        let c = parse(&out, "c.toml").expect("parses");
+        assert_eq!(get_value(&c, "web.output").expect("get"), "\"build\"");
+        assert!(set_value(t, "web.output", "../x", "c.toml").is_err());
+    }
+}
