@@ -569,6 +569,24 @@ fn the_realistic_fixture_rehearses_its_migration_then_https_health() {
         ],
         "{j:#}"
     );
+    // both sites by host name (curl --resolve, TLS verified): the API on its domain above,
+    // the SPA on the web domain: / and a deep link are the built index.html
+    assert!(
+        https.1.contains("GET https://api.ledger.test:"),
+        "{}",
+        https.1
+    );
+    for (id, want) in [
+        ("web-index", "GET https://app.ledger.test:"),
+        (
+            "web-deep-link",
+            "/some/deep/route (no such file) → 200 with index.html",
+        ),
+        ("web-assets", "immutable"),
+    ] {
+        let (ok, message) = check(id);
+        assert!(ok && message.contains(want), "{id}: {message}\n{j:#}");
+    }
 }
 
 /// `health_body.checks` of a rehearsal report: (pointer, expected, actual, ok).

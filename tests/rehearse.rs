@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use support::{
-    engine, repo_root, sample_copy, snapshot_tree, tool, xtask, xtask_bin, xtask_env, Run,
+    engine, fixture, repo_root, sample_copy, snapshot_tree, tool, xtask, xtask_bin, xtask_env, Run,
 };
 
 /// One stack at a time: the machine has two cores and the healthchecks run on a clock.
@@ -782,4 +782,60 @@ fn each_hardening_proof_fails_when_its_feature_is_edited_out() {
         assert!(r.stdout.contains(fail), "{fail}\n{}", show(&r));
     }
     assert_eq!(left_by(&project_of(&r.stdout)), (vec![], vec![], vec![]));
+}
+
+/// Each web proof fails when its feature is edited out of the Caddyfile (one rehearsal of the
+/// realistic fixture, whose `[web]` serves its SPA on app.ledger.test): no SPA fallback
+/// (`try_files`), a long cache on index.html, no immutable cache on the hashed assets.
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn each_web_proof_fails_when_its_feature_is_edited_out() {
+    engine();
+    let _one = lock();
+    let m = fixture("nest-realistic");
+    let p = m.path().join("infra/Caddyfile");
+    let mut text = std::fs::read_to_string(&p).expect("Caddyfile");
+    for (from, to) in [
+        ("\t\ttry_files {path} /index.html\n", ""),
+        (
+            "\theader @app Cache-Control \"no-cache\"",
+            "\theader @app Cache-Control \"public, max-age=86400\"",
+        ),
+        (
+            "\theader @hashed Cache-Control \"public, max-age=31536000, immutable\"\n",
+            "",
+        ),
+    ] {
+        assert!(text.contains(from), "{from:?}");
+        text = text.replace(from, to);
+    }
+    std::fs::write(&p, text).expect("edit");
+    let root = m.path().display().to_string();
+    let r = xtask(
+        &repo_root(),
+        &["rehearse", "--root", &root, "--volumes", "--format", "json"],
+    );
+    assert_eq!(r.code, 1, "{}", show(&r));
+    let j = report_of(&r);
+    // the API's site is untouched: its proofs pass
+    assert!(check(&j, "https").0, "{j:#}");
+    let (ok, index) = check(&j, "web-index");
+    assert!(
+        !ok && index.contains("\"public, max-age=86400\"") && index.contains("old index.html"),
+        "{index}"
+    );
+    let (ok, deep) = check(&j, "web-deep-link");
+    assert!(!ok && deep.contains("→ 404, not index.html"), "{deep}");
+    let (ok, assets) = check(&j, "web-assets");
+    assert!(
+        !ok && assets.contains("not a year and immutable"),
+        "{assets}"
+    );
+    assert_eq!(
+        left_by(j["project"].as_str().unwrap_or_default()),
+        (vec![], vec![], vec![])
+    );
 }

@@ -9,6 +9,8 @@ use crate::stack::API_DOWN_PAGE;
 /// `Ok(what was seen)` or `Err(why the proof fails)`.
 pub type Verdict = Result<String, String>;
 
+pub mod web;
+
 /// `redis-cli ping` without a password.
 pub fn redis_refuses_unauthenticated(output: &str) -> Verdict {
     if output.contains("NOAUTH") {

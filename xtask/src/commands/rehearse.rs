@@ -48,7 +48,10 @@ the rehearsal swaps in local images and publishes caddy on 127.0.0.1 ports only.
     - plain HTTP gets a permanent redirect (301/308) to https;
     - `down` leaves no container or network behind (named volumes only with --volumes).
 Check ids: ready, up, depends-on, https, health, redirect, hardening (one per proof), down,
-down-volumes, override (--build-only). On failure the logs of the failing services are shown. The stack is always taken down (also on
+down-volumes, override (--build-only); with [web]: web-index, web-deep-link, web-assets (the web
+app built from infra/web.Dockerfile into ./web, which caddy mounts, then its domain over HTTPS:
+/ is the built index.html with a short cache and the edge headers, a deep link gets index.html,
+a content-hashed asset is cached a year, immutable, and a missing one is a 404). On failure the logs of the failing services are shown. The stack is always taken down (also on
 failure and Ctrl-C), unless --keep.
 
 IMAGES: no registry is needed. Where postgres/redis/caddy images named by the staging file are
@@ -376,6 +379,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         &hosts,
     )?;
     let scrub = rehearsal::env_keys(&env);
+    let web_site = build_web_site(ctx, &model, args, &dir)?;
 
     // --- what the staging file says
     let staging = Project {
@@ -536,6 +540,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         check_interrupt()?;
         let http_ok = check_http(&sh, &curl, &plan, &model, &dir, &hosts, &mut report)?;
         check_interrupt()?;
+        if let Some(built) = &web_site {
+            prove_web(&env, &curl, &plan, built, &mut report)?;
+        }
         if https_ok {
             prove_hardening(
                 &env,
@@ -926,6 +933,8 @@ fn cert_hosts(model: &Model) -> Vec<String> {
     if !hosts.iter().any(|h| h == "localhost") {
         hosts.push("localhost".into());
     }
+    // the web app's domain last: the API's checks use the first host
+    hosts.extend(model.config.web.as_ref().map(|w| w.domain.clone()));
     hosts
 }
 
@@ -1482,6 +1491,72 @@ fn prove_hardening(
                 "the API, started again after the API-down proof, does not answer through caddy (status {code})"
             ),
         );
+    }
+    Ok(())
+}
+
+/// With `[web]`: the web app built from `infra/web.Dockerfile` into `./web` beside the copied
+/// compose file (caddy mounts it read-only), on the Node base the API image uses.
+fn build_web_site(
+    ctx: &Ctx,
+    model: &Model,
+    args: &Args,
+    dir: &Path,
+) -> Result<Option<crate::ops::web::Built>> {
+    let Some(web) = &model.stack.web else {
+        return Ok(None);
+    };
+    let engine = crate::tools::docker::Docker::find()?;
+    let node = crate::ops::web::node_base(&engine, model, args.node_image.as_deref())?;
+    let built = crate::ops::web::build_site(ctx, web, &node, &dir.join("web"))?;
+    eprintln!(
+        "rehearse: web app {} built on {} in {:.1} s; caddy serves it on {}",
+        web.name, built.base, built.seconds, web.domain
+    );
+    Ok(Some(built))
+}
+
+/// The web proofs (`web-index`, `web-deep-link`, `web-assets`) on the web domain.
+fn prove_web(
+    env: &Env<'_>,
+    curl: &Curl,
+    plan: &Plan,
+    built: &crate::ops::web::Built,
+    report: &mut Report,
+) -> Result<()> {
+    let (model, dir) = (env.model, env.dir);
+    let Some(web) = &model.stack.web else {
+        return Ok(());
+    };
+    let target = https_target(model);
+    let Some(port) = plan.proxy_port(target) else {
+        report.fail(
+            "web-index",
+            format!("{} publishes no port for {target}", plan.label(&plan.proxy)),
+        );
+        return Ok(());
+    };
+    let ca = dir.join("certs").join(&model.config.caddy.cert_file);
+    let t = crate::ops::web::Target {
+        sh: env.sh,
+        curl,
+        domain: &web.domain,
+        port,
+        ca: &ca,
+        dir,
+        hsts_max_age: model.config.edge.hsts_max_age,
+    };
+    for (id, verdict) in crate::ops::web::prove(&t, web, built)? {
+        match verdict {
+            Ok(m) => report.pass(id, m),
+            Err(m) => report.fail(id, m),
+        }
+    }
+    if built.asset.is_none() {
+        report.note(format!(
+            "no file under /{}/ in the build (web.assets): no asset's cache to prove",
+            web.assets
+        ));
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod deploy_bench;
 pub mod deploy_swarm;
 pub mod smoke;
+pub mod web;
 
 use anyhow::Result;
 

@@ -1,0 +1,226 @@
+//! The web app's site (`[web]`) in the rehearsal: built with buildx from the generated
+//! `infra/web.Dockerfile` into plain files beside the rehearsal's copy of the compose file
+//! (`./web`, which caddy mounts read-only), then probed over HTTPS by its host name.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use xshell::Shell;
+
+use crate::context::{Ctx, Model};
+use crate::proofs::web::{self as judge, Answer};
+use crate::proofs::Verdict;
+use crate::stack::web::{Web, WEB_DOCKERFILE};
+use crate::tools::docker::{Docker, Progress};
+use crate::tools::probe::{Curl, Request};
+
+/// The site as built for the rehearsal.
+pub struct Built {
+    pub seconds: f64,
+    /// The Node base it was built on.
+    pub base: String,
+    /// The built `index.html`.
+    pub index: String,
+    /// A content-hashed asset (URL path, content), when the build made one under the assets
+    /// directory.
+    pub asset: Option<(String, String)>,
+}
+
+/// The Node base for the web build: `--node-image`, else the config's image when it is
+/// local, else its stand-in (as for the API image).
+pub fn node_base(docker: &Docker, model: &Model, option: Option<&str>) -> Result<String> {
+    if let Some(n) = option {
+        return Ok(n.to_string());
+    }
+    let real = &model.config.node.image;
+    if docker.inspect_image(real)?.is_some() {
+        return Ok(real.clone());
+    }
+    let standin = crate::rehearsal::standin_name(real);
+    if docker.inspect_image(&standin)?.is_none() {
+        bail!(
+            "the web app's build needs a Node base: neither {real} nor its STAND-IN {standin} is in the local \
+             engine; build the stand-in with `cargo xtask standin`, or pass --node-image IMAGE"
+        );
+    }
+    Ok(standin)
+}
+
+/// `docker buildx build -f infra/web.Dockerfile --output type=local,dest=<dest>` from the
+/// monorepo root; reads back what the rehearsal probes.
+pub fn build_site(ctx: &Ctx, web: &Web, node: &str, dest: &Path) -> Result<Built> {
+    let docker = Docker::find()?;
+    let t = Instant::now();
+    let mut args: Vec<String> = vec![
+        "-f".into(),
+        ctx.root.join(WEB_DOCKERFILE).display().to_string(),
+        "--build-arg".into(),
+        format!("NODE_IMAGE={node}"),
+    ];
+    let npmrc = ctx.root.join(".npmrc");
+    if npmrc.is_file() {
+        args.push("--secret".into());
+        args.push(format!("id=npmrc,src={}", npmrc.display()));
+    }
+    args.push("--output".into());
+    args.push(format!("type=local,dest={}", dest.display()));
+    args.push(ctx.root.display().to_string());
+    eprintln!(
+        "rehearse: building the web app {} ({}) on {node} into {}",
+        web.name,
+        web.dir,
+        dest.display()
+    );
+    let built = docker.buildx_build(&args, &ctx.root, Progress::Plain, true)?;
+    if !built.ok() {
+        let tail: Vec<&str> = built
+            .lines
+            .iter()
+            .rev()
+            .take(30)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        bail!(
+            "building the web app {} with {WEB_DOCKERFILE} failed (its `{}` script, or the install before it):\n{}",
+            web.name,
+            web.script,
+            tail.join("\n")
+        );
+    }
+    let index_path = dest.join("index.html");
+    let index = std::fs::read_to_string(&index_path).with_context(|| {
+        format!(
+            "the web app's build wrote no index.html at the top of {}/{} (web.output): Caddy would have nothing to serve",
+            web.dir, web.output
+        )
+    })?;
+    Ok(Built {
+        seconds: t.elapsed().as_secs_f64(),
+        base: node.to_string(),
+        index,
+        asset: first_asset(dest, &web.assets),
+    })
+}
+
+/// The first text file (by name) under `<dest>/<assets>` whose path needs no URL escaping.
+fn first_asset(dest: &Path, assets: &str) -> Option<(String, String)> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![dest.join(assets)];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).ok()?.filter_map(|e| e.ok()) {
+            let ty = e.file_type().ok()?;
+            if ty.is_dir() {
+                stack.push(e.path());
+            } else if ty.is_file() {
+                files.push(e.path());
+            }
+        }
+    }
+    files.sort();
+    files.into_iter().find_map(|f| {
+        let rel = f.strip_prefix(dest).ok()?.to_str()?.to_string();
+        let safe = rel
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
+        let content = std::fs::read_to_string(&f).ok()?;
+        (safe && !content.is_empty()).then(|| (format!("/{rel}"), content))
+    })
+}
+
+/// Where the web site answers: its domain on the proxy's published HTTPS port.
+pub struct Target<'a> {
+    pub sh: &'a Shell,
+    pub curl: &'a Curl,
+    pub domain: &'a str,
+    pub port: u16,
+    /// The test origin certificate (its SANs include the domain).
+    pub ca: &'a Path,
+    /// Where curl writes headers and bodies.
+    pub dir: &'a Path,
+    pub hsts_max_age: u32,
+}
+
+/// The web proofs, each with its check id: `web-index` (`/`: the built index.html, a short
+/// cache, the edge's headers), `web-deep-link` (a client-side route: index.html), and
+/// `web-assets` when the build made a content-hashed asset (its immutable cache; a missing
+/// one is a 404).
+pub fn prove(t: &Target, web: &Web, built: &Built) -> Result<Vec<(&'static str, Verdict)>> {
+    let get = |path: &str| -> Result<Resp> {
+        let url = format!("https://{}:{}{path}", t.domain, t.port);
+        let resolve = format!("{}:{}:127.0.0.1", t.domain, t.port);
+        let req = Request {
+            url: &url,
+            resolve: &resolve,
+            cacert: Some(t.ca),
+            extra: &[],
+        };
+        let (out, headers) = t.curl.request(
+            t.sh,
+            &req,
+            &t.dir.join("web.headers"),
+            &t.dir.join("web.body"),
+        )?;
+        let http = crate::rehearsal::parse_curl(&out.write_out)
+            .with_context(|| format!("curl {url}: {}", out.stderr))?;
+        Ok(Resp {
+            url,
+            exit: http.exit,
+            error: http.error,
+            status: http.code,
+            headers,
+            body: out.body,
+        })
+    };
+    let answer = Resp::answer;
+    let mut out = Vec::new();
+    let root = get("/")?;
+    out.push((
+        "web-index",
+        judge::index(&answer(&root), &built.index, t.hsts_max_age),
+    ));
+    let deep = get("/some/deep/route")?;
+    out.push((
+        "web-deep-link",
+        judge::deep_link(&answer(&deep), &built.index),
+    ));
+    if let Some((path, content)) = &built.asset {
+        let found = get(path)?;
+        let missing = get(&format!(
+            "/{}/xtask-no-such-asset-{}.js",
+            web.assets,
+            std::process::id()
+        ))?;
+        out.push((
+            "web-assets",
+            judge::asset(&answer(&found), content, &answer(&missing), &built.index),
+        ));
+    }
+    Ok(out)
+}
+
+/// One captured answer, owned.
+struct Resp {
+    url: String,
+    exit: i64,
+    error: String,
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+impl Resp {
+    fn answer(&self) -> Answer<'_> {
+        Answer {
+            url: &self.url,
+            exit: self.exit,
+            error: &self.error,
+            status: self.status,
+            headers: &self.headers,
+            body: &self.body,
+        }
+    }
+}
