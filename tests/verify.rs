@@ -571,6 +571,33 @@ fn linters_report_nothing_on_the_sample_and_every_fixture() {
     }
 }
 
+/// With `[web]`, hadolint lints the web app's Dockerfile too (the realistic fixture's): a
+/// hand edit it would flag is a `hadolint/<code>` finding at infra/web.Dockerfile's line.
+#[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs actionlint, zizmor, hadolint, caddy and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
+fn hadolint_checks_the_web_dockerfile_too() {
+    verify_tools();
+    let t = fixture("nest-realistic");
+    let web = xtask::stack::web::WEB_DOCKERFILE;
+    mutate(
+        t.path(),
+        web,
+        "FROM ${NODE_IMAGE} AS build",
+        "FROM node:latest AS build",
+    );
+    let line = line_in(t.path(), web, "FROM node:latest") as u64;
+    let r = verify_static_json(&t);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let j = json_of(&r);
+    assert!(
+        finding_at(&j, "hadolint/DL3007", web, line),
+        "want hadolint/DL3007 at {web}:{line}: {j:#}"
+    );
+}
+
 /// A zizmor finding is a finding like any rule's: at its file:line, failing verify, waived
 /// only with a reason, and in the SARIF output (waived = suppressed, with the reason).
 #[test]

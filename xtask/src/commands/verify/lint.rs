@@ -62,17 +62,47 @@ pub(super) fn workflow_stage(ctx: &Ctx) -> Stage {
     }
 }
 
-/// `hadolint`: the Dockerfile linter; its findings as `hadolint/<code>`.
-pub(super) fn hadolint_stage(ctx: &Ctx) -> Stage {
+/// The Dockerfiles hadolint checks: the API's, and the web app's with `[web]`.
+fn hadolint_files(model: &Model) -> Vec<&'static str> {
+    let mut files = vec![stack::DOCKERFILE];
+    if model.stack.web.is_some() {
+        files.push(stack::web::WEB_DOCKERFILE);
+    }
+    files
+}
+
+/// The memo key of the hadolint stage: every Dockerfile it reads and the linter binaries.
+pub(super) fn hadolint_key(ctx: &Ctx, model: &Model) -> Option<Key> {
+    let files = hadolint_files(model);
+    let mut k = lint_key(ctx, "hadolint", files[0])?;
+    for f in &files[1..] {
+        k.bytes(
+            &crate::files::read_regular_bytes(&ctx.root.join(f), crate::files::MAX_GENERATED)
+                .ok()?,
+        );
+    }
+    Some(k)
+}
+
+/// `hadolint`: the Dockerfile linter on each generated Dockerfile; its findings as
+/// `hadolint/<code>`.
+pub(super) fn hadolint_stage(ctx: &Ctx, model: &Model) -> Stage {
     let t = Instant::now();
-    let file = stack::DOCKERFILE;
-    if let Some(why) = lint_input_refused(ctx, file) {
-        return Stage::not_run("hadolint", t.elapsed(), Status::Skipped(why));
+    let files = hadolint_files(model);
+    for file in &files {
+        if let Some(why) = lint_input_refused(ctx, file) {
+            return Stage::not_run("hadolint", t.elapsed(), Status::Skipped(why));
+        }
     }
     let run = || -> Result<Vec<Finding>> {
-        let out = tools::lint::hadolint(&ctx.root, file)?;
-        rules::external::hadolint(&out.stdout, file)
-            .map_err(|e| anyhow::anyhow!("{e}; hadolint said: {}", tools::indent(&out.detail())))
+        let mut findings = Vec::new();
+        for file in &files {
+            let out = tools::lint::hadolint(&ctx.root, file)?;
+            findings.extend(rules::external::hadolint(&out.stdout, file).map_err(|e| {
+                anyhow::anyhow!("{e}; hadolint said: {}", tools::indent(&out.detail()))
+            })?);
+        }
+        Ok(findings)
     };
     match run() {
         Ok(f) => Stage::ran("hadolint", t.elapsed(), HADOLINT_DETAIL.into(), f, &[]),

@@ -46,7 +46,8 @@ STAGES (each reported with pass / fail / skipped / could not run, and its durati
               at the paths the Caddyfile references (in a temporary copy)
     workflow  actionlint and zizmor --offline on .github/workflows/staging-infra.yml
               (findings as actionlint/<kind>, zizmor/<audit>)
-    hadolint  hadolint on infra/api.Dockerfile (findings as hadolint/<code>)
+    hadolint  hadolint on infra/api.Dockerfile, and infra/web.Dockerfile with [web] (findings as
+              hadolint/<code>)
     image     `docker buildx build` of the API image (tagged <api.image>:verify), then the
               smoke test (`node -e \"console.log('ok')\"`, GET /health) and the inspection
               (user, env, ports, CMD, runtime deps, no devDependency/.env/.git/.ts)
@@ -159,10 +160,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         let h = s.spawn(|| {
             memoized(
                 &memo,
-                lint_key(ctx, "hadolint", stack::DOCKERFILE),
+                hadolint_key(ctx, &model),
                 "hadolint",
                 HADOLINT_DETAIL,
-                || hadolint_stage(ctx),
+                || hadolint_stage(ctx, &model),
             )
         });
         let y = memoized(&memo, caddy_key(ctx), "caddy", CADDY_DETAIL, || {
