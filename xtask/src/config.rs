@@ -540,7 +540,7 @@ api_replicas = 2             # tasks of the API service, rolled start-first one 
 
 # A static web app (an SPA) Caddy serves on its own domain; no [web], no web site.
 # [web]
-# package = "@cipherbox/web"          # its name in the pnpm workspace (required)
+# package = "@acme/web"               # its name in the pnpm workspace (required)
 # script = "build"                    # the package.json script that builds it
 # output = "dist"                     # what the script writes, relative to the package
 # domain = "app.staging.example.com"  # its site (required); the API keeps caddy.domains
