@@ -273,3 +273,46 @@ fn dockerfiles_pass_hadolint() {
         );
     }
 }
+
+/// Removing `[web]` leaves the web app's generated files behind until `gen`: `--check` names
+/// them (exit 1), `gen` removes them, one edited by hand is kept (and said) unless --force, and
+/// a file of the user's at that path is never touched.
+#[test]
+fn files_of_a_removed_web_section_are_named_then_removed() {
+    let t = fixture("nest-realistic");
+    let root = t.path();
+    let cfg = root.join("infra/stack.toml");
+    let text = read(&cfg);
+    let at = text.find("[web]").expect("the fixture has [web]");
+    std::fs::write(&cfg, &text[..at]).expect("drop [web]");
+    let r = xtask(root, &["--root", ".", "gen", "--check"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    for f in ["infra/web.Dockerfile", "infra/web.Dockerfile.dockerignore"] {
+        assert!(
+            r.stdout.contains(&format!("{f}: no longer generated")),
+            "{}",
+            r.all()
+        );
+    }
+    // a hand edit keeps the Dockerfile (said); the untouched ignore file goes
+    let df = root.join("infra/web.Dockerfile");
+    std::fs::write(&df, format!("{}# mine\n", read(&df))).expect("edit");
+    let r = xtask(root, &["--root", ".", "gen"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stderr.contains("kept     infra/web.Dockerfile"),
+        "{}",
+        r.all()
+    );
+    assert!(df.exists() && !root.join("infra/web.Dockerfile.dockerignore").exists());
+    let r = xtask(root, &["--root", ".", "gen", "--force"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!df.exists(), "{}", r.all());
+    let r = xtask(root, &["--root", ".", "gen", "--check"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    // a file gen did not write at that path is the user's
+    std::fs::write(&df, "FROM scratch\n").expect("user's file");
+    let r = xtask(root, &["--root", ".", "gen", "--force"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(read(&df), "FROM scratch\n");
+}

@@ -81,6 +81,29 @@ pub fn state(on_disk: Option<&str>, want: &Generated) -> State {
     }
 }
 
+/// Files `gen` writes only for some configs (e.g. the web app's with `[web]`) that are on disk
+/// though `files` no longer has them: (path, untouched since `gen` wrote it). A file at such a
+/// path that `gen` did not write is not listed (it is the user's).
+pub fn no_longer_generated(
+    root: &Path,
+    optional: &[&str],
+    files: &[Generated],
+) -> Result<Vec<(String, bool)>> {
+    let mut out = Vec::new();
+    for path in optional {
+        if files.iter().any(|f| f.path == *path) {
+            continue;
+        }
+        if let OnDisk::Text(t) = read_generated(&root.join(path))? {
+            if is_ours(&t) {
+                let untouched = state(Some(&t), &Generated::new(path, "")) == State::Stale;
+                out.push((path.to_string(), untouched));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A unified diff from what is on disk to what `gen` would write.
 pub fn diff(path: &str, on_disk: &str, want: &str) -> String {
     similar::TextDiff::from_lines(on_disk, want)

@@ -1,6 +1,6 @@
 //! `cargo xtask gen [--check] [--force]`
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use super::{Ctx, Outcome};
 use crate::generated::{self, State, COMMAND};
@@ -21,6 +21,9 @@ Renders, from the config (infra/stack.toml) and the pnpm workspace:
     infra/Caddyfile                       origin-cert TLS, reverse_proxy to the API
     infra/.env.staging.example            every variable compose interpolates, then the API's
                                           other contract keys, grouped, with their comments
+    infra/web.Dockerfile (+ .dockerignore) with [web]: the web app's build; once the config drops
+                                          [web], --check names them and gen removes them (one
+                                          edited by hand is kept, and said, unless --force)
 
 Each file starts with a header naming this command and a digest of its body, so a
 file edited by hand is noticed: gen reports it and leaves it alone unless --force.
@@ -54,9 +57,12 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     crate::workspace::check_lockfile(&model.workspace, &model.closure)?;
     let files = render::all(&model.stack);
     let checked = generated::check_all(&ctx.root, &files)?;
+    let orphans = generated::no_longer_generated(&ctx.root, render::OPTIONAL, &files)?;
     if args.check {
         report_contract(&checked, &model.stack.contract);
-        return Ok(report_check(&checked));
+        let orphaned = report_orphans(&orphans);
+        let outcome = report_check(&checked);
+        return Ok(if orphaned { Outcome::Fail } else { outcome });
     }
     let edited: Vec<&str> = checked
         .iter()
@@ -130,7 +136,35 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         "{written} file(s) written, {} unchanged",
         checked.len() - written
     );
+    remove_orphans(ctx, &orphans, args.force)?;
     Ok(Outcome::Pass)
+}
+
+/// `--check`: names each file `gen` wrote that the config no longer asks for; true if any.
+fn report_orphans(orphans: &[(String, bool)]) -> bool {
+    for (path, _) in orphans {
+        println!(
+            "{path}: no longer generated (the config has no [web]); run `{COMMAND}` to remove it"
+        );
+    }
+    !orphans.is_empty()
+}
+
+/// Removes what `gen` wrote and the config no longer asks for (e.g. the web app's files once
+/// `[web]` is gone); one edited by hand since is kept, and said, unless --force.
+fn remove_orphans(ctx: &Ctx, orphans: &[(String, bool)], force: bool) -> Result<()> {
+    for (path, untouched) in orphans {
+        if !untouched && !force {
+            eprintln!(
+                "kept     {path}: no longer generated (no [web]), but edited by hand since `{COMMAND}` wrote it; remove it, or rerun with --force"
+            );
+            continue;
+        }
+        std::fs::remove_file(ctx.root.join(path))
+            .with_context(|| format!("cannot remove {path}, which `{COMMAND}` no longer writes"))?;
+        println!("removed    {path} (no longer generated: no [web])");
+    }
+    Ok(())
 }
 
 /// Names every key of the API's contract the compose file on disk does not set (a key added

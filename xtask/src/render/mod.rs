@@ -12,6 +12,9 @@ pub mod workflow;
 use crate::generated::Generated;
 use crate::stack::{self, Stack};
 
+/// Files `gen` writes only for some configs: the web app's, with `[web]`.
+pub const OPTIONAL: &[&str] = &[stack::web::WEB_DOCKERFILE, stack::web::WEB_DOCKERIGNORE];
+
 /// Every file `gen` writes, in a fixed order, headers included.
 pub fn all(stack: &Stack) -> Vec<Generated> {
     let mut files = vec![
