@@ -150,9 +150,19 @@ fn server_by_start(ws: &Workspace, p: &Package) -> Option<String> {
     })
 }
 
+/// A name or directory from the workspace for a message: as it is when it is a plain npm name
+/// or path, else quoted with its escapes (no control character reaches the terminal).
+pub(super) fn disp(s: &str) -> String {
+    if crate::values::npm_name(s).is_ok() || crate::values::rel_path(s).is_ok() {
+        s.to_string()
+    } else {
+        crate::values::shown(s)
+    }
+}
+
 fn listed(c: &[Candidate]) -> String {
     c.iter()
-        .map(|c| format!("{} ({}: {})", c.name, c.dir, c.reason))
+        .map(|c| format!("{} ({}: {})", disp(&c.name), disp(&c.dir), c.reason))
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -209,7 +219,7 @@ pub fn choose_api<'w>(
                  xtask config init --api <name>`; why each: {}",
                 list.len(),
                 list.iter()
-                    .map(|c| c.name.as_str())
+                    .map(|c| disp(&c.name))
                     .collect::<Vec<_>>()
                     .join(", "),
                 listed(&list)
@@ -232,7 +242,7 @@ fn package_list(ws: &Workspace) -> String {
     }
     ws.packages
         .iter()
-        .map(|p| format!("{} ({})", p.name, p.dir))
+        .map(|p| format!("{} ({})", disp(&p.name), disp(&p.dir)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -317,6 +327,11 @@ mod tests {
             e.starts_with("2 workspace packages look like the API server (@x/api, @x/worker)"),
             "{e}"
         );
+        let evil =
+            r#"{"name":"x\u001b[31m","scripts":{"build":"tsc"},"dependencies":{"hono":"^4"}}"#;
+        let w2 = ws(&[("apps/api", api), ("apps/evil", evil), ("libs/mw", mw)]);
+        let e = choose_api(&w2, None).expect_err("two").to_string();
+        assert!(!e.contains('\u{1b}') && e.contains("x\\u{1b}[31m"), "{e}");
         assert_eq!(
             choose_api(&w, Some("apps/worker/")).expect("--api").0.name,
             "@x/worker"

@@ -117,7 +117,7 @@ pub fn discover(ws: &Workspace, template: &str, named: Option<&str>) -> Result<D
         "api.package",
         &api.name,
         api.name.clone().into(),
-        format!("{}: {}", api.dir, chosen.reason),
+        format!("{}: {}", api::disp(&api.dir), chosen.reason),
     )?;
     let entry = entry_key(&mut d, api)?;
     services_key(&mut d, ws, &closure.runtime, &example)?;

@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::config;
 use crate::workspace::{Package, Workspace};
 
-use super::api::{dep_matches, node_command, runtime_deps};
+use super::api::{dep_matches, disp, node_command, runtime_deps};
 
 /// Client libraries that mean the API talks to a stack service (a name ending in `/` is a
 /// scope: any package in it).
@@ -79,7 +79,7 @@ pub(super) fn services(
         if let Some((_, libs)) = SERVICE_DEPS.iter().find(|(s, _)| s == service) {
             for p in runtime {
                 for d in runtime_deps(p).filter(|d| dep_matches(d, libs)) {
-                    why.push(format!("{} depends on {d}", p.name));
+                    why.push(format!("{} depends on {}", disp(&p.name), disp(d)));
                 }
             }
         }
@@ -87,7 +87,11 @@ pub(super) fn services(
             for p in &ws.packages {
                 let base = p.name.rsplit('/').next().unwrap_or(&p.name);
                 if base.ends_with("tee-worker") || p.dir.ends_with("tee-worker") {
-                    why.push(format!("the workspace has {} ({})", p.name, p.dir));
+                    why.push(format!(
+                        "the workspace has {} ({})",
+                        disp(&p.name),
+                        disp(&p.dir)
+                    ));
                 }
             }
         }
