@@ -676,6 +676,23 @@ fn cases() -> Vec<Case> {
             message: "--api \"@cipherbox/apii\": no workspace package is named so or is in that directory; workspace packages: @cipherbox/api (apps/api), @cipherbox/web (apps/web), @cipherbox/crypto (packages/crypto)",
         },
         Case {
+            id: "config-init-web-domain-without-web-app",
+            setup: |r| {
+                std::fs::remove_file(r.join("infra/stack.toml")).expect("rm");
+                std::fs::remove_file(r.join("apps/web/index.html")).expect("rm");
+            },
+            args: &["config", "init", "--web-domain", "app.example.com"],
+            code: 2,
+            message: "--web-domain is given, but no workspace package looks like a static web app (a `build` script and a dependency on vite, react-scripts, @angular/core or an index.html): name it with `--web <name or dir>`",
+        },
+        Case {
+            id: "config-init-web-domain-not-a-host",
+            setup: |r| std::fs::remove_file(r.join("infra/stack.toml")).expect("rm"),
+            args: &["config", "init", "--web-domain", "https://app.example.com"],
+            code: 2,
+            message: "--web-domain \"https://app.example.com\": \"https://app.example.com\" is not a host name: write only the host, e.g. staging.example.com (no scheme, no path)",
+        },
+        Case {
             id: "config-init-option-elsewhere",
             setup: |_| {},
             args: &["config", "show", "--force"],

@@ -85,6 +85,18 @@ fn nest_realistic_is_discovered_and_gen_names_its_api_and_no_cipherbox() {
     );
     assert_eq!(key(&j, "project.name")["value"], "ledger-staging");
     assert_eq!(key(&j, "api.image")["value"], "ledger-server");
+    let web = key(&j, "web.package");
+    assert_eq!(
+        (&web["value"], &web["set"]),
+        (&"@ledger/web".into(), &false.into())
+    );
+    assert!(
+        web["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("--web-domain <host>"),
+        "{web}"
+    );
 
     let cfg = std::fs::read_to_string(t.path().join("infra/stack.toml")).expect("config");
     assert!(!cfg.to_lowercase().contains("cipherbox"), "{cfg}");
@@ -245,4 +257,33 @@ fn config_set_without_a_config_starts_from_the_discovery() {
     let cfg = std::fs::read_to_string(root.join("infra/stack.toml")).expect("config");
     assert!(cfg.contains("owner = \"ledger-co\""), "{cfg}");
     assert!(!cfg.to_lowercase().contains("cipherbox"), "{cfg}");
+}
+
+/// `--web-domain` writes `[web]` for the web app found; gen then serves it on that domain.
+#[test]
+fn web_domain_writes_the_web_table_for_the_web_app_found() {
+    let t = copy_of("nest-realistic", "init-web");
+    let j = init(&t, &["--web-domain", "app.ledger.test"]);
+    assert_eq!(j["gen"], "ok", "{j:#}");
+    let web = key(&j, "web.package");
+    assert_eq!(
+        (&web["value"], &web["set"]),
+        (&"@ledger/web".into(), &true.into())
+    );
+    assert!(
+        web["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("apps/web/src/index.html"),
+        "{web}"
+    );
+    assert_eq!(key(&j, "web.domain")["value"], "app.ledger.test");
+    let r = xtask(t.path(), &["config", "get", "web.package", "--root", "."]);
+    assert_eq!(r.stdout.trim(), "\"@ledger/web\"", "{}", r.all());
+    let r = xtask(t.path(), &["gen", "--root", ".", "--force"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let caddy = std::fs::read_to_string(t.path().join("infra/Caddyfile")).expect("Caddyfile");
+    assert!(caddy.contains("app.ledger.test"), "{caddy}");
+    let df = std::fs::read_to_string(t.path().join("infra/web.Dockerfile")).expect("web df");
+    assert!(df.contains("@ledger/web"), "{df}");
 }

@@ -375,6 +375,8 @@ fn cmd_config(w: &mut Words<'_>) -> Result<Outcome> {
             Word::Opt(o) => {
                 match o.as_str() {
                     "--api" => init.api = Some(w.value()?),
+                    "--web" => init.web = Some(w.value()?),
+                    "--web-domain" => init.web_domain = Some(w.value()?),
                     "--dry-run" => init.dry_run = true,
                     "--force" => init.force = true,
                     "--format" => {

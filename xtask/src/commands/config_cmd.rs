@@ -36,10 +36,15 @@ each key, its value and why on stderr:
                        (read as a file; nothing is run); else the OWNER placeholder stays
     [api.migrate]      a `migration:run`/`migrate` script that is a plain `node FILE`, or a
                        compiled runner (src/run-migrations.ts) beside the entry
+    [web]              the static web app (see --web-domain)
 project.name and api.image are left unset: gen derives them from the workspace.
 
 INIT OPTIONS:
     --api NAME|DIR   the API package (skips the search; for a workspace with several servers)
+    --web-domain HOST   the web app's site: writes [web] for the one web app found (a `build`
+                     script and vite, react-scripts, @angular/core... or an index.html);
+                     without it [web] stays a commented example naming that package
+    --web NAME|DIR   the web app (for a workspace with several)
     --dry-run        print the file on stdout; write nothing
     --force          replace an existing config; the old one is kept as <config>.bak
     --format json    the report as JSON on stdout (keys with value, set, reason; candidates)
@@ -53,6 +58,8 @@ OPTIONS:
 #[derive(Debug, Clone, Default)]
 pub struct InitArgs {
     pub api: Option<String>,
+    pub web: Option<String>,
+    pub web_domain: Option<String>,
     pub dry_run: bool,
     pub force: bool,
     pub json: bool,
@@ -98,8 +105,8 @@ pub fn run(ctx: &Ctx, action: &Action) -> Result<Outcome> {
             } else {
                 // a new config starts as `config init` writes it, never naming CipherBox's API
                 let ws = crate::workspace::load(&ctx.root)?;
-                let found =
-                    crate::discover::discover(&ws, config::TEMPLATE, None).with_context(|| {
+                let found = crate::discover::discover(&ws, config::TEMPLATE, Default::default())
+                    .with_context(|| {
                         format!(
                             "{} does not exist, and `config set` starts it as `config init` \
                              would",
@@ -156,7 +163,15 @@ fn init(ctx: &Ctx, a: &InitArgs) -> Result<Outcome> {
         );
     }
     let ws = crate::workspace::load(&ctx.root)?;
-    let found = crate::discover::discover(&ws, config::TEMPLATE, a.api.as_deref())?;
+    let found = crate::discover::discover(
+        &ws,
+        config::TEMPLATE,
+        crate::discover::Choices {
+            api: a.api.as_deref(),
+            web: a.web.as_deref(),
+            web_domain: a.web_domain.as_deref(),
+        },
+    )?;
     let mut backup = None;
     if !a.dry_run {
         if let Some(dir) = path.parent() {

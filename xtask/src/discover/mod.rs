@@ -20,6 +20,7 @@
 
 mod api;
 mod needs;
+mod web;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -30,6 +31,15 @@ use crate::workspace::{Package, Workspace};
 
 pub use api::{choose_api, node_command, Candidate, SERVER_DEPS};
 pub use needs::{github_owner, MIGRATE_SCRIPTS, SERVICE_DEPS};
+pub use web::WEB_DEPS;
+
+/// What the user chose on the command line (`--api`, `--web`, `--web-domain`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Choices<'a> {
+    pub api: Option<&'a str>,
+    pub web: Option<&'a str>,
+    pub web_domain: Option<&'a str>,
+}
 
 /// One key `config init` looked for.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -98,8 +108,8 @@ impl Draft {
 }
 
 /// Discovers the config of the monorepo `ws` and renders it from `template`.
-pub fn discover(ws: &Workspace, template: &str, named: Option<&str>) -> Result<Discovery> {
-    let (api, candidates) = choose_api(ws, named)?;
+pub fn discover(ws: &Workspace, template: &str, choices: Choices<'_>) -> Result<Discovery> {
+    let (api, candidates) = choose_api(ws, choices.api)?;
     crate::values::npm_name(&api.name).map_err(|m| {
         anyhow::anyhow!(
             "{}/package.json: the package name {m}; fix it before `config init`",
@@ -122,6 +132,7 @@ pub fn discover(ws: &Workspace, template: &str, named: Option<&str>) -> Result<D
     let entry = entry_key(&mut d, api)?;
     services_key(&mut d, ws, &closure.runtime, &example)?;
     owner_key(&mut d, ws)?;
+    web_key(&mut d, ws, api, choices)?;
     let (cmd, why) = needs::migrate(&ws.root, api, &entry);
     if let Some(c) = &cmd {
         d.text = set_migrate(&d.text, c)?;
@@ -224,6 +235,107 @@ fn owner_key(d: &mut Draft, ws: &Workspace) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `[web]`: set when one web app is found (or named) and `--web-domain` gives its site;
+/// else its package is named in the template's commented example and the report says how.
+fn web_key(d: &mut Draft, ws: &Workspace, api: &Package, c: Choices<'_>) -> Result<()> {
+    if let Some(dom) = c.web_domain {
+        crate::values::host_name(dom)
+            .map_err(|m| anyhow::anyhow!("--web-domain {}: {m}", crate::values::shown(dom)))?;
+    }
+    let apps = web::find(ws, api, c.web)?;
+    let names = || {
+        apps.iter()
+            .map(|a| api::disp(&a.package.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (apps.as_slice(), c.web_domain) {
+        ([], None) => d.found(
+            "web.package",
+            serde_json::Value::Null,
+            false,
+            format!(
+                "no workspace package looks like a static web app (a `build` script and a \
+                 dependency on {} or an index.html): no [web]",
+                web::WEB_DEPS[..3].join(", ")
+            ),
+        ),
+        ([], Some(_)) => anyhow::bail!(
+            "--web-domain is given, but no workspace package looks like a static web app (a \
+             `build` script and a dependency on {} or an index.html): name it with `--web <name \
+             or dir>`",
+            web::WEB_DEPS[..3].join(", ")
+        ),
+        ([app], None) => {
+            let quoted = toml_edit::Value::from(app.package.name.as_str()).to_string();
+            d.text = d.text.replace(
+                "# package = \"@acme/web\"",
+                &format!("# package = {quoted}"),
+            );
+            d.found(
+                "web.package",
+                app.package.name.clone().into(),
+                false,
+                format!(
+                    "{} ({}) {}; [web] needs the site's domain too: `cargo xtask config init \
+                     --force --web-domain <host>`, or uncomment [web] and set `domain`",
+                    app.package.name,
+                    api::disp(&app.package.dir),
+                    app.reason
+                ),
+            );
+        }
+        ([app], Some(dom)) => {
+            d.text = web::uncomment(&d.text, &app.package.name, dom, app.output)
+                .context("the template has no commented [web] block to fill in")?;
+            config::parse(&d.text, FILE)?;
+            d.found(
+                "web.package",
+                app.package.name.clone().into(),
+                true,
+                format!(
+                    "{} ({}) {}",
+                    app.package.name,
+                    api::disp(&app.package.dir),
+                    app.reason
+                ),
+            );
+            d.found(
+                "web.domain",
+                dom.into(),
+                true,
+                "given with --web-domain".into(),
+            );
+            if let Some(o) = app.output {
+                d.found(
+                    "web.output",
+                    o.into(),
+                    true,
+                    "react-scripts builds into build/".into(),
+                );
+            }
+        }
+        (_, None) => d.found(
+            "web.package",
+            serde_json::Value::Null,
+            false,
+            format!(
+                "{} packages look like a static web app ({}): choose one with `--web <name>` \
+                 and `--web-domain <host>`",
+                apps.len(),
+                names()
+            ),
+        ),
+        (_, Some(_)) => anyhow::bail!(
+            "{} workspace packages look like a static web app ({}): choose one with `--web \
+             <name>`",
+            apps.len(),
+            names()
+        ),
+    }
+    Ok(())
 }
 
 /// The template's examples name CipherBox: name this monorepo's instead.
