@@ -60,7 +60,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "config",
-        summary: "create, read or change the config (infra/stack.toml), keeping comments",
+        summary: "create (init: discovered from the workspace), read or change the config\n(infra/stack.toml), keeping comments",
         help: config_cmd::HELP,
         run: cmd_config,
     },

@@ -46,7 +46,8 @@ INIT OPTIONS:
                      without it [web] stays a commented example naming that package
     --web NAME|DIR   the web app (for a workspace with several)
     --dry-run        print the file on stdout; write nothing
-    --force          replace an existing config; the old one is kept as <config>.bak
+    --force          replace an existing config; the old one is kept as <config>.bak (an
+                     older .bak is replaced)
     --format json    the report as JSON on stdout (keys with value, set, reason; candidates)
 
 OPTIONS:
