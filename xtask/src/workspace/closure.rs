@@ -86,7 +86,7 @@ impl Workspace {
                     return anyhow!("no workspace package is named {name:?} (api.package): {why}");
                 }
                 anyhow!(
-                    "no workspace package is named {name:?} (api.package): workspace packages are {}; set api.package or api.path in the config",
+                    "no workspace package is named {name:?} (api.package): workspace packages are {}; set api.package or api.path in the config, or let `cargo xtask config init` write one from the workspace",
                     names()
                 )
             })?,
