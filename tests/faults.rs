@@ -176,6 +176,24 @@ fn cases() -> Vec<Case> {
             message: "apps/web/package.json has no \"build:prod\" script (`web.script`; its scripts: build)",
         },
         Case {
+            id: "monorepo-web-lockfile-stale",
+            setup: |r| {
+                write(
+                    r,
+                    "infra/stack.toml",
+                    "[web]\npackage = \"@cipherbox/web\"\ndomain = \"app.example.com\"\n",
+                );
+                write(
+                    r,
+                    "apps/web/package.json",
+                    "{\"name\": \"@cipherbox/web\", \"version\": \"0.1.0\", \"private\": true, \"scripts\": {\"build\": \"node build.js\"}, \"dependencies\": {\"@cipherbox/crypto\": \"workspace:*\", \"left-pad\": \"^1.3.0\"}}\n",
+                );
+            },
+            args: &["gen"],
+            code: 2,
+            message: "pnpm-lock.yaml is out of date: apps/web/package.json has dependencies left-pad \"^1.3.0\", the lockfile does not",
+        },
+        Case {
             id: "build-image-node-run-on-an-older-node",
             setup: |_| {},
             args: &["build-image", "--node-image", "node:20-alpine"],

@@ -55,6 +55,7 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let model = ctx.model()?;
     crate::workspace::check_lockfile(&model.workspace, &model.closure)?;
+    crate::stack::web::check_lockfile(&model.workspace, model.stack.web.as_ref())?;
     let files = render::all(&model.stack);
     let checked = generated::check_all(&ctx.root, &files)?;
     let orphans = generated::no_longer_generated(&ctx.root, render::OPTIONAL, &files)?;

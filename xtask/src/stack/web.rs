@@ -147,3 +147,15 @@ pub fn site(w: &Web) -> Site {
         assets: format!("/{}/*", w.assets),
     }
 }
+
+/// `pnpm-lock.yaml` matches the manifests of the web app's closure too (its build installs
+/// with `--frozen-lockfile`): the same check as the API's, refused before any build.
+pub fn check_lockfile(ws: &Workspace, web: Option<&Web>) -> Result<()> {
+    let Some(web) = web else {
+        return Ok(());
+    };
+    let pkg = ws
+        .find_by_name(&web.name)
+        .with_context(|| format!("the web app {} is no longer in the workspace", web.name))?;
+    crate::workspace::check_lockfile(ws, &ws.closure(pkg)?)
+}

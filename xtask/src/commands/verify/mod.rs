@@ -117,6 +117,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let t0 = Instant::now();
     let model = ctx.model()?;
     crate::workspace::check_lockfile(&model.workspace, &model.closure)?;
+    crate::stack::web::check_lockfile(&model.workspace, model.stack.web.as_ref())?;
     let waivers = &model.config.waivers;
     for w in waivers {
         if !rules::known_id(&w.rule) {
