@@ -229,7 +229,6 @@ const SIZE_DEBT: &[&str] = &[
     "stack.rs::compose",
     "config.rs",
     "config.rs::parse",
-    "render/compose.rs::render",
 ];
 
 /// Modules over [`MODULE_LINES`] without a `//! Size:` reason, functions over

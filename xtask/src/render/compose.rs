@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::envcontract::Contract;
-use crate::stack::{Compose, Limits, Mount, Proto, Val};
+use crate::stack::{Compose, Limits, Mount, Proto, Service, Val};
 
 /// A YAML scalar ([`super::quote::yaml`]).
 pub fn scalar(s: &str) -> String {
@@ -48,6 +48,20 @@ pub(super) fn service_networks(w: &mut String, networks: &[String]) {
 pub fn render(c: &Compose) -> String {
     let mut s = String::new();
     let w = &mut s;
+    header(w, c);
+    let _ = writeln!(w, "services:");
+    for (i, svc) in c.services.iter().enumerate() {
+        if i > 0 {
+            let _ = writeln!(w);
+        }
+        service(w, svc);
+    }
+    top_level_lists(w, c);
+    s
+}
+
+/// The opening comment, the project name and the shared logging anchor.
+fn header(w: &mut String, c: &Compose) {
     let _ = writeln!(
         w,
         "# Deploy: docker compose --env-file .env.staging -f docker-compose.staging.yml up -d"
@@ -84,89 +98,91 @@ pub fn render(c: &Compose) -> String {
     let _ = writeln!(w, "    max-size: {}", scalar(&c.logging.max_size));
     let _ = writeln!(w, "    max-file: \"{}\"", c.logging.max_file);
     let _ = writeln!(w);
-    let _ = writeln!(w, "services:");
-    for (i, svc) in c.services.iter().enumerate() {
-        if i > 0 {
-            let _ = writeln!(w);
-        }
-        let _ = writeln!(w, "  {}:", svc.name);
-        let _ = writeln!(w, "    image: {}", scalar(&svc.image));
-        if svc.one_shot {
-            let _ = writeln!(w, "    restart: \"no\"");
-        } else {
-            let _ = writeln!(w, "    restart: unless-stopped");
-        }
-        if svc.init {
-            let _ = writeln!(w, "    init: true");
-        }
-        let _ = writeln!(w, "    logging: *logging");
-        if !svc.entrypoint.is_empty() {
-            let _ = writeln!(w, "    entrypoint: {}", flow_list(&svc.entrypoint));
-        }
-        if !svc.command.is_empty() {
-            let _ = writeln!(w, "    command: {}", flow_list(&svc.command));
-        }
-        if let Some(f) = &svc.env_file {
-            let _ = writeln!(w, "    env_file: {}", scalar(f));
-        }
-        if !svc.environment.is_empty() {
-            let _ = writeln!(w, "    environment:");
-            for (k, v) in &svc.environment {
-                let _ = writeln!(w, "      {k}: {}", val(v));
-            }
-        }
-        if !svc.ports.is_empty() {
-            let _ = writeln!(w, "    ports:");
-            for p in &svc.ports {
-                let ip = p
-                    .host_ip
-                    .as_ref()
-                    .map(|ip| format!("{ip}:"))
-                    .unwrap_or_default();
-                let proto = match p.proto {
-                    Proto::Tcp => "tcp",
-                    Proto::Udp => "udp",
-                };
-                let _ = writeln!(w, "      - \"{ip}{}:{}/{proto}\"", p.host, p.container);
-            }
-        }
-        if !svc.volumes.is_empty() {
-            let _ = writeln!(w, "    volumes:");
-            for m in &svc.volumes {
-                let line = match m {
-                    Mount::Volume { name, target } => format!("{name}:{target}"),
-                    Mount::Bind {
-                        source,
-                        target,
-                        read_only,
-                    } => {
-                        format!("{source}:{target}{}", if *read_only { ":ro" } else { "" })
-                    }
-                };
-                let _ = writeln!(w, "      - {}", scalar(&line));
-            }
-        }
-        if !svc.depends_on.is_empty() {
-            let _ = writeln!(w, "    depends_on:");
-            for (dep, cond) in &svc.depends_on {
-                let _ = writeln!(w, "      {dep}:");
-                let _ = writeln!(w, "        condition: {cond}");
-            }
-        }
-        if let Some(h) = &svc.healthcheck {
-            let _ = writeln!(w, "    healthcheck:");
-            let _ = writeln!(w, "      test: {}", flow_list(&h.test));
-            let _ = writeln!(w, "      interval: {}", h.interval);
-            let _ = writeln!(w, "      timeout: {}", h.timeout);
-            let _ = writeln!(w, "      retries: {}", h.retries);
-            let _ = writeln!(w, "      start_period: {}", h.start_period);
-        }
-        if let Some(l) = &svc.limits {
-            let _ = writeln!(w, "    deploy:");
-            resources(w, l);
-        }
-        service_networks(w, &svc.networks);
+}
+
+/// One service's block under `services:`.
+fn service(w: &mut String, svc: &Service) {
+    let _ = writeln!(w, "  {}:", svc.name);
+    let _ = writeln!(w, "    image: {}", scalar(&svc.image));
+    if svc.one_shot {
+        let _ = writeln!(w, "    restart: \"no\"");
+    } else {
+        let _ = writeln!(w, "    restart: unless-stopped");
     }
+    if svc.init {
+        let _ = writeln!(w, "    init: true");
+    }
+    let _ = writeln!(w, "    logging: *logging");
+    if !svc.entrypoint.is_empty() {
+        let _ = writeln!(w, "    entrypoint: {}", flow_list(&svc.entrypoint));
+    }
+    if !svc.command.is_empty() {
+        let _ = writeln!(w, "    command: {}", flow_list(&svc.command));
+    }
+    if let Some(f) = &svc.env_file {
+        let _ = writeln!(w, "    env_file: {}", scalar(f));
+    }
+    if !svc.environment.is_empty() {
+        let _ = writeln!(w, "    environment:");
+        for (k, v) in &svc.environment {
+            let _ = writeln!(w, "      {k}: {}", val(v));
+        }
+    }
+    if !svc.ports.is_empty() {
+        let _ = writeln!(w, "    ports:");
+        for p in &svc.ports {
+            let ip = p
+                .host_ip
+                .as_ref()
+                .map(|ip| format!("{ip}:"))
+                .unwrap_or_default();
+            let proto = match p.proto {
+                Proto::Tcp => "tcp",
+                Proto::Udp => "udp",
+            };
+            let _ = writeln!(w, "      - \"{ip}{}:{}/{proto}\"", p.host, p.container);
+        }
+    }
+    if !svc.volumes.is_empty() {
+        let _ = writeln!(w, "    volumes:");
+        for m in &svc.volumes {
+            let line = match m {
+                Mount::Volume { name, target } => format!("{name}:{target}"),
+                Mount::Bind {
+                    source,
+                    target,
+                    read_only,
+                } => {
+                    format!("{source}:{target}{}", if *read_only { ":ro" } else { "" })
+                }
+            };
+            let _ = writeln!(w, "      - {}", scalar(&line));
+        }
+    }
+    if !svc.depends_on.is_empty() {
+        let _ = writeln!(w, "    depends_on:");
+        for (dep, cond) in &svc.depends_on {
+            let _ = writeln!(w, "      {dep}:");
+            let _ = writeln!(w, "        condition: {cond}");
+        }
+    }
+    if let Some(h) = &svc.healthcheck {
+        let _ = writeln!(w, "    healthcheck:");
+        let _ = writeln!(w, "      test: {}", flow_list(&h.test));
+        let _ = writeln!(w, "      interval: {}", h.interval);
+        let _ = writeln!(w, "      timeout: {}", h.timeout);
+        let _ = writeln!(w, "      retries: {}", h.retries);
+        let _ = writeln!(w, "      start_period: {}", h.start_period);
+    }
+    if let Some(l) = &svc.limits {
+        let _ = writeln!(w, "    deploy:");
+        resources(w, l);
+    }
+    service_networks(w, &svc.networks);
+}
+
+/// The top-level `networks:` and `volumes:`.
+fn top_level_lists(w: &mut String, c: &Compose) {
     let _ = writeln!(w);
     if !c.networks.is_empty() {
         let _ = writeln!(w, "networks:");
@@ -179,7 +195,6 @@ pub fn render(c: &Compose) -> String {
     for v in &c.volumes {
         let _ = writeln!(w, "  {v}: {{}}");
     }
-    s
 }
 
 /// A value on an active line of an env file compose reads: bare when that is unambiguous,
