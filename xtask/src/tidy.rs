@@ -225,8 +225,6 @@ const SIZE_DEBT: &[&str] = &[
     "commands/rehearse.rs::run",
     "commands/rehearse.rs::make_plan",
     "rehearsal.rs",
-    "stack.rs",
-    "stack.rs::compose",
     "config.rs",
     "config.rs::parse",
 ];
