@@ -139,6 +139,11 @@ fn files_of(root: &std::path::Path) -> Vec<(String, String)> {
 /// Runs the real binary on a copy mutated by `mu`; returns a failure message, if any.
 fn check_mutation(mu: &Mutation) -> Option<String> {
     let t = sample_copy("mut");
+    if let Some(config) = mu.config {
+        std::fs::write(t.path().join("infra/stack.toml"), config).expect("write config");
+        let g = xtask(t.path(), &["--root", &root_of(&t), "gen"]);
+        assert_eq!(g.code, 0, "{}", g.all());
+    }
     let (mutated, file, line) = apply(&files_of(t.path()), mu);
     for (p, text) in &mutated {
         std::fs::write(t.path().join(p), text).expect("write mutated file");

@@ -24,6 +24,12 @@ pub const RULES: &[Rule] = &[
         check: http_redirect,
     },
     Rule {
+        id: "caddy/web-site",
+        file: F,
+        rationale: "with [web], the web domain has a site serving the built files: `root` at the directory compose mounts, `file_server`, `try_files {path} /index.html` (the SPA's deep links), and an immutable cache only under a matcher (never on index.html)",
+        check: web_site,
+    },
+    Rule {
         id: "caddy/no-localhost-upstream",
         file: F,
         rationale: "in a container localhost is Caddy itself: upstreams are compose service names",
@@ -184,6 +190,61 @@ fn no_localhost_upstream(i: &Input, o: &mut Out) {
                     o.at(F, rp.line, format!("upstream `{u}` is Caddy's own container; use the API's service name (e.g. api:{})", i.model.config.api.port));
                 }
             }
+        }
+    }
+}
+
+/// The web app's site (`[web]`): there, serving the mounted files, falling back to the SPA's
+/// index.html, and never caching everything a year.
+fn web_site(i: &Input, o: &mut Out) {
+    let (Some(web), Some(site_model)) = (&i.model.config.web, &i.model.stack.caddy.web) else {
+        return;
+    };
+    let Some(site) = https_sites(i).into_iter().find(|s| is_web_site(i, s)) else {
+        o.at(
+            F,
+            1,
+            format!(
+                "no site for the web app's domain {} ([web] domain): its files are not served",
+                web.domain
+            ),
+        );
+        return;
+    };
+    let want_root = site_model.root.as_str();
+    let roots = site.find("root");
+    let root_ok = roots
+        .iter()
+        .any(|d| d.args.last().map(String::as_str) == Some(want_root));
+    if !root_ok {
+        o.at(
+            F,
+            roots.first().map(|d| d.line).unwrap_or(site.line),
+            format!("the web site's `root` is not {want_root}, where compose mounts the built files (./web): it would serve nothing"),
+        );
+    }
+    if site.find("file_server").is_empty() {
+        o.at(
+            F,
+            site.line,
+            "the web site has no `file_server`: its files are never served",
+        );
+    }
+    let fallback = site
+        .find("try_files")
+        .iter()
+        .any(|d| d.args.last().map(String::as_str) == Some("/index.html"));
+    if !fallback {
+        o.at(F, site.line, "the web site has no `try_files {path} /index.html`: a deep link of the SPA (a client-side route) is a 404");
+    }
+    for h in site.find("header") {
+        let matched = h.args.first().is_some_and(|a| is_matcher(a) && a != "*");
+        let immutable = h.args.iter().any(|a| a.contains("immutable"))
+            || h.block
+                .iter()
+                .any(|d| d.args.iter().any(|a| a.contains("immutable")));
+        if immutable && !matched {
+            o.at(F, h.line, "an immutable Cache-Control on every answer of the web site: index.html would be kept a year and a deploy never seen; set it under a matcher of the content-hashed assets only");
         }
     }
 }

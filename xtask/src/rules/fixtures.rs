@@ -30,6 +30,24 @@ pub struct Mutation {
     /// The expected line: the first line of the mutated `in_file` containing this text
     /// (`text#N`: the N-th such line; empty: line 1).
     pub at: &'static str,
+    /// The config the sample is generated with before the mutation (`None`: its own).
+    pub config: Option<&'static str>,
+}
+
+/// The sample with a web app (`[web]`): the config of the web site's fixtures.
+pub const WEB_CONFIG: &str = "[caddy]\ndomains = [\"api.example.com\"]\n[web]\npackage = \"@cipherbox/web\"\ndomain = \"app.example.com\"\n";
+
+/// A mutation of the Caddyfile the sample gets with [`WEB_CONFIG`].
+const fn w(from: &'static str, to: &'static str, rule: &'static str, at: &'static str) -> Mutation {
+    Mutation {
+        file: CF,
+        from,
+        to,
+        rule,
+        in_file: None,
+        at,
+        config: Some(WEB_CONFIG),
+    }
 }
 
 const fn m(
@@ -46,6 +64,7 @@ const fn m(
         rule,
         in_file: None,
         at,
+        config: None,
     }
 }
 
@@ -64,6 +83,7 @@ const fn x(
         rule,
         in_file: Some(in_file),
         at,
+        config: None,
     }
 }
 
@@ -107,6 +127,13 @@ const REDIS_HEALTH: &str = "    healthcheck:\n      test: [\"CMD-SHELL\", \"REDI
 
 /// One fixture per rule: the rule's failing example.
 pub const FIXTURES: &[Mutation] = &[
+    // the web app's site without its SPA fallback: deep links are 404
+    w(
+        "\t\ttry_files {path} /index.html\n",
+        "",
+        "caddy/web-site",
+        "app.example.com:443 {",
+    ),
     // defence in depth: what the model would not write
     m(
         DF,
@@ -577,6 +604,9 @@ pub const MUTATIONS: &[Mutation] = &[
     m(CF, "\ttls /etc/caddy/certs/origin.pem /etc/caddy/certs/origin-key.pem\n", "", "caddy/tls-certs", ":443 {"),
     m(CF, "tls /etc/caddy/certs/origin.pem /etc/caddy/certs/origin-key.pem", "tls internal", "caddy/tls-certs", "tls internal"),
     m(CF, ":80 {\n\tredir https://{host}{uri} permanent\n}\n", "", "caddy/http-redirect", ""),
+    w("\troot * /srv/web", "\troot * /srv/site", "caddy/web-site", "\troot * /srv/site"),
+    w("\theader @hashed Cache-Control", "\theader Cache-Control", "caddy/web-site", "\theader Cache-Control \"public"),
+    w("app.example.com:443 {", "www.example.com:443 {", "caddy/web-site", ""),
     m(CF, "reverse_proxy api:3000", "reverse_proxy 127.0.0.1:3000", "caddy/no-localhost-upstream", "reverse_proxy"),
     m(CF, "reverse_proxy api:3000", "reverse_proxy backend:3000", "cross/caddy-upstream", "reverse_proxy"),
     x(IG, "!tsconfig.base.json\n", "", "cross/copy-sources", DF, "COPY tsconfig.base.json"),

@@ -129,10 +129,10 @@ fn generated_files_are_clean_for_other_configs() {
 }
 
 fn check_all(list: &[Mutation]) {
-    let m = model_with(None);
-    let files = as_files(&rendered(&m));
     let mut failures = Vec::new();
     for mu in list {
+        let m = model_with(mu.config);
+        let files = as_files(&rendered(&m));
         let (mutated, file, line) = apply(&files, mu);
         let got = findings(&m, &mutated);
         let hit = got
