@@ -859,15 +859,11 @@ fn a_planted_secret_fails_the_smoke_test_and_a_failed_smoke_test_sets_no_release
     let release = format!("{name}:{tag}");
     let derived = format!("{name}:planted");
     let _images = Images(vec![release.clone(), derived.clone()]);
-    let b = build_on_standin(root, tag, &["--smoke"], &[]);
+    let b = build_on_standin(root, tag, &["--smoke", "--format", "json"], &[]);
     assert_eq!(b.code, 0, "build-image --smoke:\n{}", b.all());
-    assert!(
-        b.stdout
-            .lines()
-            .any(|l| l.starts_with("PASS") && l.contains("image/no-secret-files")),
-        "the smoke test ran the secret scan:\n{}",
-        b.stdout
-    );
+    let report = build_report(&b.stdout);
+    let (ok, detail) = smoke_check(&report["smoke"], "image/no-secret-files");
+    assert!(ok, "the smoke test ran the secret scan: {detail}");
     let good_id = inspect_image(&release).expect("the release tag is set")["Id"].clone();
 
     // one secret file of the list put in after the build, in another case
@@ -912,13 +908,21 @@ fn a_planted_secret_fails_the_smoke_test_and_a_failed_smoke_test_sets_no_release
         "import",
         "process.exit(3);\nimport",
     );
-    let f = build_on_standin(root, tag, &["--smoke"], &[("XTASK_SMOKE_TIMEOUT", "5")]);
+    let f = build_on_standin(
+        root,
+        tag,
+        &["--smoke", "--format", "json"],
+        &[("XTASK_SMOKE_TIMEOUT", "5")],
+    );
     assert_eq!(f.code, 1, "the smoke test fails:\n{}", f.all());
+    let report = build_report(&f.stdout);
+    assert_eq!(report["smoke"]["result"], "fail", "{report:#}");
+    assert_eq!(report["tags"], serde_json::json!([]), "{report:#}");
     assert!(
-        f.stdout
-            .contains("the smoke test failed; no release tag was set"),
-        "{}",
-        f.stdout
+        report["failure"]
+            .as_str()
+            .is_some_and(|m| m.contains("the smoke test failed; no release tag was set")),
+        "{report:#}"
     );
     let now = inspect_image(&release).expect("the old release tag is still there")["Id"].clone();
     assert_eq!(
