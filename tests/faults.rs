@@ -627,6 +627,13 @@ fn cases() -> Vec<Case> {
             message: "pnpm-lock.yaml is out of date: apps/api/package.json has dependencies pg \"^8.24.0\", the lockfile \"^8.23.1\"; run `pnpm install` at the root and commit pnpm-lock.yaml",
         },
         Case {
+            id: "verify-only-unknown-stage",
+            setup: |_| {},
+            args: &["verify", "--only", "fresh,rulez"],
+            code: 2,
+            message: "--only \"fresh,rulez\": \"rulez\" is not a stage; stages are fresh, rules, compose, caddy, workflow, hadolint, image (comma-separated)",
+        },
+        Case {
             id: "monorepo-lockfile-out-of-date-verify",
             setup: |r| edit(r, "apps/api/package.json", "\"pg\": \"^8.23.1\"", "\"pg\": \"^8.24.0\""),
             args: &["verify", "--static"],

@@ -416,6 +416,7 @@ fn cmd_verify(w: &mut Words<'_>) -> Result<Outcome> {
         no_cache: false,
         sarif: None,
         env_file: None,
+        only: None,
     };
     while let Some(word) = w.next()? {
         match &word {
@@ -423,6 +424,7 @@ fn cmd_verify(w: &mut Words<'_>) -> Result<Outcome> {
                 a.env_file = Some(std::path::PathBuf::from(w.value()?))
             }
             Word::Opt(o) if o == "--static" => a.static_only = true,
+            Word::Opt(o) if o == "--only" => a.only = Some(verify::parse_only(&w.value()?)?),
             Word::Opt(o) if o == "--no-cache" => a.no_cache = true,
             Word::Opt(o) if o == "--node-image" => a.node_image = Some(w.value()?),
             Word::Opt(o) if o == "--format" => a.format = w.value()?.parse()?,

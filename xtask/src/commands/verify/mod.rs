@@ -33,8 +33,8 @@ pub const HELP: &str = "\
 cargo xtask verify: prove the staging infra rule by rule, with the real tools
 
 USAGE:
-    cargo xtask verify [--static] [--env-file FILE] [--node-image IMG] [--format human|json|sarif]
-                       [--sarif FILE] [--root DIR] [--config FILE]
+    cargo xtask verify [--static] [--only STAGE,...] [--env-file FILE] [--node-image IMG]
+                       [--format human|json|sarif] [--sarif FILE] [--root DIR] [--config FILE]
 
 STAGES (each reported with pass / fail / skipped / could not run, and its duration):
     fresh     infra/ is what `cargo xtask gen` writes now (the same check as `gen --check`)
@@ -58,6 +58,10 @@ in every output.
 
 OPTIONS:
     --static         only the stages that need no Docker engine (fast: a pre-commit hook)
+    --only STAGES    run only these stages (comma-separated names from the list above, e.g.
+                     `--only fresh,rules`: the fastest pre-commit check); the others are
+                     reported as skipped, and unused waivers are reported only when every
+                     stage runs
     --no-cache       rerun compose and caddy even on inputs they passed before (a pass is
                      remembered by a hash of the inputs and the tools, in ~/.cache/xtask;
                      failures are never remembered; XTASK_NO_CACHE=1 does the same)
@@ -111,6 +115,48 @@ pub struct Args {
     pub sarif: Option<PathBuf>,
     /// A real `.env.staging` to check against the contract (values never printed).
     pub env_file: Option<PathBuf>,
+    /// `--only`: the stages to run (None: every stage; `--static` still skips the image).
+    pub only: Option<Vec<&'static str>>,
+}
+
+/// The stages in the order verify runs and reports them.
+pub const STAGES: &[&str] = &[
+    "fresh", "rules", "compose", "caddy", "workflow", "hadolint", "image",
+];
+
+/// Parses `--only`'s value: stage names separated by commas, each known, none twice.
+pub fn parse_only(value: &str) -> Result<Vec<&'static str>> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for word in value.split(',').map(str::trim) {
+        let Some(&name) = STAGES.iter().find(|s| **s == word) else {
+            bail!(
+                "--only {value:?}: {word:?} is not a stage; stages are {} (comma-separated)",
+                STAGES.join(", ")
+            );
+        };
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+impl Args {
+    fn selected(&self, stage: &str) -> bool {
+        self.only.as_ref().is_none_or(|only| only.contains(&stage))
+    }
+}
+
+/// Runs `run` when `stage` is selected; otherwise a skipped stage naming `--only`.
+fn if_selected(args: &Args, stage: &'static str, run: impl FnOnce() -> Stage) -> Stage {
+    if args.selected(stage) {
+        return run();
+    }
+    Stage::not_run(
+        stage,
+        Duration::ZERO,
+        Status::Skipped("not selected by --only".into()),
+    )
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
@@ -129,54 +175,15 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         }
     }
     let mut stages = vec![
-        fresh(ctx, &model),
-        rules_stage(ctx, &model, args.env_file.as_deref()),
+        if_selected(args, "fresh", || fresh(ctx, &model)),
+        if_selected(args, "rules", || {
+            rules_stage(ctx, &model, args.env_file.as_deref())
+        }),
     ];
-    // The two tool stages are independent: run them side by side.
-    let memo = Memo::open(!args.no_cache);
-    let panicked = |name: &'static str| {
-        move |_| {
-            Stage::not_run(
-                name,
-                Duration::ZERO,
-                Status::Error(format!("the {name} stage panicked (a bug)")),
-            )
-        }
-    };
-    let (compose, caddy, workflow, hadolint) = std::thread::scope(|s| {
-        let c = s.spawn(|| {
-            memoized(&memo, compose_key(ctx), "compose", COMPOSE_DETAIL, || {
-                compose_stage(ctx)
-            })
-        });
-        let w = s.spawn(|| {
-            memoized(
-                &memo,
-                lint_key(ctx, "workflow", stack::WORKFLOW),
-                "workflow",
-                WORKFLOW_DETAIL,
-                || workflow_stage(ctx),
-            )
-        });
-        let h = s.spawn(|| {
-            memoized(
-                &memo,
-                hadolint_key(ctx, &model),
-                "hadolint",
-                HADOLINT_DETAIL,
-                || hadolint_stage(ctx, &model),
-            )
-        });
-        let y = memoized(&memo, caddy_key(ctx), "caddy", CADDY_DETAIL, || {
-            caddy_stage(ctx)
-        });
-        (c.join(), y, w.join(), h.join())
-    });
-    stages.push(compose.unwrap_or_else(panicked("compose")));
-    stages.push(caddy);
-    stages.push(workflow.unwrap_or_else(panicked("workflow")));
-    stages.push(hadolint.unwrap_or_else(panicked("hadolint")));
-    stages.push(image_stage(ctx, &model, args));
+    stages.extend(tool_stages(ctx, &model, args));
+    stages.push(if_selected(args, "image", || {
+        image_stage(ctx, &model, args)
+    }));
     let stages: Vec<Stage> = stages
         .into_iter()
         .map(|s| match s.status {
@@ -198,10 +205,14 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         .iter()
         .flat_map(|s| s.waived.iter().cloned())
         .collect();
-    let unused = rules::unused_waivers(waivers, &waived)
-        .into_iter()
-        .cloned()
-        .collect();
+    // a waiver of a stage that did not run is not unused: say so only when all ran
+    let unused = match args.only {
+        Some(_) => Vec::new(),
+        None => rules::unused_waivers(waivers, &waived)
+            .into_iter()
+            .cloned()
+            .collect(),
+    };
     let report = Report {
         stages,
         unused_waivers: unused,
@@ -230,6 +241,64 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
             bail!("verify could not run every stage: {}", why.join("; "))
         }
     }
+}
+
+/// The four tool stages (compose, caddy, workflow, hadolint): independent, so run side by
+/// side, each remembered when it passed on the same inputs.
+fn tool_stages(ctx: &Ctx, model: &Model, args: &Args) -> [Stage; 4] {
+    let memo = Memo::open(!args.no_cache);
+    let panicked = |name: &'static str| {
+        move |_| {
+            Stage::not_run(
+                name,
+                Duration::ZERO,
+                Status::Error(format!("the {name} stage panicked (a bug)")),
+            )
+        }
+    };
+    let (compose, caddy, workflow, hadolint) = std::thread::scope(|s| {
+        let c = s.spawn(|| {
+            if_selected(args, "compose", || {
+                memoized(&memo, compose_key(ctx), "compose", COMPOSE_DETAIL, || {
+                    compose_stage(ctx)
+                })
+            })
+        });
+        let w = s.spawn(|| {
+            if_selected(args, "workflow", || {
+                memoized(
+                    &memo,
+                    lint_key(ctx, "workflow", stack::WORKFLOW),
+                    "workflow",
+                    WORKFLOW_DETAIL,
+                    || workflow_stage(ctx),
+                )
+            })
+        });
+        let h = s.spawn(|| {
+            if_selected(args, "hadolint", || {
+                memoized(
+                    &memo,
+                    hadolint_key(ctx, model),
+                    "hadolint",
+                    HADOLINT_DETAIL,
+                    || hadolint_stage(ctx, model),
+                )
+            })
+        });
+        let y = if_selected(args, "caddy", || {
+            memoized(&memo, caddy_key(ctx), "caddy", CADDY_DETAIL, || {
+                caddy_stage(ctx)
+            })
+        });
+        (c.join(), y, w.join(), h.join())
+    });
+    [
+        compose.unwrap_or_else(panicked("compose")),
+        caddy,
+        workflow.unwrap_or_else(panicked("workflow")),
+        hadolint.unwrap_or_else(panicked("hadolint")),
+    ]
 }
 
 fn emit(r: &Report, format: Format) -> Result<()> {
