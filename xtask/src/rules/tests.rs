@@ -277,6 +277,21 @@ fn docs_list_every_rule_and_stage_id() {
 }
 
 #[test]
+fn readme_counts_the_rules_there_are() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let n = super::registry().len();
+    let counts: Vec<&str> = readme
+        .split(" rules")
+        .filter_map(|before| before.rsplit([' ', '(']).next())
+        .filter(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    assert!(!counts.is_empty(), "README.md names no rule count");
+    for c in counts {
+        assert_eq!(c, n.to_string(), "README.md says {c} rules; there are {n}");
+    }
+}
+
+#[test]
 fn a_warning_rule_says_so_in_its_rationale() {
     for r in super::registry() {
         assert_eq!(
