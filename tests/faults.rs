@@ -627,6 +627,27 @@ fn cases() -> Vec<Case> {
             message: "pnpm-lock.yaml is out of date: apps/api/package.json has dependencies pg \"^8.24.0\", the lockfile \"^8.23.1\"; run `pnpm install` at the root and commit pnpm-lock.yaml",
         },
         Case {
+            id: "build-push-placeholder-owner",
+            setup: |_| {},
+            args: &["build-image", "--push"],
+            code: 2,
+            message: "refusing --push: project.owner is the placeholder OWNER; set it with `cargo xtask config set project.owner <owner>`",
+        },
+        Case {
+            id: "build-cache-registry-placeholder-owner",
+            setup: |_| {},
+            args: &["build-image", "--cache", "registry"],
+            code: 2,
+            message: "--cache registry: project.owner is the placeholder OWNER; pass --owner or set it with `cargo xtask config set project.owner <owner>`",
+        },
+        Case {
+            id: "build-cache-gha-outside-actions",
+            setup: |_| {},
+            args: &["build-image", "--cache", "gha"],
+            code: 2,
+            message: "--cache gha needs the GitHub Actions runtime (ACTIONS_RUNTIME_TOKEN and the cache URL), which GitHub gives only to actions, not to `run:` steps",
+        },
+        Case {
             id: "verify-only-unknown-stage",
             setup: |_| {},
             args: &["verify", "--only", "fresh,rulez"],

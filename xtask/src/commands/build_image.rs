@@ -133,6 +133,11 @@ fn prepare(ctx: &Ctx, args: &Args) -> Result<(Model, Docker)> {
         return Err(refuse_push_on_standin(&requested));
     }
     crate::stack::check_node_run_base(&model.stack.image, &requested)?;
+    let owner = match &args.owner {
+        Some(o) => o.to_ascii_lowercase(),
+        None => model.config.owner.clone(),
+    };
+    crate::ops::build::refuse_by_args(&owner, args)?;
     let docker = Docker::find()?;
     docker.require_engine()?;
     docker.require_buildx()?;

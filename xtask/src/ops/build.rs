@@ -305,6 +305,28 @@ pub fn refuse_push_on_standin(node_image: &str) -> anyhow::Error {
     )
 }
 
+/// What the arguments alone refuse, before any engine is asked: `--push` or `--cache
+/// registry` with the placeholder owner (`owner` after `--owner`), `--cache gha` outside the
+/// GitHub Actions runtime.
+pub fn refuse_by_args(owner: &str, args: &Args) -> Result<()> {
+    if args.push && owner == "OWNER" {
+        bail!("refusing --push: project.owner is the placeholder OWNER; set it with `cargo xtask config set project.owner <owner>`");
+    }
+    match args.cache {
+        CiCache::Registry if owner == "OWNER" => {
+            bail!("--cache registry: project.owner is the placeholder OWNER; pass --owner or set it with `cargo xtask config set project.owner <owner>`");
+        }
+        CiCache::Gha if std::env::var_os("ACTIONS_RUNTIME_TOKEN").is_none() => {
+            bail!(
+                "--cache gha needs the GitHub Actions runtime (ACTIONS_RUNTIME_TOKEN and the cache URL), which GitHub \
+                 gives only to actions, not to `run:` steps: add crazy-max/ghaction-github-runtime before this step \
+                 (`[ci] cache = \"gha\"` renders it), or use `--cache registry`"
+            );
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `--cache`: the cache specs for buildx (after the raw `--cache-from/--cache-to`), and notes.
 /// May add the cache reference to the pushed tags (inline cache on the `docker` driver).
 fn cache_specs(
@@ -318,21 +340,11 @@ fn cache_specs(
     match args.cache {
         CiCache::None => {}
         CiCache::Gha => {
-            if std::env::var_os("ACTIONS_RUNTIME_TOKEN").is_none() {
-                bail!(
-                    "--cache gha needs the GitHub Actions runtime (ACTIONS_RUNTIME_TOKEN and the cache URL), which GitHub \
-                     gives only to actions, not to `run:` steps: add crazy-max/ghaction-github-runtime before this step \
-                     (`[ci] cache = \"gha\"` renders it), or use `--cache registry`"
-                );
-            }
             from.push("type=gha".into());
             to.push("type=gha,mode=max".into());
         }
         CiCache::Registry => {
             let c = &model.config;
-            if c.owner == "OWNER" {
-                bail!("--cache registry: project.owner is the placeholder OWNER; pass --owner or set it with `cargo xtask config set project.owner <owner>`");
-            }
             let cache_ref = cache_ref(c);
             from.push(format!("type=registry,ref={cache_ref}"));
             if !args.push {
@@ -396,9 +408,7 @@ pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Pl
     if args.push && by_name && !local_registry {
         return Err(refuse_push_on_standin(&node_image));
     }
-    if args.push && model.config.owner == "OWNER" {
-        bail!("refusing --push: project.owner is the placeholder OWNER; set it with `cargo xtask config set project.owner <owner>`");
-    }
+    refuse_by_args(&model.config.owner, args)?;
     let standin = if by_name {
         node_standin::ensure(docker)?;
         Some(node_standin::STANDS_FOR.to_string())
