@@ -73,12 +73,13 @@ fn header(w: &mut String, c: &Compose) {
     if c.service("ipfs").is_some() {
         let _ = writeln!(
             w,
-            "# the back end on `data` (the proxy cannot reach the databases). Only 80, 443 and the"
+            "# the back end on `data` (the proxy cannot reach the databases); api and ipfs alone"
         );
         let _ = writeln!(
             w,
-            "# IPFS swarm port are public; every other port is bound to 127.0.0.1."
+            "# on `ipfs` (nothing else reaches its RPC API). Only 80, 443 and the IPFS swarm port"
         );
+        let _ = writeln!(w, "# are public; every other port is bound to 127.0.0.1.");
     } else {
         let _ = writeln!(
             w,

@@ -457,7 +457,7 @@ pub const FIXTURES: &[Mutation] = &[
         "      - edge\n\nnetworks:",
         "      - edge\n      - data\n\nnetworks:",
         "compose/networks",
-        "      - data#6",
+        "      - data#5",
     ),
     m(
         CO,
@@ -544,6 +544,8 @@ pub const MUTATIONS: &[Mutation] = &[
     m(CO, "    networks:\n      - edge\n\nnetworks:", "\nnetworks:", "compose/networks", "  caddy:"),
     m(CO, "    networks:\n      - data\n\n  redis:", "    network_mode: host\n\n  redis:", "compose/networks", "network_mode"),
     m(CO, "\nnetworks:\n  edge: {}\n", "\nnetworks:\n", "compose/networks", "networks:#7"),
+    m(CO, "    networks:\n      - data\n\n  caddy:", "    networks:\n      - data\n      - ipfs\n\n  caddy:", "compose/networks", "      - ipfs#3"),
+    m(CO, "          cpus: \"1.0\"\n    networks:\n      - ipfs\n", "          cpus: \"1.0\"\n    networks:\n      - ipfs\n      - data\n", "compose/networks", "      - data#4"),
     m(CO, "          memory: 2G", "          memory: 4G", "compose/memory-limit", "memory: 4G"),
     m(CO, "    init: true\n    logging: *logging\n    environment:\n      NODE_ENV: production\n      PORT: \"3001\"", "    init: false\n    logging: *logging\n    environment:\n      NODE_ENV: production\n      PORT: \"3001\"", "compose/init", "init: false"),
     m(DF, "FROM ${NODE_IMAGE} AS runtime", "FROM build AS runtime", "dockerfile/final-base", "FROM build AS runtime"),

@@ -8,7 +8,7 @@ use super::compose::{ix, k, scalar};
 use super::{Input, Out, Rule};
 use crate::config::LOG_DRIVERS;
 use crate::parse::yaml::Seg;
-use crate::stack::{self, COMPOSE as F, DATA_NET, EDGE_NET, OWNER_VAR};
+use crate::stack::{self, COMPOSE as F, DATA_NET, EDGE_NET, IPFS_NET, OWNER_VAR};
 
 pub const RULES: &[Rule] = &[
     Rule {
@@ -26,7 +26,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: "compose/networks",
         file: F,
-        rationale: "caddy (and web) only on `edge`, the back end only on `data`, the API on both: the proxy cannot reach the databases or IPFS's RPC API",
+        rationale: "caddy (and web) only on `edge`, ipfs only on `ipfs`, the rest of the back end only on `data`, the API on all: the proxy cannot reach the databases, and nothing but the API reaches IPFS's RPC API",
         check: networks,
     },
     Rule {
@@ -220,7 +220,12 @@ fn networks(i: &Input, o: &mut Out) {
         .and_then(Value::as_mapping)
         .map(|m| m.keys().filter_map(scalar).collect())
         .unwrap_or_default();
-    for n in [EDGE_NET, DATA_NET] {
+    let with_ipfs = c.services().iter().any(|(name, _)| name == "ipfs");
+    let nets: &[&str] = match with_ipfs {
+        true => &[EDGE_NET, DATA_NET, IPFS_NET],
+        false => &[EDGE_NET, DATA_NET],
+    };
+    for n in nets {
         if !declared.iter().any(|d| d == n) {
             o.at(
                 F,
@@ -230,7 +235,7 @@ fn networks(i: &Input, o: &mut Out) {
         }
     }
     for (name, svc) in c.services() {
-        let want = stack::networks_of(&name);
+        let want = stack::networks_of(&name, with_ipfs);
         let line = match svc.get("networks") {
             Some(_) => c.line(&svc_path(&name, &["networks"])),
             None => c.line(&svc_path(&name, &[])),

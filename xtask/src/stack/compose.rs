@@ -73,10 +73,17 @@ pub const EDGE_NET: &str = "edge";
 /// The back end's network: the API and what it talks to; the proxy is not on it.
 pub const DATA_NET: &str = "data";
 
-/// The networks a service joins, by its name: caddy only `edge`, the API both, the rest `data`.
-pub fn networks_of(service: &str) -> Vec<String> {
+/// IPFS's own network: the API and IPFS only, so no other service (the tee-worker included)
+/// reaches IPFS's RPC API, which has no authentication.
+pub const IPFS_NET: &str = "ipfs";
+
+/// The networks a service joins, by its name (`with_ipfs`: the stack has an ipfs service):
+/// caddy only `edge`; ipfs only `ipfs`; the API all of them; the rest `data`.
+pub fn networks_of(service: &str, with_ipfs: bool) -> Vec<String> {
     let nets: &[&str] = match service {
         "caddy" | "web" => &[EDGE_NET],
+        "ipfs" => &[IPFS_NET],
+        "api" if with_ipfs => &[EDGE_NET, DATA_NET, IPFS_NET],
         "api" => &[EDGE_NET, DATA_NET],
         _ => &[DATA_NET],
     };
@@ -533,8 +540,12 @@ impl Compose {
             })
             .collect();
         self.volumes.retain(|v| mounted.contains(v));
+        let with_ipfs = self.services.iter().any(|s| s.name == "ipfs");
+        if with_ipfs {
+            self.networks.push(IPFS_NET.into());
+        }
         for s in &mut self.services {
-            s.networks = networks_of(&s.name);
+            s.networks = networks_of(&s.name, with_ipfs);
             s.init = runs_node(&s.name);
             if let Some(mem) = cfg.memory.of(&s.name) {
                 let cpus = s.limits.as_ref().and_then(|l| l.cpus.clone());

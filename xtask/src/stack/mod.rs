@@ -16,7 +16,7 @@ pub mod web;
 
 pub use compose::{
     networks_of, published_image, runs_node, Compose, Healthcheck, Limits, Logging, Mount, Port,
-    Proto, Service, Val, DATA_NET, EDGE_NET, MIGRATE, OWNER_VAR, REDIS_ENTRYPOINT,
+    Proto, Service, Val, DATA_NET, EDGE_NET, IPFS_NET, MIGRATE, OWNER_VAR, REDIS_ENTRYPOINT,
 };
 use image::{api_image, check_dockerfile_path};
 pub use image::{check_node_run_base, node_major, ApiImage, BuildStep, Run, NODE_RUN_MAJOR};
