@@ -57,6 +57,45 @@ fn loop_through(host: &TestHost, cacert: &Path) -> Loop {
     .expect("request loop starts")
 }
 
+/// The web app's domain in the compose deploy test (`[web]` added to the sample's copy).
+const WEB_DOMAIN: &str = "app.deploy15.test";
+
+/// A GET through the host's Caddy by the web domain's name (TLS verified): 200 and the body.
+fn site_get(host: &TestHost, root: &Path, cacert: &Path, path: &str) -> String {
+    let sh = xtask::tools::shell().expect("shell");
+    let curl = xtask::tools::probe::Curl::find().expect("curl");
+    let out = curl
+        .get(
+            &sh,
+            &format!("https://{WEB_DOMAIN}{path}"),
+            &format!("{WEB_DOMAIN}:443:{}", host.ns_ip),
+            Some(cacert),
+            &root.join("site-body.html"),
+            5,
+        )
+        .expect("curl runs");
+    let w: serde_json::Value = serde_json::from_str(out.write_out.trim()).unwrap_or_default();
+    assert_eq!(
+        w["http_code"], 200,
+        "GET {path}: {} {}",
+        out.write_out, out.stderr
+    );
+    out.body
+}
+
+/// The sample's web page with `marker` in its title: a site build that differs by one word.
+fn mark_site(root: &Path, original: &str, marker: &str) {
+    let page = original.replace(
+        "<title>CipherBox</title>",
+        &format!("<title>CipherBox {marker}</title>"),
+    );
+    assert_ne!(
+        page, original,
+        "the sample's index.html has no <title>CipherBox</title>"
+    );
+    std::fs::write(root.join("apps/web/index.html"), page).expect("write index.html");
+}
+
 fn assert_no_failures(what: &str, l: &LoadReport) {
     eprintln!("{what}: {}", l.line());
     assert!(l.sent >= 20, "{what}: only {} requests sent", l.sent);
@@ -74,6 +113,18 @@ fn deploy_rolls_out_rolls_back_and_returns_with_zero_failed_requests() {
     let copy = sample_copy("deploy15");
     let root = copy.path();
     let root_s = root.to_str().expect("utf-8");
+    // With [web]: deploy builds the sample's web app and puts it live with the API.
+    let cfg = root.join("infra/stack.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        format!("{text}\n[web]\npackage = \"@cipherbox/web\"\ndomain = \"{WEB_DOMAIN}\"\n"),
+    )
+    .expect("write config");
+    let r = xtask(root, &["--root", root_s, "gen"]);
+    assert_eq!(r.code, 0, "{}", show(&r));
+    let page = std::fs::read_to_string(root.join("apps/web/index.html")).expect("index.html");
+    mark_site(root, &page, "site-v1");
 
     // The stand-ins for postgres/redis/caddy (built once, reused) and the engine's API build.
     let r = xtask(
@@ -146,7 +197,7 @@ fn deploy_rolls_out_rolls_back_and_returns_with_zero_failed_requests() {
         &certs,
         "origin.pem",
         "origin-key.pem",
-        &["localhost".to_string()],
+        &["localhost".to_string(), WEB_DOMAIN.to_string()],
     )
     .expect("cert");
     let cacert = certs.join("origin.pem");
@@ -199,8 +250,20 @@ fn deploy_rolls_out_rolls_back_and_returns_with_zero_failed_requests() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+    // The site went up with it: its domain serves the built index.html, a deep link too.
+    let site_v1 = j["site"].as_str().expect("a site release").to_string();
+    assert!(site_v1.starts_with("web."), "{j}");
+    assert!(dir.join(&site_v1).join("index.html").is_file());
+    for path in ["/", "/some/deep/route"] {
+        let body = site_get(&host, root, &cacert, path);
+        assert!(
+            body.contains("<title>CipherBox site-v1</title>"),
+            "GET {path}: {body}"
+        );
+    }
 
-    // A good rollout, under load.
+    // A good rollout, under load, with a changed site.
+    mark_site(root, &page, "site-v2");
     let l = loop_through(&host, &cacert);
     std::thread::sleep(Duration::from_secs(1));
     let r = deploy(&["--image", &image("v2"), "--timeout", "90"]);
@@ -211,7 +274,14 @@ fn deploy_rolls_out_rolls_back_and_returns_with_zero_failed_requests() {
     assert_eq!(j["result"], "deployed");
     assert_eq!(j["previous"], image("v1"));
     assert_no_failures("rollout v1 -> v2", &load);
+    assert_eq!(j["previous_site"], site_v1.as_str(), "{j}");
+    let site_v2 = j["site"].as_str().expect("a site release").to_string();
+    assert_ne!(site_v2, site_v1);
+    assert!(site_get(&host, root, &cacert, "/").contains("<title>CipherBox site-v2</title>"));
+    assert!(site_get(&host, root, &cacert, "/deep/link").contains("site-v2"));
 
+    // The broken images carry a site of their own: a failed API leaves the live site as it was.
+    mark_site(root, &page, "site-broken");
     // An image that exits at boot: rolled back, the old one never stopped.
     for (bad, timeout) in [("exits", "60"), ("unhealthy", "25")] {
         let l = loop_through(&host, &cacert);
@@ -225,6 +295,12 @@ fn deploy_rolls_out_rolls_back_and_returns_with_zero_failed_requests() {
         assert_eq!(j["old_kept_serving"], true, "{bad}");
         assert_eq!(j["previous"], image("v2"), "{bad}");
         assert!(j["failed_step"] == "health", "{bad}: {j}");
+        assert_eq!(j["site"], site_v2.as_str(), "{bad}: {j}");
+        let body = site_get(&host, root, &cacert, "/");
+        assert!(
+            body.contains("<title>CipherBox site-v2</title>"),
+            "{bad}: {body}"
+        );
         assert_no_failures(&format!("broken image ({bad}) rolled back"), &load);
     }
     let running = host
@@ -250,6 +326,15 @@ fn deploy_rolls_out_rolls_back_and_returns_with_zero_failed_requests() {
     assert_eq!(j["image"], image("v1"));
     assert_eq!(j["previous"], image("v2"));
     assert_no_failures("--rollback v2 -> v1", &load);
+    // The site went back with it: v1's release, kept on the host.
+    assert_eq!(j["site"], site_v1.as_str(), "{j}");
+    for path in ["/", "/another/deep/route"] {
+        let body = site_get(&host, root, &cacert, path);
+        assert!(
+            body.contains("<title>CipherBox site-v1</title>"),
+            "GET {path}: {body}"
+        );
+    }
     // Nothing older: a second rollback has nowhere to go (exit 2, says why).
     let r = deploy(&["--rollback"]);
     assert_refused(&r, &["nothing to return to"]);

@@ -32,6 +32,12 @@ Over one SSH connection to a host with Docker and the compose v2 plugin:
      (never stopped) keeps serving, and the exit code is 1;
   6. the deployed images are kept in <dir>/.xtask-deploy/history on the host: --rollback
      deploys the previous one the same way (health-gated) and drops the current entry.
+With [web], the static site goes with the API: built here first (`docker buildx build -f
+infra/web.Dockerfile --target site --output type=local`, on node.image or its stand-in),
+uploaded as a release <dir>/web.<digest of its files> (kept), and once the API is live
+<dir>/web (caddy's mount) is switched to it: files renamed in one by one, index.html last,
+then files the release lacks removed. A failed API leaves the site as it was; --rollback
+switches back to the release recorded with the target entry. Not with --swarm (refused).
 The API's host port is dropped on the host (docker-compose.deploy.yml, written by deploy): two
 API containers cannot bind one port during a rollout, and Caddy is the way in. Only the API is
 rolled; other services are started when missing and otherwise left running.
@@ -162,6 +168,13 @@ fn plain_name(p: &std::path::Path) -> Result<String> {
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let model = ctx.model()?;
+    if let (true, Some(web)) = (args.swarm, &model.stack.web) {
+        bail!(
+            "deploy --swarm does not deploy the web app ([web] {}) yet: the stack's caddy mounts ./web from the node it runs on, and deploy uploads the built site only to a compose host; deploy the compose host (without --swarm), or put the built site (`docker buildx build -f {} --target site --output type=local,dest=web .`) on caddy's node by hand and drop [web] for the swarm deploy",
+            web.domain,
+            crate::stack::web::WEB_DOCKERFILE
+        );
+    }
     super::require_fresh(ctx, &model)?;
     let target = Target::parse(&host_url(args)?)?;
     let image = image(&model, args)?;
@@ -183,11 +196,37 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         services: args.services.clone(),
         timeout: Duration::from_secs(args.timeout),
         grace_secs: args.grace,
+        site: None,
         echo: true,
     };
     if args.dry_run {
-        return print_plan(&target, args, &o);
+        return print_plan(&target, args, &o, model.stack.web.is_some());
     }
+    // With [web], a deploy builds the site here first (a failed build touches no host).
+    let mut o = o;
+    let _site_dir = match (&model.stack.web, args.rollback) {
+        (Some(_), true) => {
+            o.site = Some(rollout::Site::FromHistory);
+            None
+        }
+        (Some(web), false) => {
+            let t = crate::tempdir::TempDir::new("deploy-web")?;
+            let node = site_base(&model)?;
+            crate::ops::web::build_site(ctx, web, &node, t.path(), "deploy")?;
+            let id = crate::ops::web::site_id(t.path())?;
+            eprintln!(
+                "deploy: web app {} built on {node}: release {}",
+                web.name,
+                deploy::site_release(&id)
+            );
+            o.site = Some(rollout::Site::Built {
+                dir: t.path().to_path_buf(),
+                id,
+            });
+            Some(t)
+        }
+        (None, _) => None,
+    };
     let ssh = Ssh::new(target, args.ssh_key.as_deref(), args.known_hosts.as_deref())?;
     let report = if args.swarm {
         crate::ops::deploy_swarm::run(&ssh, &swarm_options(ctx, &model, args, o)?)?
@@ -198,6 +237,23 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     }
     Ok(print_outcome(args, &report))
+}
+
+/// The Node base the site is built on: the config's `node.image` when the engine has it, else
+/// its stand-in when built (said: the site's files are the same), else the real one (buildx
+/// pulls it).
+fn site_base(model: &crate::context::Model) -> Result<String> {
+    let docker = crate::tools::docker::Docker::find()?;
+    let real = &model.config.node.image;
+    if docker.inspect_image(real)?.is_some() {
+        return Ok(real.clone());
+    }
+    let standin = crate::rehearsal::standin_name(real);
+    if docker.inspect_image(&standin)?.is_some() {
+        eprintln!("deploy: {real} is not in the local engine: the web app is built on its STAND-IN {standin}");
+        return Ok(standin);
+    }
+    Ok(real.clone())
 }
 
 /// `--host` or `--context`: the ssh:// URL of the host.
@@ -308,7 +364,7 @@ fn uploads(ctx: &Ctx, args: &Args) -> Result<(Vec<rollout::LocalFile>, Vec<Strin
 }
 
 /// `--dry-run`: the plan, printed; nothing is contacted.
-fn print_plan(target: &Target, args: &Args, o: &rollout::Options) -> Result<Outcome> {
+fn print_plan(target: &Target, args: &Args, o: &rollout::Options, web: bool) -> Result<Outcome> {
     let uploads: Vec<Upload> = o.files.iter().map(|f| f.upload.clone()).collect();
     let plan = deploy::plan(&deploy::PlanInput {
         host: &target.url(),
@@ -320,6 +376,7 @@ fn print_plan(target: &Target, args: &Args, o: &rollout::Options) -> Result<Outc
         services: &args.services,
         timeout_secs: args.timeout,
         compose_args: &rollout::compose_args_shown(o),
+        web: web.then_some(crate::stack::web::WEB_DOCKERFILE),
     });
     if args.json {
         println!(

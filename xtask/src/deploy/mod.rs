@@ -16,6 +16,24 @@ pub const STATE_DIR: &str = ".xtask-deploy";
 pub const HISTORY_FILE: &str = ".xtask-deploy/history";
 /// The rolled service.
 pub const API_SERVICE: &str = "api";
+/// With `[web]`: the directory caddy mounts (`./web`) beside the compose file, and the prefix
+/// of the kept releases of the built site (`web.<content digest>`).
+pub const WEB_DIR: &str = "web";
+/// The site release serving now (its directory name), under the state directory.
+pub const SITE_FILE: &str = ".xtask-deploy/site";
+
+/// A site release's directory name on the host: `web.<id>`, the id a content digest.
+pub fn site_release(id: &str) -> String {
+    format!("{WEB_DIR}.{id}")
+}
+
+/// A release id as the history holds it: lowercase hex, 8 to 64 characters.
+pub fn valid_site_id(id: &str) -> bool {
+    (8..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
 
 /// The deploy's override: the exact API image, and no host port for the API (a second API
 /// container starts beside the old one during a rollout, and two cannot bind one host port;
@@ -31,31 +49,48 @@ pub fn render_override(image: &str) -> Result<String> {
     ))
 }
 
-/// One line of the history: when (unix seconds) and which image.
+/// One line of the history: when (unix seconds), which image, and with `[web]` which site
+/// release (its id) went live with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub at: u64,
     pub image: String,
+    pub site: Option<String>,
 }
 
-/// Parses the history file (`<unix secs> <image>` a line; other lines are ignored).
+/// Parses the history file (`<unix secs> <image> [site=<id>]` a line; other lines are
+/// ignored).
 pub fn parse_history(text: &str) -> Vec<Entry> {
     text.lines()
         .filter_map(|l| {
-            let (at, image) = l.trim().split_once(' ')?;
-            let image = image.trim();
-            let at = at.parse().ok()?;
-            (crate::config::validate_image_ref(image).is_ok()).then(|| Entry {
-                at,
-                image: image.to_string(),
-            })
+            let mut words = l.split_whitespace();
+            let at = words.next()?.parse().ok()?;
+            let image = words.next()?;
+            let site = match words.next() {
+                None => None,
+                Some(w) => Some(
+                    w.strip_prefix("site=")
+                        .filter(|id| valid_site_id(id))?
+                        .to_string(),
+                ),
+            };
+            (words.next().is_none() && crate::config::validate_image_ref(image).is_ok()).then(
+                || Entry {
+                    at,
+                    image: image.to_string(),
+                    site,
+                },
+            )
         })
         .collect()
 }
 
 pub fn render_history(h: &[Entry]) -> String {
     h.iter()
-        .map(|e| format!("{} {}\n", e.at, e.image))
+        .map(|e| match &e.site {
+            Some(id) => format!("{} {} site={id}\n", e.at, e.image),
+            None => format!("{} {}\n", e.at, e.image),
+        })
         .collect()
 }
 
@@ -73,7 +108,13 @@ pub fn rollback_target(h: &[Entry]) -> Result<&Entry> {
 
 /// The history after a successful deploy of `image` (appended) or rollback (the current
 /// entry dropped: repeated rollbacks walk further back). Kept to the last 50 entries.
-pub fn next_history(h: &[Entry], image: &str, at: u64, rollback: bool) -> Vec<Entry> {
+pub fn next_history(
+    h: &[Entry],
+    image: &str,
+    site: Option<&str>,
+    at: u64,
+    rollback: bool,
+) -> Vec<Entry> {
     let mut out = h.to_vec();
     if rollback {
         out.pop();
@@ -81,6 +122,7 @@ pub fn next_history(h: &[Entry], image: &str, at: u64, rollback: bool) -> Vec<En
         out.push(Entry {
             at,
             image: image.to_string(),
+            site: site.map(String::from),
         });
     }
     let skip = out.len().saturating_sub(50);
@@ -108,6 +150,8 @@ pub struct PlanInput<'a> {
     pub services: &'a [String],
     pub timeout_secs: u64,
     pub compose_args: &'a str,
+    /// With `[web]`: the web app's Dockerfile (the site is built locally from it).
+    pub web: Option<&'a str>,
 }
 
 pub fn plan(p: &PlanInput) -> Vec<String> {
@@ -135,6 +179,15 @@ pub fn plan(p: &PlanInput) -> Vec<String> {
             } else {
                 ""
             }
+        ));
+    }
+    if let (Some(dockerfile), false) = (p.web, p.rollback) {
+        v.push(format!(
+            "[web] before connecting: docker buildx build -f {dockerfile} --target site --output type=local,dest=<temp dir> <root> (the built site; its id is a digest of its files)"
+        ));
+        v.push(format!(
+            "[web] upload the site as a release {}/{WEB_DIR}.<id> (tar over ssh, extracted beside, renamed into place; kept for rollbacks)",
+            p.dir
         ));
     }
     if p.rollback {
@@ -167,6 +220,17 @@ pub fn plan(p: &PlanInput) -> Vec<String> {
     v.push(format!("wait up to {} s for the new container's healthcheck; exited, restarting or unhealthy fails at once", p.timeout_secs));
     v.push("healthy: Caddy routes to it by the service name (both answer `api`); stop the old container (SIGTERM, grace), remove it".into());
     v.push(format!("failed: show the new container's logs, stop and remove it, put the old image back in {OVERRIDE_FILE}; the old container never stopped; exit 1"));
+    if p.web.is_some() {
+        v.push(format!(
+            "[web] the API healthy: switch {}/{WEB_DIR} (caddy's mount) to the release {}: files renamed in one by one, index.html last, then files the release lacks removed; a failed API leaves the site as it was",
+            p.dir,
+            if p.rollback {
+                "recorded with the target entry"
+            } else {
+                "just uploaded"
+            }
+        ));
+    }
     v.push(format!(
         "record the result in {}/{HISTORY_FILE}{}",
         p.dir,
@@ -200,20 +264,27 @@ mod tests {
             ["r/a:1", "r/a:2"]
         );
         assert_eq!(rollback_target(&h).unwrap().image, "r/a:1");
-        let after = next_history(&h, "r/a:1", 9, true);
+        let after = next_history(&h, "r/a:1", None, 9, true);
         assert_eq!(after.len(), 1);
         assert!(rollback_target(&after).is_err());
         assert!(rollback_target(&[]).is_err());
-        let after = next_history(&h, "r/a:3", 9, false);
+        let after = next_history(&h, "r/a:3", Some("0123abcd0123abcd"), 9, false);
         assert_eq!(after.last().unwrap().image, "r/a:3");
+        assert_eq!(
+            after.last().unwrap().site.as_deref(),
+            Some("0123abcd0123abcd")
+        );
         assert_eq!(parse_history(&render_history(&after)), after);
+        // a site id that is not a digest, or a word more: the line is ignored
+        assert!(parse_history("1 r/a:1 site=../../etc\n2 r/a:2 site=0123abcd x\n").is_empty());
         let long: Vec<Entry> = (0..60)
             .map(|i| Entry {
                 at: i,
                 image: format!("r/a:{i}"),
+                site: None,
             })
             .collect();
-        assert_eq!(next_history(&long, "r/a:x", 99, false).len(), 50);
+        assert_eq!(next_history(&long, "r/a:x", None, 99, false).len(), 50);
     }
 
     #[test]
@@ -240,6 +311,7 @@ mod tests {
             services: &[],
             timeout_secs: 60,
             compose_args: "-f a.yml",
+            web: Some("infra/web.Dockerfile"),
         });
         let text = p.join("\n");
         for want in [
@@ -249,6 +321,9 @@ mod tests {
             "--scale api=",
             "wait up to 60 s",
             "(appended)",
+            "--target site --output type=local",
+            "/srv/x/web.<id>",
+            "switch /srv/x/web",
         ] {
             assert!(text.contains(want), "{want} in\n{text}");
         }

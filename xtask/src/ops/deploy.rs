@@ -8,10 +8,20 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value as Json};
 
 use crate::deploy::{
-    next_history, parse_history, render_history, render_override, rollback_target, API_SERVICE,
-    ENV_FILE, HISTORY_FILE, OVERRIDE_FILE, STATE_DIR,
+    next_history, parse_history, render_history, render_override, rollback_target, site_release,
+    valid_site_id, API_SERVICE, ENV_FILE, HISTORY_FILE, OVERRIDE_FILE, SITE_FILE, STATE_DIR,
+    WEB_DIR,
 };
 use crate::tools::ssh::{command_line, Ssh};
+
+/// With `[web]`: the site that goes live with the API.
+#[derive(Debug, Clone)]
+pub enum Site {
+    /// Built locally into `dir` (a deploy): uploaded as the release `web.<id>`.
+    Built { dir: PathBuf, id: String },
+    /// `--rollback`: the release recorded with the history's target entry (kept on the host).
+    FromHistory,
+}
 
 /// A local file and where it goes in the deploy directory.
 #[derive(Debug, Clone)]
@@ -38,6 +48,8 @@ pub struct Options {
     pub timeout: Duration,
     /// How long the old container gets to finish its requests after SIGTERM.
     pub grace_secs: u64,
+    /// With `[web]`: the site switched in once the API is healthy.
+    pub site: Option<Site>,
     /// Print progress to stderr.
     pub echo: bool,
 }
@@ -69,6 +81,9 @@ pub struct Report {
     /// The failing container's last log lines.
     pub logs: String,
     pub new_container: Option<String>,
+    /// With `[web]`: the site release serving after the run (`web.<id>`), and the one before.
+    pub site: Option<String>,
+    pub previous_site: Option<String>,
 }
 
 impl Report {
@@ -83,6 +98,8 @@ impl Report {
             "failed_step": self.failed_step,
             "old_kept_serving": self.old_kept_serving,
             "new_container": self.new_container,
+            "site": self.site,
+            "previous_site": self.previous_site,
             "secs": (self.secs * 10.0).round() / 10.0,
             "steps": self.steps.iter().map(|s| json!({
                 "step": s.name, "ok": s.ok, "secs": (s.secs * 100.0).round() / 100.0, "detail": s.detail,
@@ -537,6 +554,83 @@ impl Run<'_> {
     }
 }
 
+/// Makes `<dir>/web` (the directory caddy mounts) hold the release `<dir>/web.<id>`: new and
+/// changed files renamed in one at a time (each atomic; `index.html` last, so the page never
+/// names an asset that is not there yet), then files the release lacks removed. Not a directory
+/// swap: caddy's bind mount holds the directory itself, so a renamed or re-linked `web` would
+/// be seen only by a recreated caddy, which would cut the API's traffic too.
+const SWITCH_SITE: &str = r#"set -e
+cd "$1"; r="$2"
+test -d "$r"
+mkdir -p web
+cd "$r"
+find . -type d -exec sh -c 'for d; do mkdir -p "../web/$d"; done' sh {} +
+find . -type f ! -path ./index.html -exec sh -c 'for f; do cp -p "$f" "../web/$f.xtask-tmp"; mv -f "../web/$f.xtask-tmp" "../web/$f"; done' sh {} +
+if [ -f index.html ]; then cp -p index.html ../web/.index.html.xtask-tmp; mv -f ../web/.index.html.xtask-tmp ../web/index.html; fi
+cd ../web
+find . ! -type d -exec sh -c 'r=$1; shift; for f; do [ -f "../$r/$f" ] || rm -f "$f"; done' sh "$r" {} +
+find . -mindepth 1 -depth -type d -empty -exec rmdir {} +
+umask 077; printf '%s\n' "$r" > "../$3.xtask-tmp"; mv -f "../$3.xtask-tmp" "../$3"
+"#;
+
+impl Run<'_> {
+    /// The release serving now, from the host's state (none before the first site).
+    fn current_site(&self) -> Result<Option<String>> {
+        let c = self.ssh.script(
+            "cat \"$1\" 2>/dev/null || true",
+            &[&format!("{}/{SITE_FILE}", self.o.dir)],
+        )?;
+        Ok(c.stdout
+            .trim()
+            .strip_prefix(&format!("{WEB_DIR}."))
+            .filter(|id| valid_site_id(id))
+            .map(site_release))
+    }
+
+    /// A deploy's site: its release uploaded (unless the host has it already). Returns its id.
+    fn upload_site(&mut self, dir: &std::path::Path, id: &str) -> Result<String> {
+        let t = Instant::now();
+        let release = format!("{}/{}", self.o.dir, site_release(id));
+        let has = self.ssh.script("test -d \"$1\"", &[&release])?;
+        if has.ok() {
+            self.step(
+                "web site upload",
+                true,
+                t,
+                format!("{release}: already on the host"),
+            );
+        } else {
+            self.ssh.upload_tree(dir, &release)?;
+            self.step("web site upload", true, t, release);
+        }
+        Ok(id.to_string())
+    }
+
+    /// `<dir>/web` switched to the release `id`.
+    fn switch_site(&mut self, id: &str) -> Result<()> {
+        let t = Instant::now();
+        let release = site_release(id);
+        let c = self
+            .ssh
+            .script(SWITCH_SITE, &[&self.o.dir, &release, SITE_FILE])?;
+        if !c.ok() {
+            bail!(
+                "the API is live, but switching {}/{WEB_DIR} to {release} failed: {} (the site may be partly switched; rerun the deploy)",
+                self.o.dir,
+                c.detail()
+            );
+        }
+        self.step(
+            "web site live",
+            true,
+            t,
+            format!("{}/{WEB_DIR} = {release}", self.o.dir),
+        );
+        self.report.site = Some(release);
+        Ok(())
+    }
+}
+
 /// Runs the deploy. `Ok(report)` with `result` = deployed / rolled-back / failed; `Err` when
 /// it could not run (host unreachable, no compose there, nothing to roll back to).
 pub fn run(ssh: &Ssh, o: &Options) -> Result<Report> {
@@ -556,12 +650,23 @@ pub fn run(ssh: &Ssh, o: &Options) -> Result<Report> {
     let hist_path = format!("{}/{HISTORY_FILE}", o.dir);
     let h = ssh.script("cat \"$1\" 2>/dev/null || true", &[&hist_path])?;
     let history = parse_history(&h.stdout);
-    let image = if o.rollback {
-        rollback_target(&history)?.image.clone()
+    let (image, target_site) = if o.rollback {
+        let e = rollback_target(&history)?;
+        (e.image.clone(), e.site.clone())
     } else {
-        o.image.clone().context("no image to deploy")?
+        (o.image.clone().context("no image to deploy")?, None)
     };
     r.report.image = image.clone();
+    if o.site.is_some() {
+        r.report.previous_site = r.current_site()?;
+        r.report.site = r.report.previous_site.clone();
+    }
+    // The site goes up first (nothing serves it yet) and is switched in once the API is live.
+    let site = match &o.site {
+        Some(Site::Built { dir, id }) => Some(r.upload_site(dir, id)?),
+        Some(Site::FromHistory) => target_site,
+        None => None,
+    };
     let before = r.before(&image, &history)?;
     if let Err(stop) = r.roll(&image, &before)? {
         r.report.failed_step = Some(stop.step.to_string());
@@ -570,9 +675,15 @@ pub fn run(ssh: &Ssh, o: &Options) -> Result<Report> {
         return Ok(r.report);
     }
     let t = Instant::now();
-    let next = next_history(&history, &image, now_secs(), o.rollback);
+    let next = next_history(&history, &image, site.as_deref(), now_secs(), o.rollback);
     ssh.upload(render_history(&next).as_bytes(), &hist_path, "600")?;
     r.step("history", true, t, format!("{} entries", next.len()));
+    // The API is live and recorded: the site follows it.
+    if let Some(id) = &site {
+        r.switch_site(id)?;
+    } else if matches!(o.site, Some(Site::FromHistory)) {
+        r.say("the target entry records no web site: the site is left as it is");
+    }
     r.report.result = "deployed";
     r.report.old_kept_serving = false;
     r.report.secs = r.start.elapsed().as_secs_f64();

@@ -397,7 +397,7 @@ pub fn run(ssh: &Ssh, o: &Options) -> Result<Report> {
         }
     }
     let t = Instant::now();
-    let next = next_history(&history, &image, now_secs(), o.rollback);
+    let next = next_history(&history, &image, None, now_secs(), o.rollback);
     ssh.upload(render_history(&next).as_bytes(), &hist_path, "600")?;
     r.step("history", true, t, format!("{} entries", next.len()));
     r.report.result = "deployed";

@@ -49,7 +49,8 @@ pub fn node_base(docker: &Docker, model: &Model, option: Option<&str>) -> Result
 
 /// `docker buildx build -f infra/web.Dockerfile --output type=local,dest=<dest>` from the
 /// monorepo root; reads back what the rehearsal probes.
-pub fn build_site(ctx: &Ctx, web: &Web, node: &str, dest: &Path) -> Result<Built> {
+/// `who`: the command saying it (`rehearse`, `deploy`).
+pub fn build_site(ctx: &Ctx, web: &Web, node: &str, dest: &Path, who: &str) -> Result<Built> {
     let docker = Docker::find()?;
     let t = Instant::now();
     let mut args: Vec<String> = vec![
@@ -57,6 +58,8 @@ pub fn build_site(ctx: &Ctx, web: &Web, node: &str, dest: &Path) -> Result<Built
         ctx.root.join(WEB_DOCKERFILE).display().to_string(),
         "--build-arg".into(),
         format!("NODE_IMAGE={node}"),
+        "--target".into(),
+        "site".into(),
     ];
     let npmrc = ctx.root.join(".npmrc");
     if npmrc.is_file() {
@@ -67,7 +70,7 @@ pub fn build_site(ctx: &Ctx, web: &Web, node: &str, dest: &Path) -> Result<Built
     args.push(format!("type=local,dest={}", dest.display()));
     args.push(ctx.root.display().to_string());
     eprintln!(
-        "rehearse: building the web app {} ({}) on {node} into {}",
+        "{who}: building the web app {} ({}) on {node} into {}",
         web.name,
         web.dir,
         dest.display()
@@ -104,6 +107,48 @@ pub fn build_site(ctx: &Ctx, web: &Web, node: &str, dest: &Path) -> Result<Built
         index,
         asset: first_asset(dest, &web.assets),
     })
+}
+
+/// A digest of the built site (every regular file's path and content, in path order): the
+/// name of its release on a host, so the same build is the same release. Anything but
+/// directories and regular files (a symlink, a FIFO) is refused: a release is plain files.
+pub fn site_id(dir: &Path) -> Result<String> {
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))? {
+            let e = e.with_context(|| format!("cannot list {}", d.display()))?;
+            let ty = e.file_type()?;
+            let p = e.path();
+            if ty.is_dir() {
+                stack.push(p);
+            } else if ty.is_file() {
+                let rel = p.strip_prefix(dir)?.to_string_lossy().into_owned();
+                files.push((rel, p));
+            } else {
+                bail!(
+                    "the built site has {} which is not a regular file or directory: a release holds plain files only",
+                    p.display()
+                );
+            }
+        }
+    }
+    files.sort();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for (rel, p) in &files {
+        let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+        feed(rel.as_bytes());
+        feed(&[0]);
+        feed(&(bytes.len() as u64).to_le_bytes());
+        feed(&bytes);
+    }
+    Ok(format!("{h:016x}"))
 }
 
 /// The first text file (by name) under `<dest>/<assets>` whose path needs no URL escaping.

@@ -218,6 +218,47 @@ impl Ssh {
         Ok(())
     }
 
+    /// Puts the local directory `local` on the host as the directory `path` (which must not
+    /// exist yet), all at once: a tar of it travels on stdin to `<path>.xtask-tmp.tar`, is
+    /// extracted into `<path>.xtask-tmp` (owner not kept, everything readable) and renamed to
+    /// `path`; so `path` is complete or absent.
+    pub fn upload_tree(&self, local: &Path, path: &str) -> Result<()> {
+        let tar = find("tar", "install tar (apt-get install -y tar)")?;
+        let out = self
+            .sh
+            .cmd(tar)
+            .arg("-C")
+            .arg(local)
+            .args(["-cf", "-", "."])
+            .quiet()
+            .ignore_status()
+            .output()
+            .with_context(|| format!("cannot tar {}", local.display()))?;
+        if !out.status.success() {
+            bail!(
+                "cannot tar {}: {}",
+                local.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let archive = format!("{path}.xtask-tmp.tar");
+        self.upload(&out.stdout, &archive, "600")?;
+        let x = self.script(
+            "set -e; t=\"$1.xtask-tmp\"; rm -rf \"$t\"; mkdir -p \"$t\"; \
+             tar -xf \"$2\" -C \"$t\" --no-same-owner; rm -f \"$2\"; chmod -R a+rX,go-w \"$t\"; mv \"$t\" \"$1\"",
+            &[path, &archive],
+        )?;
+        if !x.ok() {
+            bail!(
+                "cannot unpack {} into {path} on {}: {} (the host needs tar)",
+                local.display(),
+                self.target.destination(),
+                x.detail()
+            );
+        }
+        Ok(())
+    }
+
     /// Fails with ssh's own message when the host cannot be reached or refuses the key.
     pub fn check(&self) -> Result<()> {
         let c = self.run(&["true"])?;

@@ -141,7 +141,7 @@ pub(super) fn build_web_site(
     };
     let engine = crate::tools::docker::Docker::find()?;
     let node = crate::ops::web::node_base(&engine, model, args.node_image.as_deref())?;
-    let built = crate::ops::web::build_site(ctx, web, &node, &dir.join("web"))?;
+    let built = crate::ops::web::build_site(ctx, web, &node, &dir.join("web"), "rehearse")?;
     eprintln!(
         "rehearse: web app {} built on {} in {:.1} s; caddy serves it on {}",
         web.name, built.base, built.seconds, web.domain
