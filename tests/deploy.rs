@@ -385,6 +385,45 @@ fn dry_run_prints_the_plan_and_contacts_nothing() {
     );
     assert!(text.contains("--scale api="), "{text}");
     assert!(!r.all().contains("never-printed-15"));
+    assert!(!text.contains("[web]"), "no web app, no site step: {text}");
+
+    // With [web]: the plan builds the site here, uploads it as a release, switches it in.
+    let cfg = root.join("infra/stack.toml");
+    let t = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        format!("{t}\n[web]\npackage = \"@cipherbox/web\"\ndomain = \"app.example.com\"\n"),
+    )
+    .expect("write config");
+    let root_s = root.to_str().expect("utf-8");
+    let r = xtask(root, &["--root", root_s, "gen"]);
+    assert_eq!(r.code, 0, "{}", show(&r));
+    let r = xtask(
+        root,
+        &[
+            "--root",
+            root_s,
+            "deploy",
+            "--host",
+            "ssh://deploy@192.0.2.1:2222",
+            "--image",
+            "registry.example/acme/api:v7",
+            "--env-file",
+            env.to_str().expect("utf-8"),
+            "--dry-run",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", show(&r));
+    let text = json_of(&r)["plan"].to_string();
+    for want in [
+        "docker buildx build -f infra/web.Dockerfile --target site --output type=local",
+        "/srv/cipherbox-staging/web.<id>",
+        "switch /srv/cipherbox-staging/web (caddy's mount) to the release just uploaded",
+    ] {
+        assert!(text.contains(want), "{want} in {text}");
+    }
 }
 
 #[test]

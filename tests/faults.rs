@@ -194,6 +194,19 @@ fn cases() -> Vec<Case> {
             message: "pnpm-lock.yaml is out of date: apps/web/package.json has dependencies left-pad \"^1.3.0\", the lockfile does not",
         },
         Case {
+            id: "deploy-swarm-web",
+            setup: |r| {
+                write(
+                    r,
+                    "infra/stack.toml",
+                    "[web]\npackage = \"@cipherbox/web\"\ndomain = \"app.example.com\"\n",
+                )
+            },
+            args: &["deploy", "--swarm", "--host", "ssh://deploy@127.0.0.1", "--dry-run"],
+            code: 2,
+            message: "deploy --swarm does not deploy the web app ([web] app.example.com) yet: the stack's caddy mounts ./web from the node it runs on, and deploy uploads the built site only to a compose host",
+        },
+        Case {
             id: "build-image-node-run-on-an-older-node",
             setup: |_| {},
             args: &["build-image", "--node-image", "node:20-alpine"],

@@ -220,17 +220,6 @@ pub fn plan(p: &PlanInput) -> Vec<String> {
     v.push(format!("wait up to {} s for the new container's healthcheck; exited, restarting or unhealthy fails at once", p.timeout_secs));
     v.push("healthy: Caddy routes to it by the service name (both answer `api`); stop the old container (SIGTERM, grace), remove it".into());
     v.push(format!("failed: show the new container's logs, stop and remove it, put the old image back in {OVERRIDE_FILE}; the old container never stopped; exit 1"));
-    if p.web.is_some() {
-        v.push(format!(
-            "[web] the API healthy: switch {}/{WEB_DIR} (caddy's mount) to the release {}: files renamed in one by one, index.html last, then files the release lacks removed; a failed API leaves the site as it was",
-            p.dir,
-            if p.rollback {
-                "recorded with the target entry"
-            } else {
-                "just uploaded"
-            }
-        ));
-    }
     v.push(format!(
         "record the result in {}/{HISTORY_FILE}{}",
         p.dir,
@@ -240,6 +229,17 @@ pub fn plan(p: &PlanInput) -> Vec<String> {
             " (appended)"
         }
     ));
+    if p.web.is_some() {
+        v.push(format!(
+            "[web] the API live and recorded: switch {}/{WEB_DIR} (caddy's mount) to the release {}: files renamed in one by one, index.html last, then files the release lacks removed; a failed API leaves the site as it was",
+            p.dir,
+            if p.rollback {
+                "recorded with the target entry"
+            } else {
+                "just uploaded"
+            }
+        ));
+    }
     v
 }
 
