@@ -5,23 +5,15 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 
 use crate::deploy::{
-    next_history, parse_history, render_history, render_override, rollback_target, site_release,
-    valid_site_id, API_SERVICE, ENV_FILE, HISTORY_FILE, OVERRIDE_FILE, SITE_FILE, STATE_DIR,
-    WEB_DIR,
+    next_history, parse_history, render_history, render_override, rollback_target, API_SERVICE,
+    ENV_FILE, HISTORY_FILE, OVERRIDE_FILE, STATE_DIR,
 };
 use crate::tools::ssh::{command_line, Ssh};
 
-/// With `[web]`: the site that goes live with the API.
-#[derive(Debug, Clone)]
-pub enum Site {
-    /// Built locally into `dir` (a deploy): uploaded as the release `web.<id>`.
-    Built { dir: PathBuf, id: String },
-    /// `--rollback`: the release recorded with the history's target entry (kept on the host).
-    FromHistory,
-}
+pub use super::deploy_site::Site;
 
 /// A local file and where it goes in the deploy directory.
 #[derive(Debug, Clone)]
@@ -54,60 +46,7 @@ pub struct Options {
     pub echo: bool,
 }
 
-/// One step of the run, for the report.
-#[derive(Debug, Clone)]
-pub struct Step {
-    pub name: String,
-    pub ok: bool,
-    pub secs: f64,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    pub host: String,
-    pub dir: String,
-    pub action: &'static str,
-    /// The image that was serving before.
-    pub previous: Option<String>,
-    pub image: String,
-    /// `deployed`, `rolled-back` (the new one failed, the old one kept), `failed` (first
-    /// deploy failed: nothing to keep).
-    pub result: &'static str,
-    pub failed_step: Option<String>,
-    pub old_kept_serving: bool,
-    pub steps: Vec<Step>,
-    pub secs: f64,
-    /// The failing container's last log lines.
-    pub logs: String,
-    pub new_container: Option<String>,
-    /// With `[web]`: the site release serving after the run (`web.<id>`), and the one before.
-    pub site: Option<String>,
-    pub previous_site: Option<String>,
-}
-
-impl Report {
-    pub fn to_json(&self) -> Json {
-        json!({
-            "host": self.host,
-            "dir": self.dir,
-            "action": self.action,
-            "previous": self.previous,
-            "image": self.image,
-            "result": self.result,
-            "failed_step": self.failed_step,
-            "old_kept_serving": self.old_kept_serving,
-            "new_container": self.new_container,
-            "site": self.site,
-            "previous_site": self.previous_site,
-            "secs": (self.secs * 10.0).round() / 10.0,
-            "steps": self.steps.iter().map(|s| json!({
-                "step": s.name, "ok": s.ok, "secs": (s.secs * 100.0).round() / 100.0, "detail": s.detail,
-            })).collect::<Vec<_>>(),
-            "logs": self.logs,
-        })
-    }
-}
+pub use super::deploy_report::{Report, Step};
 
 struct Run<'a> {
     ssh: &'a Ssh,
@@ -554,77 +493,24 @@ impl Run<'_> {
     }
 }
 
-/// Makes `<dir>/web` (the directory caddy mounts) hold the release `<dir>/web.<id>`: new and
-/// changed files renamed in one at a time (each atomic; `index.html` last, so the page never
-/// names an asset that is not there yet), then files the release lacks removed. Not a directory
-/// swap: caddy's bind mount holds the directory itself, so a renamed or re-linked `web` would
-/// be seen only by a recreated caddy, which would cut the API's traffic too.
-const SWITCH_SITE: &str = r#"set -e
-cd "$1"; r="$2"
-test -d "$r"
-mkdir -p web
-cd "$r"
-find . -type d -exec sh -c 'for d; do mkdir -p "../web/$d"; done' sh {} +
-find . -type f ! -path ./index.html -exec sh -c 'for f; do cp -p "$f" "../web/$f.xtask-tmp"; mv -f "../web/$f.xtask-tmp" "../web/$f"; done' sh {} +
-if [ -f index.html ]; then cp -p index.html ../web/.index.html.xtask-tmp; mv -f ../web/.index.html.xtask-tmp ../web/index.html; fi
-cd ../web
-find . ! -type d -exec sh -c 'r=$1; shift; for f; do [ -f "../$r/$f" ] || rm -f "$f"; done' sh "$r" {} +
-find . -mindepth 1 -depth -type d -empty -exec rmdir {} +
-umask 077; printf '%s\n' "$r" > "../$3.xtask-tmp"; mv -f "../$3.xtask-tmp" "../$3"
-"#;
-
 impl Run<'_> {
-    /// The release serving now, from the host's state (none before the first site).
-    fn current_site(&self) -> Result<Option<String>> {
-        let c = self.ssh.script(
-            "cat \"$1\" 2>/dev/null || true",
-            &[&format!("{}/{SITE_FILE}", self.o.dir)],
-        )?;
-        Ok(c.stdout
-            .trim()
-            .strip_prefix(&format!("{WEB_DIR}."))
-            .filter(|id| valid_site_id(id))
-            .map(site_release))
-    }
-
     /// A deploy's site: its release uploaded (unless the host has it already). Returns its id.
     fn upload_site(&mut self, dir: &std::path::Path, id: &str) -> Result<String> {
         let t = Instant::now();
-        let release = format!("{}/{}", self.o.dir, site_release(id));
-        let has = self.ssh.script("test -d \"$1\"", &[&release])?;
-        if has.ok() {
-            self.step(
-                "web site upload",
-                true,
-                t,
-                format!("{release}: already on the host"),
-            );
-        } else {
-            self.ssh.upload_tree(dir, &release)?;
-            self.step("web site upload", true, t, release);
-        }
+        let detail = super::deploy_site::upload(self.ssh, &self.o.dir, dir, id)?;
+        self.step("web site upload", true, t, detail);
         Ok(id.to_string())
     }
 
     /// `<dir>/web` switched to the release `id`.
     fn switch_site(&mut self, id: &str) -> Result<()> {
         let t = Instant::now();
-        let release = site_release(id);
-        let c = self
-            .ssh
-            .script(SWITCH_SITE, &[&self.o.dir, &release, SITE_FILE])?;
-        if !c.ok() {
-            bail!(
-                "the API is live, but switching {}/{WEB_DIR} to {release} failed: {} (the site may be partly switched; rerun the deploy)",
-                self.o.dir,
-                c.detail()
-            );
-        }
+        let release = super::deploy_site::switch(self.ssh, &self.o.dir, id)?;
         self.step(
             "web site live",
             true,
             t,
-            format!("{}/{WEB_DIR} = {release}", self.o.dir),
+            format!("{}/web = {release}", self.o.dir),
         );
         self.report.site = Some(release);
         Ok(())
@@ -658,7 +544,7 @@ pub fn run(ssh: &Ssh, o: &Options) -> Result<Report> {
     };
     r.report.image = image.clone();
     if o.site.is_some() {
-        r.report.previous_site = r.current_site()?;
+        r.report.previous_site = super::deploy_site::current(ssh, &o.dir)?;
         r.report.site = r.report.previous_site.clone();
     }
     // The site goes up first (nothing serves it yet) and is switched in once the API is live.

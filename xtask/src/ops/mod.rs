@@ -5,6 +5,8 @@
 pub mod build;
 pub mod deploy;
 pub mod deploy_bench;
+pub mod deploy_report;
+pub mod deploy_site;
 pub mod deploy_swarm;
 pub mod smoke;
 pub mod web;
