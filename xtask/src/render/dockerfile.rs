@@ -101,16 +101,7 @@ pub fn render(m: &ApiImage) -> String {
     let _ = writeln!(w, "ARG NODE_IMAGE={}", m.node_image);
     let _ = writeln!(w);
     let _ = writeln!(w, "FROM ${{NODE_IMAGE}} AS base");
-    let _ = writeln!(w, "ENV PNPM_HOME=/pnpm \\");
-    let _ = writeln!(w, "    PATH=/pnpm:$PATH \\");
-    let _ = writeln!(w, "    COREPACK_ENABLE_DOWNLOAD_PROMPT=0 \\");
-    let _ = writeln!(w, "    CI=true");
-    let _ = writeln!(
-        w,
-        "RUN corepack enable && corepack prepare pnpm@{} --activate",
-        m.pnpm_version
-    );
-    let _ = writeln!(w, "WORKDIR /app");
+    pnpm_setup(w, &m.pnpm_version);
     let _ = writeln!(w);
     let _ = writeln!(
         w,
@@ -118,13 +109,7 @@ pub fn render(m: &ApiImage) -> String {
         m.api_name
     );
     let _ = writeln!(w, "FROM base AS manifests");
-    let _ = writeln!(w, "COPY {} ./", m.root_install_files.join(" "));
-    for p in &m.patches {
-        let _ = writeln!(w, "COPY {p} {p}");
-    }
-    for d in &m.install_dirs {
-        let _ = writeln!(w, "COPY {d}/package.json {d}/package.json");
-    }
+    copy_manifests(w, &m.root_install_files, &m.patches, &m.install_dirs);
     let _ = writeln!(w);
     let _ = writeln!(w, "FROM manifests AS deps");
     w.push_str(&install_cmd(m, false));
@@ -260,4 +245,35 @@ pub fn render_ignore(m: &ApiImage) -> String {
         }
     }
     s
+}
+
+/// After a `FROM` of the Node base: pnpm through corepack at the pinned version, in /app
+/// (the API's and the web app's Dockerfiles start alike).
+pub(crate) fn pnpm_setup(w: &mut String, pnpm_version: &str) {
+    let _ = writeln!(w, "ENV PNPM_HOME=/pnpm \\");
+    let _ = writeln!(w, "    PATH=/pnpm:$PATH \\");
+    let _ = writeln!(w, "    COREPACK_ENABLE_DOWNLOAD_PROMPT=0 \\");
+    let _ = writeln!(w, "    CI=true");
+    let _ = writeln!(
+        w,
+        "RUN corepack enable && corepack prepare pnpm@{pnpm_version} --activate"
+    );
+    let _ = writeln!(w, "WORKDIR /app");
+}
+
+/// Only what `pnpm install --frozen-lockfile` reads: the root's install files, the patches
+/// and each installed package's manifest.
+pub(crate) fn copy_manifests(
+    w: &mut String,
+    root_install_files: &[String],
+    patches: &[String],
+    install_dirs: &[String],
+) {
+    let _ = writeln!(w, "COPY {} ./", root_install_files.join(" "));
+    for p in patches {
+        let _ = writeln!(w, "COPY {p} {p}");
+    }
+    for d in install_dirs {
+        let _ = writeln!(w, "COPY {d}/package.json {d}/package.json");
+    }
 }

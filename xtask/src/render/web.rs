@@ -30,23 +30,8 @@ pub fn render(m: &Web) -> String {
     let _ = writeln!(w, "ARG NODE_IMAGE={}", m.node_image);
     let _ = writeln!(w);
     let _ = writeln!(w, "FROM ${{NODE_IMAGE}} AS build");
-    let _ = writeln!(w, "ENV PNPM_HOME=/pnpm \\");
-    let _ = writeln!(w, "    PATH=/pnpm:$PATH \\");
-    let _ = writeln!(w, "    COREPACK_ENABLE_DOWNLOAD_PROMPT=0 \\");
-    let _ = writeln!(w, "    CI=true");
-    let _ = writeln!(
-        w,
-        "RUN corepack enable && corepack prepare pnpm@{} --activate",
-        m.pnpm_version
-    );
-    let _ = writeln!(w, "WORKDIR /app");
-    let _ = writeln!(w, "COPY {} ./", m.root_install_files.join(" "));
-    for p in &m.patches {
-        let _ = writeln!(w, "COPY {p} {p}");
-    }
-    for d in &m.install_dirs {
-        let _ = writeln!(w, "COPY {d}/package.json {d}/package.json");
-    }
+    super::dockerfile::pnpm_setup(w, &m.pnpm_version);
+    super::dockerfile::copy_manifests(w, &m.root_install_files, &m.patches, &m.install_dirs);
     let _ = writeln!(w, "RUN --mount=type=cache,id=pnpm-store,target={STORE} \\");
     let _ = writeln!(w, "    --mount=type=secret,id=npmrc,target=/app/.npmrc \\");
     let _ = writeln!(
