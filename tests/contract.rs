@@ -438,12 +438,38 @@ fn the_realistic_api_builds_without_build_only_files_listens_and_fails_smoke_nam
     let images: Vec<String> = vec![
         format!("ledger-server:{tag}"),
         format!("ghcr.io/ledger-co/ledger-server:{tag}"),
+        "ledger-server:verify".to_string(),
     ];
     let _images = Images(images.clone());
     let b = build_on_standin(t.path(), &tag, &["--smoke", "--format", "json"], &[]);
     assert_eq!(b.code, 0, "{}", b.all());
     let report = build_report(&b.stdout);
     assert_image_checks_passed(&report, 12);
+    // every stage of verify passes on it, the image stage included (the build is cached)
+    let v = xtask(
+        t.path(),
+        &[
+            "--root",
+            ".",
+            "verify",
+            "--node-image",
+            "standin",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(v.code, 0, "{}", v.all());
+    let stages: Vec<(String, String)> = json_of(&v)["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .map(|s| {
+            let field = |k: &str| s[k].as_str().unwrap_or("").to_string();
+            (field("name"), field("status"))
+        })
+        .collect();
+    assert_eq!(stages.len(), 7, "{stages:?}");
+    assert!(stages.iter().all(|(_, st)| st == "pass"), "{stages:?}");
     let (_, health) = smoke_check(&report["smoke"], "image/health");
     // postgres and redis are absent in isolation: terminus answers 503, which proves it listens
     assert!(
