@@ -376,6 +376,44 @@ fn compose_for_real_reports_a_variable_missing_from_the_example() {
     not(tools),
     ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
 )]
+fn docker_stack_config_reports_what_swarm_rejects() {
+    verify_tools();
+    let t = sample_copy("stackcfg");
+    let stack = "infra/docker-stack.staging.yml";
+    mutate(
+        t.path(),
+        stack,
+        "      replicas: 2\n",
+        "      replicas: two\n",
+    );
+    let r = verify_static_json_only(&t, "compose");
+    assert_eq!(r.code, 1, "{}", r.all());
+    let j = json_of(&r);
+    let hits: Vec<&Value> = j["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "swarm/stack-config" && f["file"] == stack)
+        .collect();
+    assert_eq!(hits.len(), 1, "{j:#}");
+    let message = hits[0]["message"].as_str().unwrap_or("");
+    assert!(message.contains("replicas"), "{message}");
+    // the compose file itself is fine: no compose/config finding
+    assert!(
+        !j["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["rule"] == "compose/config"),
+        "{j:#}"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl and docker compose: runs under CI=true or XTASK_TESTS=tools"
+)]
 fn compose_for_real_reports_what_compose_rejects() {
     verify_tools();
     let t = sample_copy("composecfg");
