@@ -291,6 +291,11 @@ impl Words<'_> {
 }
 
 /// The value of number option `opt`, within `range`; else "`opt` "v": `want`".
+/// `--format human|json` of a command whose report is text or JSON: true for JSON.
+fn json_format(w: &mut Words<'_>) -> Result<bool> {
+    Ok(w.value()?.parse::<crate::report::Format>()? == crate::report::Format::Json)
+}
+
 fn number<T: std::str::FromStr + PartialOrd>(
     w: &mut Words<'_>,
     opt: &str,
@@ -379,10 +384,7 @@ fn cmd_config(w: &mut Words<'_>) -> Result<Outcome> {
                     "--web-domain" => init.web_domain = Some(w.value()?),
                     "--dry-run" => init.dry_run = true,
                     "--force" => init.force = true,
-                    "--format" => {
-                        init.json = w.value()?.parse::<crate::report::Format>()?
-                            == crate::report::Format::Json
-                    }
+                    "--format" => init.json = json_format(w)?,
                     _ => return Err(w.unexpected(word)),
                 }
                 init_opt.get_or_insert(o.clone());
@@ -550,13 +552,7 @@ fn cmd_bench_deploy(w: &mut Words<'_>) -> Result<Outcome> {
         };
         match o.as_str() {
             "--node-image" => a.node_image = w.value()?,
-            "--format" => {
-                a.json = match w.value()?.as_str() {
-                    "json" => true,
-                    "human" => false,
-                    other => bail!("--format {other:?}: want human or json"),
-                }
-            }
+            "--format" => a.json = json_format(w)?,
             _ => return Err(w.unexpected(word)),
         }
     }
@@ -595,13 +591,7 @@ fn cmd_deploy(w: &mut Words<'_>) -> Result<Outcome> {
             "--dry-run" => a.dry_run = true,
             "--swarm" => a.swarm = true,
             "--stack" => a.stack = Some(w.value()?),
-            "--format" => {
-                a.json = match w.value()?.as_str() {
-                    "json" => true,
-                    "human" => false,
-                    other => bail!("--format {other:?}: want human or json"),
-                }
-            }
+            "--format" => a.json = json_format(w)?,
             _ => return Err(w.unexpected(word)),
         }
     }
