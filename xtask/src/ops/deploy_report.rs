@@ -12,6 +12,29 @@ pub struct Step {
     pub detail: String,
 }
 
+impl Step {
+    /// Ends a step begun at `t`: its progress line (`ok  name: detail` / `FAIL name: …`)
+    /// and the step for the report.
+    pub fn ended(name: &str, ok: bool, t: std::time::Instant, detail: String) -> (String, Step) {
+        let line = format!(
+            "{} {name}{}",
+            if ok { "ok  " } else { "FAIL" },
+            if detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {detail}")
+            }
+        );
+        let step = Step {
+            name: name.into(),
+            ok,
+            secs: t.elapsed().as_secs_f64(),
+            detail,
+        };
+        (line, step)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub host: String,

@@ -71,21 +71,9 @@ impl Run<'_> {
     }
 
     fn step(&mut self, name: &str, ok: bool, t: Instant, detail: String) {
-        self.say(&format!(
-            "{} {name}{}",
-            if ok { "ok  " } else { "FAIL" },
-            if detail.is_empty() {
-                String::new()
-            } else {
-                format!(": {detail}")
-            }
-        ));
-        self.report.steps.push(Step {
-            name: name.into(),
-            ok,
-            secs: t.elapsed().as_secs_f64(),
-            detail,
-        });
+        let (line, step) = Step::ended(name, ok, t, detail);
+        self.say(&line);
+        self.report.steps.push(step);
     }
 
     fn docker(&self, args: &[&str]) -> Result<crate::tools::Captured> {
