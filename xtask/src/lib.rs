@@ -26,6 +26,7 @@ pub mod rehearsal;
 pub mod render;
 pub mod report;
 pub mod rules;
+pub mod secretfmt;
 pub mod secrets;
 pub mod stack;
 pub mod tempdir;

@@ -26,6 +26,7 @@ pub const LAYERS: &[(&str, u8, &str)] = &[
     ("values", 0, "pure"),
     ("files", 0, "reads files (regular files only, capped)"),
     ("secrets", 0, "pure"),
+    ("secretfmt", 0, "pure"),
     ("actions", 0, "pure"),
     ("health", 0, "pure"),
     // 1: the core: config + monorepo -> model, generated files on disk
