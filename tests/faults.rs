@@ -110,6 +110,27 @@ fn cases() -> Vec<Case> {
             message: "`ports.api` = 0 is out of range",
         },
         Case {
+            id: "config-set-env-secret-with-value",
+            setup: |r| write(r, "infra/stack.toml", "[api.env]\nSESSION_KEY = \"abc\"\n"),
+            args: &["config", "set", "api.env.SESSION_KEY.secret", "true"],
+            code: 2,
+            message: "infra/stack.toml:2:1: `api.env.SESSION_KEY` is a secret with a value in the config; a secret's value belongs in .env.staging only (drop `value`)",
+        },
+        Case {
+            id: "config-set-migrate-not-an-array",
+            setup: |_| {},
+            args: &["config", "set", "api.migrate.command", "node dist/m.js"],
+            code: 2,
+            message: "api.migrate.command must be a TOML array of strings (exec form), e.g. `cargo xtask config set api.migrate.command '[\"node\", \"dist/run-migrations.js\"]'`",
+        },
+        Case {
+            id: "config-set-env-unknown-field",
+            setup: |_| {},
+            args: &["config", "set", "api.env.LOG_LEVEL.colour", "red"],
+            code: 2,
+            message: "unknown config key \"api.env.LOG_LEVEL.colour\": `colour` is no field of an [api.env] entry (known: value, secret, optional, comment, format)",
+        },
+        Case {
             id: "config-bad-build-runner",
             setup: |r| write(r, "infra/stack.toml", "[node]\nbuild_runner = \"npm\"\n"),
             args: &["gen"],

@@ -1,19 +1,28 @@
 //! `config set` and `config get`: one key at a time, the file's comments and layout kept.
 
 use anyhow::{bail, Context, Result};
-use toml_edit::{DocumentMut, Item, Value};
+use toml_edit::{DocumentMut, Value};
 
-use super::schema::{Kind, SCHEMA};
-use super::{parse, web, Config};
+use super::schema::{keys, Kind, SCHEMA};
+use super::{api_keys, parse, web, Config};
 
 /// `config set`: change one key, keeping every comment and the layout; validates the result.
 pub fn set_value(text: &str, key: &str, raw_value: &str, file: &str) -> Result<String> {
+    if let Some(k) = api_keys::parse_key(key) {
+        let k = k?;
+        let mut doc: DocumentMut = text
+            .parse()
+            .with_context(|| format!("{file} is not valid TOML; fix it before `config set`"))?;
+        api_keys::set(&mut doc, &k, key, raw_value)?;
+        let out = doc.to_string();
+        parse(&out, file)?;
+        return Ok(out);
+    }
     let (table, field) = key
         .split_once('.')
         .with_context(|| format!("key {key:?} must be TABLE.KEY, e.g. project.owner"))?;
     let Some(&(_, _, kind)) = SCHEMA.iter().find(|(t, k, _)| *t == table && *k == field) else {
-        let known: Vec<String> = SCHEMA.iter().map(|(t, k, _)| format!("{t}.{k}")).collect();
-        bail!("unknown config key {key:?} (known: {})", known.join(", "));
+        bail!("unknown config key {key:?} (known: {})", keys().join(", "));
     };
     let mut doc: DocumentMut = text
         .parse()
@@ -56,17 +65,8 @@ pub fn set_value(text: &str, key: &str, raw_value: &str, file: &str) -> Result<S
     let tbl = doc[table]
         .as_table_like_mut()
         .with_context(|| format!("`{table}` in {file} is not a table"))?;
-    match tbl.get_mut(field) {
-        Some(Item::Value(old)) => {
-            // keep the old value's surrounding whitespace and trailing comment
-            let decor = old.decor().clone();
-            *old = value;
-            *old.decor_mut() = decor;
-        }
-        _ => {
-            tbl.insert(field, Item::Value(value));
-        }
-    }
+    // keep the old value's surrounding whitespace and trailing comment
+    api_keys::put(tbl, field, value);
     let out = doc.to_string();
     parse(&out, file)?;
     Ok(out)
@@ -74,6 +74,9 @@ pub fn set_value(text: &str, key: &str, raw_value: &str, file: &str) -> Result<S
 
 /// `config get`: the effective value of one key, as TOML.
 pub fn get_value(c: &Config, key: &str) -> Result<String> {
+    if let Some(k) = api_keys::parse_key(key) {
+        return api_keys::get(c, &k?, key);
+    }
     let s = |v: &str| format!("{v:?}");
     Ok(match key {
         "project.registry" => s(&c.registry),
@@ -143,9 +146,6 @@ pub fn get_value(c: &Config, key: &str) -> Result<String> {
                 .with_context(|| format!("unknown config key {key:?}"))?;
             s(&pin.value())
         }
-        _ => {
-            let known: Vec<String> = SCHEMA.iter().map(|(t, k, _)| format!("{t}.{k}")).collect();
-            bail!("unknown config key {key:?} (known: {})", known.join(", "))
-        }
+        _ => bail!("unknown config key {key:?} (known: {})", keys().join(", ")),
     })
 }

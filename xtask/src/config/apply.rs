@@ -34,6 +34,7 @@ pub(super) fn apply_env(c: &mut Config, name: &str, item: &Item) -> Result<(), S
         secret: None,
         optional: None,
         comment: None,
+        format: None,
     };
     if let Some(v) = item.as_value().filter(|v| !v.is_inline_table()) {
         o.value = Some(text(v, "")?);
@@ -49,11 +50,12 @@ pub(super) fn apply_env(c: &mut Config, name: &str, item: &Item) -> Result<(), S
             match k {
                 "value" => o.value = Some(text(v, ".value")?),
                 "comment" => o.comment = Some(text(v, ".comment")?),
+                "format" => o.format = Some(text(v, ".format")?),
                 "secret" => o.secret = Some(flag(v)?),
                 "optional" => o.optional = Some(flag(v)?),
                 _ => {
                     return Err(format!(
-                        "unknown key `api.env.{name}.{k}` (known: value, secret, optional, comment)"
+                        "unknown key `api.env.{name}.{k}` (known: value, secret, optional, comment, format)"
                     ))
                 }
             }

@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use crate::values;
 
 mod access;
+mod api_keys;
 mod apply;
 mod parse;
 mod schema;
@@ -252,6 +253,8 @@ pub struct EnvOverride {
     pub secret: Option<bool>,
     pub optional: Option<bool>,
     pub comment: Option<String>,
+    /// A secret's format (e.g. `hex:32`), kept as written.
+    pub format: Option<String>,
 }
 
 /// `[api.health]`.
@@ -535,8 +538,11 @@ mod tests {
 
     #[test]
     fn every_schema_key_has_a_getter() {
-        let c = Config::default();
+        let c = parse("[api.env]\nLOG_LEVEL = \"info\"\n", "c").expect("parse");
         for k in keys() {
+            let k = k
+                .replace("<NAME>", "LOG_LEVEL")
+                .replace("\"<JSON pointer>\"", "/status");
             get_value(&c, &k).unwrap_or_else(|e| panic!("{k}: {e}"));
         }
     }

@@ -93,7 +93,12 @@ pub(super) const SCHEMA: &[(&str, &str, Kind)] = &[
     ("web", "assets", Kind::Web),
 ];
 
-/// Every key the schema knows, as `table.key`.
+/// Every key the config knows, as `table.key`; the keys of `[api.env]`, `[api.health]` and
+/// `[api.migrate]` as patterns (`api.env.<NAME>.secret`).
 pub fn keys() -> Vec<String> {
-    SCHEMA.iter().map(|(t, k, _)| format!("{t}.{k}")).collect()
+    SCHEMA
+        .iter()
+        .map(|(t, k, _)| format!("{t}.{k}"))
+        .chain(super::api_keys::PATTERNS.iter().map(|p| p.to_string()))
+        .collect()
 }
