@@ -398,6 +398,13 @@ pub fn service_of_key(name: &str) -> Option<&'static str> {
     }
 }
 
+/// A key that says where a stack service is (its host or URL): wired whenever the service is
+/// in the stack, commented out in the example or not (the app's default, often localhost,
+/// would point at the API's own container).
+fn locates(name: &str) -> bool {
+    service_of_key(name).is_some() || matches!(name, "IPFS_GATEWAY_URL" | "IPFS_LOCAL_GATEWAY_URL")
+}
+
 /// The first key of `keys` named one of `names`, else `default`.
 fn pick(keys: &[(String, bool)], names: &[&str], default: &str) -> String {
     keys.iter()
@@ -492,7 +499,9 @@ pub fn build(cfg: &Config, example: &Example, offer: &Offer) -> Contract {
         let staging = ov.and_then(|o| o.value.clone());
         let (class, value) = if let Some(v) = staging.filter(|_| !secret) {
             (Class::Config, Some(lit(&v)))
-        } else if let Some(v) = wired(name, offer, &wiring).filter(|_| !optional || ov.is_some()) {
+        } else if let Some(v) =
+            wired(name, offer, &wiring).filter(|_| !optional || ov.is_some() || locates(name))
+        {
             let class = if secret { Class::Secret } else { Class::Wired };
             (class, Some(v))
         } else if secret {
@@ -754,6 +763,47 @@ REDIS_PASSWORD=
             Some(Val::Lit(s)) => assert!(s.starts_with("postgres://${PGUSER:?"), "{s}"),
             v => panic!("{v:?}"),
         }
+    }
+
+    #[test]
+    fn a_commented_service_url_is_wired_when_its_service_is_in_the_stack() {
+        let ex = Example {
+            files: vec![],
+            keys: parse_example(
+                "# IPFS_LOCAL_API_URL=http://localhost:5001\n# TEE_WORKER_URL=\n\
+                 # IPFS_GATEWAY_URL=http://localhost:8080\n# STORAGE_DRIVER=local\n",
+                ".env.example",
+            ),
+        };
+        let with = Offer {
+            ipfs: true,
+            tee_worker: Some(3001),
+            ..offer()
+        };
+        let c = build(&Config::default(), &ex, &with);
+        let value = |c: &Contract, n: &str| c.key(n).expect(n).value.clone();
+        assert_eq!(
+            value(&c, "IPFS_LOCAL_API_URL"),
+            Some(Val::Lit("http://ipfs:5001".into()))
+        );
+        assert_eq!(
+            value(&c, "IPFS_GATEWAY_URL"),
+            Some(Val::Lit("http://ipfs:8080".into()))
+        );
+        assert_eq!(
+            value(&c, "TEE_WORKER_URL"),
+            Some(Val::Lit("http://tee-worker:3001".into()))
+        );
+        assert_eq!(c.key("IPFS_LOCAL_API_URL").expect("k").class, Class::Wired);
+        assert_eq!(
+            value(&c, "STORAGE_DRIVER"),
+            None,
+            "not a service's location"
+        );
+        // without the services, the commented keys stay unset
+        let c = build(&Config::default(), &ex, &offer());
+        assert_eq!(value(&c, "IPFS_LOCAL_API_URL"), None);
+        assert_eq!(value(&c, "TEE_WORKER_URL"), None);
     }
 
     #[test]
