@@ -42,7 +42,7 @@ pub(super) fn dep_matches(dep: &str, names: &[&str]) -> bool {
 }
 
 /// The words of a script that is one plain command (no shell syntax), else `None`.
-fn plain_words(script: &str) -> Option<Vec<String>> {
+pub(super) fn plain_words(script: &str) -> Option<Vec<String>> {
     if script.is_empty()
         || script.contains(|c: char| "&|;$<>`'\"(){}\\*?~#\n\r".contains(c) || c.is_control())
     {

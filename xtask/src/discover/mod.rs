@@ -19,6 +19,7 @@
 //! (which validates it) and the result is parsed again by [`config::parse`].
 
 mod api;
+mod migrate;
 mod needs;
 mod web;
 
@@ -30,7 +31,8 @@ use crate::config;
 use crate::workspace::{Package, Workspace};
 
 pub use api::{choose_api, node_command, Candidate, SERVER_DEPS};
-pub use needs::{github_owner, MIGRATE_SCRIPTS, SERVICE_DEPS};
+pub use migrate::MIGRATE_SCRIPTS;
+pub use needs::{github_owner, SERVICE_DEPS};
 pub use web::WEB_DEPS;
 
 /// What the user chose on the command line (`--api`, `--web`, `--web-domain`).
@@ -50,6 +52,10 @@ pub struct Found {
     /// Set in the file (`false`: the template's default or placeholder stays).
     pub set: bool,
     pub reason: String,
+    /// Reported, not set: the value to use (e.g. the command that would run the migrations
+    /// in the image), with `config set`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggested: Option<serde_json::Value>,
 }
 
 /// What discovery found: the keys and the file text.
@@ -103,7 +109,15 @@ impl Draft {
             value,
             set,
             reason,
+            suggested: None,
         });
+    }
+
+    /// The last key found gets a suggested value.
+    fn suggest(&mut self, value: serde_json::Value) {
+        if let Some(k) = self.keys.last_mut() {
+            k.suggested = Some(value);
+        }
     }
 }
 
@@ -133,18 +147,22 @@ pub fn discover(ws: &Workspace, template: &str, choices: Choices<'_>) -> Result<
     services_key(&mut d, ws, &closure.runtime, &example)?;
     owner_key(&mut d, ws)?;
     web_key(&mut d, ws, api, choices)?;
-    let (cmd, why) = needs::migrate(&ws.root, api, &entry);
-    if let Some(c) = &cmd {
+    let m = migrate::migrate(ws, api, &entry);
+    if let Some(c) = &m.command {
         d.text = set_migrate(&d.text, c)?;
     }
     d.found(
         "api.migrate.command",
-        cmd.clone()
+        m.command
+            .clone()
             .map(Into::into)
             .unwrap_or(serde_json::Value::Null),
-        cmd.is_some(),
-        why,
+        m.command.is_some(),
+        m.reason,
     );
+    if let Some(s) = m.suggested {
+        d.suggest(s.into());
+    }
 
     // what gen makes of it: the project and image names, or why it would refuse
     let mut cfg = config::parse(&d.text, FILE)?;

@@ -1,11 +1,11 @@
-//! What the API needs around it: the stack services, the image owner, its migrations.
+//! What the API needs around it: the stack services and the image owner.
 
 use std::path::Path;
 
 use crate::config;
 use crate::workspace::{Package, Workspace};
 
-use super::api::{dep_matches, disp, node_command, runtime_deps};
+use super::api::{dep_matches, disp, runtime_deps};
 
 /// Client libraries that mean the API talks to a stack service (a name ending in `/` is a
 /// scope: any package in it).
@@ -53,19 +53,6 @@ pub const SERVICE_DEPS: &[(&str, &[&str])] = &[
         ],
     ),
 ];
-
-/// Scripts that run the API's migrations, in the order they are looked for.
-pub const MIGRATE_SCRIPTS: &[&str] = &[
-    "migration:run",
-    "migrate",
-    "db:migrate",
-    "migrate:prod",
-    "migration:run:prod",
-    "migrate:deploy",
-];
-
-/// Compiled migration runners looked for in the API's `src/` (`<name>.ts`).
-const MIGRATE_RUNNERS: &[&str] = &["run-migrations", "migrate", "run-migration"];
 
 /// The services the API needs, each with its reasons.
 pub(super) fn services(
@@ -190,54 +177,9 @@ fn shown(s: &str) -> String {
     crate::values::shown(s)
 }
 
-/// The migrations command and why, or why none was set.
-pub(super) fn migrate(root: &Path, api: &Package, entry: &str) -> (Option<Vec<String>>, String) {
-    for s in MIGRATE_SCRIPTS {
-        if let Some(script) = api.manifest.scripts.get(*s) {
-            return match node_command(script) {
-                Some(words) if words.iter().all(|w| !w.starts_with("src/")) => {
-                    (Some(words), format!("its `{s}` script runs `{script}`"))
-                }
-                _ => (
-                    None,
-                    format!(
-                        "its `{s}` script is {}, not a plain `node FILE` command the image can \
-                         run: set `[api.migrate] command` yourself",
-                        shown(script)
-                    ),
-                ),
-            };
-        }
-    }
-    let out_dir = entry.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-    for r in MIGRATE_RUNNERS {
-        let src = format!("{}/src/{r}.ts", api.dir);
-        if std::fs::symlink_metadata(root.join(&src)).is_ok_and(|m| m.is_file()) {
-            let built = if out_dir.is_empty() {
-                format!("{r}.js")
-            } else {
-                format!("{out_dir}/{r}.js")
-            };
-            return (
-                Some(vec!["node".into(), built.clone()]),
-                format!("{src} is a migrations runner, built beside the entry as {built}"),
-            );
-        }
-    }
-    (
-        None,
-        format!(
-            "no migrations script ({}) and no runner in src/: no migrate service",
-            MIGRATE_SCRIPTS.join(", ")
-        ),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workspace::Package;
-    use std::path::Path;
 
     #[test]
     fn a_github_repository_gives_the_owner_lowercased() {
@@ -253,34 +195,5 @@ mod tests {
         }
         assert_eq!(github_owner("https://gitlab.com/a/b.git"), None);
         assert_eq!(github_owner("github:bad owner/x"), None);
-    }
-
-    #[test]
-    fn migrate_scripts_that_are_not_plain_node_are_not_guessed() {
-        let pkg = |script: &str| Package {
-            name: "@x/api".into(),
-            dir: "nowhere-such-dir".into(),
-            manifest: crate::workspace::parse_manifest(
-                &format!(r#"{{"name":"@x/api","scripts":{{"migration:run":{script:?}}}}}"#),
-                "p",
-            )
-            .expect("manifest"),
-        };
-        let (c, _) = migrate(
-            Path::new("/nonexistent"),
-            &pkg("node dist/migrate.js"),
-            "dist/main.js",
-        );
-        assert_eq!(c, Some(vec!["node".into(), "dist/migrate.js".into()]));
-        let (c, why) = migrate(
-            Path::new("/nonexistent"),
-            &pkg("typeorm migration:run -d dist/ds.js"),
-            "dist/main.js",
-        );
-        assert_eq!(c, None);
-        assert!(
-            why.contains("set `[api.migrate] command` yourself"),
-            "{why}"
-        );
     }
 }
