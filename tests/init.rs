@@ -287,3 +287,255 @@ fn web_domain_writes_the_web_table_for_the_web_app_found() {
     let df = std::fs::read_to_string(t.path().join("infra/web.Dockerfile")).expect("web df");
     assert!(df.contains("@ledger/web"), "{df}");
 }
+
+fn write(root: &std::path::Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(p, text).expect("write");
+}
+
+fn reason(k: &Value) -> &str {
+    k["reason"].as_str().unwrap_or("")
+}
+
+/// nest-realistic without its migrations (no `migrate` script, no runner).
+fn without_migrations(tag: &str) -> TempDir {
+    let t = copy_of("nest-realistic", tag);
+    mutate(
+        t.path(),
+        "apps/api/package.json",
+        ",\n    \"migrate\": \"node dist/run-migrations.js\"",
+        "",
+    );
+    std::fs::remove_file(t.path().join("apps/api/src/run-migrations.ts")).expect("rm");
+    t
+}
+
+/// `migration:run` runs the TypeORM CLI on a TypeScript data source (not runnable in the
+/// image): the runner beside the entry is used, and the reason says why the script is not;
+/// without the runner, the TypeORM CLI on the built data source is suggested, not set.
+#[test]
+fn a_typeorm_migration_script_gives_way_to_the_runner_else_is_suggested_built() {
+    let t = copy_of("nest-realistic", "init-typeorm");
+    mutate(
+        t.path(),
+        "apps/api/package.json",
+        "\"migrate\": \"node dist/run-migrations.js\"",
+        "\"typeorm\": \"typeorm-ts-node-commonjs\",\n    \"migration:run\": \"pnpm typeorm migration:run -d src/data-source.ts\"",
+    );
+    let j = init(&t, &[]);
+    let m = key(&j, "api.migrate.command");
+    assert_eq!(
+        (&m["value"], &m["set"]),
+        (
+            &serde_json::json!(["node", "dist/run-migrations.js"]),
+            &true.into()
+        )
+    );
+    let why = reason(m);
+    assert!(
+        why.contains("its `migration:run` script is \"pnpm typeorm migration:run -d src/data-source.ts\": the image cannot run it as written")
+            && why.contains("apps/api/src/run-migrations.ts is a migrations runner"),
+        "{why}"
+    );
+    assert_eq!(j["gen"], "ok", "{j:#}");
+
+    std::fs::remove_file(t.path().join("apps/api/src/run-migrations.ts")).expect("rm");
+    let j = init(&t, &[]);
+    let m = key(&j, "api.migrate.command");
+    assert_eq!((&m["value"], &m["set"]), (&Value::Null, &false.into()));
+    assert_eq!(
+        m["suggested"],
+        serde_json::json!([
+            "node",
+            "node_modules/typeorm/cli.js",
+            "migration:run",
+            "-d",
+            "dist/data-source.js"
+        ])
+    );
+    assert!(reason(m).contains("config set api.migrate.command"), "{m}");
+}
+
+/// Migrations in a workspace library, or in `scripts/migrate.mjs`: reported with the command
+/// to use, not set.
+#[test]
+fn library_and_script_file_migrations_are_reported_not_set() {
+    let t = without_migrations("init-libmig");
+    write(
+        t.path(),
+        "apps/db/package.json",
+        r#"{"name": "@ledger/db", "main": "dist/index.js",
+            "scripts": {"build": "tsc", "migration:up": "typeorm migration:run -d src/data-source.ts"}}"#,
+    );
+    let j = init(&t, &[]);
+    let m = key(&j, "api.migrate.command");
+    assert_eq!((&m["value"], &m["set"]), (&Value::Null, &false.into()));
+    assert_eq!(
+        m["suggested"][4], "../../apps/db/dist/data-source.js",
+        "{m}"
+    );
+    let why = reason(m);
+    assert!(
+        why.contains("the library @ledger/db (apps/db): its `migration:up` script")
+            && why.contains("not a runtime dependency of the API"),
+        "{why}"
+    );
+
+    let t = without_migrations("init-scriptmig");
+    write(t.path(), "scripts/migrate.mjs", "// runs the migrations\n");
+    let j = init(&t, &[]);
+    let m = key(&j, "api.migrate.command");
+    assert_eq!((&m["value"], &m["set"]), (&Value::Null, &false.into()));
+    assert!(
+        reason(m).starts_with("scripts/migrate.mjs is a migrations script; not set"),
+        "{m}"
+    );
+    assert_eq!(j["gen"], "ok", "{j:#}");
+}
+
+/// A commented-out `# IPFS_LOCAL_API_URL=http://localhost:5001` names ipfs; gen wires the key
+/// to the stack's ipfs (it would else stay unset, and the app's localhost default would be
+/// the API's own container).
+#[test]
+fn a_commented_service_url_proposes_the_service_and_gen_wires_it() {
+    let t = copy_of("nest-realistic", "init-ipfs");
+    let ex = t.path().join("apps/api/.env.example");
+    let mut text = std::fs::read_to_string(&ex).expect("example");
+    text.push_str(
+        "# IPFS node (local kubo by default)\n# IPFS_LOCAL_API_URL=http://localhost:5001\n",
+    );
+    std::fs::write(&ex, text).expect("write");
+    let j = init(&t, &[]);
+    let svc = key(&j, "project.services");
+    assert_eq!(
+        svc["value"],
+        serde_json::json!(["postgres", "redis", "ipfs"])
+    );
+    assert!(
+        reason(svc)
+            .contains("ipfs: apps/api/.env.example:33 asks for IPFS_LOCAL_API_URL (commented out"),
+        "{svc}"
+    );
+    assert_eq!(j["gen"], "ok", "{j:#}");
+    let r = xtask(t.path(), &["gen", "--root", ".", "--force"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let compose = std::fs::read_to_string(t.path().join("infra/docker-compose.staging.yml"))
+        .expect("compose");
+    assert!(
+        compose.contains("IPFS_LOCAL_API_URL: \"http://ipfs:5001\""),
+        "{compose}"
+    );
+}
+
+/// A `tee-worker/` outside the workspace globs, and a URL key the API's code defaults to
+/// localhost (not in its env example): tee-worker is proposed with both reasons, and the key
+/// is listed in [api.env] so that gen wires it.
+#[test]
+fn a_tee_worker_outside_the_globs_and_a_code_default_propose_it_and_wire_the_key() {
+    let t = copy_of("nest-realistic", "init-tee");
+    write(
+        t.path(),
+        "tee-worker/package.json",
+        r#"{"name": "tee-worker", "scripts": {"start": "node index.js"}}"#,
+    );
+    write(
+        t.path(),
+        "apps/api/src/tee.ts",
+        "export const teeUrl = process.env.TEE_WORKER_URL ?? 'http://localhost:3001';\n",
+    );
+    let j = init(&t, &[]);
+    let svc = key(&j, "project.services");
+    assert_eq!(
+        svc["value"],
+        serde_json::json!(["postgres", "redis", "tee-worker"])
+    );
+    let why = reason(svc);
+    assert!(
+        why.contains("tee-worker/ has a package.json but is outside pnpm-workspace.yaml's globs")
+            && why.contains(
+                "apps/api/src/tee.ts:1 defaults TEE_WORKER_URL to \"http://localhost:3001\""
+            ),
+        "{why}"
+    );
+    let env = key(&j, "api.env.TEE_WORKER_URL");
+    assert_eq!(
+        (&env["value"]["optional"], &env["set"]),
+        (&true.into(), &true.into())
+    );
+    assert_eq!(j["gen"], "ok", "{j:#}");
+    let r = xtask(
+        t.path(),
+        &[
+            "config",
+            "get",
+            "api.env.TEE_WORKER_URL.optional",
+            "--root",
+            ".",
+        ],
+    );
+    assert_eq!(r.stdout.trim(), "true", "{}", r.all());
+    let r = xtask(t.path(), &["gen", "--root", ".", "--force"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let compose = std::fs::read_to_string(t.path().join("infra/docker-compose.staging.yml"))
+        .expect("compose");
+    assert!(
+        compose.contains("TEE_WORKER_URL: \"http://tee-worker:3001\""),
+        "{compose}"
+    );
+}
+
+/// `config set` reaches [api.env], [api.health] and [api.migrate]; `config get` reads them
+/// back and `config keys` lists them; gen takes the result.
+#[test]
+fn config_set_reaches_the_api_env_health_and_migrate_keys() {
+    let t = copy_of("nest-realistic", "init-setapi");
+    let root = t.path();
+    let set = |k: &str, v: &str| {
+        let r = xtask(root, &["config", "set", k, v, "--root", "."]);
+        assert_eq!(r.code, 0, "{k} {v}: {}", r.all());
+    };
+    let get = |k: &str| {
+        xtask(root, &["config", "get", k, "--root", "."])
+            .stdout
+            .trim()
+            .to_string()
+    };
+    set("api.env.STORAGE_DRIVER", "s3");
+    set("api.env.SESSION_KEY.secret", "true");
+    set("api.env.SESSION_KEY.format", "hex:32");
+    set("api.health.path", "/api/health");
+    set("api.health.status", "204");
+    set("api.health.body./status", "ok");
+    set("api.migrate.command", "[\"node\", \"dist/migrate.js\"]");
+    assert_eq!(get("api.env.STORAGE_DRIVER"), "{ value = \"s3\" }");
+    assert_eq!(get("api.env.SESSION_KEY.format"), "\"hex:32\"");
+    assert_eq!(get("api.health.path"), "\"/api/health\"");
+    assert_eq!(get("api.health.body./status"), "\"ok\"");
+    assert_eq!(
+        get("api.migrate.command"),
+        "[\"node\", \"dist/migrate.js\"]"
+    );
+    let cfg = std::fs::read_to_string(root.join("infra/stack.toml")).expect("config");
+    assert!(
+        cfg.contains("SESSION_KEY = { secret = true, format = \"hex:32\" }"),
+        "{cfg}"
+    );
+    let keys = xtask(root, &["config", "keys", "--root", "."]).stdout;
+    for k in [
+        "api.env.<NAME>.secret",
+        "api.health.path",
+        "api.migrate.command",
+    ] {
+        assert!(keys.lines().any(|l| l == k), "{k} not in:\n{keys}");
+    }
+    let r = xtask(root, &["gen", "--root", ".", "--force"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let compose =
+        std::fs::read_to_string(root.join("infra/docker-compose.staging.yml")).expect("compose");
+    assert!(compose.contains("STORAGE_DRIVER: s3"), "{compose}");
+    assert!(
+        compose.contains("command: [\"node\", \"dist/migrate.js\"]"),
+        "{compose}"
+    );
+}

@@ -19,6 +19,7 @@
 //! (which validates it) and the result is parsed again by [`config::parse`].
 
 mod api;
+mod code;
 mod migrate;
 mod needs;
 mod web;
@@ -144,7 +145,9 @@ pub fn discover(ws: &Workspace, template: &str, choices: Choices<'_>) -> Result<
         format!("{}: {}", api::disp(&api.dir), chosen.reason),
     )?;
     let entry = entry_key(&mut d, api)?;
-    services_key(&mut d, ws, &closure.runtime, &example)?;
+    let defaults = code::defaults(&ws.root, &api.dir);
+    let services = services_key(&mut d, ws, &closure.runtime, &example, &defaults)?;
+    env_keys(&mut d, &example, &defaults, &services)?;
     owner_key(&mut d, ws)?;
     web_key(&mut d, ws, api, choices)?;
     let m = migrate::migrate(ws, api, &entry);
@@ -218,13 +221,15 @@ fn entry_key(d: &mut Draft, api: &Package) -> Result<String> {
     })
 }
 
+/// `project.services`; returns them.
 fn services_key(
     d: &mut Draft,
     ws: &Workspace,
     runtime: &[Package],
     example: &crate::envcontract::Example,
-) -> Result<()> {
-    let svc = needs::services(ws, runtime, example);
+    defaults: &[code::CodeDefault],
+) -> Result<Vec<String>> {
+    let svc = needs::services(ws, runtime, example, defaults);
     let names: Vec<&str> = svc.iter().map(|(s, _)| s.as_str()).collect();
     let reason = if svc.is_empty() {
         "no client library of postgres, redis or IPFS among the API's runtime dependencies, no \
@@ -241,7 +246,47 @@ fn services_key(
         &names.join(","),
         names.clone().into(),
         reason,
-    )
+    )?;
+    Ok(names.into_iter().map(str::to_string).collect())
+}
+
+/// `[api.env]`: a key the sources default to a local address, for a service in the stack,
+/// that the env example does not name, is listed (optional) so that the stack wires it.
+fn env_keys(
+    d: &mut Draft,
+    example: &crate::envcontract::Example,
+    defaults: &[code::CodeDefault],
+    services: &[String],
+) -> Result<()> {
+    for c in defaults {
+        let Some(svc) = crate::envcontract::service_of_key(&c.key) else {
+            continue;
+        };
+        if !services.iter().any(|s| s == svc) || example.keys.iter().any(|k| k.name == c.key) {
+            continue;
+        }
+        let key = format!("api.env.{}", c.key);
+        let comment = format!(
+            "read by {}:{} (default {}); wired by the stack",
+            c.file, c.line, c.value
+        );
+        d.text = config::set_value(&d.text, &format!("{key}.optional"), "true", FILE)?;
+        d.text = config::set_value(&d.text, &format!("{key}.comment"), &comment, FILE)?;
+        d.found(
+            &key,
+            serde_json::json!({ "optional": true, "comment": comment }),
+            true,
+            format!(
+                "{}:{} defaults {} to {}, a local address inside the API's container, and the \
+                 env example does not name it: listed so the stack wires it to {svc}",
+                c.file,
+                c.line,
+                c.key,
+                crate::values::shown(&c.value)
+            ),
+        );
+    }
+    Ok(())
 }
 
 fn owner_key(d: &mut Draft, ws: &Workspace) -> Result<()> {

@@ -59,6 +59,7 @@ pub(super) fn services(
     ws: &Workspace,
     runtime: &[Package],
     example: &crate::envcontract::Example,
+    defaults: &[super::code::CodeDefault],
 ) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for service in config::STACK_SERVICES {
@@ -81,14 +82,81 @@ pub(super) fn services(
                     ));
                 }
             }
+            why.extend(outside_workspace(ws, "tee-worker"));
         }
-        for k in example.keys.iter().filter(|k| !k.optional) {
+        for k in &example.keys {
             if crate::envcontract::service_of_key(&k.name) == Some(service) {
-                why.push(format!("{}:{} asks for {}", k.file, k.line, k.name));
+                let how = if k.optional {
+                    " (commented out: optional, but the app uses it when set)"
+                } else {
+                    ""
+                };
+                why.push(format!("{}:{} asks for {}{how}", k.file, k.line, k.name));
+            }
+        }
+        for d in defaults {
+            if crate::envcontract::service_of_key(&d.key) == Some(service) {
+                why.push(format!(
+                    "{}:{} defaults {} to {}",
+                    d.file,
+                    d.line,
+                    d.key,
+                    shown(&d.value)
+                ));
             }
         }
         if !why.is_empty() {
             out.push((service.to_string(), why.join(", ")));
+        }
+    }
+    out
+}
+
+/// Directories at the root, or one level below, named like `service` (`tee-worker/`,
+/// `services/acme-tee-worker/`) with a package.json or a Dockerfile, that pnpm-workspace.yaml's
+/// globs do not match: a service built outside the workspace. Symbolic links, hidden
+/// directories and node_modules are not entered.
+fn outside_workspace(ws: &Workspace, service: &str) -> Vec<String> {
+    let dirs = |rel: &str| -> Vec<String> {
+        let Ok(rd) = std::fs::read_dir(ws.root.join(rel)) else {
+            return Vec::new();
+        };
+        let mut v: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .take(1000)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.') && n != "node_modules")
+            .map(|n| {
+                if rel.is_empty() {
+                    n
+                } else {
+                    format!("{rel}/{n}")
+                }
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let mut out = Vec::new();
+    for top in dirs("") {
+        let mut here = vec![top.clone()];
+        here.extend(dirs(&top));
+        for d in here {
+            let base = d.rsplit('/').next().unwrap_or(&d);
+            if !base.ends_with(service) || ws.packages.iter().any(|p| p.dir == d) {
+                continue;
+            }
+            let has = ["package.json", "Dockerfile"].into_iter().find(|f| {
+                std::fs::symlink_metadata(ws.root.join(&d).join(f)).is_ok_and(|m| m.is_file())
+            });
+            if let Some(f) = has {
+                out.push(format!(
+                    "{}/ has a {f} but is outside pnpm-workspace.yaml's globs (a service built \
+                     on its own)",
+                    disp(&d)
+                ));
+            }
         }
     }
     out
