@@ -16,7 +16,10 @@ USAGE:
     cargo xtask config set KEY VALUE   change one value, keeping comments and layout
     cargo xtask config keys            list every key
 
-Lists (caddy.domains) are given comma-separated. Every value is validated before the
+Lists (caddy.domains) are given comma-separated; api.migrate.command as a TOML array,
+e.g. '[\"node\", \"dist/run-migrations.js\"]'. The tables below [api] are reached too:
+api.env.NAME (its staging value), api.env.NAME.secret|optional|comment|format|value,
+api.health.path|status, api.health.body./json/pointer. Every value is validated before the
 file is written; the write is atomic.
 
 `config init` reads the workspace (pnpm-workspace.yaml, every package.json, the API's
@@ -30,12 +33,17 @@ each key, its value and why on stderr:
     api.entry          what its `start:prod`/`start` script runs with node, else its `main`
     project.services   postgres, redis, ipfs from the client libraries of the API's runtime
                        dependencies (pg, typeorm, prisma...; ioredis, bullmq...; kubo-rpc-client,
-                       helia...) and the hosts its .env.example names (DB_HOST, REDIS_URL...);
-                       tee-worker when a workspace package is one or TEE_WORKER_URL is asked for
+                       helia...), the hosts its .env.example names (DB_HOST, REDIS_URL...,
+                       commented out or not) and the service URLs its src/ defaults to
+                       localhost (then listed in [api.env] so the stack wires them);
+                       tee-worker when a workspace package is one, a tee-worker/ directory sits
+                       outside the workspace globs, or TEE_WORKER_URL is asked for
     project.owner      the GitHub owner of package.json `repository` or of .git/config's origin
                        (read as a file; nothing is run); else the OWNER placeholder stays
-    [api.migrate]      a `migration:run`/`migrate` script that is a plain `node FILE`, or a
-                       compiled runner (src/run-migrations.ts) beside the entry
+    [api.migrate]      a `migration:run`/`migrate` script that is a plain `node FILE`, else a
+                       compiled runner (src/run-migrations.ts) beside the entry; else reported
+                       with the command to use: the TypeORM CLI on the built data source, a
+                       workspace library's migrations script, a scripts/migrate.*
     [web]              the static web app (see --web-domain)
 project.name and api.image are left unset: gen derives them from the workspace.
 

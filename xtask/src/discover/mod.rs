@@ -7,13 +7,15 @@
 //!   or none is a refusal naming `--api`;
 //! - `api.entry`: what its `start:prod`/`start` script runs with `node`, else its `main`;
 //! - `project.services`: from the dependencies of the API's runtime closure (pg, typeorm… →
-//!   postgres; ioredis, bullmq… → redis; kubo-rpc-client, helia… → ipfs) and the hosts its env
-//!   example asks for (`DB_HOST`, `REDIS_URL`, `IPFS_API_URL`, `TEE_WORKER_URL`); tee-worker
-//!   also when a workspace package is one;
+//!   postgres; ioredis, bullmq… → redis; kubo-rpc-client, helia… → ipfs), the hosts its env
+//!   example asks for (`DB_HOST`, `REDIS_URL`, `IPFS_API_URL`, `TEE_WORKER_URL`), commented out
+//!   or not, and those its sources default to a local URL ([`code`]; such a key is listed in
+//!   `[api.env]` so that the stack wires it); tee-worker also when a workspace package is one
+//!   or a `tee-worker/` directory sits outside the workspace globs;
 //! - `project.owner`: the root package.json's `repository` (GitHub), else the local
 //!   `.git/config`'s `origin` (read as a file: no program, no network), else the placeholder;
-//! - `[api.migrate]`: a `migration:run`/`migrate`… script that is a plain `node FILE` command,
-//!   else a compiled runner (`src/run-migrations.ts`) beside the entry.
+//! - `[api.migrate]`: see [`migrate`] (a script the image can run, else a runner beside the
+//!   entry, else reported with the command to use).
 //!
 //! Every input is untrusted: a value reaches the file only through [`config::set_value`]
 //! (which validates it) and the result is parsed again by [`config::parse`].
