@@ -131,6 +131,13 @@ fn cases() -> Vec<Case> {
             message: "unknown config key \"api.env.LOG_LEVEL.colour\": `colour` is no field of an [api.env] entry (known: value, secret, optional, comment, format)",
         },
         Case {
+            id: "config-set-env-bad-format",
+            setup: |_| {},
+            args: &["config", "set", "api.env.SESSION_KEY.format", "hex"],
+            code: 2,
+            message: "`api.env.SESSION_KEY.format` = \"hex\": `hex` needs a length: `hex:32`",
+        },
+        Case {
             id: "config-bad-build-runner",
             setup: |r| write(r, "infra/stack.toml", "[node]\nbuild_runner = \"npm\"\n"),
             args: &["gen"],

@@ -132,7 +132,7 @@ fn value_of(key: &ApiKey, full: &str, raw: &str) -> Result<Value> {
 fn sub<'t>(t: &'t mut dyn TableLike, name: &str, at: &str) -> Result<&'t mut dyn TableLike> {
     if t.get(name).is_none() {
         let mut new = toml_edit::Table::new();
-        new.set_implicit(false);
+        new.set_implicit(true);
         t.insert(name, Item::Table(new));
     }
     t.get_mut(name)
@@ -344,6 +344,11 @@ mod tests {
         assert!(m.contains("is not a variable name"), "{m}");
         let m = e("", "api.env.A.colour", "x");
         assert!(m.contains("unknown config key \"api.env.A.colour\""), "{m}");
+        let m = e("", "api.env.A.format", "hex");
+        assert!(
+            m.contains("c.toml:2:1: `api.env.A.format` = \"hex\": `hex` needs a length"),
+            "{m}"
+        );
         let m = e("", "api.env.A", "two\nlines");
         assert!(
             m.contains("c.toml:") && m.contains("must be one line"),

@@ -50,7 +50,12 @@ pub(super) fn apply_env(c: &mut Config, name: &str, item: &Item) -> Result<(), S
             match k {
                 "value" => o.value = Some(text(v, ".value")?),
                 "comment" => o.comment = Some(text(v, ".comment")?),
-                "format" => o.format = Some(text(v, ".format")?),
+                "format" => {
+                    let f = text(v, ".format")?;
+                    crate::secretfmt::SecretFormat::parse(&f)
+                        .map_err(|m| format!("`api.env.{name}.format` = {f:?}: {m}"))?;
+                    o.format = Some(f);
+                }
                 "secret" => o.secret = Some(flag(v)?),
                 "optional" => o.optional = Some(flag(v)?),
                 _ => {
