@@ -56,7 +56,8 @@ INIT OPTIONS:
     --dry-run        print the file on stdout; write nothing
     --force          replace an existing config; the old one is kept as <config>.bak (an
                      older .bak is replaced)
-    --format json    the report as JSON on stdout (keys with value, set, reason; candidates)
+    --format json    the report as JSON on stdout (keys with value, set, reason,
+                     suggested; candidates)
 
 OPTIONS:
     --root DIR       the pnpm monorepo (default: this workspace's root)
