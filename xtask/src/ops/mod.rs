@@ -8,6 +8,7 @@ pub mod deploy_bench;
 pub mod deploy_report;
 pub mod deploy_site;
 pub mod deploy_swarm;
+pub mod secretgen;
 pub mod smoke;
 pub mod web;
 

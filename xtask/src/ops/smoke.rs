@@ -56,7 +56,10 @@ pub fn check(
     };
     eprintln!("smoke: checking {subject}");
     let e = image_check::expect_for(model);
-    let env = model.stack.contract.smoke_env(&mut || random_hex(16));
+    let env = model
+        .stack
+        .contract
+        .smoke_env(&mut crate::ops::secretgen::generate)?;
     let results = run(docker, image, &e, &env, timeout)?;
     Ok(SmokeReport::new(image, standin_for, results))
 }
@@ -174,24 +177,6 @@ pub fn entry(docker: &Docker, image: &str, e: &Expect) -> Result<CheckResult> {
     ))
 }
 
-/// Random bytes as hex (the smoke container's throwaway secrets).
-pub fn random_hex(bytes: usize) -> String {
-    use std::io::Read;
-    let mut buf = vec![0u8; bytes];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .is_err()
-    {
-        use std::hash::{BuildHasher, Hasher};
-        for (i, b) in buf.iter_mut().enumerate() {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_usize(i);
-            *b = (h.finish() & 0xff) as u8;
-        }
-    }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The smoke container's env file (mode 0600, in a private temporary directory, removed on
 /// drop): the API's contract with throwaway secrets, never a real value.
 struct EnvFile(std::path::PathBuf);
@@ -202,7 +187,7 @@ impl EnvFile {
         let dir = std::env::temp_dir().join(format!(
             "xtask-smoke-env-{}-{}",
             std::process::id(),
-            random_hex(6)
+            crate::ops::secretgen::random_hex(6)?
         ));
         std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));

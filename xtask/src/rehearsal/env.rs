@@ -2,9 +2,14 @@
 
 /// `.env.staging` for the rehearsal, from `.env.staging.example`: every variable the example
 /// sets; secrets (by name, or left at a placeholder such as `change-me`) replaced by
-/// `secret()` (fresh random values), the others keep the example's staging value (the API's
-/// own example value), `rehearsal` where the example has only a placeholder.
-pub fn throwaway_env(example: &str, secret: &mut dyn FnMut() -> String) -> String {
+/// `secret(name)` (a fresh random value, in the secret's format: the caller knows the
+/// contract), written as compose's env file reads it back (a multi-line PEM key on one line,
+/// `\n`-escaped); the others keep the example's staging value (the API's own example value),
+/// `rehearsal` where the example has only a placeholder.
+pub fn throwaway_env(
+    example: &str,
+    secret: &mut dyn FnMut(&str) -> anyhow::Result<String>,
+) -> anyhow::Result<String> {
     let mut out = String::from(
         "# Throwaway values written by `cargo xtask rehearse`; this file exists only in the\n\
          # rehearsal's temporary directory and is removed with it.\n",
@@ -25,7 +30,7 @@ pub fn throwaway_env(example: &str, secret: &mut dyn FnMut() -> String) -> Strin
                 .iter()
                 .any(|s| key.ends_with(s));
         let value = if secretish || unquoted == "change-me" {
-            secret()
+            crate::render::compose::env_file_value(&secret(key)?)
         } else if key == "TAG" || crate::rules::env::is_placeholder(unquoted) {
             "rehearsal".to_string()
         } else {
@@ -33,7 +38,7 @@ pub fn throwaway_env(example: &str, secret: &mut dyn FnMut() -> String) -> Strin
         };
         out.push_str(&format!("{key}={value}\n"));
     }
-    out
+    Ok(out)
 }
 
 /// The variable names an env file sets (so the caller can keep the same names out of the

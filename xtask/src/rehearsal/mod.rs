@@ -340,10 +340,11 @@ mod tests {
     fn throwaway_env_covers_every_example_variable_with_fresh_secrets() {
         let example = "# comment\nTAG=latest\nDB_USERNAME=cipherbox\nDB_PASSWORD=change-me\n\nDB_DATABASE=x\nTEE_WORKER_SECRET=change-me\n";
         let mut n = 0;
-        let env = throwaway_env(example, &mut || {
+        let env = throwaway_env(example, &mut |_| {
             n += 1;
-            format!("s{n}")
-        });
+            Ok(format!("s{n}"))
+        })
+        .expect("env");
         let body: Vec<&str> = env.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(
             body,
@@ -365,6 +366,29 @@ mod tests {
                 "TEE_WORKER_SECRET"
             ]
         );
+    }
+
+    #[test]
+    fn throwaway_secrets_are_asked_by_name_and_a_pem_stays_on_one_line() {
+        let example = "JWT_PRIVATE_KEY=change-me\nDB_PASSWORD=change-me\n";
+        let mut asked = Vec::new();
+        let env = throwaway_env(example, &mut |k| {
+            asked.push(k.to_string());
+            Ok(if k == "JWT_PRIVATE_KEY" {
+                "-----BEGIN PRIVATE KEY-----\nMC4\n-----END PRIVATE KEY-----\n".into()
+            } else {
+                "abc".into()
+            })
+        })
+        .expect("env");
+        assert_eq!(asked, ["JWT_PRIVATE_KEY", "DB_PASSWORD"]);
+        let vars = crate::rules::env::parse_env_file(&env);
+        assert_eq!(vars.len(), 2, "{env}");
+        assert_eq!(
+            vars[0].1,
+            "-----BEGIN PRIVATE KEY-----\\nMC4\\n-----END PRIVATE KEY-----\\n"
+        );
+        assert_eq!(env_keys(&env), ["JWT_PRIVATE_KEY", "DB_PASSWORD"]);
     }
 
     #[test]

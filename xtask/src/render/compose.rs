@@ -199,14 +199,16 @@ fn top_level_lists(w: &mut String, c: &Compose) {
 }
 
 /// A value on an active line of an env file compose reads: bare when that is unambiguous,
-/// else single-quoted (literal in compose's dotenv), else double-quoted.
+/// else single-quoted (literal in compose's dotenv), else double-quoted with `\`, `"`, `$`
+/// escaped and a line break as `\n` (compose's dotenv expands these in double quotes: a
+/// multi-line value, a PEM key, stays on one line).
 pub fn env_file_value(v: &str) -> String {
     let bare = v
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "-_.:/@+,=".contains(c));
     if bare {
         v.to_string()
-    } else if !v.contains('\'') {
+    } else if !v.contains(['\'', '\n', '\r']) {
         format!("'{v}'")
     } else {
         format!(
@@ -214,6 +216,8 @@ pub fn env_file_value(v: &str) -> String {
             v.replace('\\', "\\\\")
                 .replace('"', "\\\"")
                 .replace('$', "\\$")
+                .replace('\n', "\\n")
+                .replace('\r', "\\r")
         )
     }
 }
@@ -362,6 +366,21 @@ fn env_placeholder(var: &str, secret: bool, contract: &Contract) -> String {
 #[cfg(test)]
 mod tests {
     use super::scalar;
+
+    #[test]
+    fn env_file_values_keep_a_multi_line_value_on_one_line() {
+        use super::env_file_value;
+        assert_eq!(env_file_value("abc123"), "abc123");
+        assert_eq!(env_file_value("a b"), "'a b'");
+        assert_eq!(env_file_value("a'$b"), "\"a'\\$b\"");
+        let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQ/+=\n-----END PRIVATE KEY-----\n";
+        let line = env_file_value(pem);
+        assert!(!line.contains('\n'), "{line}");
+        assert_eq!(
+            line,
+            "\"-----BEGIN PRIVATE KEY-----\\nMC4CAQ/+=\\n-----END PRIVATE KEY-----\\n\""
+        );
+    }
 
     #[test]
     fn scalars_quote_what_yaml_would_misread() {

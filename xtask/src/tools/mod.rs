@@ -18,6 +18,7 @@ pub mod git;
 pub mod http;
 pub mod lint;
 pub mod node_standin;
+pub mod openssl;
 pub mod pnpm;
 pub mod probe;
 pub mod registry;

@@ -1,6 +1,5 @@
 //! `cargo xtask rehearse`: the generated staging stack, for real, on the local engine.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -172,24 +171,6 @@ fn nap(d: Duration) -> Result<()> {
     check_interrupt()
 }
 
-/// Random bytes as hex (for throwaway secrets and the project name).
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    let filled = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .is_ok();
-    if !filled {
-        use std::hash::{BuildHasher, Hasher};
-        for (i, b) in buf.iter_mut().enumerate() {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_usize(i);
-            h.write_u128(Instant::now().elapsed().as_nanos());
-            *b = (h.finish() & 0xff) as u8;
-        }
-    }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Takes the stack down when dropped while armed: on errors, panics and Ctrl-C.
 struct Teardown<'a> {
     sh: &'a Shell,
@@ -228,7 +209,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
 
     let project = rehearsal::project_name(
         std::process::id(),
-        u64::from_str_radix(&random_hex(4), 16).unwrap_or(0),
+        u64::from_str_radix(&crate::ops::secretgen::random_hex(4)?, 16).unwrap_or(0),
     );
     let dir = std::env::temp_dir().join(&project);
     let mut tmp = TempDir::at(dir.clone())?;

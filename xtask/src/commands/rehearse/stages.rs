@@ -9,7 +9,9 @@ pub(super) struct Workdir {
     pub(super) dir: PathBuf,
     pub(super) staging_file: PathBuf,
     pub(super) env_file: PathBuf,
-    /// The throwaway env's secret values (never shown in a report).
+    /// The throwaway env's secret values, and the forms a report may show them in (a PEM
+    /// key's lines, its escaped text: [`crate::ops::secretgen::redaction_needles`]); never
+    /// shown in a report.
     pub(super) secrets: Vec<String>,
     /// Host names the test certificate covers (the API's first, the web app's last).
     pub(super) hosts: Vec<String>,
@@ -33,11 +35,12 @@ impl Workdir {
         let example = std::fs::read_to_string(dir.join(".env.staging.example"))
             .context("cannot read the copied .env.staging.example")?;
         let mut secrets = Vec::new();
-        let env = throwaway_env(&example, &mut || {
-            let s = random_hex(18);
-            secrets.push(s.clone());
-            s
-        });
+        let contract = &model.stack.contract;
+        let env = throwaway_env(&example, &mut |key| {
+            let s = crate::ops::secretgen::generate(contract.secret_format(key))?;
+            secrets.extend(crate::ops::secretgen::redaction_needles(&s));
+            Ok(s)
+        })?;
         let env_file = dir.join(".env.staging");
         std::fs::write(&env_file, &env).context("cannot write the throwaway .env.staging")?;
         let hosts = cert_hosts(model);

@@ -75,7 +75,7 @@ pub(super) fn image_checks(
     let env = model
         .stack
         .contract
-        .smoke_env(&mut || crate::ops::smoke::random_hex(16));
+        .smoke_env(&mut crate::ops::secretgen::generate)?;
     let results = crate::ops::smoke::run(&docker, &plan.tags[0], &e, &env, timeout)?;
     let passed = results.iter().filter(|r| r.ok).count();
     let findings = results
