@@ -13,8 +13,8 @@ use lexopt::prelude::*;
 use lexopt::Arg;
 
 use crate::commands::{
-    bench, bench_deploy, build_image, config_cmd, deploy, engine, gen, rehearse, smoke, standin,
-    verify, Ctx, Outcome,
+    bench, bench_deploy, build_image, config_cmd, deploy, engine, env, gen, rehearse, smoke,
+    standin, verify, Ctx, Outcome,
 };
 use crate::tools::docker::Progress;
 
@@ -63,6 +63,12 @@ pub const COMMANDS: &[Command] = &[
         summary: "create (init: discovered from the workspace), read or change the config\n(infra/stack.toml), keeping comments",
         help: config_cmd::HELP,
         run: cmd_config,
+    },
+    Command {
+        name: "env",
+        summary: "init: write a real infra/.env.staging (0600): every secret freshly generated\nin its format, settings from the config; never printed; --rotate KEY",
+        help: env::HELP,
+        run: cmd_env,
     },
     Command {
         name: "verify",
@@ -408,6 +414,27 @@ fn cmd_config(w: &mut Words<'_>) -> Result<Outcome> {
         bail!("{o} is an option of `config init` only (see `cargo xtask config --help`)");
     }
     config_cmd::run(&w.g.ctx()?, &action)
+}
+
+fn cmd_env(w: &mut Words<'_>) -> Result<Outcome> {
+    let mut a = env::Args::default();
+    let mut words = Vec::new();
+    while let Some(word) = w.next()? {
+        match &word {
+            Word::Value(v) => words.push(v.clone()),
+            Word::Opt(o) => match o.as_str() {
+                "--out" => a.out = Some(PathBuf::from(w.value()?)),
+                "--force" => a.force = true,
+                "--rotate" => a.rotate.push(w.value()?),
+                "--format" => a.json = json_format(w)?,
+                _ => return Err(w.unexpected(word)),
+            },
+        }
+    }
+    if words != ["init"] {
+        bail!("usage: cargo xtask env init [--out FILE] [--force] [--rotate KEY]... (see --help)");
+    }
+    env::run(&w.g.ctx()?, &a)
 }
 
 fn cmd_verify(w: &mut Words<'_>) -> Result<Outcome> {

@@ -6,6 +6,7 @@ pub mod build_image;
 pub mod config_cmd;
 pub mod deploy;
 pub mod engine;
+pub mod env;
 pub mod gen;
 pub mod rehearse;
 pub mod smoke;

@@ -66,9 +66,7 @@ fn uuid_v4() -> Result<String> {
 fn key(kind: KeyKind) -> Result<String> {
     let openssl = Openssl::find()?;
     match kind {
-        KeyKind::Rsa(bits) => {
-            openssl.genpkey("RSA", &[format!("rsa_keygen_bits:{bits}").as_str()])
-        }
+        KeyKind::Rsa(bits) => openssl.genpkey("RSA", &[format!("rsa_keygen_bits:{bits}").as_str()]),
         KeyKind::EcP256 => openssl.genpkey(
             "EC",
             &["ec_paramgen_curve:P-256", "ec_param_enc:named_curve"],
@@ -196,7 +194,9 @@ mod tests {
     fn exact_shapes() {
         let v = generate(fmt("hex:32")).expect("hex");
         assert_eq!(v.len(), 64);
-        assert!(v.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(v
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
         assert_eq!(
             STANDARD
                 .decode(generate(fmt("base64:48")).expect("b64"))

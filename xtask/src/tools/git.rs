@@ -56,6 +56,32 @@ pub fn info(root: &Path) -> Result<GitInfo, String> {
     })
 }
 
+/// Is `path` ignored by the git repository it is in (`git check-ignore -q`)? `Err(reason)`
+/// when that cannot be told (no git, not in a repository).
+pub fn is_ignored(path: &Path) -> Result<bool, String> {
+    let Some(git) = find_opt("git") else {
+        return Err("git is not installed".into());
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let sh = shell().map_err(|e| format!("{e:#}"))?;
+    let c = capture(
+        sh.cmd(&git)
+            .arg("-C")
+            .arg(dir)
+            .args(["check-ignore", "-q", "--"])
+            .arg(path),
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    match c.code {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ if c.stderr.contains("not a git repository") => {
+            Err(format!("{} is not in a git repository", dir.display()))
+        }
+        _ => Err(format!("git check-ignore failed: {}", c.detail())),
+    }
+}
+
 /// A remote URL as a browsable https URL, credentials and `.git` removed:
 /// `git@github.com:o/r.git` → `https://github.com/o/r`. `None` for local paths.
 pub fn https_url(remote: &str) -> Option<String> {
