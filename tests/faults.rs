@@ -763,6 +763,58 @@ fn cases() -> Vec<Case> {
             message: "--api \"@cipherbox/apii\": no workspace package is named so or is in that directory; workspace packages: @cipherbox/api (apps/api), @cipherbox/web (apps/web), @cipherbox/crypto (packages/crypto)",
         },
         Case {
+            id: "env-init-exists",
+            setup: |r| write(r, "infra/.env.staging", "DB_PASSWORD=kept\n"),
+            args: &["env", "init"],
+            code: 2,
+            message: "exists; refusing to overwrite its secrets. `--force` replaces it (the old file kept as",
+        },
+        Case {
+            id: "env-init-out-symlink",
+            setup: |r| {
+                std::os::unix::fs::symlink("../apps/api/.env.example", r.join("infra/.env.staging"))
+                    .expect("symlink")
+            },
+            args: &["env", "init", "--force"],
+            code: 2,
+            message: "is a symlink; refusing to write secrets through it (give the real path)",
+        },
+        Case {
+            id: "env-init-out-fifo",
+            setup: |r| mkfifo(&r.join("infra/.env.staging")),
+            args: &["env", "init", "--force"],
+            code: 2,
+            message: "is not a regular file (a FIFO, socket or device); refusing it",
+        },
+        Case {
+            id: "env-init-out-in-build-context",
+            setup: |_| {},
+            args: &["env", "init", "--out", "apps/api/staging.env"],
+            code: 2,
+            message: "apps/api/staging.env is inside the image's build context and infra/api.Dockerfile.dockerignore does not leave it out",
+        },
+        Case {
+            id: "env-init-rotate-unknown-key",
+            setup: |r| write(r, "infra/.env.staging", "DB_PASSWORD=kept\n"),
+            args: &["env", "init", "--rotate", "NOPE_SECRET"],
+            code: 2,
+            message: "--rotate NOPE_SECRET: not a variable .env.staging sets; its secrets: DB_PASSWORD, REDIS_PASSWORD, TEE_WORKER_SECRET",
+        },
+        Case {
+            id: "env-init-rotate-setting",
+            setup: |r| write(r, "infra/.env.staging", "DB_USERNAME=kept\n"),
+            args: &["env", "init", "--rotate", "DB_USERNAME"],
+            code: 2,
+            message: "--rotate DB_USERNAME: a setting, not a secret; only secrets are generated (edit the setting by hand)",
+        },
+        Case {
+            id: "env-init-rotate-no-file",
+            setup: |_| {},
+            args: &["env", "init", "--rotate", "DB_PASSWORD"],
+            code: 2,
+            message: "does not exist; run `cargo xtask env init` first",
+        },
+        Case {
             id: "config-init-web-domain-without-web-app",
             setup: |r| {
                 std::fs::remove_file(r.join("infra/stack.toml")).expect("rm");

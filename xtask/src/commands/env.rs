@@ -244,8 +244,7 @@ enum Existing {
 
 /// Refuses an output path that is not a plain file of ours to (re)write: a symlink, a
 /// directory, a FIFO or device, a missing directory. Reads the file that is there.
-fn existing(path: &Path) -> Result<Existing> {
-    let shown = path.display();
+fn existing(path: &Path, shown: &str) -> Result<Existing> {
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("--out {shown}: cannot inspect it")),
@@ -285,7 +284,7 @@ fn parent_dir(path: &Path) -> PathBuf {
 /// Refuses a file the image's build context would take in: inside the monorepo (the
 /// context) and not left out by the image's ignore file (the one on disk, else what `gen`
 /// writes; the web app's too when there is one).
-fn check_context(ctx: &Ctx, model: &Model, path: &Path) -> Result<()> {
+fn check_context(ctx: &Ctx, model: &Model, path: &Path, label: &str) -> Result<()> {
     let (Ok(root), Ok(dir)) = (
         std::fs::canonicalize(&ctx.root),
         std::fs::canonicalize(parent_dir(path)),
@@ -311,10 +310,9 @@ fn check_context(ctx: &Ctx, model: &Model, path: &Path) -> Result<()> {
         };
         if !crate::parse::ignore::parse(&text).excluded(&rel) {
             bail!(
-                "--out {}: {rel} is inside the image's build context and {ignore} does not leave \
-                 it out: the secrets would be sent to the builder. Write it under a name \
-                 starting with .env (left out at any depth), or outside the monorepo",
-                path.display()
+                "--out {label}: {rel} is inside the image's build context and {ignore} does not \
+                 leave it out: the secrets would be sent to the builder. Write it under a name \
+                 starting with .env (left out at any depth), or outside the monorepo"
             );
         }
     }
@@ -388,19 +386,22 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
             ),
         }
     }
-    let before = existing(&out)?;
-    check_context(ctx, &model, &out)?;
+    // messages name the file relative to the monorepo when it is inside it
+    let label = out
+        .strip_prefix(&ctx.root)
+        .unwrap_or(&out)
+        .display()
+        .to_string();
+    let before = existing(&out, &label)?;
+    check_context(ctx, &model, &out, &label)?;
     let text = match (&before, rotate_keys.is_empty()) {
         (Existing::File(_), true) if !args.force => bail!(
-            "{} exists; refusing to overwrite its secrets. `--force` replaces it (the old file \
-             kept as {}), `--rotate KEY` regenerates one secret",
-            out.display(),
-            bak_of(&out).display()
+            "{label} exists; refusing to overwrite its secrets. `--force` replaces it (the old \
+             file kept as {label}.bak), `--rotate KEY` regenerates one secret"
         ),
-        (Existing::None, false) => bail!(
-            "--rotate: {} does not exist; run `cargo xtask env init` first",
-            out.display()
-        ),
+        (Existing::None, false) => {
+            bail!("--rotate: {label} does not exist; run `cargo xtask env init` first")
+        }
         (Existing::File(old), false) => rotate(old, &rotate_keys)?,
         (_, true) => render(&vars)?,
     };
@@ -490,6 +491,42 @@ fn print_report(r: &Report, json: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_format_is_written_on_one_line_that_reads_back_as_its_format() {
+        let vars: Vec<Var> = [
+            "hex:32",
+            "base64:32",
+            "base64url:32",
+            "uuid",
+            "password:24",
+            "ec-p256-pem",
+            "ed25519-pem-base64",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Var {
+            name: format!("K{i}"),
+            comment: String::new(),
+            value: Value::Secret(SecretFormat::parse(f).expect("format")),
+        })
+        .collect();
+        let text = render(&vars).expect("render");
+        let set = parse_env_file(&text);
+        assert_eq!(set.len(), vars.len(), "{}", set.len());
+        for (v, (k, raw, _)) in vars.iter().zip(&set) {
+            let Value::Secret(f) = v.value else {
+                unreachable!()
+            };
+            assert_eq!(*k, v.name);
+            // compose's double-quoted escapes, as its dotenv reads them back
+            let value = raw.replace("\\n", "\n");
+            assert!(
+                f.accepts(&value),
+                "{f}: {k} does not read back as its format"
+            );
+        }
+    }
 
     #[test]
     fn rotation_replaces_one_line_and_keeps_every_other_byte() {
