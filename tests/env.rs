@@ -240,3 +240,30 @@ fn out_may_be_any_env_named_file_or_outside_the_monorepo() {
     assert_eq!(mode(&file), 0o600);
     assert_eq!(verify_env_file(root, &file).code, 0);
 }
+
+/// In a git repository, a file git would commit is warned about (in the report, the file
+/// still written); once `.gitignore` covers it and its backup, no warning.
+#[test]
+fn a_file_git_would_commit_is_warned_about() {
+    let t = sample_copy("env-git");
+    let root = t.path();
+    let git = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(root)
+        .status()
+        .expect("git runs");
+    assert!(git.success(), "git init");
+    let r = env_init(root, &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let warnings = json_of(&r)["warnings"].to_string();
+    assert!(warnings.contains("is not ignored by git"), "{warnings}");
+    std::fs::write(root.join(".gitignore"), ".env.*\n").expect("gitignore");
+    let r = env_init(root, &["--force"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(
+        json_of(&r)["warnings"],
+        serde_json::json!([]),
+        "{}",
+        r.all()
+    );
+}

@@ -349,6 +349,11 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// The backup written beside `out`, if any.
+fn report_backup_path(before: &Existing, out: &Path) -> Option<PathBuf> {
+    matches!(before, Existing::File(_)).then(|| bak_of(out))
+}
+
 fn bak_of(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_os_string();
     s.push(".bak");
@@ -394,6 +399,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         .to_string();
     let before = existing(&out, &label)?;
     check_context(ctx, &model, &out, &label)?;
+    check_context(ctx, &model, &bak_of(&out), &format!("{label} (its backup)"))?;
     let text = match (&before, rotate_keys.is_empty()) {
         (Existing::File(_), true) if !args.force => bail!(
             "{label} exists; refusing to overwrite its secrets. `--force` replaces it (the old \
@@ -421,14 +427,20 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     };
     write_private(&out, &text)?;
     let mut warnings = Vec::new();
-    match crate::tools::git::is_ignored(&out) {
-        Ok(true) => {}
-        Ok(false) => warnings.push(format!(
-            "{} is not ignored by git: add it to .gitignore (a staging secret file must never \
-             be committed)",
-            out.display()
-        )),
-        Err(why) => warnings.push(format!("git ignore not checked: {why}")),
+    let written = std::iter::once(out.clone()).chain(report_backup_path(&before, &out));
+    for path in written {
+        match crate::tools::git::is_ignored(&path) {
+            Ok(true) => {}
+            Ok(false) => warnings.push(format!(
+                "{} is not ignored by git: add it to .gitignore (a staging secret file must \
+                 never be committed)",
+                path.display()
+            )),
+            Err(why) => {
+                warnings.push(format!("git ignore not checked: {why}"));
+                break;
+            }
+        }
     }
     let rotating = !rotate_keys.is_empty();
     let report = Report {
