@@ -54,3 +54,18 @@ pub fn env_keys(env: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// `text` with every occurrence of each of `secrets` (longest first, so a PEM key goes before
+/// its lines) replaced by `(redacted)`: what a report may show of output that could hold a
+/// secret of the rehearsal's env.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut needles: Vec<&String> = secrets.iter().filter(|s| s.len() >= 4).collect();
+    needles.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_string();
+    for n in needles {
+        if out.contains(n.as_str()) {
+            out = out.replace(n.as_str(), "(redacted)");
+        }
+    }
+    out
+}

@@ -392,6 +392,20 @@ mod tests {
     }
 
     #[test]
+    fn redaction_hides_a_secret_and_each_line_of_a_key() {
+        let secrets = vec![
+            "-----BEGIN PRIVATE KEY-----\nAAAABBBBCCCCDDDDEEEE\n-----END PRIVATE KEY-----\n"
+                .to_string(),
+            "AAAABBBBCCCCDDDDEEEE".to_string(),
+            "0123456789abcdef".to_string(),
+        ];
+        let logs = "api | key line AAAABBBBCCCCDDDDEEEE\napi | pw=0123456789abcdef ok\n";
+        let shown = redact(logs, &secrets);
+        assert_eq!(shown, "api | key line (redacted)\napi | pw=(redacted) ok\n");
+        assert_eq!(redact("no secret here", &secrets), "no secret here");
+    }
+
+    #[test]
     fn ps_output_is_parsed_in_both_formats() {
         let line = r#"{"Service":"api","Name":"p-api-1","State":"running","Health":"starting","ExitCode":0}"#;
         let ndjson = format!(

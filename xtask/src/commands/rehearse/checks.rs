@@ -57,6 +57,7 @@ pub(super) fn show_logs(
     project: &Project<'_>,
     plan: &Plan,
     services: &[String],
+    secrets: &[String],
     out: &mut Report,
 ) {
     let inspect = project
@@ -71,7 +72,10 @@ pub(super) fn show_logs(
         if let Some(summary) = rehearsal::container_summary(&inspect, s) {
             out.say(format!("(container: {summary})"));
         }
-        let logs = project.logs(sh, s, LOG_TAIL);
+        // a log line that holds a throwaway secret is shown with it redacted
+        let logs = project
+            .logs(sh, s, LOG_TAIL)
+            .map(|t| rehearsal::redact(&t, secrets));
         match &logs {
             Ok(text) if text.trim().is_empty() => out.say("(no output)"),
             Ok(text) => out.say(rehearsal::strip_ansi(text).trim_end_matches('\n')),

@@ -215,7 +215,8 @@ impl Stage<'_> {
                 );
             }
             report.fail("ready", format!("not every service became ready: {states}"));
-            show_logs(sh, docker, self.project, plan, &not_ready, report);
+            let secrets = &self.work.secrets;
+            show_logs(sh, docker, self.project, plan, &not_ready, secrets, report);
         }
         Ok((up_secs, healthy))
     }
@@ -257,7 +258,16 @@ impl Stage<'_> {
         // HTTPS or /health failed: anything on the path may be at fault (caddy, the API, the
         // dependency /health could not reach); only the redirect failed: caddy alone
         if !https_ok {
-            show_logs(sh, docker, self.project, plan, &plan.names(), report);
+            let names = plan.names();
+            show_logs(
+                sh,
+                docker,
+                self.project,
+                plan,
+                &names,
+                &self.work.secrets,
+                report,
+            );
         } else if !http_ok {
             show_logs(
                 sh,
@@ -265,6 +275,7 @@ impl Stage<'_> {
                 self.project,
                 plan,
                 std::slice::from_ref(&plan.proxy),
+                &self.work.secrets,
                 report,
             );
         }
