@@ -580,3 +580,39 @@ fn verify_runs_the_image_stage_and_reports_image_checks_at_the_dockerfile_line()
     assert_eq!(user["ok"], false, "{user}");
     let _ = docker(&["rmi", "-f", "cipherbox-api:verify"]);
 }
+
+/// An API that exits at boot with a coloured NestJS log (as NestJS writes it without a
+/// terminal): the smoke report (text and JSON) quotes its log as plain text, no escape left.
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn a_coloured_boot_log_reaches_the_smoke_report_as_plain_text() {
+    engine();
+    let made = docker(&["create", STANDIN]);
+    assert_eq!(made.code, 0, "{}", made.all());
+    let _c = Container(made.stdout.trim().to_string());
+    let tag = format!("xtask.local/it-coloured-log:{}", std::process::id());
+    let cmd = r#"CMD ["node", "-e", "console.log('\\x1b[31m[Nest] 1  - \\x1b[39m12/08/2026, 1:00:00 AM \\x1b[31m  ERROR\\x1b[39m \\x1b[38;5;3m[ExceptionHandler] \\x1b[39m\\x1b[31mConfig validation error: \"JWT_SECRET\" is required\\x1b[39m');process.exit(1)"]"#;
+    let commit = docker(&["commit", "--change", cmd, &_c.0, &tag]);
+    assert_eq!(commit.code, 0, "{}", commit.all());
+    let _images = Images(vec![tag.clone()]);
+    for format in ["json", "human"] {
+        let s = xtask(
+            &repo_root(),
+            &["smoke", "--image", &tag, "--format", format],
+        );
+        assert_eq!(s.code, 1, "{}", s.all());
+        assert!(!s.stdout.contains('\u{1b}'), "{}", s.stdout);
+        if format == "json" {
+            let (ok, detail) = smoke_check(&smoke_report(&s.stdout), "image/health");
+            assert!(!ok, "{detail}");
+            assert!(
+                detail.contains("[Nest] 1  - 12/08/2026, 1:00:00 AM   ERROR [ExceptionHandler] Config validation error: \"JWT_SECRET\" is required"),
+                "{detail:?}"
+            );
+            assert!(detail.contains("JWT_SECRET"), "{detail}");
+        }
+    }
+}

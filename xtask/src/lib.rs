@@ -30,6 +30,7 @@ pub mod secretfmt;
 pub mod secrets;
 pub mod stack;
 pub mod tempdir;
+pub mod text;
 pub mod tools;
 pub mod units;
 pub mod values;

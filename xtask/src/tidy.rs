@@ -29,6 +29,7 @@ pub const LAYERS: &[(&str, u8, &str)] = &[
     ("secretfmt", 0, "pure"),
     ("actions", 0, "pure"),
     ("health", 0, "pure"),
+    ("text", 0, "pure"),
     // 1: the core: config + monorepo -> model, generated files on disk
     ("config", 1, "core"),
     ("workspace", 1, "core"),

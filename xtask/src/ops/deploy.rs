@@ -120,7 +120,8 @@ impl Run<'_> {
 
     fn logs(&self, id: &str) -> String {
         match self.docker(&["logs", "--tail", "80", id]) {
-            Ok(c) => format!("{}{}", c.stdout, c.stderr),
+            // plain text for the report (NestJS colours its log without a terminal)
+            Ok(c) => crate::text::plain(&format!("{}{}", c.stdout, c.stderr)),
             Err(e) => format!("(no logs: {e:#})"),
         }
     }

@@ -275,7 +275,8 @@ pub fn health(
                 }
             }
         } else {
-            let log = docker.logs_tail(&guard.name, 40);
+            // NestJS colours its log even without a terminal: plain text for the report
+            let log = crate::text::plain(&docker.logs_tail(&guard.name, 40));
             return Ok(CheckResult::fail(
                 ID,
                 format!(
@@ -290,7 +291,7 @@ pub fn health(
                 format!(
                     "no HTTP answer on {path} within {}s (last: {last}); container logs:\n{}",
                     timeout.as_secs(),
-                    docker.logs_tail(&guard.name, 20)
+                    crate::text::plain(&docker.logs_tail(&guard.name, 20))
                 ),
             ));
         }

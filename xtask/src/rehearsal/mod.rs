@@ -421,6 +421,33 @@ mod tests {
         assert!(parse_ps("{nope").is_err());
     }
 
+    /// A container that exits 1 under `restart: unless-stopped`, as `docker compose ps
+    /// --format json` (compose 2.26, engine 26) printed it between two restarts: compose's
+    /// ExitCode says 0, the engine's status line (and `docker inspect`'s State.ExitCode) 1.
+    #[test]
+    fn a_crash_looping_service_is_reported_with_its_real_exit_code() {
+        let line = r#"{"Command":"\"docker-entrypoint.s…\"","CreatedAt":"2026-12-08 00:19:53 +0000 UTC","ExitCode":0,"Health":"","ID":"58212891fc87","Image":"xtask.local/node:22-standin","Labels":"com.docker.compose.service=crash","LocalVolumes":"0","Mounts":"","Name":"rf-crash-5124-crash-1","Names":"rf-crash-5124-crash-1","Networks":"rf-crash-5124_default","Ports":"","Project":"rf-crash-5124","Publishers":null,"RunningFor":"10 seconds ago","Service":"crash","Size":"0B","State":"restarting","Status":"Restarting (1) 1 second ago"}"#;
+        let rows = parse_ps(line).expect("ps");
+        assert_eq!(rows[0].exit_code, Some(1));
+        assert_eq!(
+            readiness(Some(&rows[0]), true),
+            Readiness::Failed("restarting (crashed, last exit code 1)".into())
+        );
+        // a status line without the code: unknown, never a made-up 0
+        let odd = line.replace("Restarting (1) 1 second ago", "Restarting");
+        let rows = parse_ps(&odd).expect("ps");
+        assert_eq!(rows[0].exit_code, None);
+        assert_eq!(
+            readiness(Some(&rows[0]), true),
+            Readiness::Failed("restarting (crashed, last exit code unknown)".into())
+        );
+        // an exited container: compose's ExitCode is the real one
+        let exited = line
+            .replace("\"State\":\"restarting\"", "\"State\":\"exited\"")
+            .replace("\"ExitCode\":0", "\"ExitCode\":3");
+        assert_eq!(parse_ps(&exited).expect("ps")[0].exit_code, Some(3));
+    }
+
     #[test]
     fn readiness_follows_state_and_health() {
         let row = |state: &str, health: &str, exit_code| PsRow {
@@ -428,7 +455,7 @@ mod tests {
             name: "p-s-1".into(),
             state: state.into(),
             health: health.into(),
-            exit_code,
+            exit_code: Some(exit_code),
         };
         use Readiness::*;
         assert_eq!(readiness(None, true), Pending("not created yet".into()));
@@ -573,14 +600,40 @@ mod tests {
         assert_eq!(caddy_upstream(""), None);
     }
 
+    /// An unhealthy API: the `ready` check says what its healthcheck got (the generated
+    /// healthcheck prints it; before, the probe was silent and the report said "(no output)").
     #[test]
-    fn terminal_escapes_are_stripped_from_logs() {
+    fn an_unhealthy_service_is_reported_with_what_its_last_probe_got() {
+        let v = json!([{
+            "Config": {"Labels": {"com.docker.compose.service": "api"}},
+            "State": {"Status": "running", "ExitCode": 0,
+                "Health": {"Status": "unhealthy", "FailingStreak": 5, "Log": [
+                    {"ExitCode": 1, "Output": "GET /health: ECONNREFUSED\n"},
+                    {"ExitCode": 1, "Output": "\u{1b}[33mGET /health -> 503\u{1b}[39m\n"}]}}
+        }]);
+        let st = vec![
+            ("api".to_string(), Readiness::Failed("unhealthy".into())),
+            ("redis".to_string(), Readiness::Ready("healthy".into())),
+        ];
         assert_eq!(
-            strip_ansi("\u{1b}[2Kpostgres-1  | ok\n"),
-            "postgres-1  | ok\n"
+            with_last_probes(st, &v),
+            vec![
+                (
+                    "api".to_string(),
+                    Readiness::Failed("unhealthy (last probe exit 1: GET /health -> 503)".into())
+                ),
+                ("redis".to_string(), Readiness::Ready("healthy".into())),
+            ]
         );
-        assert_eq!(strip_ansi("\u{1b}[1;31mred\u{1b}[0m plain"), "red plain");
-        assert_eq!(strip_ansi("no escapes → fine"), "no escapes → fine");
+        assert!(container_summary(&v, "api")
+            .expect("api")
+            .ends_with("; last probe exit 1: GET /health -> 503"));
+        // no container (or no health log): the state alone
+        let none = with_last_probes(
+            vec![("db".to_string(), Readiness::Failed("unhealthy".into()))],
+            &v,
+        );
+        assert_eq!(none[0].1, Readiness::Failed("unhealthy".into()));
     }
 
     #[test]

@@ -171,38 +171,44 @@ pub fn caddy_upstream(caddyfile: &str) -> Option<String> {
     })
 }
 
-/// Text without terminal escape sequences (compose writes `ESC[2K` even with `--no-color`).
-pub fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            if chars.peek() == Some(&'[') {
-                chars.next();
-                // parameters and intermediates, then one final byte in @..~
-                for d in chars.by_ref() {
-                    if ('@'..='~').contains(&d) {
-                        break;
-                    }
-                }
-            } else {
-                chars.next();
-            }
-            continue;
+/// The container of `service` in `docker inspect`'s array.
+fn container_of<'a>(v: &'a Value, service: &str) -> Option<&'a Value> {
+    v.as_array()?.iter().find(|c| {
+        c.pointer("/Config/Labels/com.docker.compose.service")
+            .and_then(Value::as_str)
+            == Some(service)
+    })
+}
+
+/// The last healthcheck probe of one inspected container: `last probe exit N: <output>`
+/// (escapes stripped, on one line, at most 300 characters), when it has a health log.
+fn last_probe(c: &Value) -> Option<String> {
+    let last = c
+        .pointer("/State/Health/Log")
+        .and_then(Value::as_array)
+        .and_then(|l| l.last())?;
+    let output = crate::text::plain(last.get("Output").and_then(Value::as_str).unwrap_or(""));
+    let output = output.split_whitespace().collect::<Vec<_>>().join(" ");
+    Some(format!(
+        "last probe exit {}: {:.300}",
+        last.get("ExitCode").and_then(Value::as_i64).unwrap_or(-1),
+        if output.is_empty() {
+            "(no output)"
+        } else {
+            &output
         }
-        out.push(c);
-    }
-    out
+    ))
+}
+
+/// The last healthcheck probe of `service`'s container (see [`container_summary`]).
+pub fn service_last_probe(v: &Value, service: &str) -> Option<String> {
+    last_probe(container_of(v, service)?)
 }
 
 /// One line on a failing service's container from `docker inspect`: state, exit code,
 /// restarts, the engine's error, and the last healthcheck output (what `pg_isready` said).
 pub fn container_summary(v: &Value, service: &str) -> Option<String> {
-    let c = v.as_array()?.iter().find(|c| {
-        c.pointer("/Config/Labels/com.docker.compose.service")
-            .and_then(Value::as_str)
-            == Some(service)
-    })?;
+    let c = container_of(v, service)?;
     let s = |p: &str| {
         c.pointer(p)
             .and_then(Value::as_str)
@@ -229,25 +235,8 @@ pub fn container_summary(v: &Value, service: &str) -> Option<String> {
             ", health {health} ({} failing probe(s) in a row)",
             n("/State/Health/FailingStreak")
         ));
-        if let Some(last) = c
-            .pointer("/State/Health/Log")
-            .and_then(Value::as_array)
-            .and_then(|l| l.last())
-        {
-            let output = last
-                .get("Output")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .trim();
-            out.push_str(&format!(
-                "; last probe exit {}: {:.300}",
-                last.get("ExitCode").and_then(Value::as_i64).unwrap_or(-1),
-                if output.is_empty() {
-                    "(no output)"
-                } else {
-                    output
-                }
-            ));
+        if let Some(last) = last_probe(c) {
+            out.push_str(&format!("; {last}"));
         }
     }
     Some(out)

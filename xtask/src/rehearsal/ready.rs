@@ -8,7 +8,19 @@ pub struct PsRow {
     pub name: String,
     pub state: String,
     pub health: String,
-    pub exit_code: i64,
+    /// The last exit code (`None`: not known, e.g. a restarting container whose status line
+    /// does not say it).
+    pub exit_code: Option<i64>,
+}
+
+/// The exit code in the engine's status line of a restarting container: `Restarting (N) …`.
+fn restarting_exit(status: &str) -> Option<i64> {
+    let rest = status.strip_prefix("Restarting (")?;
+    rest.split_once(')')?.0.trim().parse().ok()
+}
+
+fn exit_text(code: Option<i64>) -> String {
+    code.map_or_else(|| "unknown".to_string(), |c| c.to_string())
 }
 
 /// Parses `docker compose ps --format json`: one object per line (compose >= 2.21) or one array.
@@ -29,12 +41,19 @@ pub fn parse_ps(text: &str) -> Result<Vec<PsRow>> {
         .iter()
         .map(|v| {
             let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            let state = s("State");
+            // compose's ExitCode is 0 while the engine restarts a container that crashed;
+            // the engine's own status line carries the last exit: "Restarting (1) 2 seconds ago"
+            let exit_code = match state.as_str() {
+                "restarting" => restarting_exit(&s("Status")),
+                _ => v.get("ExitCode").and_then(Value::as_i64),
+            };
             PsRow {
                 service: s("Service"),
                 name: s("Name"),
-                state: s("State"),
+                state,
                 health: s("Health"),
-                exit_code: v.get("ExitCode").and_then(Value::as_i64).unwrap_or(0),
+                exit_code,
             }
         })
         .collect())
@@ -62,11 +81,13 @@ pub fn readiness(row: Option<&PsRow>, healthcheck: bool) -> Readiness {
         ("created", _) => Readiness::Pending("created, waiting for its dependencies".into()),
         ("restarting", _) => Readiness::Failed(format!(
             "restarting (crashed, last exit code {})",
-            r.exit_code
+            exit_text(r.exit_code)
         )),
-        ("exited" | "dead", _) => {
-            Readiness::Failed(format!("{} (exit code {})", r.state, r.exit_code))
-        }
+        ("exited" | "dead", _) => Readiness::Failed(format!(
+            "{} (exit code {})",
+            r.state,
+            exit_text(r.exit_code)
+        )),
         ("paused", _) => Readiness::Failed("paused".into()),
         (other, _) => Readiness::Pending(other.to_string()),
     }
@@ -84,7 +105,9 @@ pub fn stack_readiness(
         .map(|(svc, hc)| {
             let row = rows.iter().find(|r| &r.service == svc);
             let r = match row {
-                Some(r) if r.state == "exited" && r.exit_code == 0 && one_shots.contains(svc) => {
+                Some(r)
+                    if r.state == "exited" && r.exit_code == Some(0) && one_shots.contains(svc) =>
+                {
                     Readiness::Ready("completed (exit code 0)".into())
                 }
                 _ => readiness(row, *hc),
@@ -103,4 +126,21 @@ pub fn one_shots(services: &[FileService]) -> Vec<String> {
         }
     }
     out
+}
+
+/// The unhealthy services' readiness with what their last healthcheck probe said (from
+/// `docker inspect`): `unhealthy (last probe exit 1: GET /health → 503)`.
+pub fn with_last_probes(st: Vec<(String, Readiness)>, inspect: &Value) -> Vec<(String, Readiness)> {
+    st.into_iter()
+        .map(|(s, r)| match r {
+            Readiness::Failed(x) if x == "unhealthy" => {
+                let why = match service_last_probe(inspect, &s) {
+                    Some(p) => format!("{x} ({p})"),
+                    None => x,
+                };
+                (s, Readiness::Failed(why))
+            }
+            r => (s, r),
+        })
+        .collect()
 }

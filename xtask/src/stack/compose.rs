@@ -190,6 +190,17 @@ fn hc(test: &[&str], start_period: &str) -> Healthcheck {
     }
 }
 
+/// The healthcheck of our Node images (`node -e`: no curl or wget needed in the image):
+/// `GET http://127.0.0.1:<port><path>`, healthy on `status`. It prints what it got, so
+/// `docker inspect`'s health log (and the rehearsal's report) says it: `GET /health -> 503`,
+/// or why there was no answer (`GET /health: ECONNREFUSED`, `... no answer within 4 s`, inside
+/// the healthcheck's 5 s timeout). `path` is a validated URL path (`config::apply`: no quote).
+pub fn node_probe(port: u16, path: &str, status: u16) -> String {
+    format!(
+        "const p='{path}';require('http').get({{host:'127.0.0.1',port:{port},path:p,timeout:4000}},r=>{{console.log('GET '+p+' -> '+r.statusCode);process.exit(r.statusCode==={status}?0:1)}}).on('timeout',function(){{this.destroy(new Error('no answer within 4 s'))}}).on('error',e=>{{console.log('GET '+p+': '+(e.code||e.message));process.exit(1)}})"
+    )
+}
+
 /// `<registry>/${IMAGE_OWNER:-<owner>}/<name>:${TAG:-<tag>}`
 pub fn published_image(cfg: &Config, name: &str) -> String {
     format!(
@@ -273,11 +284,7 @@ pub(super) fn build(cfg: &Config, contract: &Contract, project: String) -> Compo
 /// The API: our image, its env from the contract, healthy when its health route answers.
 fn api(cfg: &Config, contract: &Contract) -> Service {
     let api_port = cfg.api.port;
-    let node_health = format!(
-        "require('http').get('http://127.0.0.1:{api_port}{path}',r=>process.exit(r.statusCode==={status}?0:1)).on('error',()=>process.exit(1))",
-        path = cfg.api.health.path,
-        status = cfg.api.health.status,
-    );
+    let node_health = node_probe(api_port, &cfg.api.health.path, cfg.api.health.status);
     Service {
         name: "api".into(),
         image: published_image(cfg, &cfg.api.image),
@@ -404,9 +411,7 @@ fn ipfs(cfg: &Config) -> Service {
 /// The TEE worker: our image, in simulator mode on staging.
 fn tee_worker(cfg: &Config) -> Service {
     let tee_port = cfg.tee_worker.port;
-    let tee_health = format!(
-        "require('http').get('http://127.0.0.1:{tee_port}/health',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
-    );
+    let tee_health = node_probe(tee_port, "/health", 200);
     Service {
         name: "tee-worker".into(),
         image: published_image(cfg, &cfg.tee_worker.image),

@@ -5,6 +5,7 @@ use super::*;
 
 pub(super) fn wait_ready(
     sh: &Shell,
+    docker: &ComposeCli,
     project: &Project<'_>,
     plan: &Plan,
     (expected, one_shots): (&[(String, bool)], &[String]),
@@ -23,6 +24,19 @@ pub(super) fn wait_ready(
             if !failed && !done && up_ok {
                 eprintln!("rehearse: timed out after {timeout} s waiting for the stack");
             }
+            // an unhealthy service: what its healthcheck said (the status it got, or why none)
+            let st = if st
+                .iter()
+                .any(|(_, r)| matches!(r, Readiness::Failed(x) if x == "unhealthy"))
+            {
+                let inspect = project
+                    .ids(sh)
+                    .and_then(|ids| docker.inspect(sh, &ids))
+                    .unwrap_or(serde_json::Value::Null);
+                rehearsal::with_last_probes(st, &inspect)
+            } else {
+                st
+            };
             return Ok(st
                 .into_iter()
                 .map(|(s, r)| match r {
@@ -78,15 +92,13 @@ pub(super) fn show_logs(
             .map(|t| rehearsal::redact(&t, secrets));
         match &logs {
             Ok(text) if text.trim().is_empty() => out.say("(no output)"),
-            Ok(text) => out.say(rehearsal::strip_ansi(text).trim_end_matches('\n')),
+            Ok(text) => out.say(crate::text::plain(text).trim_end_matches('\n')),
             Err(e) => out.say(format!("(cannot read the logs: {e:#})")),
         }
         out.logs.push(ServiceLogs::of(
             s,
             rehearsal::container_summary(&inspect, s),
-            logs.as_deref()
-                .map(rehearsal::strip_ansi)
-                .unwrap_or_default(),
+            logs.as_deref().map(crate::text::plain).unwrap_or_default(),
         ));
         out.say(format!("---- end of logs: {s} ----"));
     }
@@ -297,7 +309,7 @@ pub(super) fn check_http(
         );
         return Ok(false);
     };
-    let url = format!("http://{host}:{port}/health");
+    let url = format!("http://{host}:{port}{}", model.config.api.health.path);
     let resolve = format!("{host}:{port}:127.0.0.1");
     let (h, _) = curl_get(curl, sh, &url, &resolve, None, &dir.join("redirect.body"))?;
     match check_redirect(&h) {

@@ -41,7 +41,8 @@ pub(super) fn prove_hardening(
     let ca = dir.join("certs").join(&model.config.caddy.cert_file);
     let headers = dir.join("proof.headers");
     let body = dir.join("proof.body");
-    let health = format!("https://{host}:{port}/health");
+    // the API's health path ([api.health] path), as every request of the rehearsal
+    let health = format!("https://{host}:{port}{}", model.config.api.health.path);
     let get_health = probe::Request {
         url: &health,
         resolve: &resolve,
@@ -106,22 +107,16 @@ pub(super) fn prove_hardening(
     verdict(proofs::api_down_page(alive == 0, status, &out.body));
     // the stack as it was (for --keep): the API back, answering through caddy again
     project.start(sh, &roles.api)?;
-    let back = curl.get(
-        sh,
-        &format!("https://{host}:{port}/health"),
-        &resolve,
-        Some(&ca),
-        &body,
-        60,
-    )?;
+    let back = curl.get(sh, &health, &resolve, Some(&ca), &body, 60)?;
     let code = crate::rehearsal::parse_curl(&back.write_out)
         .map(|h| h.code)
         .unwrap_or(0);
-    if code != 200 {
+    let want = model.config.api.health.status;
+    if code != want {
         report.fail(
             "hardening",
             format!(
-                "the API, started again after the API-down proof, does not answer through caddy (status {code})"
+                "the API, started again after the API-down proof, does not answer GET {health} through caddy (status {code}, want {want}: [api.health] status)"
             ),
         );
     }

@@ -428,10 +428,12 @@ fn keep_instructions(plan: &Plan, dir: &Path, model: &Model, hosts: &[String], o
     ));
     if let Some(port) = plan.proxy_port(https_target(model)) {
         out.say(format!(
-            "      curl --cacert {} --resolve {host}:{port}:127.0.0.1 https://{host}:{port}/health",
+            // the health path may hold ? and & (config::apply): quoted for the shell
+            "      curl --cacert {} --resolve {host}:{port}:127.0.0.1 'https://{host}:{port}{}'",
             dir.join("certs")
                 .join(&model.config.caddy.cert_file)
-                .display()
+                .display(),
+            model.config.api.health.path
         ));
     }
     out.say(format!(

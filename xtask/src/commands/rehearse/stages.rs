@@ -179,6 +179,7 @@ impl Stage<'_> {
         let once = crate::rehearsal::one_shots(merged);
         let ready = wait_ready(
             sh,
+            docker,
             self.project,
             plan,
             (&expected, &once),
