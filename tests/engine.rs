@@ -616,3 +616,89 @@ fn a_coloured_boot_log_reaches_the_smoke_report_as_plain_text() {
         }
     }
 }
+
+/// The API's generated healthcheck (the committed sample's, the same in the compose and the
+/// Swarm file) says what it got, so `docker inspect`'s health log (and the rehearsal's
+/// `ready` check) names it: the status of an API answering 503, or ECONNREFUSED when nothing
+/// listens. Run as the engine runs it, in a container of the Node stand-in.
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn the_api_healthcheck_says_the_status_it_got_in_the_health_log() {
+    engine();
+    let test_of = |file: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(repo_root().join("infra").join(file)).expect(file);
+        let y: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
+        serde_yaml::from_value(y["services"]["api"]["healthcheck"]["test"].clone())
+            .expect("api healthcheck test: a list of strings")
+    };
+    let test = test_of("docker-compose.staging.yml");
+    assert_eq!(test, test_of("docker-stack.staging.yml"), "one healthcheck");
+    assert_eq!(test[..3], ["CMD", "node", "-e"], "{test:?}");
+    let t = TempDir::new("healthcheck");
+    let services = [
+        (
+            "answers503",
+            "require('http').createServer((q,s)=>{s.statusCode=503;s.end()}).listen(3000)",
+        ),
+        ("silent", "setTimeout(()=>{},1e6)"),
+    ];
+    let mut compose = String::from("services:\n");
+    for (name, script) in services {
+        compose.push_str(&format!(
+            "  {name}:\n    image: {STANDIN}\n    command: {}\n    healthcheck:\n      test: {}\n      interval: 1s\n      timeout: 5s\n      retries: 3\n",
+            serde_json::json!(["node", "-e", script]),
+            serde_json::json!(test),
+        ));
+    }
+    std::fs::write(t.path().join("compose.yml"), compose).expect("write");
+    let project = unique("xtask-it-healthcheck");
+    struct Down<'a>(&'a str, &'a std::path::Path);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let f = self.1.join("compose.yml");
+            let _ = std::process::Command::new("docker")
+                .args(["compose", "-p", self.0, "-f"])
+                .arg(&f)
+                .args(["down", "-t", "0"])
+                .output();
+        }
+    }
+    let file = t.path().join("compose.yml").display().to_string();
+    let up = docker(&["compose", "-p", &project, "-f", &file, "up", "-d"]);
+    let _down = Down(&project, t.path());
+    assert_eq!(up.code, 0, "{}", up.all());
+    for (name, want) in [
+        ("answers503", "GET /health -> 503"),
+        ("silent", "GET /health: ECONNREFUSED"),
+    ] {
+        let container = format!("{project}-{name}-1");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let last = loop {
+            let r = docker(&[
+                "inspect",
+                "--format",
+                "{{json .State.Health.Log}}",
+                &container,
+            ]);
+            let log: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_default();
+            if let Some(last) = log.as_array().and_then(|l| l.last()) {
+                break last.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no probe yet: {}",
+                r.all()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        };
+        assert_eq!(last["ExitCode"], 1, "{name}: {last:#}");
+        assert_eq!(
+            last["Output"].as_str().map(str::trim),
+            Some(want),
+            "{name}: {last:#}"
+        );
+    }
+}
