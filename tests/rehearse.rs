@@ -13,7 +13,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use support::{
-    engine, fixture, repo_root, sample_copy, snapshot_tree, tool, xtask, xtask_bin, xtask_env, Run,
+    engine, fixture, mutate, repo_root, sample_copy, snapshot_tree, tool, xtask, xtask_bin,
+    xtask_env, Run,
 };
 
 /// One stack at a time: the machine has two cores and the healthchecks run on a clock.
@@ -838,4 +839,58 @@ fn each_web_proof_fails_when_its_feature_is_edited_out() {
         left_by(j["project"].as_str().unwrap_or_default()),
         (vec![], vec![], vec![])
     );
+}
+
+/// An API whose health path is not `/health` passes the rehearsal: every request of it (the
+/// HTTPS check, the redirect, the hardening proofs, the API back after the API-down proof)
+/// goes to `[api.health] path`. Here the path is `/health/` (the sample API answers it, as
+/// express routes are not strict) and caddy answers a plain `/health` with 418 itself.
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn every_request_of_the_rehearsal_goes_to_the_configured_health_path() {
+    engine();
+    let _one = lock();
+    let m = sample_copy("rehearse-health-path");
+    mutate(
+        m.path(),
+        "infra/stack.toml",
+        "path = \"/health\"",
+        "path = \"/health/\"",
+    );
+    let root = m.path().display().to_string();
+    let g = xtask(&repo_root(), &["--root", &root, "gen"]);
+    assert_eq!(g.code, 0, "{}", show(&g));
+    mutate(
+        m.path(),
+        "infra/Caddyfile",
+        "\treverse_proxy api:3000\n",
+        "\trespond /health \"not the health path\" 418\n\treverse_proxy api:3000\n",
+    );
+    let r = xtask(
+        &repo_root(),
+        &["rehearse", "--root", &root, "--volumes", "--format", "json"],
+    );
+    let j = report_of(&r);
+    assert_eq!(r.code, 0, "{j:#}\n{}", show(&r));
+    for (id, what) in [("https", "/health/ → 200"), ("redirect", "/health/ →")] {
+        let (ok, msg) = check(&j, id);
+        assert!(ok && msg.contains(what), "{id}: {msg}");
+    }
+    assert!(
+        j["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .filter(|c| c["id"] == "hardening")
+            .all(|c| c["ok"] == true),
+        "{j:#}"
+    );
+    assert_eq!(left_by(&project_of_json(&j)), (vec![], vec![], vec![]));
+}
+
+fn project_of_json(j: &serde_json::Value) -> String {
+    j["project"].as_str().expect("project").to_string()
 }

@@ -69,6 +69,12 @@ const DEFAULTS: &[(&str, &str, &str, &str)] = &[
         "ff0a06e83cb2de871e5a09832bc6a81e7276941f",
         "v3.28.18",
     ),
+    (
+        "upload_artifact",
+        "actions/upload-artifact",
+        "ea165f8d65b6e75b540449e92b4886f43607fa02",
+        "v4.6.2",
+    ),
 ];
 
 /// The default pins, in table order.

@@ -86,6 +86,7 @@ pub(super) const SCHEMA: &[(&str, &str, Kind)] = &[
     ("actions", "login", Kind::Pin),
     ("actions", "github_runtime", Kind::Pin),
     ("actions", "upload_sarif", Kind::Pin),
+    ("actions", "upload_artifact", Kind::Pin),
     ("web", "package", Kind::Web),
     ("web", "script", Kind::Web),
     ("web", "output", Kind::Web),

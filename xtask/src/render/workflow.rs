@@ -1,6 +1,6 @@
 //! The GitHub Actions workflow that runs the same subcommands as a developer:
 //! pull requests run `gen --check`, `verify` (its SARIF uploaded to code scanning) and the
-//! tests; pushes to the main branch also build the API image with buildx and push it with
+//! tests, and beside them `rehearse` with the real images (its JSON report an artifact); pushes to the main branch also build the API image with buildx and push it with
 //! `GITHUB_TOKEN`, and (when `[ci] deploy` is on) deploy it to the `staging` environment.
 //!
 //! Hardened as zizmor and actionlint want it: every action pinned by full commit hash from
@@ -52,6 +52,7 @@ fn cache_flag(c: CiCache) -> Option<&'static str> {
 pub fn render(w: &Workflow) -> String {
     let mut o = String::new();
     check_job(&mut o, w);
+    rehearse_job(&mut o, w);
     publish_job(&mut o, w);
     if w.deploy {
         deploy_job(&mut o, w);
@@ -95,22 +96,7 @@ jobs:
 "#
     );
     checkout(o, w);
-    let key = if w.cargo_lock {
-        "hashFiles('Cargo.lock')"
-    } else {
-        "hashFiles('Cargo.toml', 'xtask/Cargo.toml')"
-    };
-    let _ = write!(
-        o,
-        r#"      - uses: {cache}
-        with:
-          path: |
-            ~/.cargo/registry
-            target
-          key: cargo-${{{{ runner.os }}}}-${{{{ {key} }}}}
-"#,
-        cache = pin(w, "cache").uses(),
-    );
+    cargo_cache(o, w);
     if w.install_script {
         let _ = writeln!(
             o,
@@ -140,6 +126,65 @@ jobs:
         run: sudo -E env "PATH=$PATH" cargo test --workspace
 "#,
         upload = pin(w, "upload_sarif").uses(),
+    );
+}
+
+/// The name of the rehearsal's JSON report, written by the `rehearse` job and uploaded.
+pub const REHEARSE_REPORT: &str = "rehearse.json";
+
+/// The cargo cache step (the `check` job's key: the jobs share one cache).
+fn cargo_cache(o: &mut String, w: &Workflow) {
+    let key = if w.cargo_lock {
+        "hashFiles('Cargo.lock')"
+    } else {
+        "hashFiles('Cargo.toml', 'xtask/Cargo.toml')"
+    };
+    let _ = write!(
+        o,
+        r#"      - uses: {cache}
+        with:
+          path: |
+            ~/.cargo/registry
+            target
+          key: cargo-${{{{ runner.os }}}}-${{{{ {key} }}}}
+"#,
+        cache = pin(w, "cache").uses(),
+    );
+}
+
+/// The `rehearse` job (pull requests, beside `check`): the generated stack for real on the
+/// runner's engine, with the real images (GitHub's runners can pull them), its JSON report
+/// uploaded as an artifact whatever the outcome.
+fn rehearse_job(o: &mut String, w: &Workflow) {
+    let _ = write!(
+        o,
+        r#"
+  rehearse:
+    name: rehearse the staging stack (real images)
+    if: github.event_name == 'pull_request'
+    runs-on: ubuntu-latest
+    timeout-minutes: 30
+    permissions:
+      contents: read # checkout
+    steps:
+"#
+    );
+    checkout(o, w);
+    cargo_cache(o, w);
+    let _ = write!(
+        o,
+        r#"      - name: Rehearse (the staging stack up on this runner, its proofs, down)
+        run: cargo xtask rehearse --real-images --volumes --format json > {REHEARSE_REPORT}
+      - name: The rehearsal's report
+        if: always()
+        uses: {upload}
+        with:
+          name: rehearse-report
+          path: {REHEARSE_REPORT}
+          if-no-files-found: error
+          retention-days: 14
+"#,
+        upload = pin(w, "upload_artifact").uses(),
     );
 }
 
@@ -308,6 +353,45 @@ mod tests {
             if let Some(run) = s["run"].as_str() {
                 assert!(!run.contains("${{"), "{run}");
             }
+        }
+    }
+
+    #[test]
+    fn pull_requests_rehearse_with_the_real_images_and_upload_the_report() {
+        let t = render(&wf(CiCache::Registry, true, true, true));
+        let v: serde_yaml::Value = serde_yaml::from_str(&t).expect("YAML");
+        let r = &v["jobs"]["rehearse"];
+        assert_eq!(r["if"], "github.event_name == 'pull_request'");
+        assert!(r["timeout-minutes"].is_number());
+        let perms = r["permissions"].as_mapping().expect("permissions");
+        assert_eq!(perms.len(), 1, "contents: read only: {perms:?}");
+        assert_eq!(r["permissions"]["contents"], "read");
+        let steps = r["steps"].as_sequence().expect("steps");
+        let run = steps
+            .iter()
+            .find_map(|s| s["run"].as_str())
+            .expect("the rehearse step");
+        assert_eq!(
+            run.trim(),
+            format!(
+                "cargo xtask rehearse --real-images --volumes --format json > {REHEARSE_REPORT}"
+            )
+        );
+        let upload = steps.last().expect("the upload step");
+        assert_eq!(upload["if"], "always()");
+        assert!(upload["uses"]
+            .as_str()
+            .expect("uses")
+            .starts_with("actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02"));
+        assert_eq!(upload["with"]["path"], REHEARSE_REPORT);
+        assert_eq!(upload["with"]["if-no-files-found"], "error");
+        // no GitHub expression in its scripts; the other jobs do not wait for it
+        assert!(steps
+            .iter()
+            .filter_map(|s| s["run"].as_str())
+            .all(|r| !r.contains("${{")));
+        for job in ["publish", "deploy"] {
+            assert_ne!(v["jobs"][job]["needs"], "rehearse", "{job}");
         }
     }
 

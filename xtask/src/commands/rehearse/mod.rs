@@ -73,9 +73,10 @@ The API image is built with buildx from infra/api.Dockerfile on the config's Nod
 its stand-in (xtask.local/node:22-standin) when the real one is not local.
 
 OPTIONS:
-    --real-images        use the staging file's images for postgres/redis/caddy (pulled if
-                         missing and a registry is reachable); default: each one real when
-                         present locally, else its stand-in
+    --real-images        use the staging file's images for postgres/redis/caddy and the
+                         config's Node image ([node] image) as the API's base (pulled if
+                         missing and a registry is reachable: the workflow's rehearse job);
+                         default: each one real when present locally, else its stand-in
     --standins           always use the stand-ins
     --rebuild-standins   rebuild the stand-ins and re-resolve their Debian packages
     --api-image IMAGE    rehearse this API image instead of building one
@@ -199,6 +200,19 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     }
     let t0 = Instant::now();
     let model = ctx.model()?;
+    // --real-images: the API (and the web app) are built on the config's real Node image too
+    // (buildx pulls it), never on a stand-in, as CI does on GitHub's runners
+    let real_node;
+    let args = match (&args.images, &args.node_image) {
+        (Images::Real, None) => {
+            real_node = Args {
+                node_image: Some(model.config.node.image.clone()),
+                ..args.clone()
+            };
+            &real_node
+        }
+        _ => args,
+    };
     let sh = Shell::new().context("cannot set up a shell to run programs")?;
     let docker = ComposeCli::find()?;
     let engine = docker.engine_version()?;
