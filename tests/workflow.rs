@@ -10,8 +10,10 @@
 //!   loopback port, set as `project.registry` before `gen`, so the generated login and push
 //!   name it); the engine's builder is the `docker` driver, so `--cache registry` pushes the
 //!   cache inline (build-image says so); no staging host: `deploy` runs with `--dry-run`
-//!   (its flags and inputs are checked, nothing is contacted). A renamed flag makes a step
-//!   exit 2, which fails it;
+//!   (its flags and inputs are checked, nothing is contacted); no registry serves postgres,
+//!   redis, caddy or node here: `rehearse` gets `--standins` after the workflow's
+//!   `--real-images` (the last one wins), so the stack runs on the local STAND-INs. A renamed
+//!   flag makes a step exit 2, which fails it;
 //! - every file the workflow references exists in the monorepo it was generated for: the
 //!   sample, and each fixture set up as the README's "Using it on another pnpm monorepo"
 //!   says (only `xtask/`, `Cargo.toml` and `.cargo/` copied in).
@@ -127,7 +129,7 @@ fn shim_dir(tag: &str) -> TempDir {
              # under test on the checkout; verify and build-image build on the STAND-IN base.\n\
              [ \"$1\" = xtask ] || {{ echo \"cargo shim: only cargo xtask runs here, not: cargo $*\" >&2; exit 97; }}\n\
              shift\n\
-             case \"$1\" in verify|build-image) set -- \"$@\" --node-image standin ;; deploy) set -- \"$@\" --dry-run ;; esac\n\
+             case \"$1\" in verify|build-image) set -- \"$@\" --node-image standin ;; deploy) set -- \"$@\" --dry-run ;; rehearse) set -- \"$@\" --standins ;; esac\n\
              echo \"cargo shim: xtask --root $PWD $*\" >&2\n\
              exec '{}' --root \"$PWD\" \"$@\"\n",
             xtask_bin().display()
@@ -233,6 +235,12 @@ fn the_workflow_steps_that_call_xtask_pass_in_order() {
         steps.iter().any(|s| s.script.contains("xtask deploy")),
         "the deploy job is rendered by default: {names:?}"
     );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.job == "rehearse" && s.script.contains("xtask rehearse --real-images")),
+        "the rehearse job: {names:?}"
+    );
     let shim = shim_dir("steps16-shim");
     let runner_temp = TempDir::new("steps16-runner-temp");
     for s in &steps {
@@ -273,6 +281,16 @@ fn the_workflow_steps_that_call_xtask_pass_in_order() {
     )
     .expect("SARIF is JSON");
     assert_eq!(sarif["version"], "2.1.0");
+    // the rehearsal's report, where the upload step takes it from: every check passed
+    let report = std::fs::read_to_string(root.join("rehearse.json")).expect("rehearse.json");
+    let report: serde_json::Value =
+        serde_json::from_str(&report).expect("rehearse.json is the JSON report");
+    assert_eq!(report["outcome"], "pass", "{report:#}");
+    let checks = report["checks"].as_array().expect("checks");
+    assert!(
+        checks.iter().any(|c| c["id"] == "https") && checks.iter().all(|c| c["ok"] == true),
+        "{report:#}"
+    );
     let repo = format!("{}/cipherbox-api", OWNER.to_ascii_lowercase());
     assert!(
         reg.catalog().expect("catalog").contains(&repo),
@@ -548,6 +566,16 @@ fn a_renamed_flag_fails_the_step_that_uses_it() {
             "--namespace",
         ),
         ("--ssh-key \"$key\"", "--identity \"$key\"", "--identity"),
+        (
+            "rehearse --real-images",
+            "rehearse --real-image",
+            "--real-image",
+        ),
+        (
+            "--volumes --format json > rehearse.json",
+            "--volumes --output json > rehearse.json",
+            "--output",
+        ),
     ] {
         assert!(text.contains(from), "{from:?} in the workflow");
         let renamed = text.replacen(from, to, 1);
