@@ -325,12 +325,11 @@ fn keep_leaves_the_stack_up_and_down_keeps_volumes_unless_asked() {
         .find_map(|l| l.trim().strip_prefix("curl "))
         .unwrap_or_else(|| panic!("no curl line\n{}", show(&r)))
         .to_string();
-    let args: Vec<&str> = curl_line.split_whitespace().collect();
-    let out = Command::new("curl")
-        .args(["--silent", "--show-error"])
-        .args(&args)
+    // as pasted into a shell (the URL is quoted: a health path may hold ? and &)
+    let out = Command::new("sh")
+        .args(["-c", &format!("curl --silent --show-error {curl_line}")])
         .output()
-        .expect("curl runs");
+        .expect("sh runs");
     let body = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() || !body.contains("\"reachable\":true") {
         cleanup();
