@@ -620,13 +620,14 @@ fn a_coloured_boot_log_reaches_the_smoke_report_as_plain_text() {
 /// The API's generated healthcheck (the committed sample's, the same in the compose and the
 /// Swarm file) says what it got, so `docker inspect`'s health log (and the rehearsal's
 /// `ready` check) names it: the status of an API answering 503, or ECONNREFUSED when nothing
-/// listens. Run as the engine runs it, in a container of the Node stand-in.
+/// listens. Run as the engine runs it, in a container of the Node stand-in. Beside them a
+/// service that crash-loops is read as the rehearsal reads it: last exit code 1, not 0.
 #[test]
 #[cfg_attr(
     not(engine),
     ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
 )]
-fn the_api_healthcheck_says_the_status_it_got_in_the_health_log() {
+fn the_api_healthcheck_says_the_status_it_got_and_a_crash_loop_its_exit_code() {
     engine();
     let test_of = |file: &str| -> Vec<String> {
         let text = std::fs::read_to_string(repo_root().join("infra").join(file)).expect(file);
@@ -653,6 +654,10 @@ fn the_api_healthcheck_says_the_status_it_got_in_the_health_log() {
             serde_json::json!(test),
         ));
     }
+    // and one that crash-loops: exit 1 under `restart: unless-stopped`
+    compose.push_str(&format!(
+        "  crashes:\n    image: {STANDIN}\n    command: [\"node\", \"-e\", \"process.exit(1)\"]\n    restart: unless-stopped\n"
+    ));
     std::fs::write(t.path().join("compose.yml"), compose).expect("write");
     let project = unique("xtask-it-healthcheck");
     struct Down<'a>(&'a str, &'a std::path::Path);
@@ -701,4 +706,30 @@ fn the_api_healthcheck_says_the_status_it_got_in_the_health_log() {
             "{name}: {last:#}"
         );
     }
+    // the crash-looping service as the rehearsal reads it from `docker compose ps`: its last
+    // exit code is 1 (compose's own ExitCode field says 0 while the engine restarts it)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let row = loop {
+        let ps = docker(&[
+            "compose", "-p", &project, "-f", &file, "ps", "--all", "--format", "json",
+        ]);
+        assert_eq!(ps.code, 0, "{}", ps.all());
+        let rows = xtask::rehearsal::parse_ps(&ps.stdout).expect("ps JSON");
+        if let Some(r) = rows
+            .into_iter()
+            .find(|r| r.service == "crashes" && r.state == "restarting")
+        {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never seen restarting"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(row.exit_code, Some(1), "{row:?}");
+    assert_eq!(
+        xtask::rehearsal::readiness(Some(&row), false),
+        xtask::rehearsal::Readiness::Failed("restarting (crashed, last exit code 1)".into())
+    );
 }
