@@ -86,19 +86,20 @@ pub(super) fn show_logs(
         if let Some(summary) = rehearsal::container_summary(&inspect, s) {
             out.say(format!("(container: {summary})"));
         }
-        // a log line that holds a throwaway secret is shown with it redacted
+        // plain text (no terminal escapes), and a log line that holds a throwaway secret is
+        // shown with it redacted
         let logs = project
             .logs(sh, s, LOG_TAIL)
-            .map(|t| rehearsal::redact(&t, secrets));
+            .map(|t| rehearsal::redact(&crate::text::plain(&t), secrets));
         match &logs {
             Ok(text) if text.trim().is_empty() => out.say("(no output)"),
-            Ok(text) => out.say(crate::text::plain(text).trim_end_matches('\n')),
+            Ok(text) => out.say(text.trim_end_matches('\n')),
             Err(e) => out.say(format!("(cannot read the logs: {e:#})")),
         }
         out.logs.push(ServiceLogs::of(
             s,
             rehearsal::container_summary(&inspect, s),
-            logs.as_deref().map(crate::text::plain).unwrap_or_default(),
+            logs.unwrap_or_default(),
         ));
         out.say(format!("---- end of logs: {s} ----"));
     }
