@@ -471,11 +471,8 @@ fn the_realistic_api_builds_without_build_only_files_listens_and_fails_smoke_nam
     assert_eq!(stages.len(), 7, "{stages:?}");
     assert!(stages.iter().all(|(_, st)| st == "pass"), "{stages:?}");
     let (_, health) = smoke_check(&report["smoke"], "image/health");
-    // postgres and redis are absent in isolation: terminus answers 503, which proves it listens
-    assert!(
-        health.contains("/health -> 503") && health.contains("listens"),
-        "{health}"
-    );
+    // postgres and redis started beside it, the migrations ran: terminus says healthy
+    assert!(health.contains("/health -> 200 (healthy)"), "{health}");
     // build outputs carry only what runs: tsconfig.build.json writes build info, source maps
     // and declarations into dist, and the image has none of them
     let files = docker(&[
@@ -505,11 +502,221 @@ fn the_realistic_api_builds_without_build_only_files_listens_and_fails_smoke_nam
     let b = build_on_standin(t.path(), &tag, &["--smoke", "--format", "json"], &[]);
     assert_eq!(b.code, 1, "{}", b.all());
     let report = build_report(&b.stdout);
-    let (ok, fail) = smoke_check(&report["smoke"], "image/health");
+    // its migration validates the same config: it is the first to exit, naming the key
+    let (ok, fail) = smoke_check(&report["smoke"], "image/migrate");
     assert!(
-        !ok && fail.contains("the API exited at boot; its log names JWT_SECRET"),
+        !ok && fail.contains("the migration `node dist/run-migrations.js` exited 1 before the API started; its log names JWT_SECRET"),
         "{fail}"
     );
+    let (ok, health) = smoke_check(&report["smoke"], "image/health");
+    assert!(!ok && health.contains("its migration failed"), "{health}");
+}
+
+/// The realistic API made to connect to postgres at boot, before it listens (as NestJS with
+/// TypeORM does by default): alone, it exits with `getaddrinfo ENOTFOUND postgres`.
+fn connecting_at_boot() -> TempDir {
+    let t = fixture(REALISTIC);
+    let main = "apps/api/src/main.ts";
+    mutate(
+        t.path(),
+        main,
+        "import type { AppConfig } from \"./config\";\n",
+        "import type { AppConfig } from \"./config\";\nimport { validate } from \"./config\";\nimport { Client } from \"pg\";\n",
+    );
+    mutate(
+        t.path(),
+        main,
+        "async function bootstrap(): Promise<void> {\n",
+        "async function bootstrap(): Promise<void> {\n  const pg = new Client({ ...validate(process.env).db, connectionTimeoutMillis: 5000 });\n  await pg.connect();\n  await pg.end();\n",
+    );
+    t
+}
+
+/// Containers and networks a smoke run left (by its label): none.
+fn smoke_leftovers(network: &str) -> String {
+    let ps = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=xtask.smoke={network}"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    let nets = docker(&[
+        "network",
+        "ls",
+        "--filter",
+        &format!("name={network}"),
+        "--format",
+        "{{.Name}}",
+    ]);
+    format!("{}{}", ps.stdout.trim(), nets.stdout.trim())
+}
+
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn an_api_connecting_to_postgres_at_boot_passes_smoke_with_its_services_and_still_fails_naming_a_missing_key(
+) {
+    engine();
+    let _lock = engine_lock();
+    let t = connecting_at_boot();
+    let tag = unique("it-boot-connect");
+    let _images = Images(vec![
+        format!("ledger-server:{tag}"),
+        format!("ghcr.io/ledger-co/ledger-server:{tag}"),
+    ]);
+    let b = build_on_standin(t.path(), &tag, &["--smoke", "--format", "json"], &[]);
+    assert_eq!(b.code, 0, "{}", b.all());
+    let report = build_report(&b.stdout);
+    assert_image_checks_passed(&report, 15);
+    let boot = &report["smoke"]["boot"];
+    let services: Vec<&str> = boot["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(services, ["postgres", "redis"], "{boot:#}");
+    for s in boot["services"].as_array().expect("services") {
+        // a stand-in is named as such, with the real image it stands in for
+        match s["source"].as_str() {
+            Some("STAND-IN") => assert!(
+                s["image"].as_str().is_some_and(|i| i.contains("standin"))
+                    && s["stands_in_for"].is_string(),
+                "{s:#}"
+            ),
+            Some("real") | Some("pulled") => assert!(s["stands_in_for"].is_null(), "{s:#}"),
+            other => panic!("source {other:?}: {s:#}"),
+        }
+        assert!(s["ready_ms"].as_u64().is_some(), "{s:#}");
+    }
+    assert!(
+        boot["not_started"].as_array().is_some_and(|a| a.is_empty()),
+        "{boot:#}"
+    );
+    assert_eq!(boot["migrate"]["ok"], true, "{boot:#}");
+    assert_eq!(boot["migrate"]["exit"], 0, "{boot:#}");
+    assert_eq!(
+        boot["migrate"]["command"],
+        json!(["node", "dist/run-migrations.js"])
+    );
+    assert_eq!(boot["health_status"], 200, "{boot:#}");
+    assert_eq!(boot["healthy"], true, "{boot:#}");
+    for phase in ["services_ms", "migrate_ms", "health_ms"] {
+        assert!(
+            boot["timings"][phase].as_u64() > Some(0),
+            "{phase}: {boot:#}"
+        );
+    }
+    let network = boot["network"].as_str().expect("network").to_string();
+    assert_eq!(
+        smoke_leftovers(&network),
+        "",
+        "everything started is removed"
+    );
+
+    // Ctrl-C while the services run: the smoke test stops and removes them and its network
+    let child = std::process::Command::new(xtask_bin())
+        .args(["--root", ".", "smoke", "--tag", &tag, "--format", "json"])
+        .current_dir(t.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("smoke runs");
+    let label = format!("name=xtask-smoke-net-{}-", child.id());
+    let started = std::time::Instant::now();
+    while docker(&["ps", "-q", "--filter", &label])
+        .stdout
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no service started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("smoke exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("interrupted (Ctrl-C or SIGTERM)"),
+        "{stderr}"
+    );
+    let left = docker(&["ps", "-a", "-q", "--filter", &label]);
+    let nets = docker(&["network", "ls", "-q", "--filter", &label]);
+    assert_eq!(
+        format!("{}{}", left.stdout.trim(), nets.stdout.trim()),
+        "",
+        "{stderr}"
+    );
+
+    // a module missing from the image: the boot fails naming it (the migration, first to load it)
+    let derived = format!("ledger-server:{tag}-nopg");
+    let _derived = Images(vec![derived.clone()]);
+    let ctx = TempDir::new("boot-connect-nopg");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM ledger-server:{tag}\nUSER 0:0\nRUN rm -rf /app/apps/api/node_modules/pg\nUSER 1001:1001\n"
+        ),
+    )
+    .expect("write");
+    let d = docker(&[
+        "buildx",
+        "build",
+        "--load",
+        "-t",
+        &derived,
+        ctx.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(d.code, 0, "{}", d.all());
+    let r = xtask(
+        t.path(),
+        &[
+            "--root", ".", "smoke", "--image", &derived, "--format", "json",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    let report = smoke_report(&r.stdout);
+    let (ok, migrate) = smoke_check(&report, "image/migrate");
+    assert!(
+        !ok && migrate.contains("node cannot find module \"pg\""),
+        "{report:#}"
+    );
+    let network = report["boot"]["network"].as_str().unwrap_or("");
+    assert_eq!(smoke_leftovers(network), "");
+
+    // the example loses JWT_SECRET: the smoke test fails naming it
+    let ex = t.path().join("apps/api/.env.example");
+    std::fs::write(&ex, read(&ex).replace("JWT_SECRET=\n", "")).expect("write");
+    assert_eq!(xtask(t.path(), &["--root", ".", "gen"]).code, 0);
+    let b = build_on_standin(t.path(), &tag, &["--smoke", "--format", "json"], &[]);
+    assert_eq!(b.code, 1, "{}", b.all());
+    let report = build_report(&b.stdout);
+    let failed: Vec<String> = report["smoke"]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| format!("{}: {}", c["id"], c["detail"]))
+        .collect();
+    assert!(
+        failed
+            .first()
+            .is_some_and(|f| f.contains("its log names JWT_SECRET")),
+        "{failed:#?}"
+    );
+    let network = report["smoke"]["boot"]["network"].as_str().unwrap_or("");
+    assert_eq!(smoke_leftovers(network), "");
 }
 
 #[test]

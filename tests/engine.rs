@@ -203,6 +203,37 @@ fn sample_monorepo_builds_on_the_standin_smokes_and_answers_health() {
     );
     let (ok, detail) = smoke_check(&report, "image/health");
     assert!(ok, "{detail}");
+    // the sample's contract wires postgres, redis, ipfs and the tee-worker: postgres and redis
+    // start (a STAND-IN when the real image is not local), ipfs and the tee-worker only from a
+    // local image, else the report says they were not started and why
+    let boot = &report["boot"];
+    let names = |k: &str| -> Vec<String> {
+        boot[k]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|s| s["name"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (started, not_started) = (names("services"), names("not_started"));
+    assert_eq!(started[..2], ["postgres", "redis"], "{boot:#}");
+    for s in ["ipfs", "tee-worker"] {
+        assert!(
+            started.iter().any(|n| n == s) != not_started.iter().any(|n| n == s),
+            "{s} is either started or said not started: {boot:#}"
+        );
+    }
+    assert!(
+        boot["not_started"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|n| n["why"]
+                .as_str()
+                .is_some_and(|w| w.contains("no local image")))),
+        "{boot:#}"
+    );
+    assert_eq!(boot["healthy"], true, "{boot:#}");
 
     // a second build of the same inputs is all cache and gives the same image
     let again = build_on_standin(t.path(), &tag, &[], &[("SOURCE_DATE_EPOCH", "1700000000")]);

@@ -1124,6 +1124,12 @@ const FAULTS: &[Fault] = &[
         test: "faults.rs::engine_unreachable",
     },
     Fault {
+        id: "smoke-interrupted",
+        code: Some(2),
+        message: "interrupted (Ctrl-C or SIGTERM)",
+        test: "contract.rs::an_api_connecting_to_postgres_at_boot_passes_smoke_with_its_services_and_still_fails_naming_a_missing_key",
+    },
+    Fault {
         id: "engine-socket-closes",
         code: Some(2),
         message: "closes.sock: start that engine, or unset DOCKER_HOST to use the local one",

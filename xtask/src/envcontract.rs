@@ -333,7 +333,7 @@ fn any_of(name: &str, names: &[&str]) -> bool {
     names.contains(&name)
 }
 
-const DB_USER: &[&str] = &[
+pub const DB_USER: &[&str] = &[
     "DB_USER",
     "DB_USERNAME",
     "DATABASE_USER",
@@ -342,7 +342,7 @@ const DB_USER: &[&str] = &[
     "PGUSER",
     "TYPEORM_USERNAME",
 ];
-const DB_PASSWORD: &[&str] = &[
+pub const DB_PASSWORD: &[&str] = &[
     "DB_PASSWORD",
     "DB_PASS",
     "DATABASE_PASSWORD",
@@ -350,7 +350,7 @@ const DB_PASSWORD: &[&str] = &[
     "PGPASSWORD",
     "TYPEORM_PASSWORD",
 ];
-const DB_NAME: &[&str] = &[
+pub const DB_NAME: &[&str] = &[
     "DB_NAME",
     "DB_DATABASE",
     "DATABASE_NAME",
@@ -366,7 +366,7 @@ const DB_HOST: &[&str] = &[
     "PGHOST",
     "TYPEORM_HOST",
 ];
-const DB_PORT: &[&str] = &[
+pub const DB_PORT: &[&str] = &[
     "DB_PORT",
     "DATABASE_PORT",
     "POSTGRES_PORT",

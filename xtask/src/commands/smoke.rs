@@ -26,14 +26,28 @@ Checks (each reported PASS/FAIL with its id):
     image/runtime-deps   every dependency in the API's package.json resolves from its directory
     image/no-dev-deps    no devDependency is installed
     image/no-source-files  no .env*, .git or .ts source (.d.ts is fine) outside node_modules
-    image/health         the API starts: GET /health on a published 127.0.0.1 port -> 200
-                         (XTASK_SMOKE_TIMEOUT seconds, default 30; the container is always removed)
+    image/services       the services the API's contract wires (postgres, redis; ipfs and the
+                         tee-worker when their image is local) start on a private network under
+                         their service names, with throwaway credentials the API's env shares,
+                         and turn healthy (real image when local, pulled in GitHub Actions,
+                         else a STAND-IN, named as such); only when the contract wires one
+    image/migrate        `[api.migrate] command` in the image on that network exits 0 (only
+                         when configured); a failure names what its log names
+    image/health         the API starts on that network: GET /health on a published 127.0.0.1
+                         port answers (its status reported; healthy = [api.health] status) and
+                         it is still running a second later; an exit names the variable or
+                         module its log names (XTASK_SMOKE_TIMEOUT seconds per wait, default
+                         30; every container and the network are removed, also on Ctrl-C)
 
 OPTIONS:
     --image IMAGE    the image to check (default: <api.image>:<project.tag>)
     --tag TAG        check <api.image>:TAG
     --format FMT     human (default) or json: the same report as data (schema xtask-smoke/1:
-                     image, standin_for, result, passed, total, checks[{id, ok, detail}])
+                     image, standin_for, result, passed, total, checks[{id, ok, detail}],
+                     boot{network, services[{name, image, source, stands_in_for, provides,
+                     ready_ms}], not_started[{name, why}], migrate{command, ok, exit, ms},
+                     health_status, healthy, timings{images_ms, services_ms, migrate_ms,
+                     health_ms}})
     -h, --help       print this help
 
 EXIT: 0 every check passed, 1 a check failed, 2 could not run (no such image, no engine).

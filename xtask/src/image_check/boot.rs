@@ -13,8 +13,8 @@ pub enum HealthProbe {
 }
 
 /// A definite HTTP answer ends the wait: the configured status is healthy; any other status
-/// proves the API started and listens (in isolation its dependencies are absent: a 503 from a
-/// deep health check counts as started; the deep check belongs to the rehearsal).
+/// proves the API started and listens (its dependencies may be absent or not started: a 503
+/// from a deep health check counts as started; the deep check belongs to the rehearsal).
 /// `None`: no answer yet, keep waiting.
 pub fn judge_health(p: &HealthProbe, e: &Expect, addr: &str, secs: f64) -> Option<CheckResult> {
     const ID: &str = "image/health";
@@ -28,13 +28,23 @@ pub fn judge_health(p: &HealthProbe, e: &Expect, addr: &str, secs: f64) -> Optio
             ID,
             format!("GET http://{addr}{path} -> {code} (healthy) after {secs:.1}s: {excerpt}"),
         )
-    } else {
+    } else if e.dependencies.is_empty() {
         CheckResult::pass(
             ID,
             format!(
                 "GET http://{addr}{path} -> {code} after {secs:.1}s: the API started and listens \
                  (not {}: in isolation its dependencies are absent; the rehearsal checks health for real): {excerpt}",
                 e.health_status
+            ),
+        )
+    } else {
+        CheckResult::pass(
+            ID,
+            format!(
+                "GET http://{addr}{path} -> {code} after {secs:.1}s: the API started and listens, \
+                 not healthy ({} wanted) with {} running: {excerpt}",
+                e.health_status,
+                e.dependencies.join(", ")
             ),
         )
     })

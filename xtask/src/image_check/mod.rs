@@ -11,9 +11,11 @@ use crate::workspace::{Closure, DepKind};
 
 mod boot;
 mod programs;
+mod world;
 
 pub use boot::*;
 pub use programs::*;
+pub use world::*;
 
 /// One named check: passed or failed, with a one-line detail.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -61,6 +63,8 @@ pub struct Expect {
     pub health_status: u16,
     /// The API's env contract keys (to name the one a boot failure's log names).
     pub contract_keys: Vec<String>,
+    /// The services started around the API (empty: it boots alone).
+    pub dependencies: Vec<String>,
 }
 
 /// The expectations for the image rendered from `image`, for the API `closure`.
@@ -103,6 +107,7 @@ pub fn expect(image: &ApiImage, closure: &Closure) -> Expect {
         health_path: "/health".into(),
         health_status: 200,
         contract_keys: Vec::new(),
+        dependencies: Vec::new(),
     }
 }
 
@@ -256,7 +261,17 @@ pub const SMOKE_SCHEMA: &str = "xtask-smoke/1";
 /// { "schema": "xtask-smoke/1", "image": string,
 ///   "standin_for": string | null,     // the real base the image's STAND-IN base stands in for
 ///   "result": "pass" | "fail", "passed": integer, "total": integer,
-///   "checks": [ { "id": "image/user", "ok": bool, "detail": string } ] }
+///   "checks": [ { "id": "image/user", "ok": bool, "detail": string } ],
+///   "boot": { "network": string | null,   // the private network of the services and the API
+///             "services": [ { "name": "postgres", "image": string,
+///                             "source": "real" | "pulled" | "STAND-IN",
+///                             "stands_in_for": string | null, "provides": string | null,
+///                             "ready_ms": integer | null } ],
+///             "not_started": [ { "name": "ipfs", "why": string } ],
+///             "migrate": { "command": [string], "ok": bool, "exit": integer | null,
+///                          "ms": integer } | null,
+///             "health_status": integer | null, "healthy": bool,
+///             "timings": { "images_ms", "services_ms", "migrate_ms", "health_ms" } } }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SmokeReport {
@@ -267,6 +282,8 @@ pub struct SmokeReport {
     pub passed: usize,
     pub total: usize,
     pub checks: Vec<CheckResult>,
+    /// How the API was booted (its services, migration and health answer).
+    pub boot: Boot,
 }
 
 impl SmokeReport {
@@ -284,6 +301,7 @@ impl SmokeReport {
             passed,
             total: checks.len(),
             checks,
+            boot: Boot::default(),
         }
     }
 
@@ -312,6 +330,7 @@ impl SmokeReport {
                 r.detail
             ));
         }
+        s.push_str(&format!("boot: {}  [{subject}]\n", self.boot.summary()));
         s.push_str(&format!(
             "{} of {} image check(s) passed [{subject}]\n",
             self.passed, self.total
@@ -343,6 +362,7 @@ mod tests {
             health_path: "/health".into(),
             health_status: 200,
             contract_keys: vec![],
+            dependencies: vec![],
         }
     }
 
@@ -482,6 +502,7 @@ mod tests {
             health_path: "/healthz".into(),
             health_status: 204,
             contract_keys: keys.iter().map(|k| k.to_string()).collect(),
+            dependencies: vec![],
         }
     }
 

@@ -9,7 +9,9 @@ pub mod deploy_report;
 pub mod deploy_site;
 pub mod deploy_swarm;
 pub mod secretgen;
+pub mod services;
 pub mod smoke;
+pub mod smoke_boot;
 pub mod web;
 
 use anyhow::Result;

@@ -1,37 +1,21 @@
-//! The smoke test of a built API image (shared by `smoke`, `build-image --smoke`, `verify`): runs containers of it (no network, except the
-//! health check's loopback port) and judges what they print with [`crate::image_check`].
+//! The smoke test of a built API image (shared by `smoke`, `build-image --smoke`, `verify`):
+//! runs containers of it without a network for the image checks, then boots the API the way it
+//! runs (the services its contract wires on a private network, its migration, [`smoke_boot`]),
+//! its port on loopback, and judges what they print with [`crate::image_check`].
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
 use crate::context::{Model, Outcome};
-use crate::image_check::{self, CheckResult, Expect, SmokeReport};
+use crate::image_check::{self, Boot, CheckResult, Expect, SmokeReport};
+use crate::ops::smoke_boot::{self, Container};
 use crate::report::Format;
 use crate::tools::docker::Docker;
 use crate::tools::{http, node_standin};
 
-/// Removes a container when dropped (also when a check fails or panics).
-struct Container<'a> {
-    docker: &'a Docker,
-    name: String,
-}
-
-impl Drop for Container<'_> {
-    fn drop(&mut self) {
-        let _ = self.docker.remove_container(&self.name);
-    }
-}
-
-fn unique_name(what: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("xtask-{what}-{}-{nanos}", std::process::id())
-}
-
-/// `XTASK_SMOKE_TIMEOUT` seconds for `/health` (default 30).
+/// `XTASK_SMOKE_TIMEOUT` seconds for each wait: the services ready, the migration, `/health`
+/// (default 30).
 pub fn timeout() -> u64 {
     std::env::var("XTASK_SMOKE_TIMEOUT")
         .ok()
@@ -39,12 +23,33 @@ pub fn timeout() -> u64 {
         .unwrap_or(30)
 }
 
-/// Runs every check of `image` for the model: the report, printed by the caller.
+/// Whether the smoke test starts the services the API's contract wires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Services {
+    /// postgres, redis, ... as the contract wires them (the default).
+    Wired,
+    /// The API alone, without its migration (the bench's baseline).
+    Off,
+}
+
+/// Runs every check of `image` for the model, its services started: the report, printed by
+/// the caller.
 pub fn check(
     docker: &Docker,
     image: &str,
     model: &Model,
     timeout: Duration,
+) -> Result<SmokeReport> {
+    check_with(docker, image, model, timeout, Services::Wired)
+}
+
+/// [`check`], with or without the API's services.
+pub fn check_with(
+    docker: &Docker,
+    image: &str,
+    model: &Model,
+    timeout: Duration,
+    services: Services,
 ) -> Result<SmokeReport> {
     let standin_for = docker
         .inspect_image(image)?
@@ -60,8 +65,119 @@ pub fn check(
         .stack
         .contract
         .smoke_env(&mut crate::ops::secretgen::generate)?;
-    let results = run(docker, image, &e, &env, timeout)?;
-    Ok(SmokeReport::new(image, standin_for, results))
+    let stack = &model.stack;
+    let start = match services {
+        Services::Wired => image_check::wired(&stack.contract, &stack.compose),
+        Services::Off => Vec::new(),
+    };
+    let world = image_check::world(
+        &stack.contract,
+        &stack.compose,
+        &start,
+        &env,
+        &mut crate::ops::secretgen::generate,
+    )?;
+    let mut boot = Boot::default();
+    let mut sandbox = smoke_boot::Sandbox::new(docker);
+    // the services boot while the image is inspected
+    let launched = match world.services.is_empty() {
+        true => None,
+        false => Some(smoke_boot::launch(
+            docker,
+            &mut sandbox,
+            &world.services,
+            &mut boot,
+        )?),
+    };
+    let mut results = run(docker, image, &e)?;
+    let api_env = match launched {
+        None => env,
+        Some(_) => world.api_env,
+    };
+    let started = Started {
+        sandbox: &sandbox,
+        launched,
+        api_env: &api_env,
+        migrate: services == Services::Wired,
+    };
+    results.extend(boot_api(
+        docker, image, model, &e, started, timeout, &mut boot,
+    )?);
+    drop(sandbox);
+    let mut report = SmokeReport::new(image, standin_for, results);
+    report.boot = boot;
+    Ok(report)
+}
+
+/// What the API boots among: the sandbox, its services (launched, not yet waited for), and
+/// the API's env.
+pub struct Started<'a> {
+    pub sandbox: &'a smoke_boot::Sandbox<'a>,
+    pub launched: Option<smoke_boot::Launched>,
+    pub api_env: &'a [(String, String)],
+    /// Run `[api.migrate]` (when configured) before the API.
+    pub migrate: bool,
+}
+
+/// Boots the API the way it runs: waits for the services its contract wires
+/// ([`smoke_boot::ready`]), runs `[api.migrate]` ([`smoke_boot::migrate`]), then starts the
+/// API itself ([`health`]). The checks `image/services` and `image/migrate` (when there is
+/// something to start or migrate) and `image/health`; fills `boot`.
+pub fn boot_api(
+    docker: &Docker,
+    image: &str,
+    model: &Model,
+    e: &Expect,
+    s: Started<'_>,
+    timeout: Duration,
+    boot: &mut Boot,
+) -> Result<Vec<CheckResult>> {
+    let mut out = Vec::new();
+    if let Some(launched) = s.launched {
+        let r = smoke_boot::ready(docker, launched, timeout, boot)?;
+        let ok = r.ok;
+        out.push(r);
+        if !ok {
+            out.push(CheckResult::fail(
+                "image/health",
+                "not started: the services it needs did not start (image/services)",
+            ));
+            return Ok(out);
+        }
+    }
+    let env_file = smoke_boot::EnvFile::write(s.api_env)?;
+    let migrate = &model.config.api.migrate;
+    if s.migrate && !migrate.is_empty() {
+        let env_path = env_file.path();
+        let m = smoke_boot::Migration {
+            image,
+            command: migrate,
+            env_path: &env_path,
+            contract_keys: &e.contract_keys,
+        };
+        let r = smoke_boot::migrate(docker, s.sandbox, &m, timeout, boot)?;
+        let ok = r.ok;
+        out.push(r);
+        if !ok {
+            out.push(CheckResult::fail(
+                "image/health",
+                "not started: its migration failed (image/migrate)",
+            ));
+            return Ok(out);
+        }
+    }
+    let mut e = e.clone();
+    e.dependencies = boot.services.iter().map(|s| s.name.clone()).collect();
+    out.push(health(
+        docker,
+        image,
+        &e,
+        &env_file.path(),
+        s.sandbox,
+        timeout,
+        boot,
+    )?);
+    Ok(out)
 }
 
 /// Prints `report` in `format` on stdout; the outcome it means.
@@ -77,21 +193,17 @@ pub fn print(report: &SmokeReport, format: Format) -> Outcome {
     }
 }
 
-/// Every check of `image` against `e`: the inspect checks, then containers: `node -e`,
-/// `id -u`, dependency resolution, the forbidden-files scan, and `GET /health`.
-pub fn run(
-    docker: &Docker,
-    image: &str,
-    e: &Expect,
-    env: &[(String, String)],
-    health_timeout: Duration,
-) -> Result<Vec<CheckResult>> {
+/// The checks of `image` against `e` before it boots: the inspect checks, then containers
+/// without a network: `node -e`, `id -u`, dependency resolution, the forbidden-files and
+/// secret-files scans.
+pub fn run(docker: &Docker, image: &str, e: &Expect) -> Result<Vec<CheckResult>> {
     let inspect = docker.inspect_image(image)?.with_context(|| {
         format!("no image {image} in the engine: build it with `cargo xtask build-image`")
     })?;
     let mut out = image_check::config_checks(&inspect, e);
     out.push(entry(docker, image, e)?);
 
+    smoke_boot::check_interrupt()?;
     let c = docker.capture([
         "run",
         "--rm",
@@ -104,10 +216,12 @@ pub fn run(
     ])?;
     out.push(image_check::check_node_ok(c.code, &c.stdout, &c.stderr));
 
+    smoke_boot::check_interrupt()?;
     let c = docker.capture(["run", "--rm", "--network", "none", image, "id", "-u"])?;
     out.push(image_check::check_runtime_uid(c.code, &c.stdout, e));
 
     let input = image_check::probe_input(e);
+    smoke_boot::check_interrupt()?;
     let c = docker.capture([
         "run",
         "--rm",
@@ -123,6 +237,7 @@ pub fn run(
     ])?;
     out.extend(image_check::parse_probe(c.code, &c.stdout, &c.stderr, e));
 
+    smoke_boot::check_interrupt()?;
     let c = docker.capture([
         "run",
         "--rm",
@@ -137,6 +252,7 @@ pub fn run(
     ])?;
     out.push(image_check::parse_scan(c.code, &c.stdout, &c.stderr));
 
+    smoke_boot::check_interrupt()?;
     let c = docker.capture([
         "run",
         "--rm",
@@ -150,8 +266,6 @@ pub fn run(
         &crate::secrets::scan_js(),
     ])?;
     out.push(image_check::parse_secret_scan(c.code, &c.stdout, &c.stderr));
-
-    out.push(health(docker, image, e, env, health_timeout)?);
     Ok(out)
 }
 
@@ -177,76 +291,38 @@ pub fn entry(docker: &Docker, image: &str, e: &Expect) -> Result<CheckResult> {
     ))
 }
 
-/// The smoke container's env file (mode 0600, in a private temporary directory, removed on
-/// drop): the API's contract with throwaway secrets, never a real value.
-struct EnvFile(std::path::PathBuf);
+/// After its first answer the API must still be running this long later (a crash right
+/// after listening, e.g. on a dependency it reaches once it serves, fails the check).
+const SETTLE: Duration = Duration::from_secs(1);
 
-impl EnvFile {
-    fn write(env: &[(String, String)]) -> Result<EnvFile> {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        let dir = std::env::temp_dir().join(format!(
-            "xtask-smoke-env-{}-{}",
-            std::process::id(),
-            crate::ops::secretgen::random_hex(6)?
-        ));
-        std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
-        let path = dir.join("env");
-        let mut text = String::new();
-        for (k, v) in env {
-            if !v.contains(['\n', '\r']) {
-                text.push_str(&format!("{k}={v}\n"));
-            }
-        }
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        std::io::Write::write_all(&mut f, text.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(EnvFile(dir))
-    }
-
-    fn path(&self) -> String {
-        self.0.join("env").display().to_string()
-    }
-}
-
-impl Drop for EnvFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Starts the image with the API's contract env (throwaway secrets) and its port published on
-/// 127.0.0.1, and waits for a definite HTTP answer on the health path
-/// ([`image_check::judge_health`]); an exit at boot fails naming what the log names
+/// Starts the image with the env file `env_path` (the contract with throwaway secrets), on
+/// the sandbox's network when it has one, its port published on 127.0.0.1, and waits for a
+/// definite HTTP answer on the health path ([`image_check::judge_health`]); an exit at boot,
+/// or right after its first answer, fails naming what the log names
 /// ([`image_check::boot_failure`]). The container is always removed.
 pub fn health(
     docker: &Docker,
     image: &str,
     e: &Expect,
-    env: &[(String, String)],
+    env_path: &str,
+    sandbox: &smoke_boot::Sandbox<'_>,
     timeout: Duration,
+    boot: &mut Boot,
 ) -> Result<CheckResult> {
     const ID: &str = "image/health";
-    let name = unique_name("smoke");
-    let env_file = EnvFile::write(env)?;
-    let env_path = env_file.path();
+    let name = smoke_boot::unique_name("smoke");
     let port = e.port;
-    let c = docker.capture([
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--env-file",
-        &env_path,
-        "-p",
-        &format!("127.0.0.1::{port}"),
-        image,
-    ])?;
+    let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), name.clone()];
+    args.extend(sandbox.network_args());
+    args.extend([
+        "--env-file".into(),
+        env_path.to_string(),
+        "-p".into(),
+        format!("127.0.0.1::{port}"),
+        image.to_string(),
+    ]);
+    let start = Instant::now();
+    let c = docker.capture(&args)?;
     let guard = Container { docker, name };
     if !c.ok() {
         return Ok(CheckResult::fail(
@@ -255,9 +331,9 @@ pub fn health(
         ));
     }
     let path = &e.health_path;
-    let start = Instant::now();
     let mut last = String::from("no answer yet");
-    loop {
+    let result = loop {
+        smoke_boot::check_interrupt()?;
         let running = docker.container_running(&guard.name)?;
         if running == Some(true) {
             if let Ok(addr) = docker.host_port(&guard.name, port) {
@@ -268,33 +344,58 @@ pub fn health(
                 if let Some(r) =
                     image_check::judge_health(&probe, e, &addr, start.elapsed().as_secs_f64())
                 {
-                    return Ok(r);
+                    if let image_check::HealthProbe::Answer(code, _) = probe {
+                        boot.health_status = Some(code);
+                        boot.healthy = code == e.health_status;
+                    }
+                    break settled(docker, &guard.name, r, e);
                 }
                 if let image_check::HealthProbe::NoAnswer(why) = probe {
                     last = why;
                 }
             }
         } else {
-            // NestJS colours its log even without a terminal: plain text for the report
-            let log = crate::text::plain(&docker.logs_tail(&guard.name, 40));
-            return Ok(CheckResult::fail(
+            let log = docker.logs_tail(&guard.name, 40);
+            break CheckResult::fail(
                 ID,
                 format!(
                     "{} (before any answer on {path}); its last log lines:\n{log}",
                     image_check::boot_failure(&log, &e.contract_keys)
                 ),
-            ));
+            );
         }
         if start.elapsed() > timeout {
-            return Ok(CheckResult::fail(
+            break CheckResult::fail(
                 ID,
                 format!(
                     "no HTTP answer on {path} within {}s (last: {last}); container logs:\n{}",
                     timeout.as_secs(),
-                    crate::text::plain(&docker.logs_tail(&guard.name, 20))
+                    docker.logs_tail(&guard.name, 20)
                 ),
-            ));
+            );
         }
         std::thread::sleep(Duration::from_millis(300));
+    };
+    boot.timings.health_ms = start.elapsed().as_millis() as u64;
+    Ok(result)
+}
+
+/// `answered` stands when the API is still running [`SETTLE`] after its first answer;
+/// otherwise it crashed after listening: a failure naming what its log names.
+fn settled(docker: &Docker, name: &str, answered: CheckResult, e: &Expect) -> CheckResult {
+    std::thread::sleep(SETTLE);
+    if docker.container_running(name).ok().flatten() == Some(true) {
+        return answered;
     }
+    let log = docker.logs_tail(name, 40);
+    CheckResult::fail(
+        answered.id,
+        format!(
+            "{} right after its first answer on {} ({}); its last log lines:\n{log}",
+            image_check::boot_failure(&log, &e.contract_keys)
+                .replace("exited at boot", "crashed after listening"),
+            e.health_path,
+            answered.detail
+        ),
+    )
 }

@@ -286,8 +286,16 @@ pub const STAGE_IDS: &[(&str, &str)] = &[
         "api.entry is not in the built image (checked before any tag; the message names the JS files the build produced)",
     ),
     (
+        "image/services",
+        "a service the API's contract wires did not start or turn healthy on the smoke test's private network",
+    ),
+    (
+        "image/migrate",
+        "[api.migrate] command, run in the image before the API, did not exit 0 (the message names what its log names)",
+    ),
+    (
         "image/health",
-        "the API exits at boot with its contract's env (the message names what its log names), or gives no HTTP answer on its health path ([api.health])",
+        "the API exits at boot, or right after its first answer, with its contract's env and services (the message names what its log names), or gives no HTTP answer on its health path ([api.health])",
     ),
 ];
 

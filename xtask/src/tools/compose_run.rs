@@ -47,6 +47,11 @@ impl ComposeCli {
         })
     }
 
+    /// The engine-level CLI it wraps.
+    pub fn engine(&self) -> &super::docker::Docker {
+        &self.engine
+    }
+
     /// The engine answers; returns its version.
     pub fn engine_version(&self) -> Result<String> {
         self.engine.require_engine()

@@ -333,6 +333,38 @@ impl Docker {
         }
     }
 
+    /// `docker network create NAME` (a private bridge network, labelled `label`).
+    pub fn create_network(&self, name: &str, label: &str) -> Result<()> {
+        let c = self.capture(["network", "create", "--label", label, name])?;
+        if !c.ok() {
+            bail!("docker network create {name} failed: {}", c.detail());
+        }
+        Ok(())
+    }
+
+    /// `docker network rm NAME`; a network that is already gone is fine.
+    pub fn remove_network(&self, name: &str) -> Result<()> {
+        let c = self.capture(["network", "rm", name])?;
+        if !c.ok() && !c.detail().contains("not found") {
+            bail!(
+                "docker network rm {name} failed: {}; remove it by hand",
+                c.detail()
+            );
+        }
+        Ok(())
+    }
+
+    /// A container's `State` object from `docker inspect` (`None`: it does not exist).
+    pub fn container_state(&self, container: &str) -> Result<Option<Json>> {
+        let c = self.capture(["inspect", "--format", "{{json .State}}", container])?;
+        if !c.ok() {
+            return Ok(None);
+        }
+        let v: Json = serde_json::from_str(c.stdout.trim())
+            .with_context(|| format!("docker inspect {container} printed no JSON state"))?;
+        Ok(Some(v))
+    }
+
     /// Is the container running? (`None`: it does not exist.)
     pub fn container_running(&self, container: &str) -> Result<Option<bool>> {
         let c = self.capture(["inspect", "--format", "{{.State.Running}}", container])?;

@@ -167,6 +167,27 @@ pub(super) struct All {
     /// devDependencies the same check finds in the generated `deps` stage (all
     /// dependencies): proof that it sees them when they are there
     pub(super) control: Option<usize>,
+    pub(super) smoke: SmokeTimes,
+}
+
+/// The smoke test of the generated image, timed alone (the API without its services, as
+/// before issue 20) and as it runs now (the services its contract wires, its migration).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub(super) struct SmokeTimes {
+    /// Median seconds of `--repeat` runs each.
+    pub(super) alone_secs: f64,
+    pub(super) with_services_secs: f64,
+    /// with_services - alone
+    pub(super) added_secs: f64,
+    /// with_services / alone
+    pub(super) ratio: Option<f64>,
+    /// The services started, as the smoke report names them (`postgres (STAND-IN ...)`).
+    pub(super) services: Vec<String>,
+    /// Each run's result: `pass` or `fail`.
+    pub(super) alone_result: String,
+    pub(super) with_services_result: String,
+    /// The phases of the last run with services (`xtask-smoke/1`'s `boot.timings`).
+    pub(super) boot_timings: Option<Json>,
 }
 
 /// The re-ran step that took longest: (its instruction, seconds).

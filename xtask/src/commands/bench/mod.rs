@@ -60,6 +60,8 @@ and the reference (xtask/assets/reference.Dockerfile: one build stage, `COPY . .
        package.json, the lockfile rewritten with the host's pnpm);
     4. image size split into base / dependencies / app / setup (docker history), and the
        devDependencies in the image (node_modules/.pnpm against the lockfile);
+    4b. the smoke test of the generated image alone (no service, no migration) and with
+       the services its contract wires (started, migrated, health): the time they add;
     5. build context BuildKit sent (`transferring context`) against the bytes the
        Dockerfile COPYs from the context (after its ignore file).
 Cold builds and warm rebuilds run --repeat times each (alternating which Dockerfile goes

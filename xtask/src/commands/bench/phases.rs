@@ -1,5 +1,6 @@
 //! The measurements of one run, phase by phase: cold builds, warm rebuilds after a
-//! source-only change, images, a dependency change, scaling, the first compile.
+//! source-only change, images, the smoke test alone and with its services, a dependency
+//! change, scaling, the first compile.
 
 use super::*;
 
@@ -13,6 +14,7 @@ pub(super) fn measure(setup: &Setup<'_>, run: &mut Run) -> Result<Option<All>> {
         return Ok(None);
     };
     let (gen_image, control, ref_image) = images(setup)?;
+    let smoke = smoke_times(setup)?;
     let Some((gen_dep, ref_dep, dep_added)) = dependency_change(setup, run)? else {
         return Ok(None);
     };
@@ -42,7 +44,53 @@ pub(super) fn measure(setup: &Setup<'_>, run: &mut Run) -> Result<Option<All>> {
         cli,
         compile,
         control,
+        smoke,
     }))
+}
+
+/// Phase 3b: the smoke test of the generated image, alone and with its services, side by side
+/// (alternating which goes first, `--repeat` times each): the time the services add.
+pub(super) fn smoke_times(setup: &Setup<'_>) -> Result<SmokeTimes> {
+    use crate::ops::smoke::{self, Services};
+    let image = &setup.gen.plan.tags[0];
+    let timeout = std::time::Duration::from_secs(smoke::timeout());
+    let (mut alone, mut with) = (Vec::new(), Vec::new());
+    let mut out = SmokeTimes::default();
+    for k in 0..setup.args.repeat.max(1) {
+        let order = if k % 2 == 0 {
+            [Services::Off, Services::Wired]
+        } else {
+            [Services::Wired, Services::Off]
+        };
+        for services in order {
+            eprintln!("bench: smoke test of {image}, services {services:?}");
+            let t = std::time::Instant::now();
+            let r = smoke::check_with(setup.docker, image, setup.gmodel, timeout, services)?;
+            let secs = t.elapsed().as_secs_f64();
+            if services == Services::Off {
+                alone.push(secs);
+                out.alone_result = r.result.to_string();
+            } else {
+                with.push(secs);
+                out.with_services_result = r.result.to_string();
+                out.services = r
+                    .boot
+                    .services
+                    .iter()
+                    .map(|s| match &s.stands_in_for {
+                        Some(of) => format!("{} (STAND-IN {} for {of})", s.name, s.image),
+                        None => format!("{} ({})", s.name, s.image),
+                    })
+                    .collect();
+                out.boot_timings = serde_json::to_value(&r.boot.timings).ok();
+            }
+        }
+    }
+    out.alone_secs = median(&alone).unwrap_or(0.0);
+    out.with_services_secs = median(&with).unwrap_or(0.0);
+    out.added_secs = out.with_services_secs - out.alone_secs;
+    out.ratio = ratio(out.with_services_secs, out.alone_secs);
+    Ok(out)
 }
 
 /// Phase 1: Cold builds, --repeat times, alternating which goes first; a fresh private store each

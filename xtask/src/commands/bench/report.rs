@@ -75,6 +75,8 @@ pub(super) struct BenchReport<'a> {
     pub(super) scaling: Scaling,
     pub(super) compile_secs: Option<f64>,
     pub(super) dev_dependencies_control: Option<usize>,
+    /// The generated image's smoke test alone and with the services its contract wires.
+    pub(super) smoke: &'a SmokeTimes,
 }
 
 /// Builds the report, prints its tables (stdout, or stderr under `--format json`) and
@@ -96,6 +98,7 @@ pub(super) fn report(
     let mut text = String::new();
     render_header(&mut text, model, machine);
     render_main_table(&mut text, args, m, &data.ratios);
+    render_smoke(&mut text, m);
     render_targets_and_steps(&mut text, m, &data.targets);
     render_scaling(&mut text, m);
     render_commands(&mut text, args, m);
@@ -188,6 +191,7 @@ pub(super) fn bench_report<'a>(
         },
         compile_secs: m.compile,
         dev_dependencies_control: m.control,
+        smoke: &m.smoke,
     }
 }
 
@@ -254,6 +258,24 @@ pub(super) fn targets(m: &All) -> Vec<Target> {
                 _ => format!("{} on this monorepo (no scaling run)", fmt_ratio(ctx_ratio)),
             },
             met: ctx_ratio.is_some_and(|x| x <= 1.1) && fixture_ctx_ratio.is_none_or(|x| x <= 1.1),
+        },
+        Target {
+            target: "the smoke test's services add < 15 s (issue 20)",
+            measured: format!(
+                "+{} ({} with {} vs {} alone, {}); results: {} / {}",
+                fmt_secs(m.smoke.added_secs),
+                fmt_secs(m.smoke.with_services_secs),
+                if m.smoke.services.is_empty() {
+                    "no service".to_string()
+                } else {
+                    m.smoke.services.join(", ")
+                },
+                fmt_secs(m.smoke.alone_secs),
+                fmt_ratio(m.smoke.ratio),
+                m.smoke.with_services_result,
+                m.smoke.alone_result
+            ),
+            met: m.smoke.added_secs < 15.0,
         },
         Target {
             target: "verify --static <= 100 ms warm on this monorepo",

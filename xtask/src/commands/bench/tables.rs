@@ -170,7 +170,7 @@ pub(super) fn count_rows(t: &mut Table, m: &All) {
 /// The targets with their verdicts, then the steps each rebuild re-ran and any notes.
 pub(super) fn render_targets_and_steps(out: &mut String, m: &All, targets: &[Target]) {
     use std::fmt::Write as _;
-    let _ = writeln!(out, "\n  targets (issue 6):");
+    let _ = writeln!(out, "\n  targets (issues 6 and 20):");
     for t in targets {
         let _ = writeln!(
             out,
@@ -336,4 +336,38 @@ pub(super) fn render_commands(out: &mut String, args: &Args, m: &All) {
         ),
         None => writeln!(out, "\n  first `cargo xtask` compile: skipped (--no-compile)"),
     };
+}
+
+/// The smoke test of the generated image alone and with its services, side by side.
+pub(super) fn render_smoke(out: &mut String, m: &All) {
+    let s = &m.smoke;
+    let mut t = Table::new(&[
+        "smoke test of the generated image",
+        "alone",
+        "with services",
+        "ratio",
+    ]);
+    t.row(&[
+        "time (median)",
+        &fmt_secs(s.alone_secs),
+        &fmt_secs(s.with_services_secs),
+        &fmt_ratio(s.ratio),
+    ]);
+    t.row(&[
+        "result",
+        s.alone_result.as_str(),
+        s.with_services_result.as_str(),
+        "",
+    ]);
+    out.push('\n');
+    out.push_str(&t.render(2));
+    let started = if s.services.is_empty() {
+        "none (the contract wires no service)".to_string()
+    } else {
+        s.services.join(", ")
+    };
+    out.push_str(&format!(
+        "  services started: {started}; added {}\n",
+        fmt_secs(s.added_secs)
+    ));
 }

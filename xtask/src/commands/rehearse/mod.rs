@@ -14,8 +14,7 @@ use crate::health;
 use crate::rehearsal::{
     self, check_order, check_redirect, parse_config, parse_inspect, parse_ps, stack_readiness,
     standin_name, start_set, throwaway_env, verify_merged, FileService, Kind, Loopback, Order,
-    Plan, Readiness, ServicePlan, Source, OVERRIDE_FILE, PROJECT_PREFIX, PROVIDES_LABEL,
-    STANDIN_LABEL,
+    Plan, Readiness, ServicePlan, Source, OVERRIDE_FILE, PROJECT_PREFIX, STANDIN_LABEL,
 };
 use crate::render;
 use crate::report::Format;

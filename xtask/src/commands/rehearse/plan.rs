@@ -98,24 +98,10 @@ impl Picker<'_> {
             self.builder = Some(Builder::new(env.dir, env.args.rebuild_standins)?);
         }
         let b = self.builder.as_ref().context("stand-in builder")?;
-        let image = standin_name(staging_image);
-        eprintln!("rehearse: STAND-IN {image} for {staging_image} (service {name})");
-        let ready = b.ensure(env.sh, kind.as_str(), &image, staging_image)?;
-        self.timings.standins += ready.seconds;
-        eprintln!(
-            "rehearse: STAND-IN {image} {} in {:.1} s: {}",
-            if ready.built { "built" } else { "up to date" },
-            ready.seconds,
-            ready.provides
-        );
-        Ok((
-            image,
-            Source::Standin {
-                kind,
-                provides: ready.provides,
-                stands_in_for: staging_image.to_string(),
-            },
-        ))
+        let (image, source, secs) =
+            crate::ops::services::standin(env.sh, b, "rehearse", name, kind, staging_image)?;
+        self.timings.standins += secs;
+        Ok((image, source))
     }
 }
 
@@ -125,23 +111,7 @@ fn real_image(docker: &ComposeCli, kind: Kind, staging_image: &str) -> Result<(S
     if !docker.image_exists(staging_image)? {
         eprintln!("rehearse: {staging_image} is not local; compose will try to pull it");
     }
-    // an image the staging file names may itself be a stand-in: say so
-    Ok(match docker.image_label(staging_image, STANDIN_LABEL)? {
-        Some(of) => {
-            let provides = docker
-                .image_label(staging_image, PROVIDES_LABEL)?
-                .unwrap_or_else(|| "a local stand-in".into());
-            (
-                staging_image.to_string(),
-                Source::Standin {
-                    kind,
-                    provides,
-                    stands_in_for: of,
-                },
-            )
-        }
-        None => (staging_image.to_string(), Source::Real),
-    })
+    crate::ops::services::named(docker.engine(), kind, staging_image)
 }
 
 /// A free loopback port for each TCP port the proxy publishes.

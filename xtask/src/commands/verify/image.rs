@@ -70,13 +70,8 @@ pub(super) fn image_checks(
             Vec::new(),
         ));
     }
-    let e = crate::image_check::expect_for(model);
     let timeout = Duration::from_secs(crate::ops::smoke::timeout());
-    let env = model
-        .stack
-        .contract
-        .smoke_env(&mut crate::ops::secretgen::generate)?;
-    let results = crate::ops::smoke::run(&docker, &plan.tags[0], &e, &env, timeout)?;
+    let results = crate::ops::smoke::check(&docker, &plan.tags[0], model, timeout)?.checks;
     let passed = results.iter().filter(|r| r.ok).count();
     let findings = results
         .iter()
@@ -116,7 +111,7 @@ pub(super) fn line_of_check(dockerfile: &str, id: &str) -> usize {
         "image/user" | "image/runtime-user" => "USER ",
         "image/env" => "ENV NODE_ENV",
         "image/expose" => "EXPOSE ",
-        "image/cmd" | "image/health" => "CMD ",
+        "image/cmd" | "image/health" | "image/services" | "image/migrate" => "CMD ",
         "image/workdir" => "WORKDIR ",
         "image/runtime-deps" | "image/no-dev-deps" => "COPY --from=prod-deps",
         "image/no-source-files" => "COPY --from=build",
