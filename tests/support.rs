@@ -129,6 +129,17 @@ pub fn fixture(name: &str) -> TempDir {
     t
 }
 
+/// A monorepo copy without `infra/stack.toml` (a fresh clone, as `tests/fixtures/nest-boot`
+/// is committed) gets the config `config init` discovers, as the README's set-up says; one
+/// with a config is left as it is.
+pub fn init_if_unconfigured(root: &Path) {
+    if root.join("infra/stack.toml").exists() {
+        return;
+    }
+    let r = xtask(root, &["--root", ".", "config", "init"]);
+    assert_eq!(r.code, 0, "config init in {}: {}", root.display(), r.all());
+}
+
 /// Every file under `dir` with its contents, for "nothing changed" assertions.
 pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();

@@ -669,7 +669,8 @@ fn linters_report_nothing_on_the_sample_and_every_fixture() {
     }
     assert!(copies.len() >= 2, "no fixture monorepo found");
     for (what, t) in &copies {
-        // gen first: a fixture may not carry the workflow (it is generated for it)
+        // a fixture may carry no config (config init writes it) nor the workflow (gen does)
+        init_if_unconfigured(t.path());
         let g = xtask(t.path(), &["--root", &root_of(t), "gen"]);
         assert_eq!(g.code, 0, "{what}: {}", g.all());
         let r = verify_static_json(t);

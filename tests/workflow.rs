@@ -638,6 +638,8 @@ fn readme_setup(name: &str) -> TempDir {
     );
     let manifest = manifest.replace(from, "members = [\"xtask\"]");
     std::fs::write(t.path().join("Cargo.toml"), manifest).expect("Cargo.toml");
+    // then `cargo xtask config init`, for a fixture that has no config of its own
+    init_if_unconfigured(t.path());
     t
 }
 
