@@ -903,3 +903,39 @@ fn every_request_of_the_rehearsal_goes_to_the_configured_health_path() {
 fn project_of_json(j: &serde_json::Value) -> String {
     j["project"].as_str().expect("project").to_string()
 }
+
+/// `--node-image standin` names the Node stand-in for the web app's build too, as for the API
+/// image (it was passed on as the image `standin`, which buildx then tried to pull).
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn node_image_standin_builds_the_web_app_on_the_stand_in_too() {
+    engine();
+    let _one = lock();
+    let m = fixture("nest-realistic");
+    let root = m.path().display().to_string();
+    let r = xtask(
+        &repo_root(),
+        &[
+            "rehearse",
+            "--root",
+            &root,
+            "--build-only",
+            "--node-image",
+            "standin",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", show(&r));
+    let j = report_of(&r);
+    assert!(check(&j, "override").0, "{j:#}");
+    assert!(
+        r.stderr
+            .contains("building the web app @ledger/web (apps/web) on xtask.local/node:22-standin"),
+        "{}",
+        show(&r)
+    );
+}

@@ -27,11 +27,11 @@ pub struct Built {
     pub asset: Option<(String, String)>,
 }
 
-/// The Node base for the web build: `--node-image`, else the config's image when it is
-/// local, else its stand-in (as for the API image).
+/// The Node base for the web build: `--node-image` (`standin` names the stand-in, as for
+/// the API image), else the config's image when it is local, else its stand-in.
 pub fn node_base(docker: &Docker, model: &Model, option: Option<&str>) -> Result<String> {
-    if let Some(n) = option {
-        return Ok(n.to_string());
+    if option.is_some() {
+        return Ok(crate::ops::build::requested_base(option, &model.config).0);
     }
     let real = &model.config.node.image;
     if docker.inspect_image(real)?.is_some() {

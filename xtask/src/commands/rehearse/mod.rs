@@ -79,7 +79,8 @@ OPTIONS:
     --standins           always use the stand-ins
     --rebuild-standins   rebuild the stand-ins and re-resolve their Debian packages
     --api-image IMAGE    rehearse this API image instead of building one
-    --node-image IMAGE   Node base image for the API build
+    --node-image IMAGE   Node base image for the API build (and the web app's); `standin` = the
+                         local stand-in for node:22-alpine
     --timeout SECS       how long the stack may take to become healthy (default 240)
     --build-only         build the stand-ins and the API image, write and check the override
                          (`docker compose config`), print the plan; start nothing
