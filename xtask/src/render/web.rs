@@ -45,15 +45,19 @@ pub fn render(m: &Web) -> String {
     for d in &m.install_dirs {
         let _ = writeln!(w, "COPY {d} {d}");
     }
-    for dep in &m.dep_builds {
-        let _ = writeln!(w, "RUN pnpm --filter \"{dep}\" run build");
-    }
-    let _ = writeln!(
-        w,
-        "RUN pnpm --filter \"{}\" run {}",
+    // one RUN: the dependencies' builds, in order, then the app's (consecutive RUNs would be
+    // hadolint's DL3059, and nothing is COPYed between them)
+    let mut builds: Vec<String> = m
+        .dep_builds
+        .iter()
+        .map(|dep| format!("pnpm --filter \"{dep}\" run build"))
+        .collect();
+    builds.push(format!(
+        "pnpm --filter \"{}\" run {}",
         m.name,
         shell(&m.script)
-    );
+    ));
+    let _ = writeln!(w, "RUN {}", builds.join(" \\\n && "));
     let _ = writeln!(w);
     let _ = writeln!(
         w,
@@ -156,12 +160,20 @@ mod tests {
         let df = text(&files, web::WEB_DOCKERFILE);
         // the workspace dependency is built before the app, then only the output is kept
         let dep = df
-            .find("RUN pnpm --filter \"@cipherbox/crypto\" run build")
+            .find("RUN pnpm --filter \"@cipherbox/crypto\" run build \\\n")
             .expect("dependency built");
         let app = df
-            .find("RUN pnpm --filter \"@cipherbox/web\" run build")
+            .find(" && pnpm --filter \"@cipherbox/web\" run build\n")
             .expect("app built");
         assert!(dep < app, "{df}");
+        // in one RUN: hadolint's DL3059 flags consecutive RUN instructions
+        let lines: Vec<&str> = df.lines().collect();
+        assert!(
+            !lines
+                .windows(2)
+                .any(|p| p[0].starts_with("RUN ") && p[1].starts_with("RUN ")),
+            "{df}"
+        );
         assert!(df.contains("pnpm install --frozen-lockfile --filter \"@cipherbox/web...\""));
         assert!(df.contains("FROM scratch AS site\nCOPY --from=build /app/apps/web/dist/ /\n"));
         assert!(
