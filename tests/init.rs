@@ -539,3 +539,41 @@ fn config_set_reaches_the_api_env_health_and_migrate_keys() {
         "{compose}"
     );
 }
+
+/// `config set web.domain` on the config `config init` wrote without `--web-domain`: the web
+/// app it found (named in the commented `[web]` block) becomes `[web]` on that domain, as
+/// `--web-domain` would have written it; gen then serves it.
+#[test]
+fn config_set_web_domain_writes_the_web_table_for_the_web_app_found() {
+    let t = copy_of("nest-realistic", "init-set-web");
+    let j = init(&t, &[]);
+    assert_eq!(key(&j, "web.package")["set"], false, "{j:#}");
+    let r = xtask(
+        t.path(),
+        &[
+            "config",
+            "set",
+            "web.domain",
+            "app.ledger.test",
+            "--root",
+            ".",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    for (k, want) in [
+        ("web.package", "\"@ledger/web\""),
+        ("web.domain", "\"app.ledger.test\""),
+    ] {
+        let r = xtask(t.path(), &["config", "get", k, "--root", "."]);
+        assert_eq!(r.stdout.trim(), want, "{}", r.all());
+    }
+    // the same file as `config init --web-domain` writes
+    let set = std::fs::read_to_string(t.path().join("infra/stack.toml")).expect("config");
+    init(&t, &["--web-domain", "app.ledger.test"]);
+    let by_init = std::fs::read_to_string(t.path().join("infra/stack.toml")).expect("config");
+    assert_eq!(set, by_init);
+    let r = xtask(t.path(), &["gen", "--root", ".", "--force"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let caddy = std::fs::read_to_string(t.path().join("infra/Caddyfile")).expect("Caddyfile");
+    assert!(caddy.contains("app.ledger.test"), "{caddy}");
+}

@@ -51,7 +51,8 @@ INIT OPTIONS:
     --api NAME|DIR   the API package (skips the search; for a workspace with several servers)
     --web-domain HOST   the web app's site: writes [web] for the one web app found (a `build`
                      script and vite, react-scripts, @angular/core... or an index.html);
-                     without it [web] stays a commented example naming that package
+                     without it [web] stays a commented example naming that package, which
+                     `config set web.domain HOST` later makes real the same way
     --web NAME|DIR   the web app (for a workspace with several)
     --dry-run        print the file on stdout; write nothing
     --force          replace an existing config; the old one is kept as <config>.bak (an
@@ -130,6 +131,11 @@ pub fn run(ctx: &Ctx, action: &Action) -> Result<Outcome> {
                 );
                 found.text
             };
+            let text = if key == "web.domain" {
+                with_web_found(ctx, text, value)?
+            } else {
+                text
+            };
             let out = config::set_value(&text, key, value, &path.display().to_string())?;
             if let Some(dir) = path.parent() {
                 crate::generated::ensure_dir(dir)?;
@@ -148,6 +154,19 @@ pub fn run(ctx: &Ctx, action: &Action) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Pass)
+}
+
+/// `config set web.domain` on a config without `[web]`: the web app `config init` found (the
+/// commented block names it) becomes `[web]` on that domain, as `config init --web-domain`
+/// would; otherwise the text is unchanged and the config check says what `[web]` needs.
+fn with_web_found(ctx: &Ctx, text: String, domain: &str) -> Result<String> {
+    let cfg = config::parse(&text, &ctx.config_path.display().to_string())?;
+    if cfg.web.is_some() {
+        return Ok(text);
+    }
+    let ws = crate::workspace::load(&ctx.root)?;
+    let api = ws.find_api(&cfg.api.package, cfg.api.path.as_deref())?;
+    Ok(crate::discover::web_for_domain(&ws, api, &text, domain).unwrap_or(text))
 }
 
 /// What `config init` did, as data (`--format json`).

@@ -36,7 +36,7 @@ use crate::workspace::{Package, Workspace};
 pub use api::{choose_api, node_command, Candidate, SERVER_DEPS};
 pub use migrate::MIGRATE_SCRIPTS;
 pub use needs::{github_owner, SERVICE_DEPS};
-pub use web::WEB_DEPS;
+pub use web::{for_domain as web_for_domain, WEB_DEPS};
 
 /// What the user chose on the command line (`--api`, `--web`, `--web-domain`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -335,10 +335,7 @@ fn web_key(d: &mut Draft, ws: &Workspace, api: &Package, c: Choices<'_>) -> Resu
         ),
         ([app], None) => {
             let quoted = toml_edit::Value::from(app.package.name.as_str()).to_string();
-            d.text = d.text.replace(
-                "# package = \"@acme/web\"",
-                &format!("# package = {quoted}"),
-            );
+            d.text = web::name_in_block(&d.text, &quoted);
             d.found(
                 "web.package",
                 app.package.name.clone().into(),

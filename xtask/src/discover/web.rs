@@ -92,6 +92,37 @@ pub fn find<'w>(ws: &'w Workspace, api: &Package, named: Option<&str>) -> Result
         .collect())
 }
 
+/// The commented `[web]` block's example package replaced by `quoted` (the app found), its
+/// comment kept in its column, so that `config set web.domain` later makes the same `[web]` as
+/// `config init --web-domain`.
+pub fn name_in_block(text: &str, quoted: &str) -> String {
+    const EXAMPLE: &str = "# package = \"@acme/web\"";
+    let Some(at) = text.find(EXAMPLE) else {
+        return text.to_string();
+    };
+    let after = &text[at + EXAMPLE.len()..];
+    let spaces = after.len() - after.trim_start_matches(' ').len();
+    let width = (EXAMPLE.len() + spaces).saturating_sub("# package = ".len() + quoted.len());
+    format!(
+        "{}# package = {quoted}{}{}",
+        &text[..at],
+        " ".repeat(width.max(1)),
+        &after[spaces..]
+    )
+}
+
+/// `config set web.domain HOST` on a config without `[web]` (as `config init` writes it, with
+/// the commented block naming the web app it found): the block made real for the one web app
+/// of the workspace, as `config init --web-domain HOST` would. `None` when there is not exactly
+/// one, or no commented block: the config then says what `[web]` still needs.
+pub fn for_domain(ws: &Workspace, api: &Package, text: &str, domain: &str) -> Option<String> {
+    let apps = find(ws, api, None).ok()?;
+    let [app] = apps.as_slice() else {
+        return None;
+    };
+    uncomment(text, &app.package.name, domain, app.output)
+}
+
 /// `[web]` made real in `text`: the template's commented block uncommented with `package`
 /// and `domain` set (and `output` when the tool says it); `None` when the template has no
 /// such block.
@@ -130,6 +161,24 @@ pub fn uncomment(text: &str, package: &str, domain: &str, output: Option<&str>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_found_app_is_named_in_the_block_with_its_comment_in_its_column() {
+        let t = "# [web]\n# package = \"@acme/web\"    # its name\n";
+        assert_eq!(
+            name_in_block(t, "\"@ledger/web\""),
+            "# [web]\n# package = \"@ledger/web\"  # its name\n"
+        );
+        assert_eq!(
+            name_in_block(t, "\"@a/w\""),
+            "# [web]\n# package = \"@a/w\"         # its name\n"
+        );
+        // longer than the column: one space
+        assert_eq!(
+            name_in_block(t, "\"@a-long-scope/web-app\""),
+            "# [web]\n# package = \"@a-long-scope/web-app\" # its name\n"
+        );
+    }
 
     #[test]
     fn the_template_block_is_made_real_with_its_comments() {
