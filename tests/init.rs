@@ -577,3 +577,57 @@ fn config_set_web_domain_writes_the_web_table_for_the_web_app_found() {
     let caddy = std::fs::read_to_string(t.path().join("infra/Caddyfile")).expect("Caddyfile");
     assert!(caddy.contains("app.ledger.test"), "{caddy}");
 }
+
+/// The nest-boot fixture (committed without a config): its API found by its `start` script, the
+/// services it connects to at boot, the compiled migrations runner beside the entry (its
+/// `migration:run` is a ts-node command the image cannot run), its owner from `repository`,
+/// and its health route (`/api/healthz`, not `/health`) from its sources.
+#[test]
+fn nest_boot_is_discovered_with_its_runner_and_its_health_route() {
+    let t = copy_of("nest-boot", "init-boot");
+    assert!(
+        !t.path().join("infra/stack.toml").exists(),
+        "nest-boot is committed without a config: the acceptance starts from a fresh clone"
+    );
+    let j = init(&t, &[]);
+    assert_eq!(j["gen"], "ok", "{j:#}");
+    assert_eq!(j["api"]["name"], "@orbit/api");
+    assert_eq!(key(&j, "api.entry")["value"], "dist/main.js");
+    let svc = key(&j, "project.services")["value"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for s in ["postgres", "redis"] {
+        assert!(svc.contains(&s.into()), "{j:#}");
+    }
+    assert_eq!(
+        key(&j, "api.migrate.command")["value"],
+        serde_json::json!(["node", "dist/run-migrations.js"])
+    );
+    assert_eq!(key(&j, "project.owner")["value"], "orbit-labs");
+    let health = key(&j, "api.health.path");
+    assert_eq!(
+        (&health["value"], &health["set"]),
+        (&"/api/healthz".into(), &true.into()),
+        "{health}"
+    );
+    assert!(
+        health["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("apps/api/src/main.ts:"),
+        "{health}"
+    );
+    // NestJS: @Controller("health") without a global prefix is /health
+    let r = copy_of("nest-realistic", "init-health");
+    let j = init(&r, &[]);
+    let health = key(&j, "api.health.path");
+    assert_eq!(health["value"], "/health", "{health}");
+    assert!(
+        health["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("apps/api/src/health.controller.ts:5"),
+        "{health}"
+    );
+}

@@ -44,6 +44,8 @@ each key, its value and why on stderr:
                        compiled runner (src/run-migrations.ts) beside the entry; else reported
                        with the command to use: the TypeORM CLI on the built data source, a
                        workspace library's migrations script, a scripts/migrate.*
+    api.health.path    the health route the API's src/ names (@Controller('health') under
+                       setGlobalPrefix, a '/…/healthz' route literal); else /health stays
     [web]              the static web app (see --web-domain)
 project.name and api.image are left unset: gen derives them from the workspace.
 

@@ -21,8 +21,8 @@ const MAX_FILES: usize = 2000;
 const MAX_BYTES: u64 = 512 * 1024;
 const MAX_DEPTH: usize = 8;
 
-/// The defaults in `<root>/<api_dir>/src`, a key once (its first place).
-pub(super) fn defaults(root: &Path, api_dir: &str) -> Vec<CodeDefault> {
+/// The source files under `<root>/<api_dir>/src` (paths relative to `root`, sorted).
+pub(super) fn sources(root: &Path, api_dir: &str) -> Vec<String> {
     let src = if api_dir.is_empty() || api_dir == "." {
         "src".to_string()
     } else {
@@ -30,9 +30,19 @@ pub(super) fn defaults(root: &Path, api_dir: &str) -> Vec<CodeDefault> {
     };
     let mut files = Vec::new();
     walk(root, &src, 0, &mut files);
+    files
+}
+
+/// The text of a source file `sources` listed (`None`: unreadable or over the size bound).
+pub(super) fn read_source(root: &Path, rel: &str) -> Option<String> {
+    crate::files::read_regular(&root.join(rel), MAX_BYTES).ok()
+}
+
+/// The defaults in `<root>/<api_dir>/src`, a key once (its first place).
+pub(super) fn defaults(root: &Path, api_dir: &str) -> Vec<CodeDefault> {
     let mut out: Vec<CodeDefault> = Vec::new();
-    for rel in files {
-        let Ok(text) = crate::files::read_regular(&root.join(&rel), MAX_BYTES) else {
+    for rel in sources(root, api_dir) {
+        let Some(text) = read_source(root, &rel) else {
             continue;
         };
         for (i, line) in text.lines().enumerate() {

@@ -22,6 +22,7 @@
 
 mod api;
 mod code;
+mod health;
 mod migrate;
 mod needs;
 mod web;
@@ -168,6 +169,7 @@ pub fn discover(ws: &Workspace, template: &str, choices: Choices<'_>) -> Result<
     if let Some(s) = m.suggested {
         d.suggest(s.into());
     }
+    health_key(&mut d, ws, api)?;
 
     // what gen makes of it: the project and image names, or why it would refuse
     let mut cfg = config::parse(&d.text, FILE)?;
@@ -199,6 +201,18 @@ pub fn discover(ws: &Workspace, template: &str, choices: Choices<'_>) -> Result<
         gen,
         text,
     })
+}
+
+/// `api.health.path`: the health route the API's sources name, else the default stays.
+fn health_key(d: &mut Draft, ws: &Workspace, api: &Package) -> Result<()> {
+    match health::path(&ws.root, &api.dir) {
+        Ok((p, why)) => d.set("api.health.path", &p, p.clone().into(), why),
+        Err(why) => {
+            let p = config::Config::default().api.health.path;
+            d.found("api.health.path", p.into(), false, why);
+            Ok(())
+        }
+    }
 }
 
 /// `api.entry`: what the API runs, else the default stays. Returns the entry.
