@@ -18,6 +18,16 @@ pub fn set_value(text: &str, key: &str, raw_value: &str, file: &str) -> Result<S
         parse(&out, file)?;
         return Ok(out);
     }
+    if let Some(name) = key.strip_prefix("web.env.") {
+        let mut doc: DocumentMut = text
+            .parse()
+            .with_context(|| format!("{file} is not valid TOML; fix it before `config set`"))?;
+        web::check_env_name(name).map_err(anyhow::Error::msg)?;
+        web::set_env(&mut doc, name, raw_value)?;
+        let out = doc.to_string();
+        parse(&out, file)?;
+        return Ok(out);
+    }
     let (table, field) = key
         .split_once('.')
         .with_context(|| format!("key {key:?} must be TABLE.KEY, e.g. project.owner"))?;

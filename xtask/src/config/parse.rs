@@ -154,6 +154,10 @@ fn table(
             api_subtable(src, c, key, value, kspan)?;
             continue;
         }
+        if table_name == "web" && key == "env" {
+            web_env(src, c, value, kspan)?;
+            continue;
+        }
         let Some(&(_, _, kind)) = SCHEMA
             .iter()
             .find(|(t, k, _)| *t == table_name && *k == key)
@@ -196,6 +200,22 @@ fn api_subtable(src: &Source, c: &mut Config, key: &str, value: &Item, kspan: Sp
             apply_health(c, k, v).map_err(|m| src.at(vs, m))
         };
         r?;
+    }
+    Ok(())
+}
+
+/// `[web.env]`: each key at its line.
+fn web_env(src: &Source, c: &mut Config, value: &Item, kspan: Span) -> Result<()> {
+    let Some(sub) = value.as_table_like() else {
+        return Err(src.at(
+            kspan,
+            "`web.env` must be a table ([web.env], KEY = \"value\")".into(),
+        ));
+    };
+    let w = c.web.get_or_insert_with(WebConfig::default);
+    for (k, v) in sub.iter() {
+        let ks = sub.key(k).and_then(|x| x.span());
+        web::apply_env(w, k, v).map_err(|m| src.at(ks, m))?;
     }
     Ok(())
 }

@@ -92,6 +92,7 @@ pub(super) const SCHEMA: &[(&str, &str, Kind)] = &[
     ("web", "output", Kind::Web),
     ("web", "domain", Kind::Web),
     ("web", "assets", Kind::Web),
+    ("web", "env", Kind::Web),
 ];
 
 /// Every key the config knows, as `table.key`; the keys of `[api.env]`, `[api.health]` and
@@ -100,6 +101,8 @@ pub fn keys() -> Vec<String> {
     SCHEMA
         .iter()
         .map(|(t, k, _)| format!("{t}.{k}"))
+        .filter(|k| k != "web.env")
         .chain(super::api_keys::PATTERNS.iter().map(|p| p.to_string()))
+        .chain(std::iter::once("web.env.<NAME>".to_string()))
         .collect()
 }

@@ -1,6 +1,8 @@
 //! `[web]`: a static web app (an SPA) of the workspace that Caddy serves on its own domain.
 //! Optional: without the table there is no web site and nothing of it in any generated file.
 
+use std::collections::BTreeMap;
+
 use toml_edit::Item;
 
 use crate::values;
@@ -19,6 +21,9 @@ pub struct WebConfig {
     /// The directory under `output` whose files carry a content hash in their names
     /// (Vite's `build.assetsDir`): cached for a year, immutable.
     pub assets: String,
+    /// `[web.env]`: public build-time variables (`VITE_API_URL = "https://…"`), passed to the
+    /// build as build args; they ship to every browser, so a secret-named key is refused.
+    pub env: BTreeMap<String, String>,
 }
 
 impl Default for WebConfig {
@@ -29,16 +34,94 @@ impl Default for WebConfig {
             output: "dist".into(),
             domain: String::new(),
             assets: "assets".into(),
+            env: BTreeMap::new(),
         }
     }
 }
 
 /// The keys of `[web]`.
-pub const KEYS: &[&str] = &["package", "script", "output", "domain", "assets"];
+pub const KEYS: &[&str] = &["package", "script", "output", "domain", "assets", "env"];
+
+/// The prefixes bundlers expose to the browser code (Vite, Next.js, SvelteKit/Astro, Create
+/// React App): the keys of the web app's env example that are build-time public variables.
+pub const PUBLIC_PREFIXES: &[&str] = &["VITE_", "NEXT_PUBLIC_", "PUBLIC_", "REACT_APP_"];
+
+/// Names the web build's own environment uses (the Dockerfile's `ARG NODE_IMAGE`, pnpm's and
+/// corepack's settings): a `[web.env]` key may not replace them.
+const RESERVED: &[&str] = &[
+    "NODE_IMAGE",
+    "PATH",
+    "HOME",
+    "PNPM_HOME",
+    "CI",
+    "NODE_OPTIONS",
+];
+const RESERVED_PREFIXES: &[&str] = &["COREPACK_", "NPM_CONFIG_", "PNPM_", "BUILDKIT_"];
+
+/// One `[web.env]` key: a variable name, not secret-named, not one the build uses itself.
+pub fn check_env_name(name: &str) -> Result<(), String> {
+    if !crate::envcontract::is_var_name(name) {
+        return Err(format!(
+            "`web.env.{}` is not a variable name (letters, digits and _, not starting with a digit)",
+            values::shown(name)
+        ));
+    }
+    let upper = name.to_ascii_uppercase();
+    if RESERVED.contains(&upper.as_str()) || RESERVED_PREFIXES.iter().any(|p| upper.starts_with(p))
+    {
+        return Err(format!(
+            "`web.env.{name}`: {name} is set by the web build itself (Node base, pnpm, corepack); a build variable of the app needs another name"
+        ));
+    }
+    if crate::envcontract::is_secret_name(name) {
+        return Err(format!(
+            "`web.env.{name}`: its name says it is a secret, and every [web.env] value is built into the JavaScript that ships to every browser; \
+             keep secrets on the API (`[api.env]`), or, if the value is public, rename the variable in the web app"
+        ));
+    }
+    Ok(())
+}
+
+/// A `[web.env]` value: public text (no control character, a newline included), at most 2 kB.
+pub fn check_env_value(name: &str, v: &str) -> Result<(), String> {
+    if let Some(c) = v.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "`web.env.{name}` = {}: control character {c:?}; a build variable is one line of text",
+            values::shown(v)
+        ));
+    }
+    if v.len() > 2048 {
+        return Err(format!(
+            "`web.env.{name}` = {}: over 2048 bytes; a build variable is a short public value",
+            values::shown(v)
+        ));
+    }
+    Ok(())
+}
+
+/// One `[web.env]` entry (`KEY = "value"`).
+pub fn apply_env(web: &mut WebConfig, name: &str, item: &Item) -> Result<(), String> {
+    check_env_name(name)?;
+    let v = item
+        .as_str()
+        .ok_or_else(|| format!("`web.env.{name}` must be a string (the value the build sees)"))?;
+    check_env_value(name, v)?;
+    web.env.insert(name.to_string(), v.to_string());
+    Ok(())
+}
 
 /// One `web.<key>` value, checked by its type.
 pub fn apply(web: &mut WebConfig, key: &str, item: &Item) -> Result<(), String> {
     let full = format!("web.{key}");
+    if key == "env" {
+        let t = item
+            .as_table_like()
+            .ok_or_else(|| "`web.env` must be a table ([web.env], KEY = \"value\")".to_string())?;
+        for (k, v) in t.iter() {
+            apply_env(web, k, v)?;
+        }
+        return Ok(());
+    }
     let s = item
         .as_str()
         .ok_or_else(|| format!("`{full}` must be a string"))?;
@@ -80,6 +163,39 @@ pub fn apply(web: &mut WebConfig, key: &str, item: &Item) -> Result<(), String> 
     Ok(())
 }
 
+/// `config set web.env.NAME VALUE`: into `[web.env]` (made when missing, below `[web]`).
+pub fn set_env(doc: &mut toml_edit::DocumentMut, name: &str, value: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if doc.get("web").is_none() {
+        anyhow::bail!(
+            "`web.env.{name}`: there is no [web] (no web app); set `web.package` and `web.domain` first"
+        );
+    }
+    let web = doc["web"]
+        .as_table_like_mut()
+        .context("`web` is not a table")?;
+    if web.get("env").is_none() {
+        let mut t = toml_edit::Table::new();
+        t.set_implicit(false);
+        web.insert("env", Item::Table(t));
+    }
+    let env = web
+        .get_mut("env")
+        .and_then(Item::as_table_like_mut)
+        .context("`web.env` is not a table")?;
+    match env.get_mut(name) {
+        Some(Item::Value(old)) => {
+            let mut v = toml_edit::Value::from(value);
+            *v.decor_mut() = old.decor().clone();
+            *old = v;
+        }
+        _ => {
+            env.insert(name, Item::Value(value.into()));
+        }
+    }
+    Ok(())
+}
+
 /// What `[web]` needs as a whole: its package and domain, a domain of its own.
 pub fn check(web: &WebConfig, api_domains: &[String]) -> Result<(), String> {
     if web.package.is_empty() {
@@ -108,6 +224,18 @@ pub fn check(web: &WebConfig, api_domains: &[String]) -> Result<(), String> {
 
 /// `config get web.<key>`.
 pub fn get(web: Option<&WebConfig>, key: &str) -> Option<String> {
+    if let Some(name) = key.strip_prefix("env.") {
+        let Some(w) = web else {
+            return Some("(unset: no [web], no web site)".into());
+        };
+        return Some(match w.env.get(name) {
+            Some(v) => format!("{v:?}"),
+            None => {
+                "(unset: derived by gen or from the web app's env example, see `cargo xtask gen`)"
+                    .into()
+            }
+        });
+    }
     let Some(w) = web else {
         return KEYS
             .contains(&key)
@@ -119,6 +247,7 @@ pub fn get(web: Option<&WebConfig>, key: &str) -> Option<String> {
         "output" => &w.output,
         "domain" => &w.domain,
         "assets" => &w.assets,
+        "env" => return Some(format!("{:?}", w.env)),
         _ => return None,
     };
     Some(format!("{v:?}"))

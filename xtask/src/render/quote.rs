@@ -15,6 +15,27 @@ pub fn shell(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// A Dockerfile word in double quotes (an `ARG NAME=<here>` default) that BuildKit's word
+/// processing reads back as exactly `s`: `\`, `"` and `$` escaped with `\` (the only escapes
+/// it knows inside double quotes), so no variable is expanded and the line never continues.
+/// Control characters are refused by the value types before this point; here a newline
+/// becomes a space, so an instruction can never be added.
+pub fn dockerfile_word(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' | '"' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// A JSON string (the Dockerfile's exec form: `CMD ["node", "<here>"]`).
 pub fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
@@ -122,6 +143,16 @@ mod tests {
     ];
 
     /// The real `/bin/sh` reads the quoted word back as the value.
+    #[test]
+    fn dockerfile_words_escape_what_buildkit_expands() {
+        use super::dockerfile_word as d;
+        assert_eq!(d("https://api.example.com"), "\"https://api.example.com\"");
+        assert_eq!(d("a \"b\" $HOME \\"), "\"a \\\"b\\\" \\$HOME \\\\\"");
+        assert_eq!(d("x\nRUN evil"), "\"x RUN evil\"");
+        // the end of the line is the closing quote: never a line continuation
+        assert!(d("ends with \\").ends_with("\\\\\""));
+    }
+
     #[test]
     fn shell_words_round_trip_through_sh() {
         for v in NASTY {

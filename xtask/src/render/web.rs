@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::quote::shell;
+use super::quote::{dockerfile_word, shell};
 use crate::stack::web::{Web, SITE_DIR, WEB_DOCKERFILE};
 
 const STORE: &str = "/pnpm/store";
@@ -45,6 +45,7 @@ pub fn render(m: &Web) -> String {
     for d in &m.install_dirs {
         let _ = writeln!(w, "COPY {d} {d}");
     }
+    build_env(w, m);
     // one RUN: the dependencies' builds, in order, then the app's (consecutive RUNs would be
     // hadolint's DL3059, and nothing is COPYed between them)
     let mut builds: Vec<String> = m
@@ -66,6 +67,26 @@ pub fn render(m: &Web) -> String {
     let _ = writeln!(w, "FROM scratch AS site");
     let _ = writeln!(w, "COPY --from=build /app/{}/{}/ /", m.dir, m.output);
     s
+}
+
+/// The public build variables as `ARG NAME="value"` of the build stage (the values in the
+/// file: a plain `docker buildx build` gets them too). An ARG is in the environment of the
+/// `RUN`s after it and never in the `site` stage, which holds only the output.
+fn build_env(w: &mut String, m: &Web) {
+    if m.env.vars.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "# Public build variables ([web.env], the web app's env example): the bundler inlines"
+    );
+    let _ = writeln!(
+        w,
+        "# them into the JavaScript every browser gets; never a secret."
+    );
+    for v in &m.env.vars {
+        let _ = writeln!(w, "ARG {}={}", v.name, dockerfile_word(&v.value));
+    }
 }
 
 /// The ignore file: nothing enters the web build's context unless the Dockerfile COPYs it.

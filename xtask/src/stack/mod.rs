@@ -13,6 +13,7 @@ use crate::workspace::{Closure, Workspace};
 mod compose;
 mod image;
 pub mod web;
+pub mod web_env;
 
 pub use compose::{
     networks_of, published_image, runs_node, Compose, Healthcheck, Limits, Logging, Mount, Port,

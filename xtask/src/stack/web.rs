@@ -46,6 +46,9 @@ pub struct Web {
     pub root_build_files: Vec<String>,
     /// Workspace packages outside the web app's closure (kept out of its build context).
     pub outside: Vec<String>,
+    /// The public build-time variables (`[web.env]`, the web app's env example), by name:
+    /// build args of its build stage, never in the site.
+    pub env: super::web_env::BuildEnv,
 }
 
 /// The web app of `[web]`, or `None` without one. Refuses a package the workspace lacks and a
@@ -83,6 +86,8 @@ pub fn build(cfg: &Config, ws: &Workspace, pnpm_version: &str) -> Result<Option<
         super::check_dockerfile_path(&p.dir, &format!("workspace package {} is at", p.name))?;
     }
     let in_closure = |dir: &str| closure.install.iter().any(|p| p.dir == dir);
+    let examples = super::web_env::read(&ws.root, &pkg.dir)?;
+    let env = super::web_env::resolve(cfg, &examples).map_err(anyhow::Error::msg)?;
     Ok(Some(Web {
         name: pkg.name.clone(),
         dir: pkg.dir.clone(),
@@ -112,6 +117,7 @@ pub fn build(cfg: &Config, ws: &Workspace, pnpm_version: &str) -> Result<Option<
             .filter(|p| !in_closure(&p.dir))
             .map(|p| p.dir.clone())
             .collect(),
+        env,
     }))
 }
 
