@@ -340,4 +340,68 @@ mod tests {
         assert_eq!(get_value(&c, "web.output").expect("get"), "\"build\"");
         assert!(set_value(t, "web.output", "../x", "c.toml").is_err());
     }
+
+    #[test]
+    fn web_env_takes_public_values_and_refuses_secrets_at_their_line() {
+        let base = "[web]\npackage = \"@acme/web\"\ndomain = \"app.example.com\"\n";
+        let c = parse(
+            &format!("{base}[web.env]\nVITE_API_URL = \"https://api.example.com\"\nVITE_TITLE = 'A \"b\" $c'\n"),
+            "c.toml",
+        )
+        .expect("parses");
+        let env = c.web.expect("web").env;
+        assert_eq!(env["VITE_API_URL"], "https://api.example.com");
+        assert_eq!(env["VITE_TITLE"], "A \"b\" $c");
+        for (line, want) in [
+            ("VITE_STRIPE_SECRET = \"sk\"", "ships to every browser"),
+            (
+                "NEXT_PUBLIC_API_TOKEN = \"t\"",
+                "its name says it is a secret",
+            ),
+            ("NODE_IMAGE = \"x\"", "set by the web build itself"),
+            ("COREPACK_HOME = \"x\"", "set by the web build itself"),
+            ("VITE_X = 3", "must be a string"),
+            ("VITE_X = \"a\\nb\"", "control character"),
+        ] {
+            let e = err(&format!("{base}[web.env]\n{line}\n"));
+            assert!(e.contains(want) && e.contains("c.toml:5:"), "{line}: {e}");
+        }
+        assert!(err(&format!("{base}env = \"x\"\n")).contains("must be a table"));
+    }
+
+    #[test]
+    fn config_set_and_get_reach_web_env() {
+        let t = "[web]\npackage = \"@acme/web\"\ndomain = \"app.example.com\"\n\n[later]\n";
+        let t = &t.replace("\n[later]\n", "");
+        let out = set_value(
+            t,
+            "web.env.VITE_API_URL",
+            "https://api.example.com",
+            "c.toml",
+        )
+        .expect("set");
+        assert!(
+            out.contains("[web.env]\nVITE_API_URL = \"https://api.example.com\"\n"),
+            "{out}"
+        );
+        let out = set_value(
+            &out,
+            "web.env.VITE_API_URL",
+            "https://b.example.com",
+            "c.toml",
+        )
+        .expect("set again");
+        let c = parse(&out, "c.toml").expect("parses");
+        assert_eq!(
+            get_value(&c, "web.env.VITE_API_URL").expect("get"),
+            "\"https://b.example.com\""
+        );
+        assert!(get_value(&c, "web.env.VITE_OTHER")
+            .expect("get")
+            .contains("unset"));
+        let e = set_value(&out, "web.env.VITE_STRIPE_SECRET", "sk", "c.toml").expect_err("secret");
+        assert!(format!("{e:#}").contains("ships to every browser"), "{e:#}");
+        let e = set_value("", "web.env.VITE_API_URL", "x", "c.toml").expect_err("no [web]");
+        assert!(format!("{e:#}").contains("there is no [web]"), "{e:#}");
+    }
 }

@@ -174,6 +174,9 @@ pub fn discover(ws: &Workspace, template: &str, choices: Choices<'_>) -> Result<
     // what gen makes of it: the project and image names, or why it would refuse
     let mut cfg = config::parse(&d.text, FILE)?;
     crate::context::derive_image_names(&mut cfg, &api.name, ws.root_manifest.name.as_deref());
+    for (key, value, reason) in web::env_report(ws, &cfg)? {
+        d.found(&key, value, false, reason);
+    }
     let built = crate::stack::build(&cfg, ws, &closure, &example);
     let project = built.as_ref().ok().map(|s| s.compose.project.clone());
     let gen = match &built {

@@ -123,6 +123,42 @@ pub fn for_domain(ws: &Workspace, api: &Package, text: &str, domain: &str) -> Op
     uncomment(text, &app.package.name, domain, app.output)
 }
 
+/// The web app's public build variables (its env example's `VITE_*`, `NEXT_PUBLIC_*`…) and
+/// what gen makes of each, for `config init`'s report: `(web.env.NAME, value, reason)`.
+pub fn env_report(
+    ws: &Workspace,
+    cfg: &crate::config::Config,
+) -> Result<Vec<(String, serde_json::Value, String)>> {
+    use crate::stack::web_env::{self, Outcome};
+    let Some(w) = &cfg.web else {
+        return Ok(Vec::new());
+    };
+    let Some(pkg) = ws.find_by_name(&w.package) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for k in web_env::read(&ws.root, &pkg.dir)? {
+        let at = format!("{}:{}", k.file, k.line);
+        let (value, reason) = match web_env::outcome(cfg, &w.domain, &k) {
+            Outcome::Passed(v) => (
+                v.value.clone().into(),
+                format!("{at}: {}; gen passes it to the web build", v.reason()),
+            ),
+            Outcome::Withheld => (
+                serde_json::Value::Null,
+                format!("{at}: its name says secret: never passed to the web build (it would ship to every browser)"),
+            ),
+            Outcome::Optional => (
+                serde_json::Value::Null,
+                format!("{at}: commented out, nothing to derive: not passed (`config set web.env.{}` passes it)", k.name),
+            ),
+            Outcome::Missing(why) => (serde_json::Value::Null, format!("{at}: {why}")),
+        };
+        out.push((format!("web.env.{}", k.name), value, reason));
+    }
+    Ok(out)
+}
+
 /// `[web]` made real in `text`: the template's commented block uncommented with `package`
 /// and `domain` set (and `output` when the tool says it); `None` when the template has no
 /// such block.

@@ -20,6 +20,8 @@ pub struct Built {
     pub seconds: f64,
     /// The Node base it was built on.
     pub base: String,
+    /// `base <image>` or `STAND-IN base <image> (for <real>)`, for output.
+    pub base_said: String,
     /// The built `index.html`.
     pub index: String,
     /// A content-hashed asset (URL path, content), when the build made one under the assets
@@ -69,14 +71,31 @@ pub fn build_site(ctx: &Ctx, web: &Web, node: &str, dest: &Path, who: &str) -> R
     args.push("--output".into());
     args.push(format!("type=local,dest={}", dest.display()));
     args.push(ctx.root.display().to_string());
+    let base = describe_base(&docker, node)?;
     eprintln!(
-        "{who}: building the web app {} ({}) on {node} into {}",
+        "{who}: building the web app {} ({}) on {base} into {}",
         web.name,
         web.dir,
         dest.display()
     );
+    for (name, at) in &web.env.withheld {
+        eprintln!(
+            "{who}: {name} ({at}) is not passed to the web build: its name says secret, and the build would ship it to every browser"
+        );
+    }
     let built = docker.buildx_build(&args, &ctx.root, Progress::Plain, true)?;
     if !built.ok() {
+        let steps = crate::buildlog::parse(&built.lines);
+        let base_failed = crate::buildlog::failed(&steps)
+            .is_some_and(|s| s.name.contains("load metadata for") || s.name.contains("FROM "));
+        if base_failed {
+            bail!(
+                "building the web app {}: its Node base {node} could not be loaded (it is not in the local engine and \
+                 could not be pulled); build the stand-in with `cargo xtask standin` and pass `--node-image standin`, \
+                 or load {node} into the engine",
+                web.name
+            );
+        }
         let tail: Vec<&str> = built
             .lines
             .iter()
@@ -104,8 +123,22 @@ pub fn build_site(ctx: &Ctx, web: &Web, node: &str, dest: &Path, who: &str) -> R
     Ok(Built {
         seconds: t.elapsed().as_secs_f64(),
         base: node.to_string(),
+        base_said: base,
         index,
         asset: first_asset(dest, &web.assets),
+    })
+}
+
+/// `base <image>`, or `STAND-IN base <image> (for <real>)` when the image is labelled a
+/// stand-in.
+fn describe_base(docker: &Docker, node: &str) -> Result<String> {
+    let of = docker
+        .inspect_image(node)?
+        .as_ref()
+        .and_then(crate::tools::node_standin::stands_in_for);
+    Ok(match of {
+        Some(of) => format!("STAND-IN base {node} (for {of})"),
+        None => format!("base {node}"),
     })
 }
 

@@ -279,4 +279,36 @@ mod tests {
             "{e}"
         );
     }
+
+    #[test]
+    fn public_build_variables_are_args_of_the_build_stage_only() {
+        let m = cipherbox_like();
+        m.file("infra/stack.toml", WEB);
+        m.file(
+            "apps/web/.env.example",
+            "VITE_API_URL=http://localhost:3000\nVITE_TITLE='a \"b\" $HOME'\nVITE_STRIPE_SECRET=\nDB_URL=x\n",
+        );
+        let files = crate::render::all(&m.model().expect("model").stack);
+        let df = text(&files, web::WEB_DOCKERFILE);
+        let args = "ARG VITE_API_URL=\"https://api.example.com\"\nARG VITE_TITLE=\"a \\\"b\\\" \\$HOME\"\nRUN pnpm";
+        let at = df.find(args).unwrap_or_else(|| panic!("{df}"));
+        // after every COPY of sources (a value change keeps the install cached), before the site
+        assert!(
+            at > df.find("COPY apps/web apps/web").expect("copied"),
+            "{df}"
+        );
+        assert!(at < df.find("FROM scratch AS site").expect("site"), "{df}");
+        assert!(!df.contains("STRIPE") && !df.contains("DB_URL"), "{df}");
+        // without the API's domain the URL cannot be derived: refused with the fix
+        m.file(
+            "infra/stack.toml",
+            "[web]\npackage = \"@cipherbox/web\"\ndomain = \"app.example.com\"\n",
+        );
+        let e = format!("{:#}", m.model().expect_err("no value"));
+        assert!(
+            e.contains("VITE_API_URL (apps/web/.env.example:1)")
+                && e.contains("config set web.env.VITE_API_URL"),
+            "{e}"
+        );
+    }
 }

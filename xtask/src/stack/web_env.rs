@@ -193,6 +193,62 @@ fn api_url(cfg: &Config, example: &str) -> Option<String> {
     Some(format!("{scheme}://{domain}{path}"))
 }
 
+/// What becomes of one public key of the example.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Passed with this value.
+    Passed(BuildVar),
+    /// Secret-named: never passed.
+    Withheld,
+    /// Commented out in the example and nothing to derive: not passed.
+    Optional,
+    /// Required, no value: why (gen refuses).
+    Missing(String),
+}
+
+/// One public key of the example (not in `[web.env]`).
+pub fn outcome(cfg: &Config, web_domain: &str, k: &ExampleKey) -> Outcome {
+    let at = format!("{}:{}", k.file, k.line);
+    if crate::envcontract::is_secret_name(&k.name) {
+        return Outcome::Withheld;
+    }
+    let kind = kind(&k.name, &k.value, cfg.api.port);
+    let derived = match kind {
+        Kind::ApiUrl => api_url(cfg, &k.value).map(|v| (v, From::ApiUrl)),
+        Kind::WebOrigin => Some((format!("https://{web_domain}"), From::WebOrigin)),
+        Kind::Other => None,
+    };
+    let local = split_url(&k.value).is_some_and(|(_, h, _, _)| is_local(h));
+    let found = derived.or_else(|| {
+        (!k.value.is_empty() && !local).then(|| (k.value.clone(), From::Example(at.clone())))
+    });
+    match found {
+        Some((value, from)) => Outcome::Passed(BuildVar {
+            name: k.name.clone(),
+            value,
+            from,
+        }),
+        None if k.optional => Outcome::Optional,
+        None => {
+            let why = if local {
+                format!("its example value {:?} is a local address", k.value)
+            } else {
+                "its example value is empty".into()
+            };
+            let hint = if kind == Kind::ApiUrl {
+                " (it names the API's URL: set `caddy.domains` and gen derives it)"
+            } else {
+                ""
+            };
+            Outcome::Missing(format!(
+                "{why} and none can be derived{hint}; set it: `cargo xtask config set web.env.{} <value>` \
+                 (it ships to every browser: a public value only)",
+                k.name
+            ))
+        }
+    }
+}
+
 /// The build environment of the web app: `[web.env]` and the example's public keys.
 /// Refuses a required key with no value, naming the fix.
 pub fn resolve(cfg: &Config, examples: &[ExampleKey]) -> Result<BuildEnv, String> {
@@ -211,69 +267,35 @@ pub fn resolve(cfg: &Config, examples: &[ExampleKey]) -> Result<BuildEnv, String
         );
     }
     let mut withheld = Vec::new();
-    let mut missing = Vec::new();
+    let mut missing: Vec<(String, String)> = Vec::new();
     for k in examples {
         if vars.contains_key(&k.name) {
             continue;
         }
         let at = format!("{}:{}", k.file, k.line);
-        if crate::envcontract::is_secret_name(&k.name) {
-            withheld.push((k.name.clone(), at));
-            continue;
-        }
-        let derived = match kind(&k.name, &k.value, cfg.api.port) {
-            Kind::ApiUrl => api_url(cfg, &k.value).map(|v| (v, From::ApiUrl)),
-            Kind::WebOrigin => Some((format!("https://{}", web.domain), From::WebOrigin)),
-            Kind::Other => None,
-        };
-        let local = split_url(&k.value).is_some_and(|(_, h, _, _)| is_local(h));
-        let found = derived.or_else(|| {
-            (!k.value.is_empty() && !local).then(|| (k.value.clone(), From::Example(at.clone())))
-        });
-        match found {
-            Some((value, from)) => {
-                crate::config::web::check_env_value(&k.name, &value)
+        match outcome(cfg, &web.domain, k) {
+            Outcome::Passed(v) => {
+                crate::config::web::check_env_value(&k.name, &v.value)
                     .map_err(|m| format!("{m} (from {at})"))?;
-                vars.insert(
-                    k.name.clone(),
-                    BuildVar {
-                        name: k.name.clone(),
-                        value,
-                        from,
-                    },
-                );
+                vars.insert(k.name.clone(), v);
             }
-            None if k.optional => {}
-            None => missing.push((k, at, local)),
+            Outcome::Withheld => withheld.push((k.name.clone(), at)),
+            Outcome::Optional => {}
+            Outcome::Missing(why) => missing.push((format!("{} ({at})", k.name), why)),
         }
     }
-    if let Some((k, at, local)) = missing.first() {
-        let why = if *local {
-            format!("its example value {:?} is a local address", k.value)
+    if let Some((first, why)) = missing.first() {
+        let also = if missing.len() > 1 {
+            let rest: Vec<&str> = missing[1..]
+                .iter()
+                .map(|(n, _)| n.split(' ').next().unwrap_or(n))
+                .collect();
+            format!("; also without one: {}", rest.join(", "))
         } else {
-            "its example value is empty".into()
-        };
-        let hint = match kind(&k.name, &k.value, cfg.api.port) {
-            Kind::ApiUrl => " (it names the API's URL: set `caddy.domains` and gen derives it)",
-            _ => "",
+            String::new()
         };
         return Err(format!(
-            "the web app's build variable {} ({at}) has no staging value: {why} and none can be derived{hint}; \
-             set it: `cargo xtask config set web.env.{} <value>` (it ships to every browser: a public value only){}",
-            k.name,
-            k.name,
-            if missing.len() > 1 {
-                format!(
-                    "; also without one: {}",
-                    missing[1..]
-                        .iter()
-                        .map(|(k, _, _)| k.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            } else {
-                String::new()
-            }
+            "the web app's build variable {first} has no staging value: {why}{also}"
         ));
     }
     Ok(BuildEnv {

@@ -139,7 +139,7 @@ pub(super) fn build_web_site(
     let built = crate::ops::web::build_site(ctx, web, &node, &dir.join("web"), "rehearse")?;
     eprintln!(
         "rehearse: web app {} built on {} in {:.1} s; caddy serves it on {}",
-        web.name, built.base, built.seconds, web.domain
+        web.name, built.base_said, built.seconds, web.domain
     );
     Ok(Some(built))
 }
