@@ -222,6 +222,46 @@ fn cases() -> Vec<Case> {
             message: "pnpm-lock.yaml is out of date: apps/web/package.json has dependencies left-pad \"^1.3.0\", the lockfile does not",
         },
         Case {
+            id: "config-web-env-secret",
+            setup: |r| {
+                write(
+                    r,
+                    "infra/stack.toml",
+                    "[web]\npackage = \"@cipherbox/web\"\ndomain = \"app.example.com\"\n[web.env]\nVITE_STRIPE_SECRET = \"sk_live_x\"\n",
+                )
+            },
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:5:1: `web.env.VITE_STRIPE_SECRET`: its name says it is a secret, and every [web.env] value is built into the JavaScript that ships to every browser",
+        },
+        Case {
+            id: "config-set-web-env-secret",
+            setup: |r| {
+                write(
+                    r,
+                    "infra/stack.toml",
+                    "[web]\npackage = \"@cipherbox/web\"\ndomain = \"app.example.com\"\n",
+                )
+            },
+            args: &["config", "set", "web.env.VITE_API_SECRET", "x"],
+            code: 2,
+            message: "`web.env.VITE_API_SECRET`: its name says it is a secret, and every [web.env] value is built into the JavaScript that ships to every browser",
+        },
+        Case {
+            id: "monorepo-web-env-no-value",
+            setup: |r| {
+                write(
+                    r,
+                    "infra/stack.toml",
+                    "[web]\npackage = \"@cipherbox/web\"\ndomain = \"app.example.com\"\n",
+                );
+                write(r, "apps/web/.env.example", "VITE_API_URL=http://localhost:3000\n");
+            },
+            args: &["gen"],
+            code: 2,
+            message: "the web app's build variable VITE_API_URL (apps/web/.env.example:1) has no staging value: its example value \"http://localhost:3000\" is a local address and none can be derived (it names the API's URL: set `caddy.domains` and gen derives it); set it: `cargo xtask config set web.env.VITE_API_URL <value>`",
+        },
+        Case {
             id: "deploy-swarm-web",
             setup: |r| {
                 write(

@@ -22,6 +22,12 @@ pub struct Built {
     pub base: String,
     /// `base <image>` or `STAND-IN base <image> (for <real>)`, for output.
     pub base_said: String,
+    /// What the base stands in for, when it is a STAND-IN.
+    pub standin_for: Option<String>,
+    /// The build variables passed (name, value: public by construction).
+    pub env: Vec<(String, String)>,
+    /// Those whose value is in a built file (the bundler inlined it).
+    pub inlined: Vec<String>,
     /// The built `index.html`.
     pub index: String,
     /// A content-hashed asset (URL path, content), when the build made one under the assets
@@ -71,7 +77,14 @@ pub fn build_site(ctx: &Ctx, web: &Web, node: &str, dest: &Path, who: &str) -> R
     args.push("--output".into());
     args.push(format!("type=local,dest={}", dest.display()));
     args.push(ctx.root.display().to_string());
-    let base = describe_base(&docker, node)?;
+    let standin_for = docker
+        .inspect_image(node)?
+        .as_ref()
+        .and_then(crate::tools::node_standin::stands_in_for);
+    let base = match &standin_for {
+        Some(of) => format!("STAND-IN base {node} (for {of})"),
+        None => format!("base {node}"),
+    };
     eprintln!(
         "{who}: building the web app {} ({}) on {base} into {}",
         web.name,
@@ -124,22 +137,53 @@ pub fn build_site(ctx: &Ctx, web: &Web, node: &str, dest: &Path, who: &str) -> R
         seconds: t.elapsed().as_secs_f64(),
         base: node.to_string(),
         base_said: base,
+        standin_for,
+        env: web
+            .env
+            .vars
+            .iter()
+            .map(|v| (v.name.clone(), v.value.clone()))
+            .collect(),
+        inlined: inlined(dest, web),
         index,
         asset: first_asset(dest, &web.assets),
     })
 }
 
-/// `base <image>`, or `STAND-IN base <image> (for <real>)` when the image is labelled a
-/// stand-in.
-fn describe_base(docker: &Docker, node: &str) -> Result<String> {
-    let of = docker
-        .inspect_image(node)?
-        .as_ref()
-        .and_then(crate::tools::node_standin::stands_in_for);
-    Ok(match of {
-        Some(of) => format!("STAND-IN base {node} (for {of})"),
-        None => format!("base {node}"),
-    })
+/// The build variables whose value is in a built file (as written, or as a JSON string's
+/// content, the form a bundler inlines); files over 8 MB are not read.
+fn inlined(dest: &Path, web: &Web) -> Vec<String> {
+    let mut texts: Vec<String> = Vec::new();
+    let mut stack = vec![dest.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.filter_map(|e| e.ok()) {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => {
+                    if let Ok(s) = crate::files::read_regular(&e.path(), 8 << 20) {
+                        texts.push(s);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    web.env
+        .vars
+        .iter()
+        .filter(|v| {
+            let json = serde_json::Value::String(v.value.clone()).to_string();
+            let escaped = &json[1..json.len() - 1];
+            !v.value.is_empty()
+                && texts
+                    .iter()
+                    .any(|t| t.contains(&v.value) || t.contains(escaped))
+        })
+        .map(|v| v.name.clone())
+        .collect()
 }
 
 /// A digest of the built site (every regular file's path and content, in path order): the

@@ -256,6 +256,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let (merged_project, merged) = apply_override(&env, &work, &plan)?;
 
     let mut report = open_report(args, &plan, &file_services, timings);
+    report.web = work.web_site.as_ref().map(report::WebBuild::of);
     if args.build_only {
         report.pass(
             "override",

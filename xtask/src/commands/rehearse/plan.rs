@@ -161,7 +161,8 @@ pub(super) fn api_image(
     }
     let real = &model.config.node.image;
     let node = match &args.node_image {
-        Some(n) => n.clone(),
+        // `standin` is the stand-in's tag, as for build-image (named so below)
+        Some(n) => crate::ops::build::requested_base(Some(n), &model.config).0,
         None if docker.image_exists(real)? => real.clone(),
         None => {
             let s = standin_name(real);

@@ -26,6 +26,34 @@ pub struct Report {
     pub timings: Timings,
     /// `--keep`: the stack is still up.
     pub kept: bool,
+    /// With `[web]`: the web app's build.
+    pub web: Option<WebBuild>,
+}
+
+/// The web app's build as the rehearsal made it.
+#[derive(Debug, Serialize)]
+pub struct WebBuild {
+    /// The Node base it was built on.
+    pub base: String,
+    /// What the base stands in for, when it is a STAND-IN (else null).
+    pub standin_for: Option<String>,
+    /// The public build variables passed (name → value; never a secret).
+    pub env: std::collections::BTreeMap<String, String>,
+    /// Those whose value is in a built file.
+    pub inlined: Vec<String>,
+    pub seconds: f64,
+}
+
+impl WebBuild {
+    pub(super) fn of(b: &crate::ops::web::Built) -> WebBuild {
+        WebBuild {
+            base: b.base.clone(),
+            standin_for: b.standin_for.clone(),
+            env: b.env.iter().cloned().collect(),
+            inlined: b.inlined.clone(),
+            seconds: b.seconds,
+        }
+    }
 }
 
 /// One check: a stable id (see `cargo xtask rehearse --help`), whether it passed, what it
@@ -51,6 +79,7 @@ impl Report {
             logs: Vec::new(),
             timings: Timings::default(),
             kept: false,
+            web: None,
         }
     }
     /// A line of the text rendering: stdout, or stderr (progress) when the report is JSON.
