@@ -1080,6 +1080,12 @@ struct Fault {
 
 const FAULTS: &[Fault] = &[
     Fault {
+        id: "web-base-not-loadable",
+        code: Some(2),
+        message: "its Node base xtask.local/node:0-nosuch could not be loaded (it is not in the local engine and could not be pulled); build the stand-in with `cargo xtask standin` and pass `--node-image standin`",
+        test: "web.rs::a_web_base_that_cannot_be_loaded_is_named_not_the_build_script",
+    },
+    Fault {
         id: "gen-concurrent-runs",
         code: None,
         message: "two `gen` runs at once both exit 0: each writes through its own temporary name, and a run removes only the leftovers of runs that are gone",

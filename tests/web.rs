@@ -257,3 +257,32 @@ fn the_web_build_on_the_standin_inlines_the_derived_api_url() {
         r.stderr
     );
 }
+
+/// A Node base the engine has not and cannot pull is named as the cause, with the fix, not
+/// the web app's build script.
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: set XTASK_TESTS=engine (CI=true runs it)"
+)]
+fn a_web_base_that_cannot_be_loaded_is_named_not_the_build_script() {
+    engine();
+    let _lock = engine_lock();
+    let t = fixture("vite-env");
+    let r = xtask(
+        t.path(),
+        &[
+            "--root",
+            ".",
+            "rehearse",
+            "--build-only",
+            "--node-image",
+            "xtask.local/node:0-nosuch",
+        ],
+    );
+    assert_refused(
+        &r,
+        &["its Node base xtask.local/node:0-nosuch could not be loaded (it is not in the local engine and could not be pulled); build the stand-in with `cargo xtask standin` and pass `--node-image standin`"],
+    );
+    assert!(!r.stderr.contains("its `build` script"), "{}", r.stderr);
+}
