@@ -91,7 +91,9 @@ OPTIONS:
                          same report as one JSON document on stdout at the end (progress and
                          logs then go to stderr): project, outcome (pass|fail), services,
                          not_started, checks [{id, ok, message, notes}], timings (seconds:
-                         standins, api_image, up_to_ready, total), kept
+                         standins, api_image, up_to_ready, total), kept, web (with [web]:
+                         base, standin_for, env: the public build variables, inlined: those
+                         whose value is in a built file)
     --root DIR           the pnpm monorepo (default: this workspace's root)
     --config FILE        the config file (default: <root>/infra/stack.toml)
     -h, --help           print this help
