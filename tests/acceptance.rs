@@ -5,7 +5,8 @@
 //! `tests/fixtures/nest-boot` (an API that connects at boot and exits on failure, a base64
 //! RSA key, a key required in production, a ts-node migration script beside a compiled
 //! runner, localhost public URLs, empty optional keys), `tests/fixtures/nest-realistic` and
-//! the sample (this repository). Every assertion reads a `--format json` report; a failure
+//! the sample (this repository); and issue 21's `tests/fixtures/vite-env` (a Vite-style SPA
+//! whose build requires `VITE_API_URL`). Every assertion reads a `--format json` report; a failure
 //! names the step (`step 3/6 env init`) and shows that step's output.
 
 mod support;
@@ -324,6 +325,24 @@ fn the_sample_passes_from_a_fresh_clone() {
         what: "sample",
         api_domain: "api.cipherbox.test",
         web_domain: "app.cipherbox.test",
+    };
+    accept(&case, t.path());
+}
+
+/// Issue 21's acceptance (c): a Vite-style SPA whose production build requires a public
+/// build variable (`VITE_API_URL`, from its own `.env.example`): derived from the API's
+/// domain, with no TOML edit, built on the Node STAND-IN when the real base is not local.
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine and the verify tools: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn the_vite_env_fixture_passes_from_a_fresh_clone() {
+    let t = fixture("vite-env");
+    let case = Case {
+        what: "vite-env",
+        api_domain: "api.shop.test",
+        web_domain: "app.shop.test",
     };
     accept(&case, t.path());
 }
