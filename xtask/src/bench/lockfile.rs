@@ -1,23 +1,13 @@
-//! Which packages of `pnpm-lock.yaml` only devDependencies bring in, and the names of
+//! Which packages of `pnpm-lock.yaml` only devDependencies bring in (read by the one
+//! lockfile reader, [`crate::workspace::lockfile`]), and the names of
 //! pnpm's virtual store entries (`node_modules/.pnpm/<entry>`): together they tell whether
 //! an image carries a devDependency. Pure.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
-use anyhow::{Context, Result};
-use serde_yaml::Value;
+use anyhow::Result;
 
-/// A resolved package: (name, version without peer suffix).
-pub type PkgId = (String, String);
-
-/// `name@1.2.3(peer@4)` → `("name", "1.2.3")`; a leading `/` (lockfile v6) is dropped.
-pub fn split_key(key: &str) -> Option<PkgId> {
-    let key = key.strip_prefix('/').unwrap_or(key);
-    let base = key.split('(').next().unwrap_or(key);
-    let at = base.rfind('@').filter(|&i| i > 0)?;
-    let (name, version) = (&base[..at], &base[at + 1..]);
-    (!name.is_empty() && !version.is_empty()).then(|| (name.to_string(), version.to_string()))
-}
+pub use crate::workspace::lockfile::{split_key, PkgId};
 
 /// A virtual store entry (`@types+node@22.20.5`, `pg-pool@3.14.0_pg@8.23.1`) → its package;
 /// `None` for pnpm's own files (`lock.yaml`, `node_modules`) and local packages
@@ -42,99 +32,15 @@ pub fn store_entry(entry: &str) -> Option<PkgId> {
     Some((name, version.to_string()))
 }
 
-/// The snapshot key a dependency resolves to: `None` for workspace links and local files.
-fn dep_key(name: &str, version: &str) -> Option<String> {
-    if version.starts_with("link:") || version.starts_with("file:") {
-        return None;
-    }
-    // an alias: `npm:real@1.0.0` in the spec, `real@1.0.0` as the resolved version
-    match version.find('@') {
-        Some(i) if i > 0 && !version.starts_with(|c: char| c.is_ascii_digit()) => {
-            Some(version.to_string())
-        }
-        _ => Some(format!("{name}@{version}")),
-    }
-}
-
-fn deps_of(v: &Value, fields: &[&str]) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for f in fields {
-        if let Some(m) = v.get(*f).and_then(Value::as_mapping) {
-            for (k, val) in m {
-                let Some(name) = k.as_str() else { continue };
-                // importers (v6+): {specifier, version}; snapshots: a version string
-                let version = val
-                    .as_str()
-                    .or_else(|| val.get("version").and_then(Value::as_str));
-                if let Some(version) = version {
-                    out.push((name.to_string(), version.to_string()));
-                }
-            }
-        }
-    }
-    out
-}
-
-const RUNTIME: &[&str] = &["dependencies", "optionalDependencies"];
-const ALL: &[&str] = &["dependencies", "optionalDependencies", "devDependencies"];
-
 /// The packages reachable from the devDependencies of `all_importers` (and their other
 /// dependencies) that the runtime dependencies of `prod_importers` never reach: what a
-/// production install must leave out. Importers are lockfile keys (`.`, `apps/api`).
+/// production install must leave out ([`crate::workspace::Lockfile::dev_only`]).
 pub fn dev_only(
     lock: &str,
     prod_importers: &[String],
     all_importers: &[String],
 ) -> Result<BTreeSet<PkgId>> {
-    let v: Value = serde_yaml::from_str(lock).context("pnpm-lock.yaml is not valid YAML")?;
-    let importers = v.get("importers").and_then(Value::as_mapping);
-    // v9 keeps the dependency graph in `snapshots`, v6 in `packages`
-    let graph = v
-        .get("snapshots")
-        .or_else(|| v.get("packages"))
-        .and_then(Value::as_mapping);
-    let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Some(g) = graph {
-        for (k, val) in g {
-            let Some(k) = k.as_str() else { continue };
-            let k = k.strip_prefix('/').unwrap_or(k).to_string();
-            let next = deps_of(val, RUNTIME)
-                .iter()
-                .filter_map(|(n, ver)| dep_key(n, ver))
-                .collect();
-            edges.insert(k, next);
-        }
-    }
-    let roots = |names: &[String], fields: &[&str]| -> Vec<String> {
-        let mut out = Vec::new();
-        for imp in names {
-            let entry = importers.and_then(|m| m.get(Value::String(imp.clone())));
-            if let Some(e) = entry {
-                out.extend(
-                    deps_of(e, fields)
-                        .iter()
-                        .filter_map(|(n, ver)| dep_key(n, ver)),
-                );
-            }
-        }
-        out
-    };
-    let reach = |start: Vec<String>| -> BTreeSet<PkgId> {
-        let mut seen: BTreeSet<String> = BTreeSet::new();
-        let mut q: VecDeque<String> = start.into();
-        while let Some(k) = q.pop_front() {
-            if !seen.insert(k.clone()) {
-                continue;
-            }
-            if let Some(next) = edges.get(&k) {
-                q.extend(next.iter().cloned());
-            }
-        }
-        seen.iter().filter_map(|k| split_key(k)).collect()
-    };
-    let prod = reach(roots(prod_importers, RUNTIME));
-    let all = reach(roots(all_importers, ALL));
-    Ok(all.difference(&prod).cloned().collect())
+    Ok(crate::workspace::Lockfile::parse(lock)?.dev_only(prod_importers, all_importers))
 }
 
 #[cfg(test)]

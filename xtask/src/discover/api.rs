@@ -299,6 +299,7 @@ mod tests {
             patches: Vec::new(),
             root_build_files: Vec::new(),
             has_npmrc: false,
+            pnpm_settings: Default::default(),
             not_searched: Vec::new(),
         }
     }

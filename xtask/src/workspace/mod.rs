@@ -9,11 +9,15 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::glob;
 
 mod closure;
-mod lockfile;
+pub mod lockfile;
 mod manifest;
+pub mod prod;
+mod settings;
 
-pub use lockfile::check_lockfile;
+pub use lockfile::{check_lockfile, Lockfile};
 pub use manifest::parse_manifest;
+pub use prod::{ProdClosure, Verdict};
+pub use settings::{Layout, PnpmSettings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DepKind {
@@ -62,6 +66,8 @@ pub struct Workspace {
     /// Root files the packages' builds read (tsconfig*.json and what `extends` reaches).
     pub root_build_files: Vec<String>,
     pub has_npmrc: bool,
+    /// The install layout settings (`.npmrc`, `pnpm-workspace.yaml`).
+    pub pnpm_settings: PnpmSettings,
     /// Directories the package search did not enter: (dir, why) — a symbolic link (the
     /// build context cannot follow it) or deeper than [`MAX_DEPTH`]. Used to say why a
     /// package is not found.
@@ -111,6 +117,7 @@ pub fn load(root: &Path) -> Result<Workspace> {
 
     let (packages, not_searched) = find_packages(root, &patterns)?;
     let has_npmrc = root.join(".npmrc").is_file();
+    let pnpm_settings = PnpmSettings::read(root, &ws_yaml)?;
     let mut ws = Workspace {
         root: root.to_path_buf(),
         root_manifest,
@@ -118,6 +125,7 @@ pub fn load(root: &Path) -> Result<Workspace> {
         patches,
         root_build_files: Vec::new(),
         has_npmrc,
+        pnpm_settings,
         not_searched,
     };
     ws.root_build_files = root_build_files(&ws)?;
