@@ -58,7 +58,7 @@ fn cases() -> Vec<Case> {
             setup: |r| write(r, "infra/stack.toml", "[api]\nprot = 3000\n"),
             args: &["gen"],
             code: 2,
-            message: "infra/stack.toml:2:1: unknown key `api.prot` (known: package, path, image, port, entry, keep_build_files)",
+            message: "infra/stack.toml:2:1: unknown key `api.prot` (known: package, path, image, port, entry, keep_build_files, hoist)",
         },
         Case {
             id: "config-unknown-table",

@@ -109,6 +109,7 @@ pub fn get_value(c: &Config, key: &str) -> Result<String> {
         "api.port" => c.api.port.to_string(),
         "api.entry" => s(&c.api.entry),
         "api.keep_build_files" => format!("{:?}", c.api.keep_build_files),
+        "api.hoist" => c.api.hoist.to_string(),
         "node.image" => s(&c.node.image),
         "node.pnpm" => s(&c.node.pnpm),
         "node.build_runner" => s(c.node.build_runner.name()),

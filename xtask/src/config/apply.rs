@@ -303,9 +303,13 @@ pub(super) fn apply(
         return Ok(());
     }
     if kind == Kind::Bool {
-        c.ci.deploy = item
+        let b = item
             .as_bool()
             .ok_or_else(|| format!("`{full}` must be true or false"))?;
+        match full.as_str() {
+            "api.hoist" => c.api.hoist = b,
+            _ => c.ci.deploy = b,
+        }
         return Ok(());
     }
     if kind == Kind::Port {

@@ -238,6 +238,9 @@ pub struct ApiConfig {
     /// `api.keep_build_files`: build-only files the image keeps anyway (a subset of
     /// [`BUILD_ONLY_FILES`]; by default none is kept).
     pub keep_build_files: Vec<String>,
+    /// `api.hoist`: the image's install keeps the monorepo's hoisted layout
+    /// (`node-linker=hoisted`) instead of an isolated one; by default it does not.
+    pub hoist: bool,
 }
 
 /// Files a TypeScript build writes that node never loads: removed from the build outputs the
@@ -377,6 +380,7 @@ impl Default for Config {
                 },
                 migrate: Vec::new(),
                 keep_build_files: Vec::new(),
+                hoist: false,
             },
             node: NodeConfig {
                 image: "node:22-alpine".into(),

@@ -44,6 +44,7 @@ pub(super) const SCHEMA: &[(&str, &str, Kind)] = &[
     ("api", "port", Kind::Port),
     ("api", "entry", Kind::RelPath),
     ("api", "keep_build_files", Kind::BuildFiles),
+    ("api", "hoist", Kind::Bool),
     ("node", "image", Kind::Image),
     ("node", "pnpm", Kind::Version),
     ("node", "build_runner", Kind::Runner),

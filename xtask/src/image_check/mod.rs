@@ -6,14 +6,16 @@
 
 use serde_json::Value as Json;
 
-use crate::stack::ApiImage;
-use crate::workspace::{Closure, DepKind};
+use crate::stack::{ApiImage, InstallLayout};
+use crate::workspace::{Closure, DepKind, ProdClosure};
 
 mod boot;
+mod modules;
 mod programs;
 mod world;
 
 pub use boot::*;
+pub use modules::*;
 pub use programs::*;
 pub use world::*;
 
@@ -54,8 +56,14 @@ pub struct Expect {
     pub workdir: String,
     /// The API's `dependencies`: each must resolve from `workdir`.
     pub runtime_deps: Vec<String>,
-    /// devDependencies of the closure that no runtime package needs: none may be installed.
-    pub dev_deps: Vec<String>,
+    /// The lockfile's production closure of the API (or why it is unknown): every package
+    /// in the image's node_modules is judged against it ([`parse_modules`]).
+    pub closure: Result<ProdClosure, String>,
+    /// Workspace packages' names (linked, not installed: never judged).
+    pub workspace_names: Vec<String>,
+    /// `api.hoist = true` keeps this hoisting setting: packages outside the closure are its
+    /// cost, reported, not a failure.
+    pub hoisted: Option<String>,
     /// `/app` and `/app/<dir>` of every runtime package, where node_modules links live.
     pub package_dirs: Vec<String>,
     /// `[api.health]`: the path the API answers on and the status that means healthy.
@@ -67,8 +75,9 @@ pub struct Expect {
     pub dependencies: Vec<String>,
 }
 
-/// The expectations for the image rendered from `image`, for the API `closure`.
-pub fn expect(image: &ApiImage, closure: &Closure) -> Expect {
+/// The expectations for the image rendered from `image`, for the API `closure` and the
+/// lockfile's production closure `prod`.
+pub fn expect(image: &ApiImage, closure: &Closure, prod: Result<ProdClosure, String>) -> Expect {
     let runtime_deps: Vec<String> = closure
         .api
         .manifest
@@ -77,23 +86,6 @@ pub fn expect(image: &ApiImage, closure: &Closure) -> Expect {
         .filter(|d| d.kind == DepKind::Prod)
         .map(|d| d.name.clone())
         .collect();
-    let needed_at_runtime = |name: &str| {
-        closure.runtime.iter().any(|p| {
-            p.manifest
-                .deps
-                .iter()
-                .any(|d| d.name == name && d.kind != DepKind::Dev)
-        })
-    };
-    let mut dev_deps: Vec<String> = Vec::new();
-    for p in &closure.install {
-        for d in p.manifest.deps.iter().filter(|d| d.kind == DepKind::Dev) {
-            if !needed_at_runtime(&d.name) && !dev_deps.contains(&d.name) {
-                dev_deps.push(d.name.clone());
-            }
-        }
-    }
-    dev_deps.sort();
     let mut package_dirs = vec!["/app".to_string()];
     package_dirs.extend(closure.runtime.iter().map(|p| format!("/app/{}", p.dir)));
     Expect {
@@ -102,7 +94,12 @@ pub fn expect(image: &ApiImage, closure: &Closure) -> Expect {
         uid: image.uid,
         workdir: format!("/app/{}", image.api_dir),
         runtime_deps,
-        dev_deps,
+        closure: prod,
+        workspace_names: closure.install.iter().map(|p| p.name.clone()).collect(),
+        hoisted: match &image.layout {
+            InstallLayout::Hoisted { setting } => Some(setting.clone()),
+            _ => None,
+        },
         package_dirs,
         health_path: "/health".into(),
         health_status: 200,
@@ -113,7 +110,16 @@ pub fn expect(image: &ApiImage, closure: &Closure) -> Expect {
 
 /// The expectations for the model's image, with its health contract and env keys.
 pub fn expect_for(model: &crate::context::Model) -> Expect {
-    let mut e = expect(&model.stack.image, &model.closure);
+    let prod = crate::workspace::Lockfile::read(&model.workspace.root)
+        .map(|l| l.prod_closure(&model.closure.api.dir))
+        .map_err(|e| format!("{e:#}"));
+    let mut e = expect(&model.stack.image, &model.closure, prod);
+    e.workspace_names = model
+        .workspace
+        .packages
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
     e.health_path = model.config.api.health.path.clone();
     e.health_status = model.config.api.health.status;
     e.contract_keys = model
@@ -350,14 +356,16 @@ impl SmokeReport {
 mod tests {
     use super::*;
 
-    fn e() -> Expect {
+    pub(super) fn e() -> Expect {
         Expect {
             port: 3000,
             cmd: vec!["node".into(), "dist/main.js".into()],
             uid: 1001,
             workdir: "/app/apps/api".into(),
             runtime_deps: vec!["pg".into(), "@cipherbox/crypto".into()],
-            dev_deps: vec!["typescript".into()],
+            closure: Ok(ProdClosure::default()),
+            workspace_names: vec![],
+            hoisted: None,
             package_dirs: vec!["/app".into(), "/app/apps/api".into()],
             health_path: "/health".into(),
             health_status: 200,
@@ -414,15 +422,14 @@ mod tests {
 
     #[test]
     fn probe_output_is_judged() {
-        let good = r#"{"resolve":{"pg":"/app/node_modules/pg/lib/index.js","@cipherbox/crypto":"/app/packages/crypto/dist/index.js"},"dev":{"typescript":[]}}"#;
+        let good = r#"{"resolve":{"pg":"/app/node_modules/pg/lib/index.js","@cipherbox/crypto":"/app/packages/crypto/dist/index.js"}}"#;
         let r = parse_probe(Some(0), good, "", &e());
-        assert!(r.iter().all(|c| c.ok), "{r:?}");
-        let bad = r#"{"resolve":{"pg":null,"@cipherbox/crypto":"/x"},"dev":{"typescript":["/app/apps/api/node_modules/typescript"]}}"#;
+        assert!(r.ok, "{r:?}");
+        let bad = r#"{"resolve":{"pg":null,"@cipherbox/crypto":"/x"}}"#;
         let r = parse_probe(Some(0), bad, "", &e());
-        assert!(!r[0].ok && r[0].detail.contains("pg"), "{r:?}");
-        assert!(!r[1].ok && r[1].detail.contains("typescript"), "{r:?}");
-        assert!(parse_probe(Some(1), "", "boom", &e()).iter().all(|c| !c.ok));
-        assert!(probe_input(&e()).contains("\"dirs\""));
+        assert!(!r.ok && r.detail.contains("pg"), "{r:?}");
+        assert!(!parse_probe(Some(1), "", "boom", &e()).ok);
+        assert!(probe_input(&e()).contains("\"resolve\""));
     }
 
     #[test]
@@ -497,7 +504,9 @@ mod tests {
             uid: 1001,
             workdir: "/app".into(),
             runtime_deps: vec![],
-            dev_deps: vec![],
+            closure: Ok(ProdClosure::default()),
+            workspace_names: vec![],
+            hoisted: None,
             package_dirs: vec![],
             health_path: "/healthz".into(),
             health_status: 204,

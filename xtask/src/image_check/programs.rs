@@ -1,9 +1,10 @@
 //! The small Node programs run inside the image (entry present, runtime dependencies
-//! resolved, no devDependency, no source or secret file) and the parsers of what they print.
+//! resolved, no source or secret file) and the parsers of what they print; what the
+//! node_modules hold is [`super::modules`]'.
 
 use serde_json::Value as Json;
 
-use super::{strings, CheckResult, Expect};
+use super::{CheckResult, Expect};
 
 /// Run as `node -e ENTRY_JS <entry>` in the API's directory: exit 0 when the entry file
 /// exists, else exit 3 printing (JSON) the JS files under the entry's top directory.
@@ -72,23 +73,18 @@ pub fn parse_entry(code: Option<i32>, stdout: &str, stderr: &str, entry: &str) -
 }
 
 /// Run as `node -e PROBE_JS '<json>'` in the API's directory: resolves the runtime
-/// dependencies and looks for installed devDependencies.
-pub const PROBE_JS: &str = r#"const fs=require('fs'),path=require('path');
-const q=JSON.parse(process.argv[1]);const r={resolve:{},dev:{}};
+/// dependencies.
+pub const PROBE_JS: &str = r#"const q=JSON.parse(process.argv[1]);const r={resolve:{}};
 for(const n of q.resolve){try{r.resolve[n]=require.resolve(n)}catch(e1){try{r.resolve[n]=require.resolve(n+'/package.json')}catch(e2){r.resolve[n]=null}}}
-for(const n of q.dev){const hits=[];try{hits.push(require.resolve(n))}catch(e){}
-for(const d of q.dirs){const p=path.join(d,'node_modules',n);try{fs.lstatSync(p);hits.push(p)}catch(e){}}
-r.dev[n]=[...new Set(hits)]}
 console.log(JSON.stringify(r));"#;
 
 /// The argument of [`PROBE_JS`].
 pub fn probe_input(e: &Expect) -> String {
-    serde_json::json!({"resolve": e.runtime_deps, "dev": e.dev_deps, "dirs": e.package_dirs})
-        .to_string()
+    serde_json::json!({"resolve": e.runtime_deps}).to_string()
 }
 
-/// What [`PROBE_JS`] printed → `image/runtime-deps` and `image/no-dev-deps`.
-pub fn parse_probe(code: Option<i32>, stdout: &str, stderr: &str, e: &Expect) -> Vec<CheckResult> {
+/// What [`PROBE_JS`] printed → `image/runtime-deps`.
+pub fn parse_probe(code: Option<i32>, stdout: &str, stderr: &str, e: &Expect) -> CheckResult {
     let parsed: Option<Json> = if code == Some(0) {
         stdout
             .lines()
@@ -98,11 +94,10 @@ pub fn parse_probe(code: Option<i32>, stdout: &str, stderr: &str, e: &Expect) ->
         None
     };
     let Some(v) = parsed else {
-        let d = format!("the probe exited {code:?}: {}", stderr.trim());
-        return vec![
-            CheckResult::fail("image/runtime-deps", d.clone()),
-            CheckResult::fail("image/no-dev-deps", d),
-        ];
+        return CheckResult::fail(
+            "image/runtime-deps",
+            format!("the probe exited {code:?}: {}", stderr.trim()),
+        );
     };
     let mut missing = Vec::new();
     for n in &e.runtime_deps {
@@ -139,34 +134,7 @@ pub fn parse_probe(code: Option<i32>, stdout: &str, stderr: &str, e: &Expect) ->
             ),
         )
     };
-    let mut present = Vec::new();
-    for n in &e.dev_deps {
-        let hits = strings(v.get("dev").and_then(|d| d.get(n)));
-        if !hits.is_empty() {
-            present.push(format!("{n} ({})", hits.join(", ")));
-        }
-    }
-    let dev = if present.is_empty() {
-        CheckResult::pass(
-            "image/no-dev-deps",
-            format!(
-                "none of {} devDependenc{} installed ({})",
-                e.dev_deps.len(),
-                if e.dev_deps.len() == 1 {
-                    "y is"
-                } else {
-                    "ies are"
-                },
-                e.dev_deps.join(", ")
-            ),
-        )
-    } else {
-        CheckResult::fail(
-            "image/no-dev-deps",
-            format!("devDependencies in the image: {}", present.join("; ")),
-        )
-    };
-    vec![deps, dev]
+    deps
 }
 
 /// Run as root as `node -e SCAN_JS`: every `.env*`, `.git` and TypeScript source (not

@@ -235,7 +235,21 @@ pub fn run(docker: &Docker, image: &str, e: &Expect) -> Result<Vec<CheckResult>>
         image_check::PROBE_JS,
         &input,
     ])?;
-    out.extend(image_check::parse_probe(c.code, &c.stdout, &c.stderr, e));
+    out.push(image_check::parse_probe(c.code, &c.stdout, &c.stderr, e));
+
+    let c = docker.capture([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "0:0",
+        image,
+        "node",
+        "-e",
+        image_check::MODULES_JS,
+    ])?;
+    out.extend(image_check::parse_modules(c.code, &c.stdout, &c.stderr, e));
 
     smoke_boot::check_interrupt()?;
     let c = docker.capture([

@@ -13,7 +13,7 @@
 
 use std::fmt::Write;
 
-use crate::stack::{ApiImage, Run};
+use crate::stack::{ApiImage, InstallLayout, Run, ISOLATED_FLAG};
 
 const STORE: &str = "/pnpm/store";
 
@@ -25,9 +25,13 @@ fn install_cmd(m: &ApiImage, prod: bool) -> String {
     }
     let _ = write!(
         s,
-        "    pnpm install --frozen-lockfile{} --filter \"{}...\" --ignore-scripts --store-dir {STORE}",
+        "    pnpm install --frozen-lockfile{} --filter \"{}...\" --ignore-scripts --store-dir {STORE}{}",
         if prod { " --prod" } else { "" },
-        m.api_name
+        m.api_name,
+        match m.layout {
+            InstallLayout::Isolated { .. } => format!(" {ISOLATED_FLAG}"),
+            _ => String::new(),
+        }
     );
     if prod {
         // What only the install reads (the lockfile, the workspace file, patches) and pnpm's
@@ -111,6 +115,29 @@ pub fn render(m: &ApiImage) -> String {
     let _ = writeln!(w, "FROM base AS manifests");
     copy_manifests(w, &m.root_install_files, &m.patches, &m.install_dirs);
     let _ = writeln!(w);
+    match &m.layout {
+        InstallLayout::AsConfigured => {}
+        InstallLayout::Isolated { over } => {
+            let _ = writeln!(
+                w,
+                "# The monorepo sets {over}: a hoisted install lays out every project's dependencies,"
+            );
+            let _ = writeln!(
+                w,
+                "# whatever --filter says. {ISOLATED_FLAG} installs the API's closure only."
+            );
+        }
+        InstallLayout::Hoisted { setting } => {
+            let _ = writeln!(
+                w,
+                "# api.hoist = true keeps {setting}: the install lays out every project's dependencies"
+            );
+            let _ = writeln!(
+                w,
+                "# (the image check image/closure lists what lies outside the API's closure, with sizes)."
+            );
+        }
+    }
     let _ = writeln!(w, "FROM manifests AS deps");
     w.push_str(&install_cmd(m, false));
     let _ = writeln!(w);

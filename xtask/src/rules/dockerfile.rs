@@ -30,6 +30,12 @@ pub const RULES: &[Rule] = &[
         check: frozen_lockfile,
     },
     Rule {
+        id: "dockerfile/isolated-install",
+        file: F,
+        rationale: "every pnpm install lays node_modules out isolated (--config.node-linker=isolated where the monorepo hoists): a hoisted install puts every project's dependencies in the image",
+        check: isolated_install,
+    },
+    Rule {
         id: "dockerfile/non-root",
         file: F,
         rationale: "the final stage's last USER is not root, so a compromise of the API is not root in the container",
@@ -251,6 +257,51 @@ fn frozen_lockfile(i: &Input, o: &mut Out) {
             1,
             "no `pnpm install --frozen-lockfile`: the image must install the locked dependencies",
         );
+    }
+}
+
+/// The `node-linker` an install's flags set (the last wins), if any.
+fn linker_flag(seg: &[String]) -> Option<&str> {
+    seg.iter().rev().find_map(|w| {
+        w.strip_prefix("--config.node-linker=")
+            .or_else(|| w.strip_prefix("--node-linker="))
+    })
+}
+
+fn isolated_install(i: &Input, o: &mut Out) {
+    let Some(df) = &i.dockerfile else { return };
+    if i.model.config.api.hoist {
+        return;
+    }
+    let repo = i.model.workspace.pnpm_settings.hoisting();
+    for ins in runs(df) {
+        for seg in segments(ins) {
+            if !is_pnpm_install(&seg) {
+                continue;
+            }
+            let msg = match (linker_flag(&seg), &repo) {
+                (Some("isolated"), _) => continue,
+                (Some(other), _) => format!(
+                    "this install passes node-linker={other}: pnpm lays out every project's dependencies \
+                     (other apps' included) whatever --filter says; pass {} (`cargo xtask gen` writes it), or set \
+                     `api.hoist = true` if the API needs a hoisted layout",
+                    crate::stack::ISOLATED_FLAG
+                ),
+                (None, Some(setting)) => format!(
+                    "the monorepo sets {setting} and this install does not pass {}: pnpm would lay out every \
+                     project's dependencies (other apps' included) in the image; run `cargo xtask gen`, or set \
+                     `api.hoist = true` if the API needs the hoisted layout",
+                    crate::stack::ISOLATED_FLAG
+                ),
+                (None, None) => continue,
+            };
+            let line = if linker_flag(&seg).is_some() {
+                ins.line_of("node-linker")
+            } else {
+                ins.line_of("install")
+            };
+            o.at(F, line, msg);
+        }
     }
 }
 

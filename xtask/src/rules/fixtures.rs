@@ -207,6 +207,14 @@ pub const FIXTURES: &[Mutation] = &[
         "dockerfile/frozen-lockfile",
         "    pnpm install --filter",
     ),
+    // a hoisted layout puts every project's dependencies in the image
+    m(
+        DF,
+        "--frozen-lockfile --prod",
+        "--frozen-lockfile --prod --config.node-linker=hoisted",
+        "dockerfile/isolated-install",
+        "--config.node-linker=hoisted",
+    ),
     m(
         DF,
         "USER 1001:1001",

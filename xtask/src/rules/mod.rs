@@ -271,7 +271,11 @@ pub const STAGE_IDS: &[(&str, &str)] = &[
     ),
     (
         "image/no-dev-deps",
-        "a devDependency is installed in the final image",
+        "a package the API's install brought in is not needed at run time (outside the lockfile's production closure: a devDependency, an optional peer pnpm resolved); named with its chain, size and fix",
+    ),
+    (
+        "image/closure",
+        "the image's node_modules hold packages outside the API's production closure (e.g. other apps' dependencies through a hoisted install), with their sizes",
     ),
     (
         "image/no-source-files",

@@ -41,7 +41,26 @@ pub struct ApiImage {
     /// Build-only files (`*.tsbuildinfo`, `*.map`, `*.d.ts`) removed from the runtime paths
     /// before the runtime stage copies them: all but `api.keep_build_files`.
     pub prune_build_files: Vec<String>,
+    /// How the installs lay out node_modules against the monorepo's settings.
+    pub layout: InstallLayout,
 }
+
+/// The image's install layout when the monorepo's settings would hoist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallLayout {
+    /// The monorepo's settings give an isolated layout already: nothing to pass.
+    AsConfigured,
+    /// The monorepo hoists (the setting and where it is set, `node-linker=hoisted
+    /// (.npmrc:1)`): the installs pass `--config.node-linker=isolated`, so the image holds
+    /// the API's closure only.
+    Isolated { over: String },
+    /// `api.hoist = true` keeps the monorepo's hoisted layout (every project's dependencies).
+    Hoisted { setting: String },
+}
+
+/// The flag that gives an install the isolated layout whatever `.npmrc` and
+/// `pnpm-workspace.yaml` say.
+pub const ISOLATED_FLAG: &str = "--config.node-linker=isolated";
 
 /// One workspace package of the API's closure in the build stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,6 +243,11 @@ pub(super) fn api_image(
         uid: 1001,
         gid: 1001,
         npmrc_secret: true,
+        layout: match ws.pnpm_settings.hoisting() {
+            None => InstallLayout::AsConfigured,
+            Some(setting) if cfg.api.hoist => InstallLayout::Hoisted { setting },
+            Some(over) => InstallLayout::Isolated { over },
+        },
     }
 }
 
@@ -312,6 +336,7 @@ mod tests {
             uid: 1001,
             gid: 1001,
             npmrc_secret: true,
+            layout: InstallLayout::AsConfigured,
         };
         let e = check_node_run_base(&image, "node:20-alpine").expect_err("node 20 refused");
         let e = format!("{e:#}");

@@ -20,7 +20,10 @@ pub use compose::{
     Proto, Service, Val, DATA_NET, EDGE_NET, IPFS_NET, MIGRATE, OWNER_VAR, REDIS_ENTRYPOINT,
 };
 use image::{api_image, check_dockerfile_path};
-pub use image::{check_node_run_base, node_major, ApiImage, BuildStep, Run, NODE_RUN_MAJOR};
+pub use image::{
+    check_node_run_base, node_major, ApiImage, BuildStep, InstallLayout, Run, ISOLATED_FLAG,
+    NODE_RUN_MAJOR,
+};
 
 /// Where the generated files live, relative to the monorepo root.
 pub const INFRA_DIR: &str = "infra";
