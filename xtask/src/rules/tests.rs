@@ -302,3 +302,54 @@ fn a_warning_rule_says_so_in_its_rationale() {
         );
     }
 }
+
+#[test]
+fn a_hoisting_monorepo_needs_the_isolated_install_unless_api_hoist_keeps_it() {
+    let hoisted = |keep: bool| -> Model {
+        let mut m = model_with(keep.then_some("[api]\nhoist = true\n"));
+        m.workspace.pnpm_settings.settings = vec![crate::workspace::Setting {
+            key: "node-linker",
+            value: "hoisted".into(),
+            source: ".npmrc:1".into(),
+        }];
+        let example = crate::envcontract::read_example(&root(), &m.closure.api.dir)
+            .expect("the sample's env example");
+        m.stack =
+            crate::stack::build(&m.config, &m.workspace, &m.closure, &example).expect("stack");
+        m
+    };
+    // the Dockerfile written before the monorepo hoisted: both installs reported
+    let before = as_files(&rendered(&model_with(None)));
+    let m = hoisted(false);
+    let f: Vec<Finding> = findings(&m, &before)
+        .into_iter()
+        .filter(|f| f.rule == "dockerfile/isolated-install")
+        .collect();
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert!(
+        f[0].message.contains("node-linker=hoisted (.npmrc:1)")
+            && f[0].message.contains("--config.node-linker=isolated"),
+        "{}",
+        f[0].message
+    );
+    // what gen writes now passes
+    let now = as_files(&rendered(&m));
+    let df = text_of(&now, DF).expect("dockerfile");
+    let installs = df
+        .lines()
+        .filter(|l| l.contains("pnpm install") && l.contains("--config.node-linker=isolated"))
+        .count();
+    assert_eq!(installs, 2, "{df}");
+    assert!(errors(findings(&m, &now)).is_empty());
+    // api.hoist = true keeps the layout: the old file passes, gen writes no flag
+    let m = hoisted(true);
+    assert!(!findings(&m, &before)
+        .iter()
+        .any(|f| f.rule == "dockerfile/isolated-install"));
+    let df = text_of(&as_files(&rendered(&m)), DF).expect("dockerfile");
+    assert!(
+        !df.contains("node-linker=isolated")
+            && df.contains("api.hoist = true keeps node-linker=hoisted"),
+        "{df}"
+    );
+}

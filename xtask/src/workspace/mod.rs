@@ -17,7 +17,7 @@ mod settings;
 pub use lockfile::{check_lockfile, Lockfile};
 pub use manifest::parse_manifest;
 pub use prod::{ProdClosure, Verdict};
-pub use settings::{Layout, PnpmSettings};
+pub use settings::{Layout, PnpmSettings, Setting};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DepKind {
