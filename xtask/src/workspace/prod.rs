@@ -20,6 +20,8 @@ pub struct ProdClosure {
     chains: BTreeMap<PkgId, Vec<(String, EdgeKind)>>,
     /// Packages of other importers only: the importer that reaches it first (by directory).
     owners: BTreeMap<PkgId, String>,
+    /// A package name → the importers listing it, with the section.
+    listed_by: BTreeMap<String, Vec<String>>,
 }
 
 /// The verdict on one package found in the image.
@@ -102,11 +104,21 @@ impl Lockfile {
                 }
             }
         }
+        let mut listed_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (imp, deps) in self.importers.iter().flatten() {
+            for d in deps {
+                listed_by
+                    .entry(d.name.clone())
+                    .or_default()
+                    .push(format!("{imp} ({})", d.section.field()));
+            }
+        }
         ProdClosure {
             api: api.to_string(),
             needed,
             chains,
             owners,
+            listed_by,
         }
     }
 }
@@ -131,8 +143,13 @@ fn split_at_version(label: &str) -> (&str, &str) {
     }
 }
 
-/// How to keep a package a chain brings in out of the production install.
-fn fix_for(chain: &[(String, EdgeKind)], name: &str) -> String {
+/// How to keep a package a chain brings in out of the production install; `listed_by`: the
+/// importers that list a package name, with the section (`apps/api (devDependencies)`).
+fn fix_for(
+    chain: &[(String, EdgeKind)],
+    name: &str,
+    listed_by: &BTreeMap<String, Vec<String>>,
+) -> String {
     let step = chain
         .iter()
         .position(|(_, k)| matches!(k, EdgeKind::OptionalPeer | EdgeKind::Dev));
@@ -140,11 +157,16 @@ fn fix_for(chain: &[(String, EdgeKind)], name: &str) -> String {
         Some((i, EdgeKind::OptionalPeer)) if i > 0 => {
             let peer = name_of(&chain[i].0);
             let of = name_of(&chain[i - 1].0);
+            let from = match listed_by.get(peer) {
+                Some(l) => format!("{} list(s) it", l.join(", ")),
+                None => "a workspace package lists it".into(),
+            };
             format!(
-                "{peer} is an optional peer of {of}, which pnpm links because a workspace package (or the root) \
-                 has {peer} as a dependency: move {peer} to the package that uses it (out of the importers that install {of}), \
-                 or cut the link with an override (\"pnpm\": {{\"overrides\": {{\"{of}>{peer}\": \"-\"}}}}) or \
-                 `pnpm.peerDependencyRules`; then `pnpm install` and `cargo xtask gen`"
+                "{peer} is an optional peer of {of}: {of} runs without it, but pnpm links it where it finds one \
+                 ({from}; the root's count for every package unless `resolve-peers-from-workspace-root=false`). \
+                 Move {peer} to a package that does not install {of}, or drop the peer in a `.pnpmfile.cjs` \
+                 readPackage hook (delete {of}'s peerDependencies[\"{peer}\"] and peerDependenciesMeta[\"{peer}\"]); \
+                 then `pnpm install` (an override \"{of}>{peer}\": \"-\" does not remove a peer)"
             )
         }
         Some((_, _)) => format!(
@@ -173,7 +195,7 @@ impl ProdClosure {
         if let Some(chain) = self.chains.get(&id) {
             return Verdict::NotNeeded {
                 chain: show(chain),
-                fix: fix_for(chain, name),
+                fix: fix_for(chain, name, &self.listed_by),
             };
         }
         Verdict::Outside {
@@ -265,11 +287,13 @@ snapshots:
   reflect-metadata@0.2.2: {}
   ts-node@10.9.2(@swc/core@1.3.0)(typescript@5.9.3):
     dependencies:
-      '@swc/core': 1.3.0
       typescript: 5.9.3
+    optionalDependencies:
+      '@swc/core': 1.3.0
   typeorm@0.3.20(reflect-metadata@0.2.2)(ts-node@10.9.2(@swc/core@1.3.0)(typescript@5.9.3)):
     dependencies:
       reflect-metadata: 0.2.2
+    optionalDependencies:
       ts-node: 10.9.2(@swc/core@1.3.0)(typescript@5.9.3)
   typescript@5.9.3: {}
   vitest@2.0.0: {}
@@ -303,7 +327,14 @@ snapshots:
             "apps/api → typeorm@0.3.20 → ts-node@10.9.2 (optional peer)"
         );
         assert!(fix.contains("optional peer of typeorm"), "{fix}");
-        assert!(fix.contains("\"typeorm>ts-node\": \"-\""), "{fix}");
+        assert!(
+            fix.contains("apps/api (devDependencies) list(s) it"),
+            "{fix}"
+        );
+        assert!(
+            fix.contains("delete typeorm's peerDependencies[\"ts-node\"]"),
+            "{fix}"
+        );
         // and what ts-node brings: its required peer typescript, its optional peer @swc/core
         // and that one's platform binary
         let Verdict::NotNeeded { chain, .. } = c.judge("typescript", "5.9.3") else {
@@ -321,6 +352,89 @@ snapshots:
             "{chain}"
         );
         assert!(fix.contains("optional peer of typeorm"), "{fix}");
+    }
+
+    /// What pnpm 10.34.9 wrote (`install --lockfile-only`) for an API on ws with
+    /// utf-8-validate as a devDependency: ws's optional peer, resolved, under the snapshot's
+    /// `optionalDependencies`; `install --prod --filter` puts it (and node-gyp-build) in.
+    const WS_LOCK: &str = "\
+lockfileVersion: '9.0'
+
+settings:
+  autoInstallPeers: true
+  excludeLinksFromLockfile: false
+
+importers:
+
+  .: {}
+
+  apps/api:
+    dependencies:
+      ws:
+        specifier: ^8.18.0
+        version: 8.23.1(utf-8-validate@6.1.0)
+    devDependencies:
+      utf-8-validate:
+        specifier: ^6.0.5
+        version: 6.1.0
+
+packages:
+
+  node-gyp-build@4.8.4:
+    resolution: {integrity: sha512-LA4ZjwlnUblHVgq0oBF3Jl/6h/Nvs5fzBLwdEF4nuxnFdsfajde4WfxtJr3CaiH+F6ewcIB/q4jQ4UzPyid+CQ==}
+    hasBin: true
+
+  utf-8-validate@6.1.0:
+    resolution: {integrity: sha512-+VqK0s7hdUuvL95ExzfqCqvsuA2A+3KzNYibPeeDnGU9L5onk8CY5/H30kCHLpVMzEh6HV9Dv8uw+E+Mz4X/dA==}
+    engines: {node: '>=6.14.2'}
+
+  ws@8.23.1:
+    resolution: {integrity: sha512-1rzWDSN0NOi3tpwgHsQExjWRoKUGtjCkJ2gZRaaRtzhYLboMytOI9pj9PU7yCgY37auqdd4OyLofZDbkeuZmPA==}
+    engines: {node: '>=10.0.0'}
+    peerDependencies:
+      bufferutil: ^4.0.1
+      utf-8-validate: '>=5.0.2'
+    peerDependenciesMeta:
+      bufferutil:
+        optional: true
+      utf-8-validate:
+        optional: true
+
+snapshots:
+
+  node-gyp-build@4.8.4: {}
+
+  utf-8-validate@6.1.0:
+    dependencies:
+      node-gyp-build: 4.8.4
+
+  ws@8.23.1(utf-8-validate@6.1.0):
+    optionalDependencies:
+      utf-8-validate: 6.1.0
+";
+
+    #[test]
+    fn a_real_lockfiles_resolved_optional_peer_is_not_needed() {
+        let c = Lockfile::parse(WS_LOCK)
+            .expect("parses")
+            .prod_closure("apps/api");
+        assert_eq!(c.judge("ws", "8.23.1"), Verdict::Needed);
+        for (name, chain) in [
+            ("utf-8-validate", "apps/api → ws@8.23.1 → utf-8-validate@6.1.0 (optional peer)"),
+            (
+                "node-gyp-build",
+                "apps/api → ws@8.23.1 → utf-8-validate@6.1.0 (optional peer) → node-gyp-build@4.8.4",
+            ),
+        ] {
+            let version = if name == "ws" { "8.23.1" } else if name == "utf-8-validate" { "6.1.0" } else { "4.8.4" };
+            match c.judge(name, version) {
+                Verdict::NotNeeded { chain: got, fix } => {
+                    assert_eq!(got, chain);
+                    assert!(fix.contains("optional peer of ws"), "{fix}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
     }
 
     #[test]
