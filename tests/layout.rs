@@ -44,9 +44,27 @@ fn the_hoisted_fixture_installs_isolated_as_generated() {
     // installs pass the isolated layout, and say why
     let t = fixture(FIXTURE);
     std::fs::remove_dir_all(t.path().join("infra")).expect("remove infra");
+    let init = xtask(
+        t.path(),
+        &["--root", ".", "config", "init", "--format", "json"],
+    );
+    assert_eq!(init.code, 0, "{}", init.all());
+    let keys = json_of(&init)["keys"].clone();
+    let hoist = keys
+        .as_array()
+        .and_then(|k| k.iter().find(|k| k["key"] == "api.hoist"))
+        .unwrap_or_else(|| panic!("config init says nothing of api.hoist: {keys:#}"));
+    assert_eq!(
+        (&hoist["set"], &hoist["value"]),
+        (&Value::Bool(false), &Value::Bool(false))
+    );
+    let reason = hoist["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("node-linker=hoisted (.npmrc:3)") && reason.contains("isolated"),
+        "{reason}"
+    );
     for args in [
-        &["config", "init"][..],
-        &["config", "set", "caddy.domains", "api.hoisted.test"],
+        &["config", "set", "caddy.domains", "api.hoisted.test"][..],
         &["gen"],
     ] {
         let mut a = vec!["--root", "."];

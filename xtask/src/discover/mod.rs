@@ -170,6 +170,18 @@ pub fn discover(ws: &Workspace, template: &str, choices: Choices<'_>) -> Result<
         d.suggest(s.into());
     }
     health_key(&mut d, ws, api)?;
+    if let Some(setting) = ws.pnpm_settings.hoisting() {
+        d.found(
+            "api.hoist",
+            false.into(),
+            false,
+            format!(
+                "the monorepo sets {setting}: the image installs the API's closure isolated ({}); \
+                 set api.hoist = true only if the API needs the hoisted layout (image/closure then reports what it costs)",
+                crate::stack::ISOLATED_FLAG
+            ),
+        );
+    }
 
     // what gen makes of it: the project and image names, or why it would refuse
     let mut cfg = config::parse(&d.text, FILE)?;

@@ -272,7 +272,10 @@ snapshots:
             d.contains("apps/api → typeorm@0.3.20 → ts-node@10.9.2 (optional peer)"),
             "{d}"
         );
-        assert!(d.contains("delete typeorm's peerDependencies[\"ts-node\"]"), "{d}");
+        assert!(
+            d.contains("delete typeorm's peerDependencies[\"ts-node\"]"),
+            "{d}"
+        );
         assert_eq!((r[1].id, r[1].ok), ("image/closure", false));
         let d = &r[1].detail;
         assert!(d.contains("1 package(s), 1.5 MB"), "{d}");
