@@ -132,8 +132,8 @@ pub fn parse_modules(
         }
     }
     // the largest first: what to fix first
-    dev.sort_by(|a, b| b.0.bytes.cmp(&a.0.bytes));
-    outside.sort_by(|a, b| b.0.bytes.cmp(&a.0.bytes));
+    dev.sort_by_key(|d| std::cmp::Reverse(d.0.bytes));
+    outside.sort_by_key(|d| std::cmp::Reverse(d.0.bytes));
     let dev = if dev.is_empty() {
         CheckResult::pass(
             DEV,
