@@ -22,7 +22,6 @@ package = "@cipherbox/api"   # the API's name in the pnpm workspace
 port = 3000                  # port the API listens on in its container
 entry = "dist/main.js"       # built entry point, relative to the API's directory
 # keep_build_files = ["*.map"]   # keep source maps (or "*.d.ts", "*.tsbuildinfo") in the image
-# hoist = true               # keep a hoisted node-linker in the image's install (default: isolated)
 
 # The API's env contract is read from its .env.example (.env.sample, .env.template);
 # add keys, give staging values, or mark keys secret here (see README, "The app's contract").
