@@ -75,6 +75,11 @@ pub(super) fn apply_env(c: &mut Config, name: &str, item: &Item) -> Result<(), S
             "`api.env.{name}` is a secret with a value in the config; a secret's value belongs in .env.staging only (drop `value`)"
         ));
     }
+    if o.format.is_some() && o.secret == Some(false) {
+        return Err(format!(
+            "`api.env.{name}` has `secret = false` and a `format`; a format is a secret's (what the smoke test and the rehearsal generate): drop `format`, or `secret = false`"
+        ));
+    }
     c.api.env.retain(|e| e.name != name);
     c.api.env.push(o);
     Ok(())

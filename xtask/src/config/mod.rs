@@ -248,7 +248,8 @@ pub struct ApiConfig {
 pub const BUILD_ONLY_FILES: &[&str] = &["*.tsbuildinfo", "*.map", "*.d.ts"];
 
 /// One key of `[api.env]`: `NAME = "staging value"` or
-/// `NAME = { value = "...", secret = true|false, optional = true|false, comment = "..." }`.
+/// `NAME = { value = "...", secret = true|false, optional = true|false, comment = "...",
+/// format = "hex:32" }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvOverride {
     pub name: String,

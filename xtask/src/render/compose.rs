@@ -13,7 +13,14 @@ pub fn scalar(s: &str) -> String {
 pub(super) fn val(v: &Val) -> String {
     match v {
         Val::Lit(s) => scalar(s),
-        Val::Required { var, hint } => scalar(&format!("${{{var}:?{hint}}}")),
+        Val::Required {
+            var,
+            hint,
+            empty_ok,
+        } => {
+            let op = if *empty_ok { "?" } else { ":?" };
+            scalar(&format!("${{{var}{op}{hint}}}"))
+        }
     }
 }
 

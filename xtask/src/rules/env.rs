@@ -188,7 +188,8 @@ mod tests {
             redis: true,
             ipfs: false,
             tee_worker: None,
-            web_origin: None,
+            web_domain: None,
+            api_domains: Vec::new(),
         };
         build(&crate::config::Config::default(), &ex, &offer)
     }

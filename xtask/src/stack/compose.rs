@@ -8,10 +8,13 @@ use crate::envcontract::Contract;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Val {
     Lit(String),
-    /// `${NAME:?message}`: fails loudly when unset or empty.
+    /// `${NAME:?message}`: fails loudly when unset or empty; with `empty_ok`,
+    /// `${NAME?message}`: fails when unset, an empty value passes (a key the API's example
+    /// leaves empty).
     Required {
         var: String,
         hint: String,
+        empty_ok: bool,
     },
 }
 
@@ -140,7 +143,7 @@ impl Compose {
         let mut out: Vec<(String, String)> = Vec::new();
         for s in &self.services {
             for (_, v) in &s.environment {
-                if let Val::Required { var, hint } = v {
+                if let Val::Required { var, hint, .. } = v {
                     if !out.iter().any(|(n, _)| n == var) {
                         out.push((var.clone(), hint.clone()));
                     }
@@ -155,6 +158,7 @@ fn required(var: &str) -> Val {
     Val::Required {
         var: var.into(),
         hint: format!("set {var} in .env.staging (see .env.staging.example)"),
+        empty_ok: false,
     }
 }
 

@@ -135,7 +135,14 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure, example: &Example)
         redis: has("redis"),
         ipfs: has("ipfs"),
         tee_worker: has("tee-worker").then_some(cfg.tee_worker.port),
-        web_origin: web.as_ref().map(|w| format!("https://{}", w.domain)),
+        web_domain: web.as_ref().map(|w| w.domain.clone()),
+        api_domains: cfg
+            .caddy
+            .domains
+            .iter()
+            .filter(|d| !d.starts_with("*."))
+            .cloned()
+            .collect(),
     };
     let contract = envcontract::build(cfg, example, &offer);
     let project = cfg

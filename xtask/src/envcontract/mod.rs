@@ -1,199 +1,37 @@
 //! The API's application contract: the environment variables it needs to boot.
 //!
 //! Learnt from the API's own `.env.example` (also `.env.sample`, `.env.template`; a
-//! commented-out `# KEY=value` is an optional key), amended by `[api.env]` in the config, and
-//! classified key by key:
-//! - **secret**: its name says so (SECRET, PASSWORD, TOKEN, JWT, KEY, PRIVATE, CREDENTIAL…) or
-//!   the config says `secret = true`; compose reads it only as `${NAME:?…}`;
-//! - **wired**: the stack sets it (`DB_HOST=postgres`, the redis/IPFS/tee-worker URLs, ports);
+//! commented-out `# KEY=value` is an optional key unless its comment says it is required in
+//! production), amended by `[api.env]` in the config, and classified key by key:
+//! - **secret**: its name says so (SECRET, PASSWORD, TOKEN, JWT, KEY, PRIVATE, CREDENTIAL…),
+//!   the example shows a private key or a generation command, or the config says
+//!   `secret = true`; compose reads it only as `${NAME:?…}`; it has a [`SecretFormat`]
+//!   (`[api.env] format`, else inferred from the example's comment and value, see [`infer`]);
+//! - **wired**: the stack sets it (`DB_HOST=postgres`, the redis/IPFS/tee-worker URLs, ports,
+//!   the public URLs and origins from `web.domain`/`caddy.domains`);
 //! - **config**: a staging value from the config, else the example's value; with neither it
-//!   is required from `.env.staging`.
+//!   is required from `.env.staging`. An example value that is empty stays allowed empty
+//!   (`${NAME?…}`); one pointing at localhost (a dev value, [`devvalue`]) never reaches
+//!   staging: it is required from `.env.staging`.
 //!
 //! Pure: [`parse_example`] and [`build`] take text and config; [`read_example`] is the only
 //! file access.
 
-use std::path::Path;
+mod devvalue;
+mod example;
+pub mod infer;
+mod wiring;
 
-use anyhow::{Context, Result};
+pub use devvalue::{is_local_host, list_items, public_kind, Public};
+pub use example::{is_var_name, parse_example, read_example, Example, ExampleKey, EXAMPLE_NAMES};
+pub use wiring::{service_of_key, DB_NAME, DB_PASSWORD, DB_PORT, DB_USER};
+
+use anyhow::Result;
 
 use crate::config::{Config, EnvOverride};
 use crate::secretfmt::SecretFormat;
 use crate::stack::Val;
-
-/// The file names an API's env example may have, in the order they are read.
-pub const EXAMPLE_NAMES: &[&str] = &[".env.example", ".env.sample", ".env.template"];
-
-/// Larger example files are refused (an env example is a few kB).
-const MAX_EXAMPLE_BYTES: u64 = 256 * 1024;
-
-/// One key of an env example file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExampleKey {
-    pub name: String,
-    pub value: String,
-    /// The comment lines right above it (and a trailing ` # comment`), without `#`.
-    pub comment: String,
-    /// Commented out (`# KEY=value`): the app runs without it.
-    pub optional: bool,
-    /// Where it is, relative to the monorepo root.
-    pub file: String,
-    pub line: usize,
-}
-
-/// Every key of the API's example files (first file first; a key once).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Example {
-    pub files: Vec<String>,
-    pub keys: Vec<ExampleKey>,
-}
-
-/// A variable name as shells and compose accept it.
-pub fn is_var_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// A commented-out key looks like `# NAME=value` with an upper-case name (so prose such as
-/// `# see https://x?a=b` is not a key).
-fn commented_key(body: &str) -> Option<(&str, &str)> {
-    let (k, v) = body.split_once('=')?;
-    let k = k.trim().trim_start_matches("export ").trim();
-    let upper = k
-        .chars()
-        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    (is_var_name(k) && upper && !k.starts_with('_') && !v.starts_with(' ')).then_some((k, v))
-}
-
-/// `value`, `"value"`, `'value'`, `value # comment` → (value, comment).
-fn split_value(raw: &str) -> (String, String) {
-    let raw = raw.trim();
-    if let Some(c) = raw.strip_prefix('#') {
-        return (String::new(), c.trim().to_string());
-    }
-    for q in ['"', '\''] {
-        if let Some(rest) = raw.strip_prefix(q) {
-            if let Some(end) = rest.find(q) {
-                let comment = rest[end + 1..].trim().trim_start_matches('#').trim();
-                let v = &rest[..end];
-                let v = if q == '"' {
-                    v.replace("\\n", "\n").replace("\\\"", "\"")
-                } else {
-                    v.to_string()
-                };
-                return (v, comment.to_string());
-            }
-        }
-    }
-    match raw.find(" #") {
-        Some(i) => (raw[..i].trim().to_string(), raw[i + 2..].trim().to_string()),
-        None => (raw.to_string(), String::new()),
-    }
-}
-
-/// Parses one env example (dotenv syntax). Comment lines directly above a key (no blank line
-/// between) are its comment.
-pub fn parse_example(text: &str, file: &str) -> Vec<ExampleKey> {
-    let mut out: Vec<ExampleKey> = Vec::new();
-    let mut pending: Vec<String> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if t.is_empty() {
-            pending.clear();
-            continue;
-        }
-        let (body, optional) = match t.strip_prefix('#') {
-            Some(c) => match commented_key(c.trim_start()) {
-                Some(_) => (c.trim_start(), true),
-                None => {
-                    let c = c.trim();
-                    if ["--", "==", "**", "##"].iter().any(|h| c.starts_with(h)) {
-                        // a section heading (`# --- Database ---`), not a key's comment
-                        pending.clear();
-                    } else if !c.is_empty() {
-                        pending.push(c.to_string());
-                    }
-                    continue;
-                }
-            },
-            None => (t, false),
-        };
-        let Some((k, v)) = body.split_once('=') else {
-            pending.clear();
-            continue;
-        };
-        let name = k.trim().trim_start_matches("export ").trim();
-        if !is_var_name(name) {
-            pending.clear();
-            continue;
-        }
-        let (value, trailing) = split_value(v);
-        let mut comment = pending.join(" ");
-        if !trailing.is_empty() {
-            if !comment.is_empty() {
-                comment.push(' ');
-            }
-            comment.push_str(&trailing);
-        }
-        pending.clear();
-        if let Some(prev) = out.iter_mut().find(|k| k.name == name) {
-            // `KEY=` after `# KEY=...` (or the reverse): set wins, the first comment stays
-            prev.optional &= optional;
-            if prev.value.is_empty() {
-                prev.value = value;
-            }
-            continue;
-        }
-        out.push(ExampleKey {
-            name: name.to_string(),
-            value,
-            comment,
-            optional,
-            file: file.to_string(),
-            line: i + 1,
-        });
-    }
-    out
-}
-
-/// Reads the API's example files (`<api_dir>/.env.example`, `.env.sample`, `.env.template`).
-/// Only regular files are read (never a FIFO or a device), at most 256 kB each.
-pub fn read_example(root: &Path, api_dir: &str) -> Result<Example> {
-    let mut ex = Example::default();
-    for name in EXAMPLE_NAMES {
-        let rel = if api_dir.is_empty() || api_dir == "." {
-            name.to_string()
-        } else {
-            format!("{api_dir}/{name}")
-        };
-        let path = root.join(&rel);
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).with_context(|| format!("cannot read {rel}")),
-        };
-        if !meta.is_file() {
-            anyhow::bail!(
-                "{rel} is not a regular file; the API's env example must be one (or remove it)"
-            );
-        }
-        if meta.len() > MAX_EXAMPLE_BYTES {
-            anyhow::bail!(
-                "{rel} is {} bytes; an env example over {MAX_EXAMPLE_BYTES} bytes is refused",
-                meta.len()
-            );
-        }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {rel} (it must be UTF-8 text)"))?;
-        ex.files.push(rel.clone());
-        for k in parse_example(&text, &rel) {
-            if !ex.keys.iter().any(|e| e.name == k.name) {
-                ex.keys.push(k);
-            }
-        }
-    }
-    Ok(ex)
-}
+use wiring::{locates, pick, wired};
 
 // ---------------------------------------------------------------------------------------------
 // Classification
@@ -235,6 +73,24 @@ pub struct Key {
     pub comment: String,
     pub optional: bool,
     pub origin: Origin,
+    /// A secret's format (what a generated value must look like): `[api.env] format`, else
+    /// inferred from the example, else [`SecretFormat::DEFAULT`]. `None` for a non-secret.
+    pub format: Option<SecretFormat>,
+    /// Why `format` (`None` when it is the default): `from [api.env]`,
+    /// `from the comment: "PKCS8 PEM, base64-encoded"`…
+    pub format_reason: Option<String>,
+    /// Why a commented-out key of the example is required (its comment says so).
+    pub required_reason: Option<String>,
+    /// Why the value is not the example's: a dev value (localhost) derived from the config or
+    /// required from `.env.staging`.
+    pub value_reason: Option<String>,
+}
+
+impl Key {
+    /// Set but possibly empty (`${NAME?…}`): the example leaves it empty.
+    pub fn empty_ok(&self) -> bool {
+        matches!(self.value, Some(Val::Required { empty_ok: true, .. }))
+    }
 }
 
 /// The variables the stack's own services read, named as the API names them.
@@ -264,8 +120,10 @@ pub struct Offer {
     pub ipfs: bool,
     /// The tee-worker's port when the stack has one.
     pub tee_worker: Option<u16>,
-    /// `https://<web domain>` when the stack serves a web app on its own domain.
-    pub web_origin: Option<String>,
+    /// `web.domain` when the stack serves a web app on its own domain.
+    pub web_domain: Option<String>,
+    /// `caddy.domains` that are host names (the API's public addresses), first first.
+    pub api_domains: Vec<String>,
 }
 
 const SECRET_WORDS: &[&str] = &[
@@ -317,144 +175,106 @@ pub fn is_secret_name(name: &str) -> bool {
             .any(|w| ["EXPIRES", "EXPIRY", "EXPIRATION", "TTL"].contains(w))
 }
 
-fn req(var: &str) -> Val {
+pub(crate) fn req(var: &str) -> Val {
     Val::Required {
         var: var.into(),
         hint: format!("set {var} in .env.staging (see .env.staging.example)"),
+        empty_ok: false,
+    }
+}
+
+/// `${NAME?…}`: must be set, may be empty.
+fn req_maybe_empty(var: &str) -> Val {
+    Val::Required {
+        var: var.into(),
+        hint: format!("set {var} in .env.staging (empty is allowed)"),
+        empty_ok: true,
     }
 }
 
 /// A literal for compose: `$` doubled so compose never interpolates it.
-fn lit(s: &str) -> Val {
+pub(crate) fn lit(s: &str) -> Val {
     Val::Lit(s.replace('$', "$$"))
 }
 
-fn any_of(name: &str, names: &[&str]) -> bool {
-    names.contains(&name)
-}
-
-pub const DB_USER: &[&str] = &[
-    "DB_USER",
-    "DB_USERNAME",
-    "DATABASE_USER",
-    "DATABASE_USERNAME",
-    "POSTGRES_USER",
-    "PGUSER",
-    "TYPEORM_USERNAME",
-];
-pub const DB_PASSWORD: &[&str] = &[
-    "DB_PASSWORD",
-    "DB_PASS",
-    "DATABASE_PASSWORD",
-    "POSTGRES_PASSWORD",
-    "PGPASSWORD",
-    "TYPEORM_PASSWORD",
-];
-pub const DB_NAME: &[&str] = &[
-    "DB_NAME",
-    "DB_DATABASE",
-    "DATABASE_NAME",
-    "POSTGRES_DB",
-    "POSTGRES_DATABASE",
-    "PGDATABASE",
-    "TYPEORM_DATABASE",
-];
-const DB_HOST: &[&str] = &[
-    "DB_HOST",
-    "DATABASE_HOST",
-    "POSTGRES_HOST",
-    "PGHOST",
-    "TYPEORM_HOST",
-];
-pub const DB_PORT: &[&str] = &[
-    "DB_PORT",
-    "DATABASE_PORT",
-    "POSTGRES_PORT",
-    "PGPORT",
-    "TYPEORM_PORT",
-];
-const DB_URL: &[&str] = &["DATABASE_URL", "POSTGRES_URL", "DB_URL", "PG_URL"];
-const WEB_ORIGIN: &[&str] = &[
-    "WEB_URL",
-    "WEB_APP_URL",
-    "WEBAPP_URL",
-    "FRONTEND_URL",
-    "CLIENT_URL",
-    "APP_URL",
-    "CORS_ORIGIN",
-    "CORS_ORIGINS",
-    "ALLOWED_ORIGINS",
-];
-
-/// The stack service a key of the API's env example asks for by naming its host (`DB_HOST`,
-/// `DATABASE_URL` → postgres, `REDIS_URL` → redis, `IPFS_API_URL` → ipfs, `TEE_WORKER_URL` →
-/// tee-worker): what `config init` reads to choose `project.services`.
-pub fn service_of_key(name: &str) -> Option<&'static str> {
-    match name {
-        _ if any_of(name, DB_HOST) || any_of(name, DB_URL) => Some("postgres"),
-        "REDIS_HOST" | "REDIS_URL" => Some("redis"),
-        "IPFS_API_URL" | "IPFS_LOCAL_API_URL" | "IPFS_URL" | "KUBO_API_URL" => Some("ipfs"),
-        "TEE_WORKER_URL" => Some("tee-worker"),
-        _ => None,
-    }
-}
-
-/// A key that says where a stack service is (its host or URL): wired whenever the service is
-/// in the stack, commented out in the example or not (the app's default, often localhost,
-/// would point at the API's own container).
-fn locates(name: &str) -> bool {
-    service_of_key(name).is_some() || matches!(name, "IPFS_GATEWAY_URL" | "IPFS_LOCAL_GATEWAY_URL")
-}
-
-/// The first key of `keys` named one of `names`, else `default`.
-fn pick(keys: &[(String, bool)], names: &[&str], default: &str) -> String {
-    keys.iter()
-        .find(|(k, _)| names.contains(&k.as_str()))
-        .map(|(k, _)| k.clone())
-        .unwrap_or_else(|| default.to_string())
-}
-
-/// What the stack sets `name` to, if it wires it.
-fn wired(name: &str, offer: &Offer, w: &Wiring) -> Option<Val> {
-    let r = |v: &str| Some(req(v));
-    match name {
-        "NODE_ENV" => Some(lit("production")),
-        "PORT" | "APP_PORT" | "API_PORT" | "HTTP_PORT" => Some(lit(&offer.api_port.to_string())),
-        _ if offer.postgres && any_of(name, DB_HOST) => Some(lit("postgres")),
-        _ if offer.postgres && any_of(name, DB_PORT) => Some(lit("5432")),
-        _ if offer.postgres && any_of(name, DB_USER) => r(&w.db_user),
-        _ if offer.postgres && any_of(name, DB_PASSWORD) => r(&w.db_password),
-        _ if offer.postgres && any_of(name, DB_NAME) => r(&w.db_name),
-        _ if offer.postgres && any_of(name, DB_URL) => Some(Val::Lit(format!(
-            "postgres://{}:{}@postgres:5432/{}",
-            interp(&w.db_user),
-            interp(&w.db_password),
-            interp(&w.db_name)
-        ))),
-        "REDIS_HOST" if offer.redis => Some(lit("redis")),
-        "REDIS_PORT" if offer.redis => Some(lit("6379")),
-        "REDIS_PASSWORD" if offer.redis => r("REDIS_PASSWORD"),
-        "REDIS_URL" if offer.redis => Some(Val::Lit(match &w.redis_password {
-            Some(p) => format!("redis://:{}@redis:6379", interp(p)),
-            None => "redis://redis:6379".into(),
-        })),
-        "IPFS_API_URL" | "IPFS_LOCAL_API_URL" | "IPFS_URL" | "KUBO_API_URL" if offer.ipfs => {
-            Some(lit("http://ipfs:5001"))
+/// One key: secret or not and its format, optional or required, its compose value.
+fn classify(
+    name: &str,
+    ex: Option<&ExampleKey>,
+    ov: Option<&EnvOverride>,
+    offer: &Offer,
+    wiring: &Wiring,
+) -> Key {
+    let example_value = ex.map(|k| k.value.clone()).unwrap_or_default();
+    let comment = ov
+        .and_then(|o| o.comment.clone())
+        .or_else(|| ex.map(|k| k.comment.clone()))
+        .unwrap_or_default();
+    let ex_comment = ex.map(|k| k.comment.as_str()).unwrap_or_default();
+    let required_reason = ex
+        .filter(|k| k.optional)
+        .and_then(|k| infer::required_in_production(&k.comment));
+    let optional = ov
+        .and_then(|o| o.optional)
+        .unwrap_or_else(|| ex.is_some_and(|k| k.optional) && required_reason.is_none());
+    let origin = match ex {
+        Some(k) => Origin::Example(k.file.clone(), k.line),
+        None => Origin::Config,
+    };
+    let inferred = infer::infer_format(&example_value, ex_comment);
+    // `[api.env] format` is checked when the config is read
+    let configured = ov
+        .and_then(|o| o.format.as_deref())
+        .and_then(|f| SecretFormat::parse(f).ok());
+    let secret = ov
+        .and_then(|o| o.secret)
+        .or_else(|| configured.map(|_| true))
+        .unwrap_or_else(|| is_secret_name(name) || inferred.as_ref().is_some_and(|i| i.secret));
+    let (format, format_reason) = match (secret, configured, inferred) {
+        (false, _, _) => (None, None),
+        (true, Some(f), _) => (Some(f), Some("from [api.env]".to_string())),
+        (true, None, Some(i)) => (Some(i.format), Some(i.reason)),
+        (true, None, None) => (Some(SecretFormat::DEFAULT), None),
+    };
+    let staging = ov.and_then(|o| o.value.clone());
+    let mut value_reason = None;
+    let (class, value) = if let Some(v) = staging.filter(|_| !secret) {
+        (Class::Config, Some(lit(&v)))
+    } else if let Some(v) =
+        wired(name, offer, wiring).filter(|_| !optional || ov.is_some() || locates(name))
+    {
+        let class = if secret { Class::Secret } else { Class::Wired };
+        (class, Some(v))
+    } else if secret {
+        (Class::Secret, (!optional).then(|| req(name)))
+    } else if optional {
+        (Class::Config, None)
+    } else if let Some(d) = devvalue::staging_value(name, &example_value, offer) {
+        value_reason = Some(d.reason);
+        match d.value {
+            Some(v) => (Class::Wired, Some(lit(&v))),
+            None => (Class::Config, Some(req(name))),
         }
-        "IPFS_GATEWAY_URL" | "IPFS_LOCAL_GATEWAY_URL" if offer.ipfs => {
-            Some(lit("http://ipfs:8080"))
-        }
-        "TEE_WORKER_URL" => offer
-            .tee_worker
-            .map(|p| lit(&format!("http://tee-worker:{p}"))),
-        _ if any_of(name, WEB_ORIGIN) => offer.web_origin.as_deref().map(lit),
-        _ => None,
+    } else if !example_value.is_empty() {
+        (Class::Config, Some(lit(&example_value)))
+    } else if ex.is_some() && required_reason.is_none() {
+        (Class::Config, Some(req_maybe_empty(name)))
+    } else {
+        (Class::Config, Some(req(name)))
+    };
+    Key {
+        name: name.to_string(),
+        class,
+        value,
+        example_value,
+        comment,
+        optional,
+        origin,
+        format,
+        format_reason,
+        required_reason,
+        value_reason,
     }
-}
-
-/// `${NAME:?…}` as text (inside a longer compose value).
-fn interp(var: &str) -> String {
-    format!("${{{var}:?set {var} in .env.staging}}")
 }
 
 /// The contract of the API: the example's keys and `[api.env]`, classified.
@@ -478,52 +298,14 @@ pub fn build(cfg: &Config, example: &Example, offer: &Offer) -> Contract {
         db_name: pick(&set, DB_NAME, "DB_DATABASE"),
         redis_password: offer.redis.then(|| "REDIS_PASSWORD".to_string()),
     };
-    let mut keys = Vec::new();
-    for (name, _) in &names {
-        let ex = example.keys.iter().find(|k| k.name == *name);
-        let ov = overrides.iter().find(|o| o.name == *name);
-        let optional = ov
-            .and_then(|o| o.optional)
-            .unwrap_or_else(|| ex.is_some_and(|k| k.optional));
-        let example_value = ex.map(|k| k.value.clone()).unwrap_or_default();
-        let comment = ov
-            .and_then(|o| o.comment.clone())
-            .or_else(|| ex.map(|k| k.comment.clone()))
-            .unwrap_or_default();
-        let origin = match ex {
-            Some(k) => Origin::Example(k.file.clone(), k.line),
-            None => Origin::Config,
-        };
-        let secret = ov
-            .and_then(|o| o.secret)
-            .unwrap_or_else(|| is_secret_name(name));
-        let staging = ov.and_then(|o| o.value.clone());
-        let (class, value) = if let Some(v) = staging.filter(|_| !secret) {
-            (Class::Config, Some(lit(&v)))
-        } else if let Some(v) =
-            wired(name, offer, &wiring).filter(|_| !optional || ov.is_some() || locates(name))
-        {
-            let class = if secret { Class::Secret } else { Class::Wired };
-            (class, Some(v))
-        } else if secret {
-            (Class::Secret, (!optional).then(|| req(name)))
-        } else if optional {
-            (Class::Config, None)
-        } else if !example_value.is_empty() {
-            (Class::Config, Some(lit(&example_value)))
-        } else {
-            (Class::Config, Some(req(name)))
-        };
-        keys.push(Key {
-            name: name.clone(),
-            class,
-            value,
-            example_value,
-            comment,
-            optional,
-            origin,
-        });
-    }
+    let keys = names
+        .iter()
+        .map(|(name, _)| {
+            let ex = example.keys.iter().find(|k| k.name == *name);
+            let ov = overrides.iter().find(|o| o.name == *name);
+            classify(name, ex, ov, offer, &wiring)
+        })
+        .collect();
     Contract {
         sources: example.files.clone(),
         keys,
@@ -533,9 +315,9 @@ pub fn build(cfg: &Config, example: &Example, offer: &Offer) -> Contract {
 
 impl Key {
     /// The format of this key's value when it is a secret (generated by the smoke test, the
-    /// rehearsal and `env init`): [`SecretFormat::DEFAULT`] until the contract carries one.
+    /// rehearsal and `env init`): [`Key::format`], else [`SecretFormat::DEFAULT`].
     pub fn secret_format(&self) -> SecretFormat {
-        SecretFormat::DEFAULT
+        self.format.unwrap_or(SecretFormat::DEFAULT)
     }
 }
 
@@ -621,7 +403,8 @@ REDIS_PASSWORD=
             redis: true,
             ipfs: false,
             tee_worker: None,
-            web_origin: None,
+            web_domain: None,
+            api_domains: Vec::new(),
         }
     }
 
