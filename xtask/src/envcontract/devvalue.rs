@@ -144,6 +144,25 @@ pub fn is_dev_value(value: &str) -> bool {
     list_items(value).iter().any(|i| is_local_host(&host_of(i)))
 }
 
+/// The value with every local host replaced by `example.com` (a placeholder of the right
+/// shape for `.env.staging.example`).
+pub fn without_local_hosts(value: &str) -> String {
+    let mut out = value.to_string();
+    for item in list_items(value) {
+        let h = host_of(item);
+        if is_local_host(&h) {
+            let bracketed = format!("[{h}]");
+            let from = if item.contains(&bracketed) {
+                bracketed
+            } else {
+                h
+            };
+            out = out.replace(&from, "example.com");
+        }
+    }
+    out
+}
+
 /// What staging does instead of the example's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StagingValue {
@@ -270,6 +289,10 @@ mod tests {
         for not in ["", "https://app.example.com", "postgres", "info", "a,b"] {
             assert!(!is_dev_value(not), "{not}");
         }
+        assert_eq!(
+            without_local_hosts("smtp://localhost:1025,http://[::1]:80"),
+            "smtp://example.com:1025,http://example.com:80"
+        );
     }
 
     #[test]

@@ -22,7 +22,10 @@ mod example;
 pub mod infer;
 mod wiring;
 
-pub use devvalue::{is_local_host, list_items, public_kind, Public};
+pub use devvalue::{
+    host_of, is_dev_value, is_local_host, list_items, public_kind, without_local_hosts, Public,
+    LISTEN_NAMES,
+};
 pub use example::{is_var_name, parse_example, read_example, Example, ExampleKey, EXAMPLE_NAMES};
 pub use wiring::{service_of_key, DB_NAME, DB_PASSWORD, DB_PORT, DB_USER};
 
@@ -348,8 +351,8 @@ impl Contract {
 
     /// The environment the API gets where the stack is absent (the smoke test): secrets from
     /// `secret(format)` (a fresh value of the secret's format), required values from the
-    /// example or a placeholder, the rest as compose sets them (literal values; interpolated
-    /// ones filled the same way).
+    /// example or a placeholder (empty where the example leaves them empty), the rest as
+    /// compose sets them (literal values; interpolated ones filled the same way).
     pub fn smoke_env(
         &self,
         secret: &mut dyn FnMut(SecretFormat) -> Result<String>,
@@ -359,6 +362,7 @@ impl Contract {
             let v = match &k.value {
                 Some(Val::Lit(s)) if !s.contains("${") => s.replace("$$", "$"),
                 _ if self.is_secret(&k.name) => secret(k.secret_format())?,
+                _ if k.empty_ok() => String::new(),
                 Some(Val::Required { var, .. }) if self.is_secret(var) => {
                     secret(self.secret_format(var))?
                 }

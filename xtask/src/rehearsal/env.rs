@@ -5,7 +5,8 @@
 /// `secret(name)` (a fresh random value, in the secret's format: the caller knows the
 /// contract), written as compose's env file reads it back (a multi-line PEM key on one line,
 /// `\n`-escaped); the others keep the example's staging value (the API's own example value),
-/// `rehearsal` where the example has only a placeholder.
+/// empty where the example is empty (a key the API allows empty), `rehearsal` where the
+/// example has only a placeholder.
 pub fn throwaway_env(
     example: &str,
     secret: &mut dyn FnMut(&str) -> anyhow::Result<String>,
@@ -31,6 +32,8 @@ pub fn throwaway_env(
                 .any(|s| key.ends_with(s));
         let value = if secretish || unquoted == "change-me" {
             crate::render::compose::env_file_value(&secret(key)?)
+        } else if shown.is_empty() {
+            String::new() // set but empty, as the API's example has it (`${KEY?…}`)
         } else if key == "TAG" || crate::rules::env::is_placeholder(unquoted) {
             "rehearsal".to_string()
         } else {

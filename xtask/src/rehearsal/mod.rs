@@ -338,7 +338,7 @@ mod tests {
 
     #[test]
     fn throwaway_env_covers_every_example_variable_with_fresh_secrets() {
-        let example = "# comment\nTAG=latest\nDB_USERNAME=cipherbox\nDB_PASSWORD=change-me\n\nDB_DATABASE=x\nTEE_WORKER_SECRET=change-me\n";
+        let example = "# comment\nTAG=latest\nDB_USERNAME=cipherbox\nDB_PASSWORD=change-me\n\nDB_DATABASE=x\nTEE_WORKER_SECRET=change-me\nLOG_LEVEL=\nAPI_KEY=\n";
         let mut n = 0;
         let env = throwaway_env(example, &mut |_| {
             n += 1;
@@ -353,7 +353,9 @@ mod tests {
                 "DB_USERNAME=cipherbox",
                 "DB_PASSWORD=s1",
                 "DB_DATABASE=x",
-                "TEE_WORKER_SECRET=s2"
+                "TEE_WORKER_SECRET=s2",
+                "LOG_LEVEL=",
+                "API_KEY=s3"
             ]
         );
         assert_eq!(
@@ -363,7 +365,9 @@ mod tests {
                 "DB_USERNAME",
                 "DB_PASSWORD",
                 "DB_DATABASE",
-                "TEE_WORKER_SECRET"
+                "TEE_WORKER_SECRET",
+                "LOG_LEVEL",
+                "API_KEY"
             ]
         );
     }

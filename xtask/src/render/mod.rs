@@ -3,6 +3,7 @@
 pub mod caddy;
 pub mod compose;
 pub mod dockerfile;
+pub mod env_example;
 pub mod quote;
 pub mod rehearsal;
 pub mod stack_swarm;
@@ -27,7 +28,7 @@ pub fn all(stack: &Stack) -> Vec<Generated> {
         Generated::new(stack::CADDYFILE, &caddy::render(&stack.caddy)),
         Generated::new(
             stack::ENV_EXAMPLE,
-            &compose::render_env_example(&stack.compose, &stack.contract),
+            &env_example::render(&stack.compose, &stack.contract),
         ),
         Generated::new(stack::WORKFLOW, &workflow::render(&stack.workflow)),
         Generated::new(stack::SWARM_STACK, &stack_swarm::render(stack)),

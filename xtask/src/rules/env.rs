@@ -157,7 +157,7 @@ pub fn check_env_file(
                     "{var} is a secret left at a placeholder or empty; set a real random value (e.g. `openssl rand -hex 32`)"
                 ),
             }),
-            Some((_, v, line)) if v.is_empty() => out.push(Finding {
+            Some((_, v, line)) if v.is_empty() && !contract.key(var).is_some_and(Key::empty_ok) => out.push(Finding {
                 rule: "env/file-missing",
                 file: label.to_string(),
                 line: *line,
@@ -178,7 +178,7 @@ mod tests {
         let ex = Example {
             files: vec!["apps/api/.env.example".into()],
             keys: parse_example(
-                "DB_PASSWORD=\nJWT_SECRET=\nWEB_URL=\nLOG_LEVEL=info\n",
+                "DB_PASSWORD=\nJWT_SECRET=\nWEB_URL=http://localhost:5173\nLOG_LEVEL=info\nDATABASE_CA=\n",
                 "apps/api/.env.example",
             ),
         };
@@ -224,6 +224,14 @@ mod tests {
         }
         let good = "DB_PASSWORD=9f8e7d\nJWT_SECRET=abc123def\nWEB_URL=https://app.example.com\nDB_USERNAME=app\n";
         assert!(check_env_file(&c, &required, "e", good).is_empty());
+        // a key the API's example leaves empty must be set, and may be empty
+        let ca = vec!["DATABASE_CA".to_string()];
+        assert!(check_env_file(&c, &ca, "e", "DATABASE_CA=\n").is_empty());
+        let f = check_env_file(&c, &ca, "e", "");
+        assert_eq!(
+            f.iter().map(|f| f.rule).collect::<Vec<_>>(),
+            ["env/file-missing"]
+        );
     }
 
     #[test]

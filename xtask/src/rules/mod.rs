@@ -368,15 +368,7 @@ pub fn unused_waivers<'w>(waivers: &'w [Waiver], waived: &[Waived]) -> Vec<&'w W
 
 /// Is this host a loopback or wildcard address (never right between containers)?
 pub fn is_local_host(host: &str) -> bool {
-    let h = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_ascii_lowercase();
-    h == "localhost"
-        || h.starts_with("127.")
-        || h == "::1"
-        || h == "0.0.0.0"
-        || h.ends_with(".localhost")
+    crate::envcontract::is_local_host(host)
 }
 
 /// `scheme://host:port/...` or `host:port` → (host, port).

@@ -227,8 +227,12 @@ pub fn compose_value_problem(v: &str) -> Option<String> {
                     let (name, op) = inner.split_at(name_end);
                     let ok = !name.is_empty()
                         && !name.starts_with(|c: char| c.is_ascii_digit())
-                        && (op.is_empty() || op.starts_with(":?") || op.starts_with(":-"));
-                    if !ok || op[op.len().min(2)..].contains("${") {
+                        && (op.is_empty()
+                            || op.starts_with(":?")
+                            || op.starts_with(":-")
+                            || op.starts_with('?'));
+                    let op_len = if op.starts_with('?') { 1 } else { 2 };
+                    if !ok || op[op.len().min(op_len)..].contains("${") {
                         return Some(format!(
                             "holds the interpolation `${{{}}}`, of a form the model never writes",
                             crate::values::shown(inner).trim_matches('"')
@@ -424,12 +428,22 @@ mod tests {
             "postgres",
             "${TAG:-latest}",
             "${DB_PASSWORD:?set DB_PASSWORD in .env.staging}",
+            "${LOG_LEVEL?set LOG_LEVEL in .env.staging (empty is allowed)}",
             "pg_isready -U \"$${POSTGRES_USER}\"",
             "http://ipfs:5001",
         ] {
             assert_eq!(compose_value_problem(ok), None, "{ok}");
         }
-        for bad in ["a\nb", "$(id)", "`id`", "$HOME", "${A:+x}", "${1}", "${A"] {
+        for bad in [
+            "a\nb",
+            "$(id)",
+            "`id`",
+            "$HOME",
+            "${A:+x}",
+            "${1}",
+            "${A",
+            "${A?${B}}",
+        ] {
             assert!(compose_value_problem(bad).is_some(), "{bad}");
         }
         assert_eq!(

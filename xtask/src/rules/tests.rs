@@ -353,3 +353,46 @@ fn a_hoisting_monorepo_needs_the_isolated_install_unless_api_hoist_keeps_it() {
         "{df}"
     );
 }
+
+/// The api's environment with `lines` added (after `DB_HOST`), and the service-urls findings.
+fn service_url_findings(lines: &str) -> Vec<Finding> {
+    let m = model_with(None);
+    let files = as_files(&rendered(&m));
+    let mutated: Vec<(String, String)> = files
+        .into_iter()
+        .map(|(p, t)| {
+            let t = if p == CO {
+                let to = format!("      DB_HOST: postgres\n{lines}");
+                t.replacen("      DB_HOST: postgres\n", &to, 1)
+            } else {
+                t
+            };
+            (p, t)
+        })
+        .collect();
+    findings(&m, &mutated)
+        .into_iter()
+        .filter(|f| f.rule == "compose/service-urls")
+        .collect()
+}
+
+#[test]
+fn service_urls_read_lists_and_advise_the_config_for_public_addresses() {
+    let f = service_url_findings(
+        "      CORS_ALLOWED_ORIGINS: \"http://localhost:5173,http://localhost:3000\"\n      WEB_APP_URL: \"http://localhost:5173\"\n",
+    );
+    assert_eq!(f.len(), 2, "one finding per key: {f:#?}");
+    for x in &f {
+        assert!(x.message.contains("caddy.domains"), "{}", x.message);
+        assert!(!x.message.contains("use the service name"), "{}", x.message);
+        assert!(
+            !x.message.contains(",http"),
+            "a list is not one host: {}",
+            x.message
+        );
+    }
+    let clean = service_url_findings(
+        "      CORS_ALLOWED_ORIGINS: \"https://app.example.com,https://api.example.com\"\n      SIWE_DOMAIN: app.example.com\n      HOST: 0.0.0.0\n      LOG_LEVEL: \"\"\n",
+    );
+    assert!(clean.is_empty(), "{clean:#?}");
+}
