@@ -145,6 +145,19 @@ fn cases() -> Vec<Case> {
             message: "infra/stack.toml:2:16: `node.build_runner` = \"npm\" must be \"auto\", \"node\" or \"pnpm\"",
         },
         Case {
+            id: "config-env-format-not-a-secret",
+            setup: |r| {
+                write(
+                    r,
+                    "infra/stack.toml",
+                    "[api.env]\nSIGNING_KEY = { secret = false, format = \"hex:32\" }\n",
+                )
+            },
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:1: `api.env.SIGNING_KEY` has `secret = false` and a `format`; a format is a secret's (what the smoke test and the rehearsal generate): drop `format`, or `secret = false`",
+        },
+        Case {
             id: "config-health-body-not-a-pointer",
             setup: |r| {
                 write(
