@@ -60,7 +60,9 @@ INIT OPTIONS:
     --force          replace an existing config; the old one is kept as <config>.bak (an
                      older .bak is replaced)
     --format json    the report as JSON on stdout (keys with value, set, reason,
-                     suggested; candidates)
+                     suggested; candidates; env: what the API's env example says of each
+                     key: a secret's format, required in production, empty allowed, a dev
+                     value replaced, each with its reason)
 
 OPTIONS:
     --root DIR       the pnpm monorepo (default: this workspace's root)
@@ -229,6 +231,9 @@ fn init(ctx: &Ctx, a: &InitArgs) -> Result<Outcome> {
     for k in &found.keys {
         let how = if k.set { "set" } else { "left" };
         eprintln!("  {how} {} = {}: {}", k.key, k.value, k.reason);
+    }
+    for n in &found.env {
+        eprintln!("  env {}", n.line());
     }
     if found.gen != "ok" {
         eprintln!(

@@ -71,6 +71,9 @@ pub struct Discovery {
     pub keys: Vec<Found>,
     /// `gen` on this config: "ok", or the reason it would refuse.
     pub gen: String,
+    /// What the API's env example says beyond its values (formats of secrets, keys required
+    /// in production, values left empty, dev values), each with its reason.
+    pub env: Vec<EnvNote>,
     #[serde(skip)]
     pub text: String,
 }
@@ -83,6 +86,66 @@ impl Discovery {
             self.api.name, self.api.dir, self.api.reason
         )
     }
+}
+
+/// One key of the API's env contract with something inferred about it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EnvNote {
+    pub name: String,
+    /// secret, wired or config.
+    pub class: &'static str,
+    /// A secret's format (`hex:32`, `rsa-pkcs8-pem-base64`…), when something says it.
+    pub format: Option<String>,
+    pub format_reason: Option<String>,
+    /// A commented-out key its comment says is required in production.
+    pub required_reason: Option<String>,
+    /// Set but possibly empty (`${KEY?…}`): the example leaves it empty.
+    pub empty_ok: bool,
+    /// A dev value (localhost) derived from the config or required from .env.staging.
+    pub value_reason: Option<String>,
+}
+
+impl EnvNote {
+    /// One line for the human report.
+    pub fn line(&self) -> String {
+        let mut parts = Vec::new();
+        if let (Some(f), Some(why)) = (&self.format, &self.format_reason) {
+            parts.push(format!("format {f} ({why})"));
+        }
+        if let Some(why) = &self.required_reason {
+            parts.push(format!("required in production ({why})"));
+        }
+        if self.empty_ok {
+            parts.push("may be empty (the example leaves it empty)".into());
+        }
+        if let Some(why) = &self.value_reason {
+            parts.push(why.clone());
+        }
+        format!("{} ({}): {}", self.name, self.class, parts.join("; "))
+    }
+}
+
+/// The keys of the contract with an inference to report.
+pub fn env_notes(contract: &crate::envcontract::Contract) -> Vec<EnvNote> {
+    contract
+        .keys
+        .iter()
+        .filter(|k| {
+            k.format_reason.is_some()
+                || k.required_reason.is_some()
+                || k.value_reason.is_some()
+                || k.empty_ok()
+        })
+        .map(|k| EnvNote {
+            name: k.name.clone(),
+            class: k.class.name(),
+            format: k.format.map(|f| f.to_string()),
+            format_reason: k.format_reason.clone(),
+            required_reason: k.required_reason.clone(),
+            empty_ok: k.empty_ok(),
+            value_reason: k.value_reason.clone(),
+        })
+        .collect()
 }
 
 /// The file being built and the keys found so far.
@@ -195,6 +258,10 @@ pub fn discover(ws: &Workspace, template: &str, choices: Choices<'_>) -> Result<
         Ok(_) => "ok".to_string(),
         Err(e) => format!("{e:#}"),
     };
+    let env = built
+        .as_ref()
+        .map(|s| env_notes(&s.contract))
+        .unwrap_or_default();
     d.found(
         "project.name",
         project.clone().map(Into::into).unwrap_or_default(),
@@ -214,6 +281,7 @@ pub fn discover(ws: &Workspace, template: &str, choices: Choices<'_>) -> Result<
         candidates,
         keys: d.keys,
         gen,
+        env,
         text,
     })
 }

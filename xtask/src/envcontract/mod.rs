@@ -656,4 +656,143 @@ REDIS_PASSWORD=
         assert_eq!(get("IPFS_PROVIDER"), None);
         assert_eq!(get("WEB_URL").as_deref(), Some("http://localhost:5173"));
     }
+
+    /// The shapes met in real NestJS monorepos (issue 20): dev values, empty values, keys
+    /// required in production, a secret of a format.
+    const REAL: &str = "\
+NODE_ENV=development
+WEB_APP_URL=http://localhost:5173
+CORS_ALLOWED_ORIGINS=http://localhost:5173,http://localhost:3000
+SIWE_DOMAIN=localhost
+SMTP_HOST=localhost
+DATABASE_CA=
+LOG_LEVEL=
+# Google OAuth, required in production
+# GOOGLE_CLIENT_ID=
+# GOOGLE_CLIENT_SECRET=your-secret # required in production
+# Sentry (optional)
+# SENTRY_DSN=
+# RS256 private key for identity tokens (PKCS8 PEM, base64-encoded)
+IDENTITY_JWT_PRIVATE_KEY=
+# Generate with: openssl rand -hex 32
+SESSION_SECRET=
+";
+
+    fn real(cfg_text: &str) -> Contract {
+        let cfg = crate::config::parse(cfg_text, "c.toml").expect("config");
+        let ex = Example {
+            files: vec![".env.example".into()],
+            keys: parse_example(REAL, ".env.example"),
+        };
+        let mut o = offer();
+        o.web_domain = cfg.web.as_ref().map(|w| w.domain.clone());
+        o.api_domains = cfg.caddy.domains.clone();
+        build(&cfg, &ex, &o)
+    }
+
+    fn is_local_literal(v: &Option<Val>) -> bool {
+        matches!(v, Some(Val::Lit(s)) if crate::envcontract::is_dev_value(s))
+    }
+
+    #[test]
+    fn real_shapes_without_domains_require_what_staging_cannot_know() {
+        let c = real("");
+        let k = |n: &str| c.key(n).unwrap_or_else(|| panic!("{n}"));
+        for n in [
+            "WEB_APP_URL",
+            "CORS_ALLOWED_ORIGINS",
+            "SIWE_DOMAIN",
+            "SMTP_HOST",
+        ] {
+            assert!(
+                matches!(&k(n).value, Some(Val::Required { empty_ok: false, var, .. }) if var == n),
+                "{n}: {:?}",
+                k(n).value
+            );
+            assert!(k(n).value_reason.is_some(), "{n}");
+        }
+        for n in ["DATABASE_CA", "LOG_LEVEL"] {
+            assert!(k(n).empty_ok(), "{n}: {:?}", k(n).value);
+        }
+        assert!(!k("GOOGLE_CLIENT_ID").optional);
+        assert_eq!(k("GOOGLE_CLIENT_ID").class, Class::Config);
+        assert!(
+            !k("GOOGLE_CLIENT_ID").empty_ok(),
+            "required in production: non-empty"
+        );
+        assert!(k("GOOGLE_CLIENT_ID").required_reason.is_some());
+        assert!(!k("GOOGLE_CLIENT_SECRET").optional);
+        assert_eq!(k("GOOGLE_CLIENT_SECRET").class, Class::Secret);
+        assert!(k("SENTRY_DSN").optional);
+        assert_eq!(k("SENTRY_DSN").value, None);
+        let jwt = k("IDENTITY_JWT_PRIVATE_KEY");
+        assert_eq!(jwt.class, Class::Secret);
+        assert_eq!(
+            jwt.format.map(|f| f.to_string()).as_deref(),
+            Some("rsa-pkcs8-pem-base64")
+        );
+        assert!(
+            jwt.format_reason
+                .as_deref()
+                .is_some_and(|r| r.contains("PKCS8 PEM, base64-encoded")),
+            "{:?}",
+            jwt.format_reason
+        );
+        assert_eq!(
+            k("SESSION_SECRET").format.map(|f| f.to_string()).as_deref(),
+            Some("hex:32")
+        );
+        assert_eq!(
+            k("GOOGLE_CLIENT_SECRET").format,
+            Some(SecretFormat::DEFAULT)
+        );
+        assert_eq!(k("GOOGLE_CLIENT_SECRET").format_reason, None);
+        assert!(c.keys.iter().all(|k| !is_local_literal(&k.value)));
+        let env = c.smoke_env(&mut || "s".into());
+        let get = |n: &str| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        assert_eq!(get("LOG_LEVEL"), Some(""), "empty stays empty");
+        assert_eq!(get("DATABASE_CA"), Some(""));
+    }
+
+    #[test]
+    fn real_shapes_with_domains_are_derived() {
+        let c = real(
+            "[caddy]\ndomains = [\"api.example.com\"]\n[web]\npackage = \"w\"\ndomain = \"app.example.com\"\n",
+        );
+        let v = |n: &str| c.key(n).and_then(|k| k.value.clone());
+        let lit = |s: &str| Some(Val::Lit(s.into()));
+        assert_eq!(v("WEB_APP_URL"), lit("https://app.example.com"));
+        assert_eq!(
+            v("CORS_ALLOWED_ORIGINS"),
+            lit("https://app.example.com,https://api.example.com")
+        );
+        assert_eq!(v("SIWE_DOMAIN"), lit("app.example.com"));
+        assert!(matches!(v("SMTP_HOST"), Some(Val::Required { .. })));
+        assert_eq!(v("NODE_ENV"), lit("production"));
+        assert!(c.keys.iter().all(|k| !is_local_literal(&k.value)));
+    }
+
+    #[test]
+    fn the_config_format_wins_and_makes_a_secret() {
+        let c = real(
+            "[api.env]\nIDENTITY_JWT_PRIVATE_KEY = { format = \"ec-p256-pem\" }\nSIGNING_SEED = { format = \"base64:48\" }\n",
+        );
+        let k = |n: &str| c.key(n).unwrap_or_else(|| panic!("{n}"));
+        assert_eq!(
+            k("IDENTITY_JWT_PRIVATE_KEY")
+                .format
+                .map(|f| f.to_string())
+                .as_deref(),
+            Some("ec-p256-pem")
+        );
+        assert_eq!(
+            k("IDENTITY_JWT_PRIVATE_KEY").format_reason.as_deref(),
+            Some("from [api.env]")
+        );
+        assert_eq!(
+            k("SIGNING_SEED").class,
+            Class::Secret,
+            "a format makes a secret"
+        );
+    }
 }
