@@ -16,7 +16,8 @@ pub struct Inferred {
     pub secret: bool,
 }
 
-/// The words of a comment that decided (at most 80 characters around them).
+/// The words of a comment that decided: their clause (between `.`, `;` and parentheses),
+/// at most 80 characters.
 fn quote(comment: &str, at: usize, len: usize) -> String {
     let start = comment[..at]
         .rfind(['.', ';', '(', ')'])
@@ -26,6 +27,15 @@ fn quote(comment: &str, at: usize, len: usize) -> String {
         .find(['.', ';', '(', ')'])
         .map(|i| at + len + i)
         .unwrap_or(comment.len());
+    // a span across a parenthesis takes its other half too
+    let (mut start, mut end) = (start, end);
+    let open = |t: &str| t.matches('(').count() as i64 - t.matches(')').count() as i64;
+    if open(&comment[start..end]) > 0 && comment[end..].starts_with(')') {
+        end += 1;
+    }
+    if open(&comment[start..end]) < 0 && comment[..start].ends_with('(') {
+        start -= 1;
+    }
     let s = comment[start..end].trim();
     let s: String = s.chars().take(80).collect();
     format!("from the comment: \"{}\"", s.replace('"', "'"))
@@ -374,6 +384,15 @@ mod tests {
             "from the comment: \"RS256 PKCS8 PEM, base64-encoded\""
         );
         assert!(i.secret);
+        let i = infer_format(
+            "",
+            "RS256 private key for tokens (PKCS8 PEM, base64-encoded)",
+        )
+        .expect("inferred");
+        assert_eq!(
+            i.reason,
+            "from the comment: \"RS256 private key for tokens (PKCS8 PEM, base64-encoded)\""
+        );
     }
 
     #[test]

@@ -51,8 +51,11 @@ fn key_notes(w: &mut String, k: Option<&Key>) {
     if let (Some(f), Some(why)) = (k.format, &k.format_reason) {
         comment_lines(w, &format!("format: {f} ({why})"));
     }
-    if let Some(why) = &k.required_reason {
-        comment_lines(w, &format!("required in production: {why}"));
+    if k.required_reason.is_some() {
+        comment_lines(
+            w,
+            "required in production (so says its comment in the API's example)",
+        );
     }
     if let Some(why) = &k.value_reason {
         comment_lines(w, why);

@@ -1,0 +1,164 @@
+//! The invariant of issue 20: `gen` never writes what `verify` rejects. For the sample at the
+//! repo root and every fixture under tests/fixtures/ (a new fixture is covered by being
+//! there), in a temporary copy: with the fixture's own config, then `config init --force`
+//! with and without `[caddy] domains` and with and without `[web]`, the API's env example
+//! extended with the shapes real NestJS APIs have (dev values, empty values, keys required
+//! in production, a secret of a format): `gen` + `verify --static --format json` report no
+//! error finding.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::Value;
+use support::*;
+
+/// The env example shapes of issue 20 (four real pnpm monorepos with NestJS APIs).
+const SHAPES: &str = "
+# --- issue 20 shapes
+WEB_APP_URL=http://localhost:5173
+CORS_ALLOWED_ORIGINS=http://localhost:5173,http://localhost:3000
+APP_URL=http://localhost:5173
+SIWE_DOMAIN=localhost
+SMTP_HOST=localhost
+MAIL_URL=smtp://localhost:1025
+DATABASE_CA=
+LOG_LEVEL=
+# Google OAuth: required in production
+# GOOGLE_CLIENT_ID=
+# GOOGLE_CLIENT_SECRET= # required in production
+# RS256 private key for identity tokens (PKCS8 PEM, base64-encoded)
+IDENTITY_JWT_PRIVATE_KEY=
+# Generate with: openssl rand -hex 32
+SESSION_SECRET=
+";
+
+/// Every monorepo the tests keep: the sample (the repo root) and each fixture directory.
+fn monorepos() -> Vec<(String, TempDir)> {
+    let mut out = vec![("sample".to_string(), sample_copy("invariant-sample"))];
+    let dir = repo_root().join("tests/fixtures");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("tests/fixtures")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("pnpm-workspace.yaml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no fixture under {}", dir.display());
+    for n in names {
+        let t = fixture(&n);
+        out.push((n, t));
+    }
+    out
+}
+
+/// The error findings of `gen` + `verify --static` in `root` (each as `rule file:line message`).
+fn gen_then_verify(root: &Path, what: &str) -> Vec<String> {
+    let g = xtask(root, &["--root", ".", "gen", "--force"]);
+    assert_eq!(g.code, 0, "{what}: gen:\n{}", g.all());
+    let r = xtask(
+        root,
+        &["--root", ".", "verify", "--static", "--format", "json"],
+    );
+    let j = json_of(&r);
+    let mut errors: Vec<String> = j["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["severity"] != "warning")
+        .map(|f| {
+            format!(
+                "{what}: {} {}:{} {}",
+                f["rule"].as_str().unwrap_or(""),
+                f["file"].as_str().unwrap_or(""),
+                f["line"],
+                f["message"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    for s in j["stages"].as_array().expect("stages") {
+        let status = s["status"].as_str().unwrap_or("");
+        if !matches!(status, "pass" | "skipped") {
+            errors.push(format!("{what}: stage {} is {status}: {s}", s["name"]));
+        }
+    }
+    errors
+}
+
+/// `config init --force` (with `--web-domain` for a web variant); `None` when the monorepo
+/// has no web app for a web variant.
+fn init(root: &Path, web: bool, what: &str) -> Option<Value> {
+    let mut args = vec![
+        "--root", ".", "config", "init", "--force", "--format", "json",
+    ];
+    if web {
+        args.extend(["--web-domain", "app.example.test"]);
+    }
+    let r = xtask(root, &args);
+    if web
+        && r.code == 2
+        && r.stderr
+            .contains("no workspace package looks like a static web app")
+    {
+        return None;
+    }
+    assert_eq!(r.code, 0, "{what}: config init:\n{}", r.all());
+    Some(json_of(&r))
+}
+
+#[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs caddy, openssl, docker compose, actionlint, zizmor, hadolint: runs under CI=true or XTASK_TESTS=tools"
+)]
+fn gen_never_writes_what_verify_rejects() {
+    verify_tools();
+    let mut errors = Vec::new();
+    let mut runs = 0;
+    let mut web_runs = 0;
+    for (name, t) in monorepos() {
+        let root = t.path();
+        errors.extend(gen_then_verify(root, &format!("{name} (its own config)")));
+        runs += 1;
+        for web in [false, true] {
+            for domains in [false, true] {
+                let what = format!("{name} (config init, web={web}, caddy.domains={domains})");
+                let Some(report) = init(root, web, &what) else {
+                    continue;
+                };
+                if domains {
+                    let s = xtask(
+                        root,
+                        &[
+                            "--root",
+                            ".",
+                            "config",
+                            "set",
+                            "caddy.domains",
+                            "api.example.test",
+                        ],
+                    );
+                    assert_eq!(s.code, 0, "{what}: config set:\n{}", s.all());
+                }
+                let dir = report["api"]["dir"].as_str().expect("api.dir").to_string();
+                let example = root.join(&dir).join(".env.example");
+                let before = std::fs::read_to_string(&example).unwrap_or_default();
+                std::fs::write(&example, format!("{before}{SHAPES}")).expect("extend the example");
+                errors.extend(gen_then_verify(root, &what));
+                std::fs::write(&example, &before).expect("restore the example");
+                runs += 1;
+                web_runs += usize::from(web);
+            }
+        }
+    }
+    assert!(
+        web_runs >= 2,
+        "no monorepo had a web app: the [web] variants never ran"
+    );
+    assert!(
+        errors.is_empty(),
+        "{} error(s) in {runs} runs:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+}
