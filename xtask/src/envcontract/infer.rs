@@ -241,7 +241,7 @@ fn from_shape(value: &str) -> Option<(SecretFormat, &'static str)> {
         return Some((SecretFormat::Uuid, "a UUID"));
     }
     let hex = v.bytes().all(|b| b.is_ascii_hexdigit());
-    if hex && v.len() % 2 == 0 && v.len() >= 32 && in_range(v.len() / 2) {
+    if hex && v.len().is_multiple_of(2) && v.len() >= 32 && in_range(v.len() / 2) {
         return Some((SecretFormat::Hex(v.len() / 2), "hex digits"));
     }
     None
