@@ -165,15 +165,27 @@ fn from_comment(lower: &str, comment: &str, public: bool) -> Option<Inferred> {
     }
     if !public {
         if let Some((key, at)) = key_kind(lower) {
-            let keyish =
-                lower.contains("key") || lower.contains("pem") || lower.contains("genpkey");
-            let generic_rsa = matches!(key, KeyKind::Rsa(_))
-                && !lower.contains("pem")
-                && !lower.contains("pkcs")
-                && !lower.contains("genpkey")
-                && !lower.contains("genrsa")
+            // a private key, not an algorithm's name (`JWT_ALGORITHM=ES256`) nor a certificate
+            let keyish = [
+                "private key",
+                "privatekey",
+                "signing key",
+                "genpkey",
+                "genrsa",
+                "pkcs8",
+                "pkcs#8",
+            ]
+            .iter()
+            .any(|w| lower.contains(w))
+                || (lower.contains("pem") && lower.contains("key"));
+            let cert = (lower.contains("certificate") || lower.contains("cert "))
                 && !lower.contains("private key");
-            if keyish && !generic_rsa {
+            // an Ethereum-style key (secp256k1, hex) is no PEM
+            let cert = cert
+                || ["secp256k1", "ethereum", "wallet"]
+                    .iter()
+                    .any(|w| lower.contains(w));
+            if keyish && !cert {
                 let base64 = lower.contains("base64") && !lower.contains("rand -base64");
                 let f = SecretFormat::Pem { key, base64 };
                 let at = match find_any(lower, &["base64"]).filter(|_| base64) {
@@ -370,6 +382,10 @@ mod tests {
             ("-----BEGIN PUBLIC KEY-----", ""),
             ("", "only with IPFS_PROVIDER=pinata"),
             ("", "Pinata API key"),
+            ("", "CA certificate of the database (PEM)"),
+            ("ES256", "the JWT algorithm: RS256 or ES256"),
+            ("", "TLS certificate (PEM) with its RSA key"),
+            ("", "ECDSA private key of the signer wallet (secp256k1)"),
             ("12345", ""),
         ] {
             assert_eq!(fmt(v, c), None, "{v:?} {c:?}");

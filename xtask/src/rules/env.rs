@@ -18,7 +18,7 @@ pub const RULES: &[Rule] = &[Rule {
 pub const ENV_FILE_IDS: &[(&str, &str)] = &[
     (
         "env/file-missing",
-        "a variable docker-compose.staging.yml requires is missing from (or empty in) the env file given with --env-file",
+        "a variable docker-compose.staging.yml requires is missing from (or empty in) the env file given with --env-file; empty is allowed for a key the API's example leaves empty (`${NAME?…}`)",
     ),
     (
         "env/file-placeholder",
