@@ -178,14 +178,14 @@ fn from_comment(lower: &str, comment: &str, public: bool) -> Option<Inferred> {
             .iter()
             .any(|w| lower.contains(w))
                 || (lower.contains("pem") && lower.contains("key"));
-            let cert = (lower.contains("certificate") || lower.contains("cert "))
+            let not_pem = (lower.contains("certificate") || lower.contains("cert "))
                 && !lower.contains("private key");
             // an Ethereum-style key (secp256k1, hex) is no PEM
             let cert = cert
                 || ["secp256k1", "ethereum", "wallet"]
                     .iter()
                     .any(|w| lower.contains(w));
-            if keyish && !cert {
+            if keyish && !not_pem {
                 let base64 = lower.contains("base64") && !lower.contains("rand -base64");
                 let f = SecretFormat::Pem { key, base64 };
                 let at = match find_any(lower, &["base64"]).filter(|_| base64) {
