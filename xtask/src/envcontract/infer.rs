@@ -181,7 +181,7 @@ fn from_comment(lower: &str, comment: &str, public: bool) -> Option<Inferred> {
             let not_pem = (lower.contains("certificate") || lower.contains("cert "))
                 && !lower.contains("private key");
             // an Ethereum-style key (secp256k1, hex) is no PEM
-            let cert = cert
+            let not_pem = not_pem
                 || ["secp256k1", "ethereum", "wallet"]
                     .iter()
                     .any(|w| lower.contains(w));
