@@ -748,7 +748,7 @@ SESSION_SECRET=
         );
         assert_eq!(k("GOOGLE_CLIENT_SECRET").format_reason, None);
         assert!(c.keys.iter().all(|k| !is_local_literal(&k.value)));
-        let env = c.smoke_env(&mut || "s".into());
+        let env = c.smoke_env(&mut |_| Ok("s".into())).expect("env");
         let get = |n: &str| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
         assert_eq!(get("LOG_LEVEL"), Some(""), "empty stays empty");
         assert_eq!(get("DATABASE_CA"), Some(""));
