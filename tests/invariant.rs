@@ -162,3 +162,91 @@ fn gen_never_writes_what_verify_rejects() {
         errors.join("\n")
     );
 }
+
+/// `KEY=value` lines of an env file (quotes removed).
+fn env_values(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#') && l.contains('='))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
+        .collect()
+}
+
+/// From the API's example to the real env file: the formats the example's comments say reach
+/// `env init` (an RSA PKCS8 PEM, base64-encoded; `openssl rand -hex 32`), a key the example
+/// leaves empty stays empty, and a dev value is left to fill, never copied.
+#[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs openssl (env init makes PEM keys with it): runs under CI=true or XTASK_TESTS=tools"
+)]
+fn the_example_s_words_reach_the_real_env_file() {
+    tool("openssl", &["version"], "apt-get install openssl");
+    let t = sample_copy("invariant-env-init");
+    let root = t.path();
+    let example = root.join("apps/api/.env.example");
+    let before = std::fs::read_to_string(&example).expect("example");
+    std::fs::write(&example, format!("{before}{SHAPES}")).expect("extend the example");
+    let g = xtask(root, &["--root", ".", "gen"]);
+    assert_eq!(g.code, 0, "{}", g.all());
+    let r = xtask(root, &["env", "init", "--root", ".", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let report = json_of(&r);
+    let format_of = |name: &str| {
+        report["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .find(|k| k["name"] == name)
+            .map(|k| k["format"].clone())
+            .unwrap_or_else(|| panic!("{name} not in the report: {report:#}"))
+    };
+    assert_eq!(
+        format_of("IDENTITY_JWT_PRIVATE_KEY"),
+        "rsa-pkcs8-pem-base64"
+    );
+    assert_eq!(format_of("SESSION_SECRET"), "hex:32");
+    let to_fill: Vec<&str> = report["to_fill"]
+        .as_array()
+        .expect("to_fill")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for dev in [
+        "WEB_APP_URL",
+        "CORS_ALLOWED_ORIGINS",
+        "SIWE_DOMAIN",
+        "SMTP_HOST",
+        "MAIL_URL",
+    ] {
+        assert!(to_fill.contains(&dev), "{dev} is left to fill: {to_fill:?}");
+    }
+    assert!(
+        to_fill.contains(&"GOOGLE_CLIENT_ID"),
+        "required in production: {to_fill:?}"
+    );
+    for empty in ["DATABASE_CA", "LOG_LEVEL"] {
+        assert!(
+            !to_fill.contains(&empty),
+            "{empty} may stay empty: {to_fill:?}"
+        );
+    }
+    let text = std::fs::read_to_string(root.join("infra/.env.staging")).expect("env file");
+    assert!(
+        !text.contains("localhost"),
+        "no dev value in the real env file"
+    );
+    let vals = env_values(&text);
+    let get = |k: &str| {
+        vals.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("{k} not in the env file"))
+    };
+    // base64 of "-----BEGIN PRIVATE KEY-----\n"
+    assert!(get("IDENTITY_JWT_PRIVATE_KEY").starts_with("LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t"));
+    let hex = get("SESSION_SECRET");
+    assert!(hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(get("DATABASE_CA"), "");
+    assert_eq!(get("LOG_LEVEL"), "");
+}

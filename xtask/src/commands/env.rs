@@ -125,6 +125,12 @@ fn vars(model: &Model) -> Vec<Var> {
         let key = contract.key(var);
         let comment = key.map(|k| k.comment.clone()).unwrap_or_default();
         let value = match key {
+            // set but empty, as the API's example has it (`${KEY?…}`)
+            Some(k) if k.empty_ok() => Value::Setting(String::new(), "example"),
+            // a dev value (localhost) never reaches staging: someone fills it in
+            Some(k) if crate::envcontract::is_dev_value(&k.example_value) => {
+                Value::ToFill(k.value_reason.clone().unwrap_or_else(|| comment.clone()))
+            }
             Some(k) if !is_placeholder(&k.example_value) => {
                 Value::Setting(k.example_value.clone(), "example")
             }
