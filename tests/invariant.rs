@@ -22,6 +22,8 @@ APP_URL=http://localhost:5173
 SIWE_DOMAIN=localhost
 SMTP_HOST=localhost
 MAIL_URL=smtp://localhost:1025
+MAILER_HOST=mailhog
+ELASTIC_URL=http://elasticsearch:9200
 DATABASE_CA=
 LOG_LEVEL=
 # Google OAuth: required in production

@@ -128,8 +128,8 @@ fn vars(model: &Model) -> Vec<Var> {
             // set but empty, as the API's example has it (`${KEY?…}`)
             Some(k) if k.empty_ok() => Value::Setting(String::new(), "example"),
             // a dev value (localhost) never reaches staging: someone fills it in
-            Some(k) if crate::envcontract::is_dev_value(&k.example_value) => {
-                Value::ToFill(k.value_reason.clone().unwrap_or_else(|| comment.clone()))
+            Some(k) if k.value_reason.is_some() => {
+                Value::ToFill(k.value_reason.clone().unwrap_or_default())
             }
             Some(k) if !is_placeholder(&k.example_value) => {
                 Value::Setting(k.example_value.clone(), "example")

@@ -139,6 +139,48 @@ pub fn host_of(item: &str) -> String {
     hp.split(':').next().unwrap_or(hp).to_string()
 }
 
+/// The hosts a value names where a host is meant: every URL of a list (`a,b`, `a b`), or,
+/// for a host or domain key (`…_HOST`, `HOST`, a public domain), every item of it.
+pub fn value_hosts(key: &str, v: &str) -> Vec<String> {
+    let items = list_items(v);
+    let mut out: Vec<String> = if v.contains("://") {
+        items
+            .iter()
+            .filter(|i| i.contains("://"))
+            .map(|i| host_of(i))
+            .collect()
+    } else if key.ends_with("_HOST") || key == "HOST" || public_kind(key) == Some(Public::Domain) {
+        items.iter().map(|i| host_of(i)).collect()
+    } else {
+        Vec::new()
+    };
+    out.retain(|h| !h.is_empty());
+    out.dedup();
+    out
+}
+
+/// A bare name (no dot, not an address): a service name, of this stack or of another.
+pub fn is_service_name(host: &str) -> bool {
+    !host.contains(['.', ':']) && !is_local_host(host)
+}
+
+/// The services of the stack the offer describes (what a bare host name may be).
+fn stack_services(offer: &Offer) -> Vec<&'static str> {
+    let mut out = vec!["api", "caddy"];
+    for (on, s) in [
+        (offer.postgres, "postgres"),
+        (offer.redis, "redis"),
+        (offer.ipfs, "ipfs"),
+        (offer.tee_worker.is_some(), "tee-worker"),
+        (offer.web_domain.is_some(), "web"),
+    ] {
+        if on {
+            out.push(s);
+        }
+    }
+    out
+}
+
 /// Does the value point at this machine (any item of it, as a URL, a host or `host:port`)?
 pub fn is_dev_value(value: &str) -> bool {
     list_items(value).iter().any(|i| is_local_host(&host_of(i)))
@@ -174,7 +216,12 @@ pub struct StagingValue {
 /// The staging value of a key whose example value is a dev value, or which names a public
 /// address the config defines; `None`: the example's value stands.
 pub fn staging_value(name: &str, example: &str, offer: &Offer) -> Option<StagingValue> {
-    let dev = is_dev_value(example);
+    let services = stack_services(offer);
+    // a service of the developer's own compose file (`mailhog`, `db`), not of this stack
+    let elsewhere = value_hosts(name, example)
+        .into_iter()
+        .find(|h| is_service_name(h) && !services.contains(&h.as_str()));
+    let dev = is_dev_value(example) || elsewhere.is_some();
     if let Some(kind) = public_kind(name) {
         if let Some((v, from)) = derive(kind, example, offer) {
             return Some(StagingValue {
@@ -204,11 +251,18 @@ pub fn staging_value(name: &str, example: &str, offer: &Offer) -> Option<Staging
             reason: "the address the API listens on: every interface of its container".into(),
         });
     }
-    Some(StagingValue {
-        value: None,
-        reason: "the example's value points at this machine (a dev value): required from \
+    let reason = match elsewhere {
+        Some(h) => format!(
+            "the example's value points at `{h}`, which is not a service of this stack (a dev \
+             value): required from .env.staging"
+        ),
+        None => "the example's value points at this machine (a dev value): required from \
                  .env.staging"
             .into(),
+    };
+    Some(StagingValue {
+        value: None,
+        reason,
     })
 }
 
@@ -368,6 +422,21 @@ mod tests {
         );
         let s = staging_value("SMTP_HOST", "localhost", &none).expect("dev");
         assert_eq!(s.value, None);
+        for (n, v) in [
+            ("SMTP_HOST", "mailhog"),
+            ("ELASTIC_URL", "http://elasticsearch:9200"),
+            ("KAFKA_URL", "kafka://kafka:9092"),
+        ] {
+            let s = staging_value(n, v, &none).expect("a dev compose service");
+            assert_eq!(s.value, None, "{n}");
+            assert!(
+                s.reason.contains("not a service of this stack"),
+                "{}",
+                s.reason
+            );
+        }
+        assert_eq!(staging_value("MAIL_HOST", "smtp.example.com", &none), None);
+        assert_eq!(staging_value("NOTE", "see api docs", &none), None);
         assert_eq!(staging_value("LOG_LEVEL", "info", &none), None);
     }
 }

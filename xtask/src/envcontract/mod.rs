@@ -23,8 +23,8 @@ pub mod infer;
 mod wiring;
 
 pub use devvalue::{
-    host_of, is_dev_value, is_local_host, list_items, public_kind, without_local_hosts, Public,
-    LISTEN_NAMES,
+    host_of, is_dev_value, is_local_host, is_service_name, list_items, public_kind, value_hosts,
+    without_local_hosts, Public, LISTEN_NAMES,
 };
 pub use example::{is_var_name, parse_example, read_example, Example, ExampleKey, EXAMPLE_NAMES};
 pub use wiring::{service_of_key, DB_NAME, DB_PASSWORD, DB_PORT, DB_USER};

@@ -477,29 +477,8 @@ fn secrets_required(i: &Input, o: &mut Out) {
     }
 }
 
-/// The hosts a compose value names: every URL of a list (`a,b`, `a b`), or, for a host or
-/// domain key, every item of it.
-fn value_hosts(key: &str, v: &str) -> Vec<String> {
-    use crate::envcontract::{host_of, list_items, public_kind, Public};
-    let items = list_items(v);
-    if v.contains("://") {
-        return items
-            .iter()
-            .filter(|i| i.contains("://"))
-            .map(|i| host_of(i))
-            .collect();
-    }
-    let host_key =
-        key.ends_with("_HOST") || key == "HOST" || public_kind(key) == Some(Public::Domain);
-    if host_key {
-        items.iter().map(|i| host_of(i)).collect()
-    } else {
-        Vec::new()
-    }
-}
-
 fn service_urls(i: &Input, o: &mut Out) {
-    use crate::envcontract::{public_kind, LISTEN_NAMES};
+    use crate::envcontract::{is_service_name, public_kind, value_hosts, LISTEN_NAMES};
     let Some(c) = &i.compose else { return };
     let names: Vec<String> = c.services().into_iter().map(|(n, _)| n).collect();
     for (name, _) in c.services() {
@@ -509,17 +488,16 @@ fn service_urls(i: &Input, o: &mut Out) {
                 continue;
             }
             let line = c.line(&path);
-            let mut hosts = value_hosts(&key, &v);
-            hosts.dedup();
-            for h in hosts {
-                if h.is_empty() || (h == "0.0.0.0" && LISTEN_NAMES.contains(&key.as_str())) {
+            for h in value_hosts(&key, &v) {
+                if h == "0.0.0.0" && LISTEN_NAMES.contains(&key.as_str()) {
                     continue; // a listen address: every interface of the container
                 }
                 if is_local_host(&h) && public_kind(&key).is_some() {
                     o.at(F, line, format!("{name}: {key} is a public address but points at `{h}`, a dev value; set web.domain or caddy.domains in infra/stack.toml (gen derives it), or require it from .env.staging (`${{{key}:?…}}`)"));
                 } else if is_local_host(&h) {
                     o.at(F, line, format!("{name}: {key} points at `{h}`, which is the {name} container itself; use the service name (one of {}) or require it from .env.staging", names.join(", ")));
-                } else if !h.contains('.') && !h.contains(':') && !names.contains(&h) {
+                } else if is_service_name(&h) && !names.contains(&h) && public_kind(&key).is_none()
+                {
                     o.at(F, line, format!("{name}: {key} points at `{h}`, which is not a service of this stack ({})", names.join(", ")));
                 }
             }
