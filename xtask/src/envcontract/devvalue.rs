@@ -222,7 +222,13 @@ pub fn staging_value(name: &str, example: &str, offer: &Offer) -> Option<Staging
         .into_iter()
         .find(|h| is_service_name(h) && !services.contains(&h.as_str()));
     let dev = is_dev_value(example) || elsewhere.is_some();
-    if let Some(kind) = public_kind(name) {
+    // an address, not a path (`BASE_URL=/api`) or a word
+    let address = |kind: Public| {
+        example.is_empty()
+            || example.contains("://")
+            || (kind == Public::Domain && !example.contains('/'))
+    };
+    if let Some(kind) = public_kind(name).filter(|k| address(*k)) {
         if let Some((v, from)) = derive(kind, example, offer) {
             return Some(StagingValue {
                 value: Some(v),
@@ -438,5 +444,10 @@ mod tests {
         assert_eq!(staging_value("MAIL_HOST", "smtp.example.com", &none), None);
         assert_eq!(staging_value("NOTE", "see api docs", &none), None);
         assert_eq!(staging_value("LOG_LEVEL", "info", &none), None);
+        assert_eq!(
+            staging_value("BASE_URL", "/api", &both),
+            None,
+            "a path is no address"
+        );
     }
 }
