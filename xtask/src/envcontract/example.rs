@@ -46,7 +46,9 @@ fn commented_key(body: &str) -> Option<(&str, &str)> {
     let upper = k
         .chars()
         .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    (is_var_name(k) && upper && !k.starts_with('_') && !v.starts_with(' ')).then_some((k, v))
+    // `# KEY= # comment` is a key; `# a = b` is prose
+    let value_like = !v.starts_with(' ') || v.trim().is_empty() || v.trim_start().starts_with('#');
+    (is_var_name(k) && upper && !k.starts_with('_') && value_like).then_some((k, v))
 }
 
 /// `value`, `"value"`, `'value'`, `value # comment` → (value, comment).

@@ -19,14 +19,30 @@ pub struct Inferred {
 /// The words of a comment that decided: their clause (between `.`, `;` and parentheses),
 /// at most 80 characters.
 fn quote(comment: &str, at: usize, len: usize) -> String {
-    let start = comment[..at]
-        .rfind(['.', ';', '(', ')'])
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    let end = comment[at + len..]
-        .find(['.', ';', '(', ')'])
-        .map(|i| at + len + i)
-        .unwrap_or(comment.len());
+    const AROUND: usize = 40;
+    let boundary = |mut i: usize| {
+        while !comment.is_char_boundary(i) {
+            i += 1;
+        }
+        i
+    };
+    // the clause, at most AROUND bytes either side of the words, cut at a space
+    let floor = boundary(at.saturating_sub(AROUND));
+    let start = match comment[..at].rfind(['.', ';', '(', ')', '#']) {
+        Some(i) if i + 1 >= floor => i + 1,
+        _ if floor == 0 => 0,
+        _ => comment[floor..at]
+            .find(' ')
+            .map_or(floor, |i| floor + i + 1),
+    };
+    let ceil = boundary((at + len + AROUND).min(comment.len()));
+    let end = match comment[at + len..].find(['.', ';', '(', ')', '#']) {
+        Some(i) if at + len + i <= ceil => at + len + i,
+        _ if ceil == comment.len() => ceil,
+        _ => comment[at + len..ceil]
+            .rfind(' ')
+            .map_or(ceil, |i| at + len + i),
+    };
     // a span across a parenthesis takes its other half too
     let (mut start, mut end) = (start, end);
     let open = |t: &str| t.matches('(').count() as i64 - t.matches(')').count() as i64;
@@ -37,7 +53,6 @@ fn quote(comment: &str, at: usize, len: usize) -> String {
         start -= 1;
     }
     let s = comment[start..end].trim();
-    let s: String = s.chars().take(80).collect();
     format!("from the comment: \"{}\"", s.replace('"', "'"))
 }
 
@@ -408,6 +423,16 @@ mod tests {
         assert_eq!(
             i.reason,
             "from the comment: \"RS256 private key for tokens (PKCS8 PEM, base64-encoded)\""
+        );
+        let long = "Used by the identity service to sign the tokens it hands out to every \
+                    client of the platform: RS256 PKCS8 PEM, base64-encoded, and rotated by \
+                    the ops team every year through the vault";
+        let i = infer_format("", long).expect("inferred");
+        assert_eq!(
+            i.reason,
+            "from the comment: \"out to every client of the platform: RS256 PKCS8 PEM, \
+             base64-encoded, and rotated by the ops team\"",
+            "the words that decided, not the whole comment"
         );
     }
 

@@ -670,6 +670,7 @@ LOG_LEVEL=
 # Google OAuth, required in production
 # GOOGLE_CLIENT_ID=
 # GOOGLE_CLIENT_SECRET=your-secret # required in production
+# GOOGLE_CALLBACK_URL= # required in production
 # Sentry (optional)
 # SENTRY_DSN=
 # RS256 private key for identity tokens (PKCS8 PEM, base64-encoded)
@@ -722,6 +723,10 @@ SESSION_SECRET=
         );
         assert!(k("GOOGLE_CLIENT_ID").required_reason.is_some());
         assert!(!k("GOOGLE_CLIENT_SECRET").optional);
+        assert!(
+            !k("GOOGLE_CALLBACK_URL").optional,
+            "`# KEY= # comment` is a key with a trailing comment"
+        );
         assert_eq!(k("GOOGLE_CLIENT_SECRET").class, Class::Secret);
         assert!(k("SENTRY_DSN").optional);
         assert_eq!(k("SENTRY_DSN").value, None);
