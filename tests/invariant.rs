@@ -276,3 +276,59 @@ fn the_example_s_words_reach_the_real_env_file() {
     assert_eq!(get("DATABASE_CA"), "");
     assert_eq!(get("LOG_LEVEL"), "");
 }
+
+/// Issue 20's boot fixture from a fresh clone (`config init`, the API's domain, `env init`):
+/// the database user and name come from its `DATABASE_URL` example, the origins and the SIWE
+/// domain from `caddy.domains`, the empty keys stay empty; left to fill are only what nobody
+/// but its user knows: the Google client id (required in production) and the web app's URL
+/// (no web app in this monorepo, so no `web.domain` to derive it from).
+#[test]
+#[cfg_attr(
+    not(tools),
+    ignore = "needs openssl (env init makes the RSA key with it): runs under CI=true or XTASK_TESTS=tools"
+)]
+fn the_boot_fixture_leaves_to_fill_only_what_its_user_knows() {
+    tool("openssl", &["version"], "apt-get install openssl");
+    let t = fixture("nest-boot");
+    let root = t.path();
+    for args in [
+        &["--root", ".", "config", "init"][..],
+        &[
+            "--root",
+            ".",
+            "config",
+            "set",
+            "caddy.domains",
+            "api.orbit.test",
+        ],
+        &["--root", ".", "gen"],
+    ] {
+        let r = xtask(root, args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.all());
+    }
+    let r = xtask(root, &["env", "init", "--root", ".", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let report = json_of(&r);
+    let mut to_fill: Vec<&str> = report["to_fill"]
+        .as_array()
+        .expect("to_fill")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    to_fill.sort();
+    assert_eq!(to_fill, ["GOOGLE_CLIENT_ID", "WEB_APP_URL"], "{report:#}");
+    let text = std::fs::read_to_string(root.join("infra/.env.staging")).expect("env file");
+    let vals = env_values(&text);
+    let get = |k: &str| vals.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("DB_USERNAME"), Some("orbit"));
+    assert_eq!(get("DB_DATABASE"), Some("orbit"));
+    assert_eq!(get("LOG_LEVEL"), Some(""));
+    let compose =
+        std::fs::read_to_string(root.join("infra/docker-compose.staging.yml")).expect("compose");
+    assert!(
+        compose.contains("CORS_ALLOWED_ORIGINS: \"https://api.orbit.test\""),
+        "{compose}"
+    );
+    assert!(compose.contains("SIWE_DOMAIN: api.orbit.test"), "{compose}");
+    assert!(!compose.contains("localhost"), "{compose}");
+}

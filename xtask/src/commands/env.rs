@@ -134,11 +134,15 @@ fn vars(model: &Model) -> Vec<Var> {
             Some(k) if !is_placeholder(&k.example_value) => {
                 Value::Setting(k.example_value.clone(), "example")
             }
-            _ => Value::ToFill(if comment.is_empty() {
-                format!("the staging value of {var}")
-            } else {
-                comment.clone()
-            }),
+            // the stack's own database user and name, from the API's DATABASE_URL example
+            _ => match contract.stack_default(var) {
+                Some(v) => Value::Setting(v, "example"),
+                None => Value::ToFill(if comment.is_empty() {
+                    format!("the staging value of {var}")
+                } else {
+                    comment.clone()
+                }),
+            },
         };
         out.push(Var {
             name: var.clone(),

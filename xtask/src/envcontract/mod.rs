@@ -342,6 +342,27 @@ impl Contract {
         }
     }
 
+    /// A staging value for a variable the stack wires under the API's names but the API's
+    /// example does not list (the database user and name read from its `DATABASE_URL`
+    /// example): the stack's own postgres takes any, so `env init` needs no one to fill it.
+    pub fn stack_default(&self, var: &str) -> Option<String> {
+        if self.key(var).is_some() {
+            return None;
+        }
+        let url = self
+            .keys
+            .iter()
+            .find(|k| wiring::DB_URL.contains(&k.name.as_str()))?;
+        let (user, db) = wiring::url_user_and_db(&url.example_value);
+        if var == self.wiring.db_user {
+            user
+        } else if var == self.wiring.db_name {
+            db
+        } else {
+            None
+        }
+    }
+
     /// The format of secret `name`'s value (a variable outside the contract, e.g. the redis
     /// password the stack requires, has the default).
     pub fn secret_format(&self, name: &str) -> SecretFormat {
@@ -799,5 +820,29 @@ SESSION_SECRET=
             Class::Secret,
             "a format makes a secret"
         );
+    }
+
+    #[test]
+    fn the_database_user_and_name_come_from_the_url_example() {
+        let ex = Example {
+            files: vec![],
+            keys: parse_example(
+                "DATABASE_URL=postgres://orbit:orbit@localhost:5432/orbit_dev?sslmode=disable\n",
+                ".env.example",
+            ),
+        };
+        let c = build(&Config::default(), &ex, &offer());
+        assert_eq!(c.stack_default(&c.wiring.db_user).as_deref(), Some("orbit"));
+        assert_eq!(
+            c.stack_default(&c.wiring.db_name).as_deref(),
+            Some("orbit_dev")
+        );
+        assert_eq!(
+            c.stack_default("DATABASE_URL"),
+            None,
+            "a key of the contract"
+        );
+        let none = build(&Config::default(), &Example::default(), &offer());
+        assert_eq!(none.stack_default(&none.wiring.db_user), None);
     }
 }

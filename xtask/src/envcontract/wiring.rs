@@ -48,7 +48,7 @@ pub const DB_PORT: &[&str] = &[
     "PGPORT",
     "TYPEORM_PORT",
 ];
-const DB_URL: &[&str] = &["DATABASE_URL", "POSTGRES_URL", "DB_URL", "PG_URL"];
+pub(super) const DB_URL: &[&str] = &["DATABASE_URL", "POSTGRES_URL", "DB_URL", "PG_URL"];
 
 /// The stack service a key of the API's env example asks for by naming its host (`DB_HOST`,
 /// `DATABASE_URL` → postgres, `REDIS_URL` → redis, `IPFS_API_URL` → ipfs, `TEE_WORKER_URL` →
@@ -118,4 +118,31 @@ pub(super) fn wired(name: &str, offer: &Offer, w: &Wiring) -> Option<Val> {
 /// `${NAME:?…}` as text (inside a longer compose value).
 fn interp(var: &str) -> String {
     format!("${{{var}:?set {var} in .env.staging}}")
+}
+
+/// The user and the database name of a postgres URL (`postgres://user:pass@host:5432/db`):
+/// the example's, a fine staging value for the stack's own postgres.
+pub(super) fn url_user_and_db(url: &str) -> (Option<String>, Option<String>) {
+    let Some((_, rest)) = url.split_once("://") else {
+        return (None, None);
+    };
+    let (auth, path) = match rest.split_once('@') {
+        Some((a, p)) => (Some(a), p),
+        None => (None, rest),
+    };
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    let user = auth
+        .map(|a| a.split(':').next().unwrap_or(a))
+        .filter(|u| ok(u))
+        .map(str::to_string);
+    let db = path
+        .split_once('/')
+        .map(|(_, d)| d.split(['?', '#']).next().unwrap_or(d))
+        .filter(|d| ok(d))
+        .map(str::to_string);
+    (user, db)
 }
