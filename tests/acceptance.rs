@@ -22,6 +22,8 @@ struct Case {
     api_domain: &'static str,
     /// Set as `web.domain` when `config init` found a web app.
     web_domain: &'static str,
+    /// What `env init` cannot know and lists as `to_fill` (the user writes it into the file).
+    to_fill: &'static [&'static str],
 }
 
 const STEPS: usize = 6;
@@ -87,6 +89,27 @@ fn env_value(text: &str, key: &str) -> Option<String> {
         .map(|(_, v)| v.trim().trim_matches(['"', '\'']).to_string())
 }
 
+/// Writes a value for each of `keys` into the env file, as the user would: a URL for a key
+/// that names one (a web app hosted elsewhere), else a plain setting. The file keeps its mode.
+fn fill(env_file: &Path, keys: &[String], api_domain: &str) {
+    let text = read(env_file);
+    let mut out = String::new();
+    for line in text.lines() {
+        let key = line.split_once('=').map(|(k, _)| k.trim());
+        match key.filter(|k| keys.iter().any(|want| want == k)) {
+            Some(k) if k.ends_with("_URL") || k.contains("ORIGIN") => {
+                out.push_str(&format!("{k}=https://web.{api_domain}\n"))
+            }
+            Some(k) => out.push_str(&format!("{k}=staging-{}\n", k.to_lowercase())),
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    std::fs::write(env_file, out).expect("write the filled env file");
+}
+
 /// The whole path of issue 20 on `root`, a fresh copy of the case's monorepo.
 fn accept(case: &Case, root: &Path) {
     engine();
@@ -140,8 +163,14 @@ fn accept(case: &Case, root: &Path) {
     // 3. env init: a real .env.staging, every secret generated in its format, mode 0600
     let env_file = root.join("infra/.env.staging");
     let env_arg = env_file.to_str().expect("utf-8 path");
-    let r = xtask(root, &["--root", ".", "env", "init", "--out", env_arg]);
+    let r = xtask(
+        root,
+        &[
+            "--root", ".", "env", "init", "--out", env_arg, "--format", "json",
+        ],
+    );
     step_passed(case, 3, "env init", &r);
+    let env_report = report(case, 3, "env init", &r);
     let mode = std::fs::metadata(&env_file)
         .unwrap_or_else(|e| panic!("{}: env init wrote no {env_arg}: {e}", case.what))
         .permissions();
@@ -152,6 +181,20 @@ fn accept(case: &Case, root: &Path) {
         case.what
     );
     let mut outputs = vec![r.all()];
+    // what only the user knows (a client id, the URL of a web app hosted elsewhere): env init
+    // lists it as to fill, and the user writes it into .env.staging, never into the config
+    let to_fill: Vec<String> = env_report["to_fill"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: no to_fill in {env_report:#}", case.what))
+        .iter()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        to_fill, case.to_fill,
+        "{}: env init leaves other keys to fill than expected: {env_report:#}",
+        case.what
+    );
+    fill(&env_file, &to_fill, case.api_domain);
 
     // 4. gen
     let r = xtask(root, &["--root", ".", "gen"]);
@@ -295,6 +338,7 @@ fn the_boot_fixture_passes_from_a_fresh_clone() {
         what: "nest-boot",
         api_domain: "api.orbit.test",
         web_domain: "app.orbit.test",
+        to_fill: &["GOOGLE_CLIENT_ID", "WEB_APP_URL"],
     };
     accept(&case, t.path());
 }
@@ -310,6 +354,7 @@ fn the_realistic_fixture_passes_from_a_fresh_clone() {
         what: "nest-realistic",
         api_domain: "api.ledger.test",
         web_domain: "app.ledger.test",
+        to_fill: &[],
     };
     accept(&case, t.path());
 }
@@ -325,6 +370,7 @@ fn the_sample_passes_from_a_fresh_clone() {
         what: "sample",
         api_domain: "api.cipherbox.test",
         web_domain: "app.cipherbox.test",
+        to_fill: &[],
     };
     accept(&case, t.path());
 }
@@ -343,6 +389,7 @@ fn the_vite_env_fixture_passes_from_a_fresh_clone() {
         what: "vite-env",
         api_domain: "api.shop.test",
         web_domain: "app.shop.test",
+        to_fill: &[],
     };
     accept(&case, t.path());
 }
