@@ -148,11 +148,10 @@ pub fn boot_api(
     let env_file = smoke_boot::EnvFile::write(s.api_env)?;
     let migrate = &model.config.api.migrate;
     if s.migrate && !migrate.is_empty() {
-        let env_path = env_file.path();
         let m = smoke_boot::Migration {
             image,
             command: migrate,
-            env_path: &env_path,
+            env: &env_file,
             contract_keys: &e.contract_keys,
         };
         let r = smoke_boot::migrate(docker, s.sandbox, &m, timeout, boot)?;
@@ -169,13 +168,7 @@ pub fn boot_api(
     let mut e = e.clone();
     e.dependencies = boot.services.iter().map(|s| s.name.clone()).collect();
     out.push(health(
-        docker,
-        image,
-        &e,
-        &env_file.path(),
-        s.sandbox,
-        timeout,
-        boot,
+        docker, image, &e, &env_file, s.sandbox, timeout, boot,
     )?);
     Ok(out)
 }
@@ -309,7 +302,7 @@ pub fn entry(docker: &Docker, image: &str, e: &Expect) -> Result<CheckResult> {
 /// after listening, e.g. on a dependency it reaches once it serves, fails the check).
 const SETTLE: Duration = Duration::from_secs(1);
 
-/// Starts the image with the env file `env_path` (the contract with throwaway secrets), on
+/// Starts the image with the env `env` (the contract with throwaway secrets), on
 /// the sandbox's network when it has one, its port published on 127.0.0.1, and waits for a
 /// definite HTTP answer on the health path ([`image_check::judge_health`]); an exit at boot,
 /// or right after its first answer, fails naming what the log names
@@ -318,7 +311,7 @@ pub fn health(
     docker: &Docker,
     image: &str,
     e: &Expect,
-    env_path: &str,
+    env: &smoke_boot::EnvFile,
     sandbox: &smoke_boot::Sandbox<'_>,
     timeout: Duration,
     boot: &mut Boot,
@@ -328,15 +321,10 @@ pub fn health(
     let port = e.port;
     let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), name.clone()];
     args.extend(sandbox.network_args());
-    args.extend([
-        "--env-file".into(),
-        env_path.to_string(),
-        "-p".into(),
-        format!("127.0.0.1::{port}"),
-        image.to_string(),
-    ]);
+    args.extend(env.run_args());
+    args.extend(["-p".into(), format!("127.0.0.1::{port}"), image.to_string()]);
     let start = Instant::now();
-    let c = docker.capture(&args)?;
+    let c = docker.capture_env(&args, env.cli_env())?;
     let guard = Container { docker, name };
     if !c.ok() {
         return Ok(CheckResult::fail(

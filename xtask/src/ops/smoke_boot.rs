@@ -75,7 +75,12 @@ impl Drop for Container<'_> {
 
 /// A container's env file (mode 0600, in a private temporary directory, removed on drop):
 /// throwaway values only, never on a command line.
-pub struct EnvFile(TempDir);
+pub struct EnvFile {
+    dir: TempDir,
+    /// Values an env file cannot hold (a PEM key's lines): passed as `--env NAME`, the
+    /// value in the docker CLI's own environment, never on its command line.
+    multiline: Vec<(String, String)>,
+}
 
 impl EnvFile {
     pub fn write(env: &[(String, String)]) -> Result<EnvFile> {
@@ -84,8 +89,11 @@ impl EnvFile {
         let _ = std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700));
         let path = dir.path().join("env");
         let mut text = String::new();
+        let mut multiline = Vec::new();
         for (k, v) in env {
-            if !v.contains(['\n', '\r']) {
+            if v.contains(['\n', '\r']) {
+                multiline.push((k.clone(), v.clone()));
+            } else {
                 text.push_str(&format!("{k}={v}\n"));
             }
         }
@@ -97,11 +105,26 @@ impl EnvFile {
             .with_context(|| format!("cannot create {}", path.display()))?;
         std::io::Write::write_all(&mut f, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(EnvFile(dir))
+        Ok(EnvFile { dir, multiline })
     }
 
     pub fn path(&self) -> String {
-        self.0.path().join("env").display().to_string()
+        self.dir.path().join("env").display().to_string()
+    }
+
+    /// The `docker run` options that give a container this env: the file, and one
+    /// `--env NAME` per multi-line value (its value from [`EnvFile::cli_env`]).
+    pub fn run_args(&self) -> Vec<String> {
+        let mut args = vec!["--env-file".to_string(), self.path()];
+        for (k, _) in &self.multiline {
+            args.extend(["--env".to_string(), k.clone()]);
+        }
+        args
+    }
+
+    /// What the docker CLI's own environment must hold for [`EnvFile::run_args`].
+    pub fn cli_env(&self) -> &[(String, String)] {
+        &self.multiline
     }
 }
 
@@ -264,9 +287,8 @@ pub fn launch(
             run.clone(),
             "--network-alias".into(),
             spec.name.clone(),
-            "--env-file".into(),
-            env.path(),
         ];
+        args.extend(env.run_args());
         if let Some(ep) = &spec.entrypoint {
             args.extend(["--entrypoint".into(), ep.clone()]);
         }
@@ -284,7 +306,7 @@ pub fn launch(
         }
         args.push(image.clone());
         args.extend(spec.args.iter().cloned());
-        let c = docker.capture(&args)?;
+        let c = docker.capture_env(&args, env.cli_env())?;
         drop(env);
         sandbox.containers.push(name.clone());
         if !c.ok() {
@@ -419,12 +441,12 @@ fn wait_ready(
     }
 }
 
-/// What the migration runs: `command` in `image` with the env file `env_path`;
+/// What the migration runs: `command` in `image` with the env `env`;
 /// `contract_keys` name what its log may name.
 pub struct Migration<'a> {
     pub image: &'a str,
     pub command: &'a [String],
-    pub env_path: &'a str,
+    pub env: &'a EnvFile,
     pub contract_keys: &'a [String],
 }
 
@@ -438,17 +460,17 @@ pub fn migrate(
     timeout: Duration,
     boot: &mut Boot,
 ) -> Result<CheckResult> {
-    let (image, command, env_path, contract_keys) =
-        (m.image, m.command, m.env_path, m.contract_keys);
+    let (image, command, env, contract_keys) = (m.image, m.command, m.env, m.contract_keys);
     const ID: &str = "image/migrate";
     let t = Instant::now();
     let name = unique_name("smoke-migrate");
     let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), name.clone()];
     args.extend(sandbox.network_args());
-    args.extend(["--env-file".into(), env_path.to_string(), image.to_string()]);
+    args.extend(env.run_args());
+    args.push(image.to_string());
     args.extend(command.iter().cloned());
     let shown = command.join(" ");
-    let c = docker.capture(&args)?;
+    let c = docker.capture_env(&args, env.cli_env())?;
     let guard = Container { docker, name };
     let mut run = MigrateRun {
         command: command.to_vec(),
@@ -502,4 +524,30 @@ pub fn migrate(
     boot.timings.migrate_ms = run.ms;
     boot.migrate = Some(run);
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_multi_line_value_goes_by_name_and_the_cli_env_never_into_the_file() {
+        let pem =
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA\n-----END PRIVATE KEY-----\n";
+        let env = EnvFile::write(&[
+            ("JWT_SECRET".to_string(), "00ff".to_string()),
+            ("SIGNING_KEY".to_string(), pem.to_string()),
+        ])
+        .expect("env file");
+        let file = std::fs::read_to_string(env.path()).expect("read");
+        assert_eq!(file, "JWT_SECRET=00ff\n");
+        let args = env.run_args();
+        assert_eq!(args[0], "--env-file");
+        assert_eq!(&args[2..], ["--env", "SIGNING_KEY"]);
+        assert!(!args.iter().any(|a| a.contains("PRIVATE")));
+        assert_eq!(
+            env.cli_env(),
+            [("SIGNING_KEY".to_string(), pem.to_string())]
+        );
+    }
 }

@@ -122,6 +122,20 @@ impl Docker {
         capture(self.cmd(args))
     }
 
+    /// Runs `docker ARGS...` with `env` set in the CLI's own environment (a value that
+    /// `docker run --env NAME` passes on without it appearing on any command line).
+    pub fn capture_env<I, S>(&self, args: I, env: &[(String, String)]) -> Result<Captured>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = self.cmd(args);
+        for (k, v) in env {
+            cmd = cmd.env(k, v);
+        }
+        capture(cmd)
+    }
+
     /// The server's version, or why the engine does not answer: the CLI's complaint, or
     /// that it did not answer within [`answer_timeout`] (an engine that accepts the
     /// connection and hangs would otherwise hang this tool too).
