@@ -18,6 +18,7 @@ pub mod generated;
 pub mod glob;
 pub mod health;
 pub mod image_check;
+pub mod image_size;
 pub mod memo;
 pub mod ops;
 pub mod parse;

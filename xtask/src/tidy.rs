@@ -46,6 +46,7 @@ pub const LAYERS: &[(&str, u8, &str)] = &[
     ("rules", 2, "pure"),
     ("report", 2, "pure"),
     ("image_check", 2, "pure"),
+    ("image_size", 2, "pure"),
     ("rehearsal", 2, "pure"),
     ("proofs", 2, "pure"),
     ("bench", 2, "pure"),

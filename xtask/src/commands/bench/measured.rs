@@ -62,6 +62,7 @@ impl Image {
             "base": self.sizes.base,
             "dependencies": self.sizes.deps,
             "app": self.sizes.app,
+            "generated": self.sizes.generated,
             "setup": self.sizes.setup,
             "store_packages": self.store,
             "dev_dependencies": self.dev,

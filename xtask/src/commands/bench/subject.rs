@@ -198,8 +198,7 @@ impl Subject {
         let tag = &self.plan.tags[0];
         let history = docker.history(tag)?;
         let base = docker.history(&self.plan.node_image)?;
-        let copies = img::final_copies(&self.dockerfile()?, &self.args);
-        let sizes = img::split_sizes(&history, base.len(), &copies);
+        let sizes = img::split_sizes(&history, base.len(), &self.dockerfile()?, &self.args);
         let entries = docker.store_entries(tag)?;
         let dev = img::dev_in_store(&entries, dev_only);
         let store = entries

@@ -99,6 +99,12 @@ pub(super) fn render_main_table(out: &mut String, args: &Args, m: &All, ratios: 
         of(gs.app, rs.app),
     );
     t.row(&[
+        "  generated (code, runtime files)",
+        &fmt_bytes(gs.generated),
+        &fmt_bytes(rs.generated),
+        "",
+    ]);
+    t.row(&[
         "  setup (user, directories)",
         &fmt_bytes(gs.setup),
         &fmt_bytes(rs.setup),
