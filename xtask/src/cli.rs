@@ -522,6 +522,7 @@ fn cmd_build_image(w: &mut Words<'_>) -> Result<Outcome> {
             }
             "--progress" => a.progress = Progress::parse(&w.value()?)?,
             "--smoke" => a.smoke = true,
+            "--strict-size" => a.strict_size = true,
             "--format" => format = w.value()?.parse()?,
             _ => return Err(w.unexpected(word)),
         }

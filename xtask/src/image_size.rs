@@ -251,10 +251,8 @@ pub struct GroupBudget {
     pub bytes: u64,
 }
 
-/// The default budget, 500 MB: a Node alpine base (~130-160 MB) plus a server's production
-/// dependencies (typically 50-250 MB) and an ORM's engines fit; a hoisted install of a
-/// whole workspace's dependencies (the 1 GB images this guards against) does not.
-pub const DEFAULT_BUDGET: u64 = 500_000_000;
+/// The default budget (`[image] budget`), 500 MB: why, at [`crate::config::image::DEFAULT_BUDGET`].
+pub const DEFAULT_BUDGET: u64 = crate::config::image::DEFAULT_BUDGET;
 
 impl Default for Budget {
     fn default() -> Self {

@@ -386,7 +386,7 @@ pub fn sarif(r: &Report) -> Value {
 }
 
 /// Escapes a workflow command's message.
-fn esc_data(s: &str) -> String {
+pub fn esc_data(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")

@@ -11,6 +11,7 @@ use super::{require_fresh, Ctx, Outcome};
 use crate::buildlog;
 use crate::context::Model;
 use crate::image_check::{CheckResult, SmokeReport};
+use crate::image_size::SizeReport;
 use crate::ops::build::{
     build, failure_report, plan, refuse_push_on_standin, requested_base, Plan,
 };
@@ -36,7 +37,12 @@ the commit time: stable, so rebuilding the same commit gives the same labels), .
 .base.name; and xtask.standin.base on an image built on the STAND-IN base.
 <root>/.npmrc, when present, is passed as the build secret `npmrc` (never copied).
 Streams the build's progress to stderr and ends with the image id, size and tags; a
-failed build shows the failing step's output and tags nothing.
+failed build shows the failing step's output and tags nothing. The size is split into layer
+groups (base, dependencies, app, generated, other: from `docker history` and the runtime
+stage's COPYs) and judged against `[image] budget` (default 500 MB, per group
+`budget_<group>`): over it, a warning (`image/size-budget`, `::warning` under GitHub
+Actions) names the biggest group and its likely cause; it fails only with --strict-size or
+`[image] budget_fails = true` (`image/size-budget-fails`). A pushed image is not measured.
 
 OPTIONS:
     --tag TAG              image tag (default: the config's project.tag); repeat for more tags
@@ -62,6 +68,8 @@ OPTIONS:
     --cache-to SPEC        passed to buildx (repeatable)
     --progress MODE        auto (default), plain or tty
     --smoke                then run the smoke test and image checks (see `cargo xtask smoke`)
+    --strict-size          an image over its size budget fails (exit 1, no tag set), as with
+                           `[image] budget_fails = true`; without it, over budget is a warning
     --format FMT           human (default) or json: the same report as data on stdout
                            (schema xtask-build-image/1, below); the text goes to stderr
     -h, --help             print this help
@@ -76,6 +84,10 @@ JSON (--format json), schema xtask-build-image/1:
       node_image, standin_for (the real base a STAND-IN base stands in for, or null),
       built, image_id, size_bytes, failed_step (the build step that failed, or null),
       entry {id, ok, detail} (api.entry looked for before any tag; null when pushed),
+      size {total, groups[] {name: base|dependencies|app|generated|other, bytes, layers},
+            budget {total, groups[] {name, bytes}, fails}, over,
+            finding {rule, severity: warning|error, line, message} or null}
+           (null when pushed or not built),
       smoke (the report of `cargo xtask smoke --format json`, or null without --smoke),
       tags[] (the tags set or pushed: none unless every check passed), pushed,
       failure (why no tag was set, or null),
@@ -102,6 +114,7 @@ pub fn run(ctx: &Ctx, args: &Args, format: Format) -> Result<Outcome> {
         plan: &p,
         candidate: candidate.as_deref(),
         progress: args.progress,
+        strict_size: args.strict_size,
         report: &mut report,
     };
     let checked = run.build().and_then(|built| match built {
@@ -184,6 +197,7 @@ struct Run<'a> {
     /// The candidate name of a local build (none when pushing).
     candidate: Option<&'a str>,
     progress: Progress,
+    strict_size: bool,
     report: &'a mut Report,
 }
 
@@ -232,7 +246,7 @@ impl Run<'_> {
             }
             return Ok(());
         };
-        if !self.entry(c) {
+        if !self.entry(c) || !self.size(c)? {
             return Ok(());
         }
         if smoke && !self.smoke(c)? {
@@ -266,6 +280,28 @@ impl Run<'_> {
             ));
         }
         ok
+    }
+
+    /// The image's size by group against the budget: whether it may be tagged (over budget
+    /// is a warning unless the budget fails).
+    fn size(&mut self, image: &str) -> Result<bool> {
+        let budget = crate::ops::image_size::budget(&self.model.config.image, self.strict_size);
+        let size = crate::ops::image_size::measure(
+            self.docker,
+            self.plan,
+            image,
+            self.report.size_bytes,
+            budget,
+        )?;
+        let fails = size.over && size.budget.fails;
+        self.report.size = Some(size);
+        if fails {
+            self.report.fail(format!(
+                "the image is over its size budget (--strict-size or [image] budget_fails); no tag was set ({} left as they were)",
+                self.report.requested_tags.join(", ")
+            ));
+        }
+        Ok(!fails)
     }
 
     /// The smoke test and image checks of `image`: whether every check passed.
@@ -307,6 +343,8 @@ pub struct Report {
     pub image_id: Option<String>,
     pub size_bytes: Option<u64>,
     pub failed_step: Option<String>,
+    /// The image's size by layer group, judged against the budget (local builds).
+    pub size: Option<SizeReport>,
     /// `api.entry` looked for in the image before any tag (local builds).
     pub entry: Option<CheckResult>,
     /// `--smoke`: the smoke test's report.
@@ -340,6 +378,7 @@ impl Report {
             image_id: None,
             size_bytes: None,
             failed_step: None,
+            size: None,
             entry: None,
             smoke: None,
             tags: Vec::new(),
@@ -391,6 +430,9 @@ impl Report {
             if let Some(size) = self.size_bytes {
                 let _ = writeln!(w, "  size   {} ({size} bytes){mark}", human_size(size));
             }
+            if let Some(s) = &self.size {
+                w.push_str(&s.render_human("  "));
+            }
         }
         match &self.entry {
             Some(e) if e.ok => {
@@ -421,6 +463,22 @@ impl Report {
         s
     }
 
+    /// `::warning file=infra/api.Dockerfile,line=N,title=image/size-budget::…` (`::error`
+    /// when the budget fails) for an image over its budget, as verify annotates a finding.
+    pub fn annotations(&self) -> String {
+        let Some(f) = self.size.as_ref().and_then(|s| s.finding.as_ref()) else {
+            return String::new();
+        };
+        format!(
+            "::{} file={},line={},title={}::{}\n",
+            f.severity,
+            crate::stack::DOCKERFILE,
+            f.line,
+            f.rule,
+            crate::report::esc_data(&f.message)
+        )
+    }
+
     /// The JSON rendering (pretty, one trailing newline).
     pub fn render_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
@@ -431,10 +489,19 @@ impl Report {
     /// Prints the report: the text on stdout, or the JSON on stdout and the text on stderr
     /// (progress); the outcome it means.
     fn print(&self, format: Format) -> Outcome {
+        let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
         match format {
-            Format::Human => print!("{}", self.render_human()),
+            Format::Human => {
+                print!("{}", self.render_human());
+                if github {
+                    print!("{}", self.annotations());
+                }
+            }
             Format::Json => {
                 eprint!("{}", self.render_human());
+                if github {
+                    eprint!("{}", self.annotations());
+                }
                 print!("{}", self.render_json());
             }
         }
@@ -462,6 +529,7 @@ mod tests {
             image_id: Some("sha256:abc".into()),
             size_bytes: Some(1_500_000),
             failed_step: None,
+            size: None,
             entry: Some(CheckResult::pass(
                 "image/entry",
                 "dist/main.js is in the image",
@@ -538,5 +606,40 @@ mod tests {
             r.render_human(),
             "build-image: FAILED after 2.5s; nothing was tagged (api:t left as they were) [STAND-IN base xtask.local/node:22-standin]\n"
         );
+    }
+
+    #[test]
+    fn an_image_over_its_budget_is_a_warning_in_the_text_the_json_and_the_annotation() {
+        use crate::image_size::{judge, Budget, Group, GroupSize};
+        let mut r = report();
+        let groups = Group::ALL
+            .iter()
+            .zip([1_000_000, 400_000, 90_000, 0, 10_000])
+            .map(|(g, b)| GroupSize {
+                name: *g,
+                bytes: b,
+                layers: 1,
+            })
+            .collect();
+        let budget = Budget {
+            total: 1_000_000,
+            ..Budget::default()
+        };
+        r.size = Some(judge(1_500_000, groups, budget, &|_| 37));
+        let text = r.render_human();
+        assert!(
+            text.contains("  groups base 1.0 MB (1 layer), dependencies 400.0 kB (1 layer), app 90.0 kB (1 layer), generated 0 B (1 layer), other 10.0 kB (1 layer); budget 1.0 MB (OVER)\nwarning: [image/size-budget] the image is 1.5 MB, over its budget of 1.0 MB (image.budget) by 500.0 kB; the biggest group is base"),
+            "{text}"
+        );
+        let j: serde_json::Value = serde_json::from_str(&r.render_json()).expect("json");
+        assert_eq!(j["result"], "pass", "a warning does not fail the build");
+        assert_eq!(j["size"]["over"], true);
+        assert_eq!(j["size"]["total"], 1_500_000);
+        assert_eq!(j["size"]["finding"]["rule"], "image/size-budget");
+        assert_eq!(j["size"]["finding"]["severity"], "warning");
+        assert!(r
+            .annotations()
+            .starts_with("::warning file=infra/api.Dockerfile,line=37,title=image/size-budget::the image is 1.5 MB"));
+        assert_eq!(report().annotations(), "");
     }
 }

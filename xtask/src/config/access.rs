@@ -44,7 +44,7 @@ pub fn set_value(text: &str, key: &str, raw_value: &str, file: &str) -> Result<S
                 .with_context(|| format!("{key} must be a whole number, got {raw_value:?}"))?;
             n.into()
         }
-        Kind::Bool => {
+        Kind::Bool | Kind::ImageFlag => {
             let b: bool = raw_value
                 .parse()
                 .with_context(|| format!("{key} must be true or false, got {raw_value:?}"))?;
@@ -147,6 +147,8 @@ pub fn get_value(c: &Config, key: &str) -> Result<String> {
         "ci.cache" => s(c.ci.cache.name()),
         "swarm.api_replicas" => c.swarm.api_replicas.to_string(),
         "ci.deploy" => c.ci.deploy.to_string(),
+        k if k.starts_with("image.") => super::image::get(&c.image, &k[6..])
+            .with_context(|| format!("unknown config key {key:?}"))?,
         k if k.starts_with("web.") => web::get(c.web.as_ref(), &k[4..])
             .with_context(|| format!("unknown config key {key:?}"))?,
         k if k.starts_with("actions.") => {

@@ -269,6 +269,9 @@ pub(super) fn apply(
     if kind == Kind::Web {
         return web::apply(c.web.get_or_insert_with(WebConfig::default), key, item);
     }
+    if matches!(kind, Kind::ImageBudget | Kind::ImageFlag) {
+        return super::image::apply(&mut c.image, key, item);
+    }
     if kind == Kind::Replicas {
         let n = item
             .as_integer()
@@ -483,7 +486,9 @@ fn check_value(kind: Kind, full: &str, s: &str) -> Result<(), String> {
         | Kind::Bool
         | Kind::Pin
         | Kind::Replicas
-        | Kind::Web => Ok(()),
+        | Kind::Web
+        | Kind::ImageBudget
+        | Kind::ImageFlag => Ok(()),
     };
     r.map_err(|m| {
         if m.starts_with(&v) {

@@ -13,12 +13,14 @@ use crate::values;
 mod access;
 mod api_keys;
 mod apply;
+pub mod image;
 mod parse;
 mod schema;
 mod template;
 pub mod web;
 
 pub use access::{get_value, set_value};
+pub use image::ImageConfig;
 pub use parse::parse;
 pub use schema::keys;
 pub use template::TEMPLATE;
@@ -62,6 +64,8 @@ pub struct Config {
     pub waivers: Vec<Waiver>,
     /// `[web]`: a static web app Caddy serves on its own domain (`None`: no web site).
     pub web: Option<WebConfig>,
+    /// `[image]`: the API image's size budget.
+    pub image: ImageConfig,
 }
 
 /// The generated CI workflow's choices (`[ci]`).
@@ -442,6 +446,7 @@ impl Default for Config {
             actions: crate::actions::defaults(),
             waivers: Vec::new(),
             web: None,
+            image: ImageConfig::default(),
         }
     }
 }

@@ -28,6 +28,10 @@ pub(super) enum Kind {
     Pin,
     Replicas,
     Web,
+    /// `[image]`'s sizes (`budget`, `budget_<group>`).
+    ImageBudget,
+    /// `[image] budget_fails`.
+    ImageFlag,
 }
 
 /// Every key the config knows: (table, key, kind).
@@ -88,6 +92,13 @@ pub(super) const SCHEMA: &[(&str, &str, Kind)] = &[
     ("actions", "github_runtime", Kind::Pin),
     ("actions", "upload_sarif", Kind::Pin),
     ("actions", "upload_artifact", Kind::Pin),
+    ("image", "budget", Kind::ImageBudget),
+    ("image", "budget_base", Kind::ImageBudget),
+    ("image", "budget_dependencies", Kind::ImageBudget),
+    ("image", "budget_app", Kind::ImageBudget),
+    ("image", "budget_generated", Kind::ImageBudget),
+    ("image", "budget_other", Kind::ImageBudget),
+    ("image", "budget_fails", Kind::ImageFlag),
     ("web", "package", Kind::Web),
     ("web", "script", Kind::Web),
     ("web", "output", Kind::Web),

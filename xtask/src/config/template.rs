@@ -102,6 +102,12 @@ cache = "registry"           # build cache: "registry" (<registry>/<owner>/<imag
 deploy = true                # a deploy job (`cargo xtask deploy`, environment staging;
                              # secrets STAGING_SSH_HOST, _SSH_KEY, _SSH_KNOWN_HOSTS, _ENV_FILE)
 
+[image]                      # the API image's size budget (build-image, verify's image stage)
+budget = "500 MB"            # over it: a warning naming the biggest layer group and its fix
+budget_fails = false         # true: over budget fails build-image and verify (--strict-size)
+# budget_dependencies = "300 MB"   # a group's own limit: budget_base, budget_dependencies,
+                                   # budget_app, budget_generated, budget_other
+
 [swarm]                      # infra/docker-stack.staging.yml (`cargo xtask deploy --swarm`)
 api_replicas = 2             # tasks of the API service, rolled start-first one at a time
 

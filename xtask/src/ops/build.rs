@@ -33,6 +33,9 @@ pub struct Args {
     pub cache: CiCache,
     pub progress: Progress,
     pub smoke: bool,
+    /// `--strict-size`: an image over its budget (`[image] budget`) fails, as with
+    /// `[image] budget_fails = true`.
+    pub strict_size: bool,
 }
 
 impl Default for Args {
@@ -50,6 +53,7 @@ impl Default for Args {
             cache: CiCache::None,
             progress: Progress::Auto,
             smoke: false,
+            strict_size: false,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod deploy_bench;
 pub mod deploy_report;
 pub mod deploy_site;
 pub mod deploy_swarm;
+pub mod image_size;
 pub mod secretgen;
 pub mod services;
 pub mod smoke;
