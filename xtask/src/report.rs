@@ -16,9 +16,15 @@
 //!                 "detail": string,           // what ran, why skipped, or why it could not run
 //!                 "findings": integer,        // after waivers
 //!                 "waived": integer,
-//!                 "checks": [ { "id": string, "ok": bool, "detail": string } ] } ],
+//!                 "checks": [ { "id": string, "ok": bool, "detail": string } ],
 //!                                             // the image stage's smoke and inspection
 //!                                             // checks, one by one (empty elsewhere)
+//!                 "size": { "total", "groups": [ { "name", "bytes", "layers" } ],
+//!                           "budget": { "total", "groups": [ { "name", "bytes" } ], "fails" },
+//!                           "over": bool, "finding": { "rule", "severity", "line",
+//!                           "message" } | null } | null } ],
+//!                                             // the image stage's image size by layer
+//!                                             // group (as build-image's); null elsewhere
 //!   "findings": [ { "stage": string, "rule": string, "file": string, "line": integer,
 //!                   "message": string } ],
 //!   "waived":   [ { "stage", "rule", "file", "line", "message", "reason": string } ],
@@ -90,6 +96,8 @@ pub struct Stage {
     /// The checks it ran one by one, passed or not (the image stage's smoke and inspection
     /// checks; a failed one is also a finding).
     pub checks: Vec<CheckResult>,
+    /// The image stage's image size by layer group against the budget (`None` elsewhere).
+    pub size: Option<crate::image_size::SizeReport>,
 }
 
 impl Stage {
@@ -116,6 +124,7 @@ impl Stage {
             findings,
             waived,
             checks: Vec::new(),
+            size: None,
         }
     }
 
@@ -128,6 +137,7 @@ impl Stage {
             findings: Vec::new(),
             waived: Vec::new(),
             checks: Vec::new(),
+            size: None,
         }
     }
 
@@ -308,6 +318,7 @@ pub fn json(r: &Report) -> Value {
             "findings": s.findings.len(),
             "waived": s.waived.len(),
             "checks": s.checks,
+            "size": s.size,
         })).collect::<Vec<_>>(),
         "findings": r.findings().map(|(st, f)| finding(st, f)).collect::<Vec<_>>(),
         "waived": r.waived().map(|(st, w)| {

@@ -61,7 +61,7 @@ impl Severity {
 }
 
 /// The rules whose findings are warnings; every other rule's are errors.
-const WARNING_RULES: &[&str] = &["caddy/wildcard-site"];
+const WARNING_RULES: &[&str] = &["caddy/wildcard-site", crate::image_size::RULE_WARN];
 
 /// The severity of a rule's findings (error unless the rule is a warning rule).
 pub fn severity(rule: &str) -> Severity {

@@ -16,21 +16,33 @@ pub(super) fn image_stage(ctx: &Ctx, model: &Model, args: &Args) -> Stage {
     }
     let t = Instant::now();
     match image_checks(ctx, model, args) {
-        Ok((detail, findings, checks)) => Stage {
+        Ok(Checked {
+            detail,
+            findings,
             checks,
+            size,
+        }) => Stage {
+            checks,
+            size,
             ..Stage::ran("image", t.elapsed(), detail, findings, &[])
         },
         Err(e) => error_stage("image", t, e),
     }
 }
 
-/// The stage's detail, its findings (the build's failed step, or each failed check) and every
-/// smoke and inspection check it ran.
-pub(super) fn image_checks(
-    ctx: &Ctx,
-    model: &Model,
-    args: &Args,
-) -> Result<(String, Vec<Finding>, Vec<CheckResult>)> {
+/// What the image stage found.
+pub(super) struct Checked {
+    detail: String,
+    /// The build's failed step, or each failed check, or the image over its size budget.
+    findings: Vec<Finding>,
+    /// Every smoke and inspection check it ran.
+    checks: Vec<CheckResult>,
+    /// The image's size by layer group against `[image]`'s budget.
+    size: Option<crate::image_size::SizeReport>,
+}
+
+/// Builds, smoke-tests, inspects and measures the image.
+pub(super) fn image_checks(ctx: &Ctx, model: &Model, args: &Args) -> Result<Checked> {
     use crate::ops::build as build_image;
     use crate::tools::docker::{Docker, Progress};
     let docker = Docker::find()?;
@@ -64,16 +76,19 @@ pub(super) fn image_checks(
             line,
             message: format!("{name}: {why}"),
         };
-        return Ok((
-            format!("buildx build failed{mark}"),
-            vec![finding],
-            Vec::new(),
-        ));
+        return Ok(Checked {
+            detail: format!("buildx build failed{mark}"),
+            findings: vec![finding],
+            checks: Vec::new(),
+            size: None,
+        });
     }
+    let budget = crate::ops::image_size::budget(&model.config.image, false);
+    let size = crate::ops::image_size::measure(&docker, &plan, &plan.tags[0], built.size, budget)?;
     let timeout = Duration::from_secs(crate::ops::smoke::timeout());
     let results = crate::ops::smoke::check(&docker, &plan.tags[0], model, timeout)?.checks;
     let passed = results.iter().filter(|r| r.ok).count();
-    let findings = results
+    let mut findings: Vec<Finding> = results
         .iter()
         .filter(|r| !r.ok)
         .map(|r| Finding {
@@ -83,13 +98,29 @@ pub(super) fn image_checks(
             message: r.detail.clone(),
         })
         .collect();
+    if let Some(f) = &size.finding {
+        findings.push(Finding {
+            rule: f.rule,
+            file: stack::DOCKERFILE.into(),
+            line: f.line,
+            message: f.message.clone(),
+        });
+    }
     let detail = format!(
-        "buildx built {} in {:.1}s; {passed} of {} smoke and inspection checks passed{mark}",
+        "buildx built {} in {:.1}s; {passed} of {} smoke and inspection checks passed; {} ({}budget {}){mark}",
         plan.tags[0],
         built.secs,
-        results.len()
+        results.len(),
+        crate::units::human_size(size.total),
+        if size.over { "OVER its " } else { "" },
+        crate::units::human_size(size.budget.total)
     );
-    Ok((detail, findings, results))
+    Ok(Checked {
+        detail,
+        findings,
+        checks: results,
+        size: Some(size),
+    })
 }
 
 /// The Dockerfile line of a BuildKit step such as `[build 5/5] RUN pnpm ...`.

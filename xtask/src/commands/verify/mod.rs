@@ -195,6 +195,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
                 .concat();
                 Stage {
                     checks: s.checks,
+                    size: s.size,
                     ..Stage::ran(s.name, s.duration, s.detail, findings, waivers)
                 }
             }
