@@ -158,6 +158,27 @@ fn cases() -> Vec<Case> {
             message: "infra/stack.toml:2:1: `api.env.SIGNING_KEY` has `secret = false` and a `format`; a format is a secret's (what the smoke test and the rehearsal generate): drop `format`, or `secret = false`",
         },
         Case {
+            id: "config-set-image-budget-not-a-size",
+            setup: |_| {},
+            args: &["config", "set", "image.budget", "ten MB"],
+            code: 2,
+            message: "`image.budget` = \"ten MB\" is not a size like \"400 MB\" (B, kB, MB, GB, KiB, MiB or GiB)",
+        },
+        Case {
+            id: "config-image-budget-zero",
+            setup: |r| write(r, "infra/stack.toml", "[image]\nbudget = \"0 MB\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:10: `image.budget` = \"0 MB\" must be above zero",
+        },
+        Case {
+            id: "config-image-budget-unknown-group",
+            setup: |r| write(r, "infra/stack.toml", "[image]\nbudget_deps = \"300 MB\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "infra/stack.toml:2:1: unknown key `image.budget_deps` (known: budget, budget_base, budget_dependencies, budget_app, budget_generated, budget_other, budget_fails)",
+        },
+        Case {
             id: "config-health-body-not-a-pointer",
             setup: |r| {
                 write(
