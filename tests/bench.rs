@@ -73,6 +73,27 @@ fn bench_json_is_the_report_the_file_holds() {
             "{subject}: the size by origin adds up to the total: {image}"
         );
     }
+    // each fixture's image by layer group, as build-image reports it: the groups add up
+    let fixtures = j["fixtures"].as_array().expect("fixtures");
+    assert!(!fixtures.is_empty(), "{}", j["fixtures"]);
+    for f in fixtures {
+        let groups = f["size"]["groups"].as_array().expect("groups");
+        let names: Vec<&str> = groups.iter().filter_map(|g| g["name"].as_str()).collect();
+        assert_eq!(
+            names,
+            ["base", "dependencies", "app", "generated", "other"],
+            "{f}"
+        );
+        let sum: f64 = groups.iter().map(|g| num(g, &["bytes"])).sum();
+        assert_eq!(sum, num(f, &["size", "total"]), "{f}");
+        assert!(num(&groups[1], &["bytes"]) > 0.0, "dependencies: {f}");
+        assert!(f["size"]["over"].is_boolean(), "{f}");
+    }
+    assert!(
+        r.stderr.contains("Image size by layer group"),
+        "{}",
+        r.stderr
+    );
     // the generated Dockerfile re-runs no install on a source-only change
     assert_eq!(
         j["generated"]["warm_source_change"]["installs_ran"],

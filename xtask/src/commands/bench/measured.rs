@@ -169,6 +169,8 @@ pub(super) struct All {
     /// dependencies): proof that it sees them when they are there
     pub(super) control: Option<usize>,
     pub(super) smoke: SmokeTimes,
+    /// Each fixture's image by layer group.
+    pub(super) fixtures: Vec<FixtureSize>,
 }
 
 /// The smoke test of the generated image, timed alone (the API without its services, as

@@ -27,6 +27,7 @@ use crate::tools::docker::{Docker, Progress};
 use crate::tools::pnpm::HostPnpm;
 use crate::tools::xtask_bin::XtaskBin;
 
+mod fixtures;
 mod measured;
 mod phases;
 mod report;
@@ -34,6 +35,7 @@ mod scaling;
 mod subject;
 mod tables;
 
+use fixtures::*;
 use measured::*;
 use phases::*;
 use report::*;
@@ -63,7 +65,10 @@ and the reference (xtask/assets/reference.Dockerfile: one build stage, `COPY . .
     4b. the smoke test of the generated image alone (no service, no migration) and with
        the services its contract wires (started, migrated, health): the time they add;
     5. build context BuildKit sent (`transferring context`) against the bytes the
-       Dockerfile COPYs from the context (after its ignore file).
+       Dockerfile COPYs from the context (after its ignore file);
+    6. the image of each fixture monorepo of this workspace listed in the bench
+       (tests/fixtures/nest-realistic), built with its generated Dockerfile: its size by
+       layer group (base, dependencies, app, generated, other) against its [image] budget.
 Cold builds and warm rebuilds run --repeat times each (alternating which Dockerfile goes
 first); medians are reported. `gen`, `gen --check` and `verify --static` are timed on the
 monorepo (median of --runs warm runs). Then the scaling fixture: the monorepo plus N

@@ -21,6 +21,9 @@ pub(super) fn measure(setup: &Setup<'_>, run: &mut Run) -> Result<Option<All>> {
     let Some((scale_build, cli)) = scaling(setup, run)? else {
         return Ok(None);
     };
+    let Some(fixtures) = fixture_sizes(setup, run)? else {
+        return Ok(None);
+    };
     let compile = first_compile(setup.args, run)?;
 
     Ok(Some(All {
@@ -45,6 +48,7 @@ pub(super) fn measure(setup: &Setup<'_>, run: &mut Run) -> Result<Option<All>> {
         compile,
         control,
         smoke,
+        fixtures,
     }))
 }
 

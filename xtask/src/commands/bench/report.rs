@@ -77,6 +77,8 @@ pub(super) struct BenchReport<'a> {
     pub(super) dev_dependencies_control: Option<usize>,
     /// The generated image's smoke test alone and with the services its contract wires.
     pub(super) smoke: &'a SmokeTimes,
+    /// Each fixture's image by layer group against its budget (build-image's `size`).
+    pub(super) fixtures: &'a [FixtureSize],
 }
 
 /// Builds the report, prints its tables (stdout, or stderr under `--format json`) and
@@ -102,6 +104,7 @@ pub(super) fn report(
     render_targets_and_steps(&mut text, m, &data.targets);
     render_scaling(&mut text, m);
     render_commands(&mut text, args, m);
+    render_fixture_sizes(&mut text, m);
     let _ = out.write_all(text.as_bytes());
     let file = args
         .out
@@ -192,6 +195,7 @@ pub(super) fn bench_report<'a>(
         compile_secs: m.compile,
         dev_dependencies_control: m.control,
         smoke: &m.smoke,
+        fixtures: &m.fixtures,
     }
 }
 
