@@ -121,6 +121,40 @@ fn the_size_by_group_adds_up_and_an_image_over_its_budget_warns_without_failing(
         b.stderr
     );
 
+    // verify's image stage carries the same size report; over budget is a warning finding at
+    // the Dockerfile line of the biggest group, and the stage passes
+    let v = xtask(
+        root,
+        &[
+            "--root",
+            r,
+            "verify",
+            "--only",
+            "image",
+            "--node-image",
+            "standin",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(v.code, 0, "{}", v.all());
+    let j = json_of(&v);
+    let stage = j["stages"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == "image"))
+        .unwrap_or_else(|| panic!("no image stage: {j:#}"));
+    assert_eq!(stage["status"], "pass", "{stage:#}");
+    assert_eq!(stage["size"]["over"], true, "{stage:#}");
+    assert_eq!(groups(&stage["size"]).len(), 5, "{stage:#}");
+    let finding = j["findings"]
+        .as_array()
+        .and_then(|a| a.iter().find(|f| f["rule"] == "image/size-budget"))
+        .unwrap_or_else(|| panic!("no image/size-budget finding: {j:#}"));
+    assert_eq!(finding["severity"], "warning", "{finding:#}");
+    assert_eq!(finding["file"], "infra/api.Dockerfile", "{finding:#}");
+    assert_eq!(finding["line"], stage["size"]["finding"]["line"], "{j:#}");
+    let _ = docker(&["rmi", "-f", "cipherbox-api:verify"]);
+
     // --strict-size: the same image fails and is not tagged anew
     let b = build_on_standin(root, &tag, &["--format", "json", "--strict-size"], &[]);
     assert_eq!(b.code, 1, "{}", b.all());

@@ -107,13 +107,13 @@ pub(super) fn image_checks(ctx: &Ctx, model: &Model, args: &Args) -> Result<Chec
         });
     }
     let detail = format!(
-        "buildx built {} in {:.1}s; {passed} of {} smoke and inspection checks passed; {} ({}budget {}){mark}",
+        "buildx built {} in {:.1}s, {} ({}budget {}); {passed} of {} smoke and inspection checks passed{mark}",
         plan.tags[0],
         built.secs,
-        results.len(),
         crate::units::human_size(size.total),
         if size.over { "OVER its " } else { "" },
-        crate::units::human_size(size.budget.total)
+        crate::units::human_size(size.budget.total),
+        results.len()
     );
     Ok(Checked {
         detail,
