@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod credscan;
 pub mod deploy;
 pub mod discover;
 pub mod envcontract;

@@ -27,6 +27,7 @@ pub const LAYERS: &[(&str, u8, &str)] = &[
     ("files", 0, "reads files (regular files only, capped)"),
     ("secrets", 0, "pure"),
     ("secretfmt", 0, "pure"),
+    ("credscan", 0, "pure"),
     ("actions", 0, "pure"),
     ("health", 0, "pure"),
     ("text", 0, "pure"),
