@@ -283,7 +283,11 @@ pub(crate) mod tests {
             );
         }
         for k in KINDS {
-            assert!(samples().iter().any(|(id, _)| *id == k.id), "{} untested", k.id);
+            assert!(
+                samples().iter().any(|(id, _)| *id == k.id),
+                "{} untested",
+                k.id
+            );
         }
     }
 
@@ -362,10 +366,24 @@ pub(crate) mod tests {
         for (i, (kind, _)) in samples.iter().enumerate() {
             let h = hits
                 .iter()
-                .find(|h| h["path"].as_str().is_some_and(|p| p.ends_with(&format!("/f{i}.txt"))))
+                .find(|h| {
+                    h["path"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with(&format!("/f{i}.txt")))
+                })
                 .unwrap_or_else(|| panic!("f{i} ({kind}) not found: {v:#}"));
-            assert!(h["kinds"].as_array().expect("kinds").iter().any(|k| k == kind), "{h}");
+            assert!(
+                h["kinds"]
+                    .as_array()
+                    .expect("kinds")
+                    .iter()
+                    .any(|k| k == kind),
+                "{h}"
+            );
         }
-        assert!(!stdout.contains("PRIVATE KEY") && !stdout.contains("ghp_"), "{stdout}");
+        assert!(
+            !stdout.contains("PRIVATE KEY") && !stdout.contains("ghp_"),
+            "{stdout}"
+        );
     }
 }

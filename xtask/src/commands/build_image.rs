@@ -30,8 +30,10 @@ USAGE:
 
 Runs `docker buildx build -f infra/api.Dockerfile <root>` (never --pull) and loads the
 image into the engine. Refuses to build from a stale or hand-edited infra/ (run
-`cargo xtask gen`). Tags <api.image>:<tag> and <registry>/<owner>/<api.image>:<tag> (the
-second once project.owner is set). Labels: org.opencontainers.image.revision (git HEAD),
+`cargo xtask gen`), and from a build context holding a file git ignores (a clean
+checkout would not have it) or a credential found by its content (private keys, cloud
+keys, tokens; named with its line, never its value). Tags <api.image>:<tag> and
+<registry>/<owner>/<api.image>:<tag> (the second once project.owner is set). Labels: org.opencontainers.image.revision (git HEAD),
 .source (git origin), .version (the API's package.json), .created (SOURCE_DATE_EPOCH, else
 the commit time: stable, so rebuilding the same commit gives the same labels), .title,
 .base.name; and xtask.standin.base on an image built on the STAND-IN base.
@@ -74,7 +76,8 @@ OPTIONS:
                            (schema xtask-build-image/1, below); the text goes to stderr
     -h, --help             print this help
 
-EXIT: 0 built (and smoke passed), 1 the build or the smoke test failed,
+EXIT: 0 built (and smoke passed), 1 the build or the smoke test failed, or the build
+        context holds a file git ignores or a credential (refused before the build),
       2 could not run (stale infra/, engine unreachable or hung (XTASK_DOCKER_TIMEOUT
         seconds, default 30), the engine went away during the build, buildx missing, the
         base image cannot be pulled, bad option).
@@ -91,6 +94,9 @@ JSON (--format json), schema xtask-build-image/1:
       smoke (the report of `cargo xtask smoke --format json`, or null without --smoke),
       tags[] (the tags set or pushed: none unless every check passed), pushed,
       failure (why no tag was set, or null),
+      context {checks[] {id, ok, detail}, leaks[] {id, path, line, kinds[]}, notes[],
+        files_scanned, bytes_scanned} (the build context, checked before the build:
+        context/git-ignored, context/credentials; a failed one refuses the build, exit 1),
       timings {build_ms, entry_ms, smoke_ms, total_ms} }
 ";
 
@@ -205,6 +211,23 @@ impl Run<'_> {
     /// The buildx build: `Ok(true)` built; `Ok(false)` failed (its step's output on stderr,
     /// nothing tagged); an error when it could not run (the base image cannot be had).
     fn build(&mut self) -> Result<bool> {
+        if self.plan.context.refused() {
+            for c in self.plan.context.checks.iter().filter(|c| !c.ok) {
+                eprintln!("FAIL  {}: {}", c.id, c.detail);
+            }
+            self.report.fail(format!(
+                "refused before the build: the build context would carry what it must not ({}); nothing was built or tagged",
+                self.plan
+                    .context
+                    .checks
+                    .iter()
+                    .filter(|c| !c.ok)
+                    .map(|c| c.id)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            return Ok(false);
+        }
         let b = build(self.docker, self.plan, self.progress, true)?;
         self.report.timings.build_ms = (b.secs * 1000.0) as u64;
         let failed = buildlog::failed(&b.steps);
@@ -354,6 +377,10 @@ pub struct Report {
     pub pushed: bool,
     /// Why no tag was set.
     pub failure: Option<String>,
+    /// The build context's guard, checked before the build: `context/git-ignored` and
+    /// `context/credentials` (each file named, never a value) and the notes of a check that
+    /// could not run.
+    pub context: crate::ops::context_guard::Guard,
     pub timings: Timings,
 }
 
@@ -384,6 +411,7 @@ impl Report {
             tags: Vec::new(),
             pushed: false,
             failure: None,
+            context: p.context.clone(),
             timings: Timings::default(),
         }
     }

@@ -220,3 +220,110 @@ pub fn parse_secret_scan(code: Option<i32>, stdout: &str, stderr: &str) -> Check
         }
     }
 }
+
+/// Where the image's credential scan looks: the app, the home directories, /tmp (every
+/// `node_modules` left out: registry packages ship example keys in their tests).
+pub const CREDENTIAL_ROOTS: &[&str] = &["/app", "/root", "/home", "/tmp"];
+
+/// What [`crate::credscan::scan_js`] printed → `image/no-credentials`: each file holding a
+/// credential named with its kinds, never the value; a scan cut short is said.
+pub fn parse_credential_scan(code: Option<i32>, stdout: &str, stderr: &str) -> CheckResult {
+    const ID: &str = "image/no-credentials";
+    let v: Option<serde_json::Value> = if code == Some(0) {
+        stdout
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str(l).ok())
+    } else {
+        None
+    };
+    let Some(v) = v.filter(|v| v["hits"].is_array()) else {
+        return CheckResult::fail(
+            ID,
+            format!(
+                "the credential scan exited {code:?}: {}",
+                crate::values::shown(stderr.trim())
+            ),
+        );
+    };
+    let files = v["files"].as_u64().unwrap_or(0);
+    let mut tail = String::new();
+    if v["truncated"].as_bool() == Some(true) {
+        tail.push_str(&format!(
+            "; the scan stopped after {} bytes (the rest was not read)",
+            v["bytes"].as_u64().unwrap_or(0)
+        ));
+    }
+    if let Some(n) = v["skipped_big"].as_u64().filter(|n| *n > 0) {
+        tail.push_str(&format!(
+            "; {n} file(s) over {} KiB not read",
+            crate::credscan::MAX_FILE >> 10
+        ));
+    }
+    let hits: Vec<String> = v["hits"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|h| {
+                    let path = h["path"].as_str().unwrap_or("?");
+                    let kinds: Vec<&str> = h["kinds"]
+                        .as_array()
+                        .map(|k| k.iter().filter_map(|x| x.as_str()).collect())
+                        .unwrap_or_default();
+                    let path = if path.chars().any(char::is_control) {
+                        crate::values::shown(path)
+                    } else {
+                        path.to_string()
+                    };
+                    format!("{path} ({})", kinds.join(", "))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if hits.is_empty() {
+        CheckResult::pass(
+            ID,
+            format!(
+                "no private key, cloud credential or token in the {files} file(s) under {} (node_modules left out){tail}",
+                CREDENTIAL_ROOTS.join(", ")
+            ),
+        )
+    } else {
+        CheckResult::fail(
+            ID,
+            format!(
+                "{} file(s) in the image hold credentials: {}{}{tail}; they came from the build context or a build \
+                 step: take the credential out (the API reads it from its environment) and revoke it",
+                hits.len(),
+                hits.iter().take(20).cloned().collect::<Vec<_>>().join(", "),
+                if hits.len() > 20 { ", ..." } else { "" }
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod credential_scan_tests {
+    use super::*;
+
+    #[test]
+    fn the_credential_scan_is_judged_and_names_files_and_kinds() {
+        let ok = r#"{"hits":[],"files":12,"bytes":3400,"skipped_big":0,"truncated":false}"#;
+        let r = parse_credential_scan(Some(0), ok, "");
+        assert!(r.ok && r.detail.contains("12 file(s)"), "{r:?}");
+        let bad = r#"{"hits":[{"path":"/app/apps/api/src/config/prod-creds.json","kinds":["gcp-service-account"]}],"files":12,"bytes":3400,"skipped_big":1,"truncated":true}"#;
+        let r = parse_credential_scan(Some(0), bad, "");
+        assert!(!r.ok, "{r:?}");
+        assert!(
+            r.detail
+                .contains("/app/apps/api/src/config/prod-creds.json (gcp-service-account)"),
+            "{r:?}"
+        );
+        assert!(
+            r.detail.contains("stopped") && r.detail.contains("not read"),
+            "{r:?}"
+        );
+        assert!(!parse_credential_scan(Some(1), "", "boom").ok);
+        assert!(!parse_credential_scan(Some(0), "[]", "").ok);
+    }
+}

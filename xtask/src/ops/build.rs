@@ -14,6 +14,8 @@ use crate::context::{Ctx, Model};
 use crate::tools::docker::{self, Docker, Progress};
 use crate::tools::{git, indent, node_standin};
 
+use super::context_guard;
+
 #[derive(Debug, Clone)]
 pub struct Args {
     /// The first `--tag` (default: the config's project.tag); it names the image in output.
@@ -77,6 +79,9 @@ pub struct Plan {
     pub no_cache: bool,
     /// Fallbacks taken (no git, ...), said once before the build.
     pub notes: Vec<String>,
+    /// The build context's guard ([`context_guard::check`]): git-ignored files and
+    /// credentials; [`build`] refuses when it failed.
+    pub context: context_guard::Guard,
 }
 
 impl Plan {
@@ -460,6 +465,8 @@ pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Pl
         sde.as_deref(),
     )?;
     notes.extend(label_notes);
+    let context = context_guard::check(&ctx.root, crate::stack::DOCKERIGNORE);
+    notes.extend(context.notes.iter().cloned());
     let npmrc = ctx.root.join(".npmrc");
     Ok(Plan {
         root: ctx.root.clone(),
@@ -475,6 +482,7 @@ pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Pl
         npmrc: npmrc.is_file().then_some(npmrc),
         no_cache: false,
         notes,
+        context,
     })
 }
 
@@ -490,8 +498,12 @@ pub struct Built {
     pub lines: Vec<String>,
 }
 
-/// Runs the build of a plan; progress goes to stderr (when `echo`).
+/// Runs the build of a plan; progress goes to stderr (when `echo`). Refuses a plan whose
+/// build context failed its guard (git-ignored files, credentials): nothing is built.
 pub fn build(docker: &Docker, p: &Plan, progress: Progress, echo: bool) -> Result<Built> {
+    if p.context.refused() {
+        bail!("{}", p.context.refusal());
+    }
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -662,6 +674,7 @@ mod tests {
             npmrc: Some(PathBuf::from("/r/.npmrc")),
             no_cache: false,
             notes: vec![],
+            context: Default::default(),
         };
         let a = buildx_args(&p, Path::new("/tmp/m.json"));
         let s = a.join(" ");

@@ -3,6 +3,7 @@
 //! `tools/`, below `commands/`; an operation never imports a command.
 
 pub mod build;
+pub mod context_guard;
 pub mod deploy;
 pub mod deploy_bench;
 pub mod deploy_report;

@@ -273,6 +273,23 @@ pub fn run(docker: &Docker, image: &str, e: &Expect) -> Result<Vec<CheckResult>>
         &crate::secrets::scan_js(),
     ])?;
     out.push(image_check::parse_secret_scan(c.code, &c.stdout, &c.stderr));
+
+    smoke_boot::check_interrupt()?;
+    let c = docker.capture([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "0:0",
+        image,
+        "node",
+        "-e",
+        &crate::credscan::scan_js(image_check::CREDENTIAL_ROOTS),
+    ])?;
+    out.push(image_check::parse_credential_scan(
+        c.code, &c.stdout, &c.stderr,
+    ));
     Ok(out)
 }
 

@@ -60,6 +60,14 @@ pub fn node_base(docker: &Docker, model: &Model, option: Option<&str>) -> Result
 /// `who`: the command saying it (`rehearse`, `deploy`).
 pub fn build_site(ctx: &Ctx, web: &Web, node: &str, dest: &Path, who: &str) -> Result<Built> {
     let docker = Docker::find()?;
+    // the site's build context holds only what git would hold, and no credential
+    let guard = super::context_guard::check(&ctx.root, crate::stack::web::WEB_DOCKERIGNORE);
+    for n in &guard.notes {
+        eprintln!("{who}: web build: note: {n}");
+    }
+    if guard.refused() {
+        bail!("building the web app {}: {}", web.name, guard.refusal());
+    }
     let t = Instant::now();
     let mut args: Vec<String> = vec![
         "-f".into(),

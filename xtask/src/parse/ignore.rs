@@ -106,11 +106,34 @@ impl IgnoreFile {
     pub fn excluded(&self, path: &str) -> bool {
         self.decide(path).excluded
     }
+
+    /// Is the directory `dir` left out with everything below it? Excluded itself, and no
+    /// `!` pattern could let something under it back in (a negated glob might: not pruned).
+    pub fn prunes(&self, dir: &str) -> bool {
+        let dir = clean(dir);
+        let below = format!("{dir}/");
+        self.excluded(&dir)
+            && !self
+                .patterns
+                .iter()
+                .any(|p| p.negated && (!p.literal || p.glob.starts_with(&below)))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_is_pruned_only_when_nothing_below_it_comes_back() {
+        let f = parse("*\n!apps/api\n**/node_modules\n");
+        assert!(f.prunes("apps/web"));
+        assert!(!f.prunes("apps"), "apps/api is let back in");
+        assert!(f.prunes("apps/api/node_modules/"));
+        assert!(!f.prunes("apps/api/src"));
+        let g = parse("*\n!**/keep\n");
+        assert!(!g.prunes("x"), "a negated glob may match below");
+    }
 
     #[test]
     fn last_match_wins_and_parents_count() {

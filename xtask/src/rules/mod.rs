@@ -286,6 +286,18 @@ pub const STAGE_IDS: &[(&str, &str)] = &[
         "a secret file (the list in docs/verify.md) is under /app in the final image",
     ),
     (
+        "image/no-credentials",
+        "a file of the final image (under /app, the home directories, /tmp; node_modules left out) holds a private key, cloud credential or token, found by its content; named with its kind, never its value",
+    ),
+    (
+        "context/git-ignored",
+        "a file git ignores (and does not track) would enter the build context: a clean checkout has no such file; the build is refused before it starts",
+    ),
+    (
+        "context/credentials",
+        "a file of the build context holds a private key, cloud credential or token, found by its content whatever its name; the build is refused before it starts, the file named with its line and kind, never the value",
+    ),
+    (
         "image/entry",
         "api.entry is not in the built image (checked before any tag; the message names the JS files the build produced)",
     ),

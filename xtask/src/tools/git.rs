@@ -82,6 +82,46 @@ pub fn is_ignored(path: &Path) -> Result<bool, String> {
     }
 }
 
+/// The files and directories under `root` that git ignores and does not track
+/// (`git ls-files --others --ignored --exclude-standard --directory -z`): a wholly ignored
+/// directory is one entry ending in `/`; paths are relative to `root`. `Err(reason)` when
+/// that cannot be told (no git, `root` not in a work tree).
+pub fn ignored(root: &Path) -> Result<Vec<String>, String> {
+    let Some(git) = find_opt("git") else {
+        return Err("git is not installed".into());
+    };
+    let sh = shell().map_err(|e| format!("{e:#}"))?;
+    let c = capture(
+        sh.cmd(&git)
+            .arg("-C")
+            .arg(root)
+            .args([
+                "ls-files",
+                "-z",
+                "--others",
+                "--ignored",
+                "--exclude-standard",
+                "--directory",
+                "--",
+                ".",
+            ])
+            .env("GIT_LITERAL_PATHSPECS", "1"),
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    if !c.ok() {
+        return Err(if c.stderr.contains("not a git repository") {
+            format!("{} is not in a git work tree", root.display())
+        } else {
+            format!("git ls-files failed: {}", c.detail())
+        });
+    }
+    Ok(c.stdout
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
 /// A remote URL as a browsable https URL, credentials and `.git` removed:
 /// `git@github.com:o/r.git` → `https://github.com/o/r`. `None` for local paths.
 pub fn https_url(remote: &str) -> Option<String> {

@@ -55,6 +55,16 @@ pub(super) fn image_checks(ctx: &Ctx, model: &Model, args: &Args) -> Result<Chec
     };
     let plan = build_image::plan(ctx, model, &bargs, &docker)?;
     let mark = plan.mark();
+    for n in &plan.context.notes {
+        eprintln!("verify: image: note: {n}");
+    }
+    if plan.context.refused() {
+        return Ok((
+            format!("not built: the build context failed its guard{mark}"),
+            context_findings(&plan.context),
+            plan.context.checks.clone(),
+        ));
+    }
     eprintln!(
         "verify: image: building {} with buildx (progress below){mark}",
         plan.tags[0]
@@ -86,7 +96,8 @@ pub(super) fn image_checks(ctx: &Ctx, model: &Model, args: &Args) -> Result<Chec
     let budget = crate::ops::image_size::budget(&model.config.image, false);
     let size = crate::ops::image_size::measure(&docker, &plan, &plan.tags[0], built.size, budget)?;
     let timeout = Duration::from_secs(crate::ops::smoke::timeout());
-    let results = crate::ops::smoke::check(&docker, &plan.tags[0], model, timeout)?.checks;
+    let mut results = plan.context.checks.clone();
+    results.extend(crate::ops::smoke::check(&docker, &plan.tags[0], model, timeout)?.checks);
     let passed = results.iter().filter(|r| r.ok).count();
     let mut findings: Vec<Finding> = results
         .iter()
@@ -121,6 +132,33 @@ pub(super) fn image_checks(ctx: &Ctx, model: &Model, args: &Args) -> Result<Chec
         checks: results,
         size: Some(size),
     })
+}
+
+/// A finding at each file the build context must not carry: the git-ignored path, or the
+/// line of the first credential (its kind named, never its value).
+fn context_findings(g: &crate::ops::context_guard::Guard) -> Vec<Finding> {
+    use crate::ops::context_guard::GIT_IGNORED;
+    g.leaks
+        .iter()
+        .map(|l| Finding {
+            rule: l.id,
+            file: l.path.trim_end_matches('/').into(),
+            line: l.line,
+            message: if l.id == GIT_IGNORED {
+                format!(
+                    "git ignores {} but the ignore file lets it into the build context: a clean checkout has \
+                     no such file; delete it or move it out, or commit it (`git add -f`) if it belongs in the image",
+                    if l.path.ends_with('/') { "this directory" } else { "this file" }
+                )
+            } else {
+                format!(
+                    "holds a credential ({}) from this line: take it out of the file (an env variable or a build \
+                     secret carries it) and revoke it if it was ever committed",
+                    l.kinds.join(", ")
+                )
+            },
+        })
+        .collect()
 }
 
 /// The Dockerfile line of a BuildKit step such as `[build 5/5] RUN pnpm ...`.
