@@ -220,10 +220,9 @@ pub fn names(hits: &[Hit]) -> String {
     hits.iter().map(|h| h.kind).collect::<Vec<_>>().join(", ")
 }
 
+/// Samples of every kind, for the tests of the modules that scan.
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
+pub(crate) mod fixtures {
     /// One sample of each kind, made at run time so that no credential-shaped string sits
     /// in the source (secret scanners of hosting sites would flag it).
     pub fn samples() -> Vec<(&'static str, String)> {
@@ -271,6 +270,12 @@ pub(crate) mod tests {
             ("npm-token", format!("//registry/:_authToken=npm_{}\n", r(36))),
         ]
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::samples;
+    use super::*;
 
     #[test]
     fn every_pattern_compiles_and_every_kind_is_found() {

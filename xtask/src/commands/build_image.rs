@@ -566,6 +566,7 @@ mod tests {
             tags: Vec::new(),
             pushed: false,
             failure: None,
+            context: Default::default(),
             timings: Timings {
                 build_ms: 2500,
                 ..Timings::default()

@@ -14,8 +14,6 @@ use crate::context::{Ctx, Model};
 use crate::tools::docker::{self, Docker, Progress};
 use crate::tools::{git, indent, node_standin};
 
-use super::context_guard;
-
 #[derive(Debug, Clone)]
 pub struct Args {
     /// The first `--tag` (default: the config's project.tag); it names the image in output.
@@ -79,9 +77,8 @@ pub struct Plan {
     pub no_cache: bool,
     /// Fallbacks taken (no git, ...), said once before the build.
     pub notes: Vec<String>,
-    /// The build context's guard ([`context_guard::check`]): git-ignored files and
-    /// credentials; [`build`] refuses when it failed.
-    pub context: context_guard::Guard,
+    /// The build context's guard (git-ignored files, credentials); [`build`] refuses a failed one.
+    pub context: super::context_guard::Guard,
 }
 
 impl Plan {
@@ -465,7 +462,7 @@ pub fn plan(ctx: &Ctx, model: &Model, args: &Args, docker: &Docker) -> Result<Pl
         sde.as_deref(),
     )?;
     notes.extend(label_notes);
-    let context = context_guard::check(&ctx.root, crate::stack::DOCKERIGNORE);
+    let context = super::context_guard::check(&ctx.root, crate::stack::DOCKERIGNORE);
     notes.extend(context.notes.iter().cloned());
     let npmrc = ctx.root.join(".npmrc");
     Ok(Plan {
@@ -498,12 +495,9 @@ pub struct Built {
     pub lines: Vec<String>,
 }
 
-/// Runs the build of a plan; progress goes to stderr (when `echo`). Refuses a plan whose
-/// build context failed its guard (git-ignored files, credentials): nothing is built.
+/// Runs the build of a plan (refused when its context failed its guard); progress to stderr.
 pub fn build(docker: &Docker, p: &Plan, progress: Progress, echo: bool) -> Result<Built> {
-    if p.context.refused() {
-        bail!("{}", p.context.refusal());
-    }
+    anyhow::ensure!(!p.context.refused(), "{}", p.context.refusal());
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())

@@ -321,7 +321,7 @@ mod tests {
         put(
             &root,
             "apps/api/node_modules/x/test/key.txt",
-            &crate::credscan::tests::samples()[0].1,
+            &crate::credscan::fixtures::samples()[0].1,
         );
         put(&root, "apps/api/dist/main.js", "x");
         put(&root, "apps/web/creds.local.json", "x"); // outside the context
@@ -336,7 +336,7 @@ mod tests {
         assert!(!clean.refused(), "{clean:#?}");
         assert!(clean.notes.is_empty(), "{clean:#?}");
 
-        let token = crate::credscan::tests::samples()
+        let token = crate::credscan::fixtures::samples()
             .into_iter()
             .find(|(k, _)| *k == "github-token")
             .expect("sample")
@@ -351,7 +351,7 @@ mod tests {
         put(
             &root,
             "apps/api/k.pem",
-            &crate::credscan::tests::samples()[0].1,
+            &crate::credscan::fixtures::samples()[0].1,
         ); // excluded by name
         let g = check(&root, "infra/x.dockerignore");
         assert!(g.refused());
