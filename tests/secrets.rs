@@ -101,6 +101,18 @@ const PROOFS: &[(&str, &str)] = &[
         "compose-no-docker-socket",
         "no_service_mounts_the_docker_socket",
     ),
+    (
+        "git-ignored-kept-out-of-the-context",
+        "credentials_under_names_no_list_covers_reach_neither_the_context_nor_the_image",
+    ),
+    (
+        "credentials-in-context-by-content",
+        "credentials_under_names_no_list_covers_reach_neither_the_context_nor_the_image",
+    ),
+    (
+        "credentials-in-image-by-content",
+        "credentials_under_names_no_list_covers_reach_neither_the_context_nor_the_image",
+    ),
 ];
 
 fn planted_text(rel: &str) -> String {
@@ -936,4 +948,296 @@ fn a_planted_secret_fails_the_smoke_test_and_a_failed_smoke_test_sets_no_release
         .filter(|t| t.starts_with("xtask-smoke-candidate"))
         .collect();
     assert!(left.is_empty(), "candidate tags left: {left:?}");
+}
+
+/// A value of the shape of each credential kind, made at run time (no credential-shaped
+/// string sits in this source); each one unique to this suite.
+fn credential(kind: &str) -> String {
+    let r = |n: usize| "Pl4nT3dQ7xV2lR9tZ4wM1kS8hD3nF6bC0yP5jA".repeat(4)[..n].to_string();
+    let dash = "-----";
+    match kind {
+        "pem" => format!("{dash}BEGIN RSA PRIVATE KEY{dash}\nMIIEPLANTED\n{dash}END RSA PRIVATE KEY{dash}\n"),
+        "openssh" => format!("{dash}BEGIN OPENSSH PRIVATE KEY{dash}\nb3BlbnNzaPLANTED\n"),
+        "pgp" => format!("{dash}BEGIN PGP PRIVATE KEY BLOCK{dash}\n\nlQPLANTED\n"),
+        "aws-id" => format!("AKIA{}", r(16).to_ascii_uppercase()),
+        "aws-secret" => format!("aws_secret_access_key = {}", r(40)),
+        "gcp" => format!(
+            "{{\n  \"type\": \"service_account\",\n  \"project_id\": \"planted\",\n  \"private_key\": \"{dash}BEGIN{}\"\n}}\n",
+            r(12)
+        ),
+        "ghp" => format!("ghp_{}", r(36)),
+        "github-pat" => format!("github_pat_{}_{}", r(22), r(59)),
+        "glpat" => format!("glpat-{}", r(20)),
+        "slack" => format!("xoxb-123456789012-{}", r(24)),
+        "stripe" => format!("sk_live_{}", r(24)),
+        "npm" => format!("npm_{}", r(36)),
+        other => panic!("no kind {other}"),
+    }
+}
+
+/// Issue 22, item 7: sixteen credential files under names the deny list does not cover.
+/// `(path, content kind or None, the kind the scan names)`: the git-ignored ones (the
+/// `.gitignore` below) are kept out because git ignores them, whatever they hold; the
+/// committed ones are caught by their content.
+const UNLISTED: &[(&str, Option<&str>, &str)] = &[
+    ("apps/api/config/local-overrides.json", None, "git"),
+    ("apps/api/.cache-creds/token.txt", None, "git"),
+    ("packages/crypto/notes/prod-db.txt", None, "git"),
+    ("apps/api/src/dev-secret.ts", None, "git"),
+    ("apps/api/local/deploy.keypair", Some("pem"), "git"),
+    (
+        "apps/api/src/config/prod-creds.json",
+        Some("gcp"),
+        "gcp-service-account",
+    ),
+    ("apps/api/deploy.key.txt", Some("pem"), "pem-private-key"),
+    ("apps/api/aws.txt", Some("aws-id"), "aws-access-key-id"),
+    (
+        "apps/api/src/config/aws-config.ini",
+        Some("aws-secret"),
+        "aws-secret-access-key",
+    ),
+    ("packages/crypto/src/gh.ts", Some("ghp"), "github-token"),
+    (
+        "apps/api/scripts/release.sh",
+        Some("github-pat"),
+        "github-fine-grained-token",
+    ),
+    ("apps/api/src/gitlab.yml", Some("glpat"), "gitlab-token"),
+    ("apps/api/src/slack.json", Some("slack"), "slack-token"),
+    ("apps/api/src/billing.ts", Some("stripe"), "stripe-live-key"),
+    ("apps/api/ci/publish.cfg", Some("npm"), "npm-token"),
+    (
+        "apps/api/src/keys/signing.asc",
+        Some("pgp"),
+        "pgp-private-key",
+    ),
+];
+
+/// What `git ls-files --others --ignored --directory` names for each git-ignored plant.
+const GIT_IGNORED_ENTRIES: &[&str] = &[
+    "apps/api/.cache-creds/",
+    "apps/api/config/local-overrides.json",
+    "apps/api/local/",
+    "apps/api/src/dev-secret.ts",
+    "packages/crypto/notes/",
+];
+
+fn git(root: &Path, args: &[&str]) {
+    let r = run_cmd(
+        Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args),
+    );
+    assert_eq!(r.code, 0, "git {args:?}: {}", r.all());
+}
+
+/// The 16 files of [`UNLISTED`]: none is named by the deny list (so the ignore file lets
+/// each into the context and, before this guard, into the image); the git-ignored ones
+/// never enter the context, the committed ones are refused by content, and a credential
+/// put into a built image is named by `image/no-credentials`, which passes on the sample's
+/// real image. No value is ever printed.
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn credentials_under_names_no_list_covers_reach_neither_the_context_nor_the_image() {
+    engine();
+    let _lock = engine_lock();
+    let s = xtask(&repo_root(), &["standin"]);
+    assert_eq!(s.code, 0, "{}", s.all());
+    let t = sample_copy("unlisted-creds");
+    let root = t.path();
+    let root_s = root.to_str().expect("utf-8 path");
+    let name = format!("it-creds-{}", std::process::id());
+    mutate(
+        root,
+        "infra/stack.toml",
+        "image = \"cipherbox-api\"",
+        &format!("image = \"{name}\""),
+    );
+    let g = xtask(root, &["--root", root_s, "gen"]);
+    assert_eq!(g.code, 0, "{}", g.all());
+    let gitignore = std::fs::read_to_string(repo_root().join(".gitignore")).expect(".gitignore");
+    std::fs::write(
+        root.join(".gitignore"),
+        format!("{gitignore}local-overrides.json\n.cache-creds/\nnotes/\ndev-secret.ts\nlocal/\n"),
+    )
+    .expect("write");
+    for (p, _, _) in UNLISTED {
+        assert!(
+            !secrets_listed(p),
+            "{p} is named by the deny list: the test needs names it does not cover"
+        );
+    }
+    git(root, &["init", "-q"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-qm", "sample"]);
+
+    // the sample's real image: every check passes, image/no-credentials among them
+    let release = format!("{name}:good");
+    let derived = format!("{name}:derived");
+    let _images = Images(vec![release.clone(), derived.clone()]);
+    let b = build_on_standin(root, "good", &["--smoke", "--format", "json"], &[]);
+    assert_eq!(b.code, 0, "build-image --smoke:\n{}", b.all());
+    let report = build_report(&b.stdout);
+    let (ok, detail) = smoke_check(&report["smoke"], "image/no-credentials");
+    assert!(ok, "no false positive on the sample's image: {detail}");
+    for c in report["context"]["checks"]
+        .as_array()
+        .expect("context checks")
+    {
+        assert_eq!(c["ok"], true, "{c}");
+    }
+    assert_eq!(
+        report["context"]["checks"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    // plant: the committed ones committed, the git-ignored ones left where git ignores them
+    for (p, kind, _) in UNLISTED {
+        let text = match kind {
+            Some(k) => format!("# config\n{}\n", credential(k)),
+            None => format!("{MARKER} db password hunter2-{p}\n"),
+        };
+        let f = root.join(p);
+        std::fs::create_dir_all(f.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&f, text).expect("plant");
+    }
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-qm", "planted"]);
+    let r = build_on_standin(root, "refused", &["--format", "json"], &[]);
+    assert_eq!(r.code, 1, "refused before the build:\n{}", r.all());
+    let report = build_report(&r.stdout);
+    assert_eq!(report["built"], false, "{report:#}");
+    assert_eq!(report["tags"], serde_json::json!([]), "{report:#}");
+    let leaks = report["context"]["leaks"].as_array().expect("leaks");
+    let named = |id: &str| -> Vec<(String, Vec<String>)> {
+        leaks
+            .iter()
+            .filter(|l| l["id"] == id)
+            .map(|l| {
+                let kinds = l["kinds"]
+                    .as_array()
+                    .map(|k| {
+                        k.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (l["path"].as_str().unwrap_or("").to_string(), kinds)
+            })
+            .collect()
+    };
+    let ignored: Vec<String> = named("context/git-ignored")
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(ignored, GIT_IGNORED_ENTRIES, "{report:#}");
+    let by_content = named("context/credentials");
+    for (p, kind, want) in UNLISTED
+        .iter()
+        .filter(|(_, k, w)| k.is_some() && *w != "git")
+    {
+        let hit = by_content.iter().find(|(path, _)| path == p);
+        assert!(
+            hit.is_some_and(|(_, kinds)| kinds.iter().any(|k| k == want)),
+            "{p} ({kind:?}) not named as {want}: {by_content:?}"
+        );
+    }
+    // the git-ignored key is kept out by git, not scanned: the context never holds it
+    assert!(!by_content
+        .iter()
+        .any(|(p, _)| p.starts_with("apps/api/local/")));
+    assert_eq!(by_content.len(), 11, "{by_content:?}");
+    // no value is printed: every planted value holds `pl4nt3d` or `planted` (in any case)
+    let printed = |out: &str| {
+        let o = out.to_ascii_lowercase();
+        o.contains("pl4nt3d") || o.contains("planted")
+    };
+    assert!(!printed(&r.all()), "a value was printed:\n{}", r.all());
+    assert!(!r.all().contains(MARKER), "{}", r.all());
+
+    // the same files put into a built image: image/no-credentials names each, with its kind
+    let ctx = TempDir::new("unlisted-creds-ctx");
+    for (p, kind, _) in UNLISTED {
+        if let Some(k) = kind {
+            let f = ctx.path().join("p").join(p);
+            std::fs::create_dir_all(f.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&f, credential(k)).expect("write");
+        }
+    }
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {release}\nCOPY p/ /app/\n"),
+    )
+    .expect("write");
+    let d = docker(&[
+        "buildx",
+        "build",
+        "--load",
+        "-t",
+        &derived,
+        ctx.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(d.code, 0, "{}", d.all());
+    let s = xtask(
+        root,
+        &[
+            "--root", root_s, "smoke", "--image", &derived, "--format", "json",
+        ],
+    );
+    assert_eq!(s.code, 1, "the smoke test fails:\n{}", s.all());
+    let (ok, line) = smoke_check(&smoke_report(&s.stdout), "image/no-credentials");
+    assert!(!ok, "{line}");
+    for (p, kind, want) in UNLISTED {
+        if kind.is_some() {
+            let want = if *want == "git" {
+                "pem-private-key"
+            } else {
+                want
+            };
+            assert!(
+                line.contains(&format!("/app/{p} ({want}")),
+                "/app/{p} ({want}) not named: {line}"
+            );
+        }
+    }
+    assert!(!printed(&s.all()), "a value was printed:\n{}", s.all());
+}
+
+/// Is `p` a secret by name (the deny list of docs/verify.md)? Checked the way the ignore
+/// file does: by the generated ignore file excluding it.
+fn secrets_listed(p: &str) -> bool {
+    let ignore = std::fs::read_to_string(repo_root().join("infra/api.Dockerfile.dockerignore"))
+        .expect("ignore file");
+    let secret_lines: Vec<&str> = ignore
+        .lines()
+        .skip_while(|l| !l.starts_with("# Secret files"))
+        .take_while(|l| !l.starts_with("# Version control"))
+        .filter(|l| l.starts_with("**/"))
+        .collect();
+    secret_lines.iter().any(|l| glob_hit(&l[3..], p))
+}
+
+/// Does the ignore glob `g` (`*`, `[xX]` classes, an optional `/**`) match a component of `p`?
+fn glob_hit(g: &str, p: &str) -> bool {
+    let g = g.trim_end_matches("/**");
+    p.split('/').any(|c| seg_match(g.as_bytes(), c.as_bytes()))
+}
+
+fn seg_match(g: &[u8], s: &[u8]) -> bool {
+    match (g.first(), s.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => seg_match(&g[1..], s) || (!s.is_empty() && seg_match(g, &s[1..])),
+        (Some(b'['), Some(c)) => {
+            let end = g.iter().position(|b| *b == b']').unwrap_or(g.len() - 1);
+            g[1..end].contains(c) && seg_match(&g[end + 1..], &s[1..])
+        }
+        (Some(a), Some(b)) if a == b => seg_match(&g[1..], &s[1..]),
+        _ => false,
+    }
 }
