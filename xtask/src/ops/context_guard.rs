@@ -97,7 +97,9 @@ pub fn check(root: &Path, ignore_rel: &str) -> Guard {
     };
     let mut g = Guard::default();
     git_ignored(root, &ign, &mut g);
-    credentials(root, &ign, &mut g);
+    // what git ignores is already refused (and must go): the scan reads what git holds
+    let skip: Vec<String> = g.leaks.iter().map(|l| l.path.clone()).collect();
+    credentials(root, &ign, &skip, &mut g);
     g
 }
 
@@ -113,7 +115,7 @@ fn git_ignored(root: &Path, ign: &IgnoreFile, g: &mut Guard) {
         }
     };
     let mut leaked = Vec::new();
-    for e in entries {
+    for e in wholly_ignored(entries) {
         let p = e.trim_end_matches('/');
         let enters = if e.ends_with('/') {
             !ign.prunes(p) && any_included(root, p, ign)
@@ -147,6 +149,28 @@ fn git_ignored(root: &Path, ign: &IgnoreFile, g: &mut Guard) {
         line: 1,
         kinds: Vec::new(),
     }));
+}
+
+/// git's listing without the untracked directories it names only because they hold
+/// ignored files (`--directory` lists `a/` and `a/x.json` when `a/` holds nothing else): a
+/// directory entry is kept when nothing else listed lies under it (wholly ignored).
+fn wholly_ignored(mut entries: Vec<String>) -> Vec<String> {
+    entries.sort();
+    let keep: Vec<bool> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            !e.ends_with('/')
+                || entries
+                    .get(i + 1)
+                    .is_none_or(|next| !next.starts_with(e.as_str()))
+        })
+        .collect();
+    entries
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(e, k)| k.then_some(e))
+        .collect()
 }
 
 /// Does anything under the directory `rel` enter the context (bounded walk)?
@@ -205,12 +229,18 @@ fn walk(
     true
 }
 
-fn credentials(root: &Path, ign: &IgnoreFile, g: &mut Guard) {
+fn credentials(root: &Path, ign: &IgnoreFile, skip: &[String], g: &mut Guard) {
     let mut budget = MAX_ENTRIES;
     let (mut big, mut total, mut files) = (0usize, 0u64, 0usize);
     let mut hits: Vec<(String, Vec<Hit>)> = Vec::new();
     let mut cut = None;
     let complete = walk(root, "", ign, &mut budget, &mut |path, len| {
+        if skip
+            .iter()
+            .any(|s| path == s || (s.ends_with('/') && path.starts_with(s.as_str())))
+        {
+            return true;
+        }
         if len > credscan::MAX_FILE {
             big += 1;
             return true;
@@ -305,6 +335,23 @@ mod tests {
     }
 
     #[test]
+    fn directories_git_lists_only_for_their_ignored_files_are_dropped() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            wholly_ignored(v(&[
+                "a/",
+                "a/c/",
+                "a/c/x.json",
+                "b/x.json",
+                "n/",
+                "g/",
+                "g/x"
+            ])),
+            v(&["a/c/x.json", "b/x.json", "g/x", "n/"])
+        );
+    }
+
+    #[test]
     fn git_ignored_files_and_credentials_are_named_and_values_never() {
         let root = std::env::temp_dir().join(format!("xtask-guard-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
@@ -342,6 +389,11 @@ mod tests {
             .expect("sample")
             .1;
         put(&root, "apps/api/prod.local.json", "{}");
+        put(
+            &root,
+            "apps/api/cfg/only.local.json",
+            &crate::credscan::fixtures::samples()[0].1,
+        );
         put(&root, "apps/api/coverage/lcov.info", "x");
         put(
             &root,
@@ -359,13 +411,14 @@ mod tests {
         assert_eq!(
             paths,
             [
+                (GIT_IGNORED, "apps/api/cfg/only.local.json"),
                 (GIT_IGNORED, "apps/api/coverage/"),
                 (GIT_IGNORED, "apps/api/prod.local.json"),
                 (CREDENTIALS, "apps/api/src/config/deploy.txt"),
             ]
         );
-        assert_eq!(g.leaks[2].line, 3);
-        assert_eq!(g.leaks[2].kinds, ["github-token"]);
+        assert_eq!(g.leaks[3].line, 3);
+        assert_eq!(g.leaks[3].kinds, ["github-token"]);
         let text = format!(
             "{}{}",
             g.refusal(),
