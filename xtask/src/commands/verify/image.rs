@@ -194,3 +194,49 @@ pub(super) fn line_of_check(dockerfile: &str, id: &str) -> usize {
         .last()
         .unwrap_or(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::context_guard::{Guard, Leak, CREDENTIALS, GIT_IGNORED};
+
+    #[test]
+    fn each_leak_is_a_finding_at_its_file_and_line_without_a_value() {
+        let g = Guard {
+            leaks: vec![
+                Leak {
+                    id: GIT_IGNORED,
+                    path: "apps/api/local/".into(),
+                    line: 1,
+                    kinds: vec![],
+                },
+                Leak {
+                    id: CREDENTIALS,
+                    path: "apps/api/deploy.key.txt".into(),
+                    line: 4,
+                    kinds: vec!["pem-private-key"],
+                },
+            ],
+            ..Guard::default()
+        };
+        let f = context_findings(&g);
+        assert_eq!(f.len(), 2);
+        assert_eq!(
+            (f[0].rule, f[0].file.as_str(), f[0].line),
+            (GIT_IGNORED, "apps/api/local", 1)
+        );
+        assert!(f[0].message.contains("this directory") && f[0].message.contains("git add -f"));
+        assert_eq!(
+            (f[1].rule, f[1].file.as_str(), f[1].line),
+            (CREDENTIALS, "apps/api/deploy.key.txt", 4)
+        );
+        assert!(
+            f[1].message.contains("(pem-private-key)"),
+            "{}",
+            f[1].message
+        );
+        for id in [GIT_IGNORED, CREDENTIALS, "image/no-credentials"] {
+            assert!(crate::rules::known_id(id), "{id}");
+        }
+    }
+}
