@@ -1161,6 +1161,38 @@ fn credentials_under_names_no_list_covers_reach_neither_the_context_nor_the_imag
     assert!(!printed(&r.all()), "a value was printed:\n{}", r.all());
     assert!(!r.all().contains(MARKER), "{}", r.all());
 
+    // verify's image stage: a finding at each file (the credential's line), nothing built
+    let v = xtask_env(
+        root,
+        &[
+            "--root",
+            root_s,
+            "verify",
+            "--only",
+            "image",
+            "--node-image",
+            "standin",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(v.code, 1, "verify fails:\n{}", v.all());
+    let j: serde_json::Value = serde_json::from_str(&v.stdout).expect("verify's JSON");
+    let findings = j["findings"].as_array().expect("findings");
+    let at = |rule: &str, file: &str| {
+        findings
+            .iter()
+            .any(|f| f["rule"] == rule && f["file"] == file)
+    };
+    assert!(at("context/git-ignored", "packages/crypto/notes"), "{j:#}");
+    assert!(
+        at("context/credentials", "apps/api/deploy.key.txt"),
+        "{j:#}"
+    );
+    assert_eq!(findings.len(), UNLISTED.len(), "{j:#}");
+    assert!(!printed(&v.all()), "a value was printed:\n{}", v.all());
+
     // the same files put into a built image: image/no-credentials names each, with its kind
     let ctx = TempDir::new("unlisted-creds-ctx");
     for (p, kind, _) in UNLISTED {
