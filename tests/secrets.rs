@@ -956,9 +956,11 @@ fn credential(kind: &str) -> String {
     let r = |n: usize| "Pl4nT3dQ7xV2lR9tZ4wM1kS8hD3nF6bC0yP5jA".repeat(4)[..n].to_string();
     let dash = "-----";
     match kind {
-        "pem" => format!("{dash}BEGIN RSA PRIVATE KEY{dash}\nMIIEPLANTED\n{dash}END RSA PRIVATE KEY{dash}\n"),
-        "openssh" => format!("{dash}BEGIN OPENSSH PRIVATE KEY{dash}\nb3BlbnNzaPLANTED\n"),
-        "pgp" => format!("{dash}BEGIN PGP PRIVATE KEY BLOCK{dash}\n\nlQPLANTED\n"),
+        "pem" => format!(
+            "{dash}BEGIN RSA PRIVATE KEY{dash}\nMIIEpAIBAAKCAQEA{}\n{dash}END RSA PRIVATE KEY{dash}\n",
+            r(40)
+        ),
+        "pgp" => format!("{dash}BEGIN PGP PRIVATE KEY BLOCK{dash}\n\nlQdGBF{}\n", r(40)),
         "aws-id" => format!("AKIA{}", r(16).to_ascii_uppercase()),
         "aws-secret" => format!("aws_secret_access_key = {}", r(40)),
         "gcp" => format!(
