@@ -1114,6 +1114,18 @@ struct Fault {
 
 const FAULTS: &[Fault] = &[
     Fault {
+        id: "context-git-ignored",
+        code: Some(1),
+        message: "path(s) git ignores would enter the build context",
+        test: "secrets.rs::credentials_under_names_no_list_covers_reach_neither_the_context_nor_the_image",
+    },
+    Fault {
+        id: "context-credentials",
+        code: Some(1),
+        message: "file(s) of the build context hold credentials",
+        test: "secrets.rs::credentials_under_names_no_list_covers_reach_neither_the_context_nor_the_image",
+    },
+    Fault {
         id: "web-base-not-loadable",
         code: Some(2),
         message: "its Node base xtask.local/node:0-nosuch could not be loaded (it is not in the local engine and could not be pulled); build the stand-in with `cargo xtask standin` and pass `--node-image standin`",

@@ -1115,6 +1115,12 @@ fn credentials_under_names_no_list_covers_reach_neither_the_context_nor_the_imag
     assert_eq!(r.code, 1, "refused before the build:\n{}", r.all());
     let report = build_report(&r.stdout);
     assert_eq!(report["built"], false, "{report:#}");
+    for said in [
+        "path(s) git ignores would enter the build context",
+        "file(s) of the build context hold credentials",
+    ] {
+        assert!(r.stderr.contains(said), "{said}: {}", r.stderr);
+    }
     assert_eq!(report["tags"], serde_json::json!([]), "{report:#}");
     let leaks = report["context"]["leaks"].as_array().expect("leaks");
     let named = |id: &str| -> Vec<(String, Vec<String>)> {
