@@ -13,6 +13,7 @@ use crate::config::{CiCache, Config};
 use crate::context::{Ctx, Model};
 use crate::tools::docker::{self, Docker, Progress};
 use crate::tools::{git, indent, node_standin};
+use crate::units::rfc3339;
 
 #[derive(Debug, Clone)]
 pub struct Args {
@@ -118,31 +119,6 @@ pub fn tags(cfg: &Config, tag: &str) -> Vec<String> {
         ));
     }
     v
-}
-
-/// Days since 1970-01-01 → (year, month, day) (proleptic Gregorian; Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// Seconds since the epoch as RFC 3339 UTC (`2024-05-01T12:00:00Z`).
-pub fn rfc3339(secs: i64) -> String {
-    let (y, mo, d) = civil(secs.div_euclid(86_400));
-    let t = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        t / 3600,
-        t / 60 % 60,
-        t % 60
-    )
 }
 
 /// `repository` of a package.json (string or `{url}`), as an https URL.

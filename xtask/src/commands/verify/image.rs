@@ -59,11 +59,12 @@ pub(super) fn image_checks(ctx: &Ctx, model: &Model, args: &Args) -> Result<Chec
         eprintln!("verify: image: note: {n}");
     }
     if plan.context.refused() {
-        return Ok((
-            format!("not built: the build context failed its guard{mark}"),
-            context_findings(&plan.context),
-            plan.context.checks.clone(),
-        ));
+        return Ok(Checked {
+            detail: format!("not built: the build context failed its guard{mark}"),
+            findings: context_findings(&plan.context),
+            checks: plan.context.checks.clone(),
+            size: None,
+        });
     }
     eprintln!(
         "verify: image: building {} with buildx (progress below){mark}",
