@@ -374,7 +374,7 @@ pub fn health(
                 }
             }
         } else {
-            let log = docker.logs_tail(&guard.name, 40);
+            let log = smoke_boot::log_tail(docker, &guard.name, 40);
             break CheckResult::fail(
                 ID,
                 format!(
@@ -389,7 +389,7 @@ pub fn health(
                 format!(
                     "no HTTP answer on {path} within {}s (last: {last}); container logs:\n{}",
                     timeout.as_secs(),
-                    docker.logs_tail(&guard.name, 20)
+                    smoke_boot::log_tail(docker, &guard.name, 20)
                 ),
             );
         }
@@ -406,7 +406,7 @@ fn settled(docker: &Docker, name: &str, answered: CheckResult, e: &Expect) -> Ch
     if docker.container_running(name).ok().flatten() == Some(true) {
         return answered;
     }
-    let log = docker.logs_tail(name, 40);
+    let log = smoke_boot::log_tail(docker, name, 40);
     CheckResult::fail(
         answered.id,
         format!(

@@ -73,6 +73,12 @@ impl Drop for Container<'_> {
     }
 }
 
+/// A container's last `lines` of log as plain text (colours and control characters out,
+/// [`crate::text::plain`]): every log excerpt of the smoke's reports comes through here.
+pub fn log_tail(docker: &Docker, name: &str, lines: usize) -> String {
+    crate::text::plain(&docker.logs_tail(name, lines))
+}
+
 /// A container's env file (mode 0600, in a private temporary directory, removed on drop):
 /// throwaway values only, never on a command line.
 pub struct EnvFile {
@@ -408,14 +414,14 @@ fn wait_ready(
                 Readiness::Unhealthy => {
                     return Ok(Some(format!(
                         "{service} turned unhealthy; its last log lines:\n{}",
-                        docker.logs_tail(name, 20)
+                        log_tail(docker, name, 20)
                     )))
                 }
                 Readiness::Exited(code) => {
                     return Ok(Some(format!(
                         "{service} exited (code {}) before it was ready; its last log lines:\n{}",
                         code.map(|c| c.to_string()).unwrap_or_else(|| "?".into()),
-                        docker.logs_tail(name, 20)
+                        log_tail(docker, name, 20)
                     )))
                 }
             }
@@ -428,7 +434,7 @@ fn wait_ready(
                 .iter()
                 .zip(&boot.services)
                 .filter(|(_, s)| waiting.contains(&s.name))
-                .map(|(n, s)| format!("{}:\n{}", s.name, docker.logs_tail(n, 10)))
+                .map(|(n, s)| format!("{}:\n{}", s.name, log_tail(docker, n, 10)))
                 .collect();
             return Ok(Some(format!(
                 "{} not ready within {}s; last log lines:\n{}",
@@ -497,7 +503,7 @@ pub fn migrate(
                     format!("`{shown}` exited 0 in {:.1}s", t.elapsed().as_secs_f64()),
                 )
             } else {
-                let log = docker.logs_tail(&guard.name, 40);
+                let log = log_tail(docker, &guard.name, 40);
                 let code = code.map(|c| c.to_string()).unwrap_or_else(|| "?".into());
                 // why, as for the API itself: the variable or module its log names
                 let why = crate::image_check::boot_failure(&log, contract_keys).replacen(
@@ -514,7 +520,7 @@ pub fn migrate(
                 format!(
                     "the migration `{shown}` did not finish within {}s; its last log lines:\n{}",
                     timeout.as_secs(),
-                    docker.logs_tail(&guard.name, 40)
+                    log_tail(docker, &guard.name, 40)
                 ),
             );
         }
