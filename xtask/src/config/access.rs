@@ -56,7 +56,7 @@ pub fn set_value(text: &str, key: &str, raw_value: &str, file: &str) -> Result<S
                 .with_context(|| format!("{key} must be a whole number, got {raw_value:?}"))?;
             n.into()
         }
-        Kind::StrList | Kind::Cidrs | Kind::Services | Kind::BuildFiles => {
+        Kind::StrList | Kind::Cidrs | Kind::Services | Kind::BuildFiles | Kind::RuntimeFiles => {
             let mut arr = toml_edit::Array::new();
             for d in raw_value
                 .split(',')
@@ -110,6 +110,7 @@ pub fn get_value(c: &Config, key: &str) -> Result<String> {
         "api.entry" => s(&c.api.entry),
         "api.keep_build_files" => format!("{:?}", c.api.keep_build_files),
         "api.hoist" => c.api.hoist.to_string(),
+        "api.runtime_files" => format!("{:?}", c.api.runtime_files),
         "node.image" => s(&c.node.image),
         "node.pnpm" => s(&c.node.pnpm),
         "node.build_runner" => s(c.node.build_runner.name()),

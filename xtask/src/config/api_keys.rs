@@ -24,6 +24,7 @@ pub(super) const PATTERNS: &[&str] = &[
     "api.health.status",
     "api.health.body.\"<JSON pointer>\"",
     "api.migrate.command",
+    "api.generate.<PACKAGE DIR>",
 ];
 
 /// One key below `[api.env]`, `[api.health]` or `[api.migrate]`.
@@ -39,12 +40,21 @@ pub(super) enum ApiKey {
     /// `api.health.body."<pointer>"` (the pointer unquoted).
     HealthBody(String),
     MigrateCommand,
+    /// `api.generate.<package dir>`: a script name or a command.
+    Generate(String),
 }
 
 /// `None`: `key` is not below these tables; else the key, or why it is none.
 pub(super) fn parse_key(key: &str) -> Option<Result<ApiKey>> {
     if let Some(rest) = key.strip_prefix("api.env.") {
         return Some(env_key(key, rest));
+    }
+    if let Some(rest) = key.strip_prefix("api.generate.") {
+        let d = rest
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .unwrap_or(rest);
+        return Some(Ok(ApiKey::Generate(d.to_string())));
     }
     if let Some(rest) = key.strip_prefix("api.health.body.") {
         let p = rest
@@ -60,7 +70,7 @@ pub(super) fn parse_key(key: &str) -> Option<Result<ApiKey>> {
         _ if key.starts_with("api.health.") || key.starts_with("api.migrate.") => {
             return Some(Err(anyhow::anyhow!(
                 "unknown config key {key:?} (known below [api.health] and [api.migrate]: {})",
-                PATTERNS[6..].join(", ")
+                PATTERNS[6..10].join(", ")
             )))
         }
         _ => return None,
@@ -115,6 +125,10 @@ fn value_of(key: &ApiKey, full: &str, raw: &str) -> Result<Value> {
             Ok(
                 v @ (Value::Integer(_) | Value::Float(_) | Value::Boolean(_) | Value::String(_)),
             ) => v,
+            _ => raw.into(),
+        },
+        ApiKey::Generate(_) => match raw.trim().parse::<Value>() {
+            Ok(v @ Value::Array(_)) => v,
             _ => raw.into(),
         },
         ApiKey::MigrateCommand => match raw.trim().parse::<Value>() {
@@ -175,6 +189,7 @@ pub(super) fn set(doc: &mut DocumentMut, key: &ApiKey, full: &str, raw: &str) ->
             put(sub(health, "body", "api.health.body")?, p, value);
         }
         ApiKey::MigrateCommand => put(sub(api, "migrate", "api.migrate")?, "command", value),
+        ApiKey::Generate(dir) => put(sub(api, "generate", "api.generate")?, dir, value),
     }
     Ok(())
 }
@@ -261,6 +276,16 @@ pub(super) fn get(c: &Config, key: &ApiKey, full: &str) -> Result<String> {
             .find(|b| b.pointer.as_str() == p)
             .map(|b| b.expected.to_string())
             .unwrap_or_else(unset),
+        ApiKey::Generate(dir) => match c.api.generate.iter().find(|g| g.dir == *dir) {
+            None => unset(),
+            Some(g) => match &g.run {
+                super::GenerateRun::Script(n) => s(n),
+                super::GenerateRun::Command(w) => {
+                    let words: Vec<String> = w.iter().map(|w| s(w)).collect();
+                    format!("[{}]", words.join(", "))
+                }
+            },
+        },
         ApiKey::MigrateCommand if c.api.migrate.is_empty() => unset(),
         ApiKey::MigrateCommand => {
             let words: Vec<String> = c.api.migrate.iter().map(|w| s(w)).collect();

@@ -295,6 +295,9 @@ pub(super) fn apply(
     if kind == Kind::BuildFiles {
         return apply_build_files(c, item, &full);
     }
+    if kind == Kind::RuntimeFiles {
+        return super::codegen::apply_runtime_files(c, item, &full);
+    }
     if kind == Kind::StrList {
         let arr = item.as_array().ok_or_else(|| {
             format!("`{full}` must be an array of strings, e.g. [\"staging.example.com\"]")
@@ -473,6 +476,7 @@ fn check_value(kind: Kind, full: &str, s: &str) -> Result<(), String> {
         Kind::Port
         | Kind::StrList
         | Kind::BuildFiles
+        | Kind::RuntimeFiles
         | Kind::Services
         | Kind::Runner
         | Kind::LogDriver

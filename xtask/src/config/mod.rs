@@ -13,6 +13,7 @@ use crate::values;
 mod access;
 mod api_keys;
 mod apply;
+mod codegen;
 pub mod image;
 mod parse;
 mod schema;
@@ -21,6 +22,7 @@ pub mod web;
 
 pub use access::{get_value, set_value};
 pub use image::ImageConfig;
+pub use codegen::{is_script_name, Generate, GenerateRun};
 pub use parse::parse;
 pub use schema::keys;
 pub use template::TEMPLATE;
@@ -245,6 +247,11 @@ pub struct ApiConfig {
     /// `api.hoist`: the image's install keeps the monorepo's hoisted layout
     /// (`node-linker=hoisted`) instead of an isolated one; by default it does not.
     pub hoist: bool,
+    /// `[api.generate]`: code generators run after the install, before the first build.
+    pub generate: Vec<Generate>,
+    /// `api.runtime_files`: generated or runtime files (relative to the root) the runtime
+    /// image carries from the build stage besides the packages' build outputs.
+    pub runtime_files: Vec<String>,
 }
 
 /// Files a TypeScript build writes that node never loads: removed from the build outputs the
@@ -386,6 +393,8 @@ impl Default for Config {
                 migrate: Vec::new(),
                 keep_build_files: Vec::new(),
                 hoist: false,
+                generate: Vec::new(),
+                runtime_files: Vec::new(),
             },
             node: NodeConfig {
                 image: "node:22-alpine".into(),

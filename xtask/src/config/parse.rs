@@ -150,7 +150,7 @@ fn table(
     for (key, value) in table.iter() {
         let kspan = table.key(key).and_then(|k| k.span());
         let span = value.span().or(kspan.clone());
-        if table_name == "api" && (key == "env" || key == "health" || key == "migrate") {
+        if table_name == "api" && ["env", "health", "migrate", "generate"].contains(&key) {
             api_subtable(src, c, key, value, kspan)?;
             continue;
         }
@@ -182,7 +182,7 @@ fn table(
     Ok(())
 }
 
-/// `[api.env]`, `[api.health]` and `[api.migrate]`.
+/// `[api.env]`, `[api.health]`, `[api.migrate]` and `[api.generate]`.
 fn api_subtable(src: &Source, c: &mut Config, key: &str, value: &Item, kspan: Span) -> Result<()> {
     let Some(sub) = value.as_table_like() else {
         return Err(src.at(kspan, format!("`api.{key}` must be a table ([api.{key}])")));
@@ -194,6 +194,8 @@ fn api_subtable(src: &Source, c: &mut Config, key: &str, value: &Item, kspan: Sp
             apply_env(c, k, v).map_err(|m| src.at(ks.clone(), m))
         } else if key == "migrate" {
             apply_migrate(c, k, v).map_err(|m| src.at(vs, m))
+        } else if key == "generate" {
+            super::codegen::apply_generate(c, k, v).map_err(|m| src.at(vs, m))
         } else if k == "body" {
             apply_health_body(c, v).map_err(|(s, m)| src.at(s.or(vs), m))
         } else {

@@ -22,6 +22,8 @@ package = "@cipherbox/api"   # the API's name in the pnpm workspace
 port = 3000                  # port the API listens on in its container
 entry = "dist/main.js"       # built entry point, relative to the API's directory
 # keep_build_files = ["*.map"]   # keep source maps (or "*.d.ts", "*.tsbuildinfo") in the image
+# runtime_files = ["packages/db/prisma/migrations"]   # generated or runtime files the image
+                             # carries from the build (relative to the root; see [api.generate])
 
 # The API's env contract is read from its .env.example (.env.sample, .env.template);
 # add keys, give staging values, or mark keys secret here (see README, "The app's contract").
@@ -32,6 +34,10 @@ entry = "dist/main.js"       # built entry point, relative to the API's director
 
 # [api.migrate]              # a one-shot `migrate` service before the API starts
 # command = ["node", "dist/run-migrations.js"]
+
+# [api.generate]             # code generators: run after the install, before the first build
+# "packages/db" = "db:generate"   # a package's directory = its script, or a command run
+                                  # with `pnpm exec` there: ["prisma", "generate"]
 
 [api.health]
 path = "/health"             # where the API answers; smoke: any HTTP answer = it listens

@@ -238,7 +238,7 @@ pub(super) fn migrate(ws: &Workspace, api: &Package, entry: &str) -> Migrate {
 }
 
 /// The path from the API's directory (the image's working directory) to `dir`.
-fn from_api(api: &Package, dir: &str) -> String {
+pub(super) fn from_api(api: &Package, dir: &str) -> String {
     let up = api.dir.split('/').filter(|s| !s.is_empty() && *s != ".");
     let mut p: String = up.map(|_| "../").collect();
     if !dir.is_empty() && dir != "." {

@@ -13,6 +13,7 @@
 
 use std::fmt::Write;
 
+use crate::config::GenerateRun;
 use crate::stack::{ApiImage, InstallLayout, Run, ISOLATED_FLAG};
 
 const STORE: &str = "/pnpm/store";
@@ -76,6 +77,54 @@ fn prune_build_files(m: &ApiImage) -> String {
         paths.join(" "),
         names.join(" -o ")
     )
+}
+
+/// `[api.generate]`: each generator after the install, before the first package build, with
+/// its package's sources (and the runtime files from outside the packages) copied first: a
+/// change there re-runs it and the builds after it, as a package's own change does.
+fn generate_steps(m: &ApiImage) -> String {
+    let g = &m.codegen;
+    if g.generate.is_empty() && g.context_files.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "# Code generation ([api.generate]): after the install, before the first package build.\n",
+    );
+    for f in &g.context_files {
+        let _ = writeln!(s, "COPY {f} {f}");
+    }
+    for step in &g.generate {
+        let dir = &step.dir;
+        let _ = writeln!(s, "COPY {dir} {dir}");
+        match &step.run {
+            GenerateRun::Script(name) => {
+                let _ = writeln!(
+                    s,
+                    "RUN pnpm --filter \"{}\" run {}",
+                    step.name,
+                    super::quote::shell(name)
+                );
+            }
+            GenerateRun::Command(words) => {
+                let words: Vec<String> = words.iter().map(|w| super::quote::shell(w)).collect();
+                let _ = writeln!(s, "RUN cd {dir} && pnpm exec {}", words.join(" "));
+            }
+        }
+    }
+    s
+}
+
+/// `api.runtime_files`: what the generators wrote and what the migrations need, from the
+/// build stage into the runtime (read-only, owned by root like the rest of /app).
+fn runtime_files(m: &ApiImage) -> String {
+    if m.codegen.runtime_files.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("# Generated and runtime files (api.runtime_files):\n");
+    for f in &m.codegen.runtime_files {
+        let _ = writeln!(s, "COPY --from=build /app/{f} ./{f}");
+    }
+    s
 }
 
 /// pnpm's records of an install, read by pnpm only (never by node).
@@ -160,6 +209,7 @@ pub fn render(m: &ApiImage) -> String {
     for f in &m.root_build_files {
         let _ = writeln!(w, "COPY {f} {f}");
     }
+    w.push_str(&generate_steps(m));
     for step in &m.build_steps {
         let dir = &step.dir;
         let _ = writeln!(w, "COPY {dir} {dir}");
@@ -196,6 +246,7 @@ pub fn render(m: &ApiImage) -> String {
             let _ = writeln!(w, "COPY --from=build /app/{dir}/{p} ./{dir}/{p}");
         }
     }
+    w.push_str(&runtime_files(m));
     let _ = writeln!(w, "WORKDIR /app/{}", m.api_dir);
     let _ = writeln!(w, "# {}:{}", m.user, m.group);
     let _ = writeln!(w, "USER {}:{}", m.uid, m.gid);
@@ -227,6 +278,9 @@ pub fn render_ignore(m: &ApiImage) -> String {
     }
     for d in &m.install_dirs {
         let _ = writeln!(w, "!{d}");
+    }
+    for f in &m.codegen.context_files {
+        let _ = writeln!(w, "!{f}");
     }
     let _ = writeln!(w);
     let _ = writeln!(

@@ -43,6 +43,9 @@ pub struct ApiImage {
     pub prune_build_files: Vec<String>,
     /// How the installs lay out node_modules against the monorepo's settings.
     pub layout: InstallLayout,
+    /// `[api.generate]` and `api.runtime_files`: generators run before the first package
+    /// build, files the runtime carries besides the build outputs.
+    pub codegen: super::Codegen,
 }
 
 /// The image's install layout when the monorepo's settings would hoist.
@@ -171,6 +174,7 @@ pub(super) fn api_image(
     ws: &Workspace,
     closure: &Closure,
     pnpm_version: String,
+    codegen: super::Codegen,
 ) -> ApiImage {
     let in_closure = |dir: &str| closure.install.iter().any(|p| p.dir == dir);
     let mut runtime: Vec<(String, Vec<String>)> = closure
@@ -248,6 +252,7 @@ pub(super) fn api_image(
             Some(setting) if cfg.api.hoist => InstallLayout::Hoisted { setting },
             Some(over) => InstallLayout::Isolated { over },
         },
+        codegen,
     }
 }
 
@@ -337,6 +342,7 @@ mod tests {
             gid: 1001,
             npmrc_secret: true,
             layout: InstallLayout::AsConfigured,
+            codegen: Default::default(),
         };
         let e = check_node_run_base(&image, "node:20-alpine").expect_err("node 20 refused");
         let e = format!("{e:#}");

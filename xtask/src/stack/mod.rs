@@ -10,11 +10,13 @@ use crate::config::Config;
 use crate::envcontract::{self, Contract, Example};
 use crate::workspace::{Closure, Workspace};
 
+mod codegen;
 mod compose;
 mod image;
 pub mod web;
 pub mod web_env;
 
+pub use codegen::{Codegen, GenerateStep};
 pub use compose::{
     networks_of, published_image, runs_node, Compose, Healthcheck, Limits, Logging, Mount, Port,
     Proto, Service, Val, DATA_NET, EDGE_NET, IPFS_NET, MIGRATE, OWNER_VAR, REDIS_ENTRYPOINT,
@@ -127,7 +129,8 @@ pub fn build(cfg: &Config, ws: &Workspace, closure: &Closure, example: &Example)
         check_dockerfile_path(f, "the build reads")?;
     }
     let web = web::build(cfg, ws, &pnpm_version)?;
-    let image = api_image(cfg, ws, closure, pnpm_version);
+    let codegen = codegen::codegen(cfg, closure)?;
+    let image = api_image(cfg, ws, closure, pnpm_version, codegen);
     let has = |s: &str| cfg.services.iter().any(|x| x == s);
     let offer = envcontract::Offer {
         api_port: cfg.api.port,

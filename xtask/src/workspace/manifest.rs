@@ -75,8 +75,31 @@ pub fn parse_manifest(text: &str, file: &str) -> Result<Manifest> {
             crate::values::shown(&other.to_string())
         ),
     };
+    let name = str_of("name");
+    let bin = match obj.get("bin") {
+        Some(Json::String(f)) => name
+            .as_deref()
+            .map(|n| vec![(n.rsplit('/').next().unwrap_or(n).to_string(), f.clone())])
+            .unwrap_or_default(),
+        Some(Json::Object(m)) => m
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let tool_settings = obj
+        .iter()
+        .filter_map(|(k, v)| {
+            let o = v.as_object().filter(|o| o.contains_key("schema"))?;
+            let fields = o
+                .iter()
+                .filter_map(|(f, x)| Some((f.clone(), x.as_str()?.to_string())))
+                .collect();
+            Some((k.clone(), fields))
+        })
+        .collect();
     Ok(Manifest {
-        name: str_of("name"),
+        name,
         version: str_of("version"),
         scripts,
         deps,
@@ -84,5 +107,7 @@ pub fn parse_manifest(text: &str, file: &str) -> Result<Manifest> {
         files,
         package_manager,
         patches,
+        bin,
+        tool_settings,
     })
 }

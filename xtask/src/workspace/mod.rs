@@ -45,6 +45,11 @@ pub struct Manifest {
     pub package_manager: Option<String>,
     /// `pnpm.patchedDependencies` values (patch files, relative to the root).
     pub patches: Vec<String>,
+    /// `bin`: (command, file) pairs (a string `bin` is named after the package).
+    pub bin: Vec<(String, String)>,
+    /// Top-level objects naming a `schema` (a tool's settings: `prisma`, an ORM's own key):
+    /// (key, (field, string value)) for the object's string fields.
+    pub tool_settings: Vec<(String, BTreeMap<String, String>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -455,6 +460,8 @@ mod tests {
                 files: files.iter().map(|s| s.to_string()).collect(),
                 package_manager: None,
                 patches: vec![],
+                bin: vec![],
+                tool_settings: vec![],
             },
         };
         assert_eq!(
