@@ -393,3 +393,32 @@ fn the_vite_env_fixture_passes_from_a_fresh_clone() {
     };
     accept(&case, t.path());
 }
+
+/// Issue 21's acceptance (a): an API whose workspace library owns an ORM schema, a generator
+/// (`db:generate`, run by the root's `prebuild`) that writes the client into
+/// `node_modules/.quill/client`, and migrations applied by the ORM's CLI (`quill migrate
+/// deploy`): config init finds the generator, the runtime files and the migrate service; the
+/// image runs the generator before the builds and carries the client and the migrations (the
+/// API requires the client at boot: the smoke test and the rehearsal prove it is there).
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine and the verify tools: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn the_orm_codegen_fixture_passes_from_a_fresh_clone() {
+    let t = fixture("orm-codegen");
+    let case = Case {
+        what: "orm-codegen",
+        api_domain: "api.inkwell.test",
+        web_domain: "app.inkwell.test",
+    };
+    accept(&case, t.path());
+    let cfg = read(&t.path().join("infra/stack.toml"));
+    for want in [
+        "\"packages/db\" = \"db:generate\"",
+        "runtime_files = [\"packages/db/node_modules/.quill/client\", \"packages/db/migrations\"]",
+        "command = [\"node\", \"../../packages/db/bin/quill.js\", \"migrate\", \"deploy\"]",
+    ] {
+        assert!(cfg.contains(want), "config init did not set {want}:\n{cfg}");
+    }
+}

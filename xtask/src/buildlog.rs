@@ -190,6 +190,192 @@ pub fn verdict<S: AsRef<str>>(lines: &[S]) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A build step that failed to download a binary from a host other than the package
+/// registry (an engine, a prebuilt native module): what, from where, and the setting to use.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DownloadFailure {
+    /// The package whose binary it is (`prisma`, `sharp`, `bcrypt`…).
+    pub package: String,
+    /// The host it tried.
+    pub host: String,
+    /// What kind of host that is (not a package registry).
+    pub host_kind: String,
+    /// The setting that points the download elsewhere or makes it unnecessary.
+    pub setting: String,
+    /// The log line that showed it.
+    pub line: String,
+}
+
+impl DownloadFailure {
+    /// One sentence for a build's failure report.
+    pub fn message(&self) -> String {
+        format!(
+            "{} could not download its binary from {} ({}), which this build cannot reach: {}",
+            self.package, self.host, self.host_kind, self.setting
+        )
+    }
+}
+
+/// Words that mark a line as a failed download (with a URL on it or near it).
+const FAILED: &[&str] = &[
+    "error",
+    "fail",
+    "enotfound",
+    "econnrefused",
+    "econnreset",
+    "etimedout",
+    "eai_again",
+    "getaddrinfo",
+    "tried to download",
+    "could not",
+    "cannot download",
+    "unable to",
+    "403",
+    "404",
+];
+
+/// The host of the first `http(s)://` URL on `line`.
+fn url_host(line: &str) -> Option<(String, String)> {
+    let at = line.find("https://").or_else(|| line.find("http://"))?;
+    let url: String = line[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && !"\"'`)>,".contains(*c))
+        .collect();
+    let rest = url.split_once("://")?.1;
+    let host = rest.split(['/', ':']).next()?.to_ascii_lowercase();
+    (!host.is_empty()).then(|| (host, url))
+}
+
+/// The npm package a prebuilt-binary URL or a node-pre-gyp/prebuild-install line names.
+fn native_package(line: &str, url: &str) -> String {
+    let low = line.to_ascii_lowercase();
+    for (repo, pkg) in [
+        ("node.bcrypt.js", "bcrypt"),
+        ("node-argon2", "argon2"),
+        ("sharp-libvips", "sharp"),
+        ("lovell/sharp", "sharp"),
+        ("better-sqlite3", "better-sqlite3"),
+        ("node-canvas", "canvas"),
+    ] {
+        if url.contains(repo) || low.contains(repo) {
+            return pkg.to_string();
+        }
+    }
+    // `Pre-built binaries not found for bcrypt@5.1.1 and node@22…`
+    if let Some(at) = line.find(" for ") {
+        let w = line[at + 5..].split_whitespace().next().unwrap_or("");
+        let name = w.rsplit_once('@').map(|(n, _)| n).unwrap_or(w);
+        if !name.is_empty() && name != "node" {
+            return name.to_string();
+        }
+    }
+    // github.com/<owner>/<repo>/releases/…
+    url.split('/')
+        .nth(4)
+        .map(|r| {
+            r.trim_start_matches("node-")
+                .trim_end_matches(".js")
+                .to_string()
+        })
+        .unwrap_or_else(|| "a native module".into())
+}
+
+fn var_of(package: &str) -> String {
+    package
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// What the failed download was, from a build's log (or a failed step's output): Prisma's
+/// engines (`binaries.prisma.sh`), sharp's libvips (GitHub releases), node-pre-gyp and
+/// prebuild-install binaries; `None` when no line shows a failed download from such a host.
+pub fn download_failure<S: AsRef<str>>(lines: &[S]) -> Option<DownloadFailure> {
+    for (i, l) in lines.iter().enumerate() {
+        let line = l.as_ref();
+        let Some((host, url)) = url_host(line) else {
+            continue;
+        };
+        let near = |w: &str| {
+            lines[i.saturating_sub(2)..(i + 3).min(lines.len())]
+                .iter()
+                .any(|x| x.as_ref().to_ascii_lowercase().contains(w))
+        };
+        if !FAILED.iter().any(|w| near(w)) {
+            continue;
+        }
+        let low = line.to_ascii_lowercase();
+        let (package, host_kind, setting) = if host.ends_with("prisma.sh") {
+            (
+                "prisma".to_string(),
+                "Prisma's engine host".to_string(),
+                "set PRISMA_ENGINES_MIRROR to a mirror the build reaches (a build ARG/ENV of the \
+                 generate step), or provide the engines and point PRISMA_QUERY_ENGINE_LIBRARY / \
+                 PRISMA_SCHEMA_ENGINE_BINARY at them; on an Alpine (musl) base the schema's \
+                 generator block needs binaryTargets = [\"native\", \"linux-musl-openssl-3.0.x\"]"
+                    .to_string(),
+            )
+        } else if low.contains("sharp") || url.contains("sharp") {
+            (
+                "sharp".to_string(),
+                format!("{} (sharp's prebuilt libvips)", kind_of(&host)),
+                "install sharp's prebuilt binaries from the registry instead: sharp ≥ 0.33 ships \
+                 them as @img/sharp-* packages, chosen by the install's platform (pnpm-workspace.yaml \
+                 `supportedArchitectures: { os: [linux], cpu: [x64], libc: [musl] }` for \
+                 node:*-alpine, or npm's `--os=linux --cpu=x64 --libc=musl`); older sharp reads \
+                 npm_config_sharp_libvips_binary_host"
+                    .to_string(),
+            )
+        } else if host == "registry.npmjs.org" || host.ends_with("npmjs.org") {
+            continue;
+        } else if [
+            "node-pre-gyp",
+            "prebuild-install",
+            "prebuilt",
+            "pre-built",
+            "/releases/",
+        ]
+        .iter()
+        .any(|w| low.contains(w) || url.contains(w))
+        {
+            let pkg = native_package(line, &url);
+            let var = var_of(&pkg);
+            (
+                pkg.clone(),
+                format!("{} (a prebuilt native binary)", kind_of(&host)),
+                format!(
+                    "point the download at a reachable mirror with npm_config_{var}_binary_host_mirror \
+                     (node-pre-gyp) or npm_config_{var}_binary_host (prebuild-install), or build it \
+                     from source in the image (python3, make and g++ in the build stage; the install \
+                     runs with --ignore-scripts, so rebuild it: `pnpm rebuild {pkg}`)"
+                ),
+            )
+        } else {
+            continue;
+        };
+        return Some(DownloadFailure {
+            package,
+            host,
+            host_kind,
+            setting,
+            line: line.trim().to_string(),
+        });
+    }
+    None
+}
+
+/// The kind of a download host, for the message.
+fn kind_of(host: &str) -> String {
+    match host {
+        "github.com" | "objects.githubusercontent.com" | "release-assets.githubusercontent.com" => {
+            "GitHub releases".into()
+        }
+        h if h.contains("amazonaws.com") => "an S3 bucket".into(),
+        _ => "the package's own download host".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,5 +481,60 @@ ERROR: failed to solve: executor failed running [/bin/sh -c pnpm]: exit code: 2"
         )));
         assert!(!is_install(&step("[build 2/5] COPY pnpm-lock.yaml ./")));
         assert!(!is_install(&step("[internal] load build context")));
+    }
+
+    #[test]
+    fn download_failures_name_the_package_the_host_kind_and_the_setting() {
+        let prisma = [
+            "#14 3.2 Prisma schema loaded from prisma/schema.prisma",
+            "#14 4.1 Error: request to https://binaries.prisma.sh/all_commits/5dbef10b/linux-musl-openssl-3.0.x/libquery_engine.so.node.gz.sha256 failed, reason: getaddrinfo ENOTFOUND binaries.prisma.sh",
+        ];
+        let d = download_failure(&prisma).expect("prisma");
+        assert_eq!(
+            (d.package.as_str(), d.host.as_str(), d.host_kind.as_str()),
+            ("prisma", "binaries.prisma.sh", "Prisma's engine host")
+        );
+        assert!(d.setting.contains("PRISMA_ENGINES_MIRROR"), "{d:?}");
+        assert!(d.setting.contains("linux-musl-openssl-3.0.x"), "{d:?}");
+        assert!(
+            d.message().starts_with("prisma could not download"),
+            "{}",
+            d.message()
+        );
+
+        let sharp = [
+            "sharp: Downloading https://github.com/lovell/sharp-libvips/releases/download/v8.14.5/libvips-8.14.5-linuxmusl-x64.tar.br",
+            "sharp: Installation error: connect ETIMEDOUT 140.82.121.4:443",
+        ];
+        let d = download_failure(&sharp).expect("sharp");
+        assert_eq!(
+            (d.package.as_str(), d.host.as_str()),
+            ("sharp", "github.com")
+        );
+        assert!(d.host_kind.starts_with("GitHub releases"), "{d:?}");
+        assert!(d.setting.contains("--libc=musl"), "{d:?}");
+
+        let bcrypt = [
+            "node-pre-gyp WARN Tried to download(undefined): https://github.com/kelektiv/node.bcrypt.js/releases/download/v5.1.1/bcrypt_lib-v5.1.1-napi-v3-linux-x64-musl.tar.gz",
+            "node-pre-gyp WARN Pre-built binaries not found for bcrypt@5.1.1 and node@22.11.0 (node-v127 ABI, musl) (falling back to source compile with node-gyp)",
+        ];
+        let d = download_failure(&bcrypt).expect("bcrypt");
+        assert_eq!(d.package, "bcrypt");
+        assert!(
+            d.setting.contains("npm_config_bcrypt_binary_host_mirror"),
+            "{d:?}"
+        );
+
+        let argon2 = ["prebuild-install warn install request to https://github.com/ranisalt/node-argon2/releases/download/v0.31.2/argon2-v0.31.2-napi-v3-linux-x64-musl.tar.gz failed, reason: connect ECONNREFUSED"];
+        assert_eq!(download_failure(&argon2).expect("argon2").package, "argon2");
+
+        // a registry URL, or a URL on a line that reports no failure, is no such download
+        for quiet in [
+            &["ERR_PNPM_FETCH_404 GET https://registry.npmjs.org/nope: Not Found - 404"][..],
+            &["#9 0.8 see https://pris.ly/d/prisma-schema for the schema"][..],
+            &["#9 1.0 done in 2s"][..],
+        ] {
+            assert_eq!(download_failure(quiet), None, "{quiet:?}");
+        }
     }
 }

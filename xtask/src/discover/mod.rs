@@ -225,7 +225,7 @@ pub fn discover(ws: &Workspace, template: &str, choices: Choices<'_>) -> Result<
     if let (None, Some((cmd, why))) = (&m.command, &cg.migrate) {
         m = migrate::Migrate {
             command: Some(cmd.clone()),
-            reason: format!("{why}; {}", m.reason),
+            reason: why.clone(),
             suggested: None,
         };
     }

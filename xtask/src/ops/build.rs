@@ -561,6 +561,9 @@ pub fn failure_report(b: &Built) -> String {
             if let Some(e) = &step.error {
                 s.push_str(&format!("error: {e}\n"));
             }
+            if let Some(d) = buildlog::download_failure(&step.output) {
+                s.push_str(&format!("download: {}\n", d.message()));
+            }
         }
         None => {
             if let Some(v) = buildlog::verdict(&b.lines) {

@@ -212,7 +212,10 @@ pub fn render(m: &ApiImage) -> String {
     w.push_str(&generate_steps(m));
     for step in &m.build_steps {
         let dir = &step.dir;
-        let _ = writeln!(w, "COPY {dir} {dir}");
+        // a generator's package is in place already (copied before the generators ran)
+        if !m.codegen.generate.iter().any(|g| g.dir == *dir) {
+            let _ = writeln!(w, "COPY {dir} {dir}");
+        }
         match &step.run {
             None => {}
             Some(Run::Node) => {
