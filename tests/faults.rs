@@ -58,7 +58,7 @@ fn cases() -> Vec<Case> {
             setup: |r| write(r, "infra/stack.toml", "[api]\nprot = 3000\n"),
             args: &["gen"],
             code: 2,
-            message: "infra/stack.toml:2:1: unknown key `api.prot` (known: package, path, image, port, entry, keep_build_files, hoist)",
+            message: "infra/stack.toml:2:1: unknown key `api.prot` (known: package, path, image, port, entry, keep_build_files, hoist, runtime_files)",
         },
         Case {
             id: "config-unknown-table",
@@ -136,6 +136,13 @@ fn cases() -> Vec<Case> {
             args: &["config", "set", "api.env.SESSION_KEY.format", "hex"],
             code: 2,
             message: "`api.env.SESSION_KEY.format` = \"hex\": `hex` needs a length: `hex:32`",
+        },
+        Case {
+            id: "config-generate-outside-closure",
+            setup: |r| write(r, "infra/stack.toml", "[api.generate]\n\"apps/web\" = \"build\"\n"),
+            args: &["gen"],
+            code: 2,
+            message: "[api.generate] names \"apps/web\", which is no package of @cipherbox/api's closure (packages/crypto, apps/api): the image holds only those; name the directory of the package that owns the generator",
         },
         Case {
             id: "config-bad-build-runner",

@@ -631,3 +631,87 @@ fn nest_boot_is_discovered_with_its_runner_and_its_health_route() {
         "{health}"
     );
 }
+
+/// Issue 21 (a): the ORM library's generator, what it writes, its migrations and its CLI are
+/// found through the general rules (a `db:generate` script, `package.json#quill`, a migrate
+/// script running the library's own bin), and gen runs the generator before the first
+/// package build and carries the client and the migrations into the runtime stage.
+#[test]
+fn an_orm_library_gives_the_generator_the_runtime_files_and_the_migrate_service() {
+    let t = copy_of("orm-codegen", "init-orm");
+    let j = init(&t, &[]);
+    assert_eq!(j["gen"], "ok", "{j:#}");
+    let g = key(&j, "api.generate.packages/db");
+    assert_eq!(
+        (&g["value"], &g["set"]),
+        (&"db:generate".into(), &true.into())
+    );
+    assert!(reason(g).contains("the root's `prebuild` runs it"), "{g}");
+    let files = key(&j, "api.runtime_files");
+    assert_eq!(
+        files["value"],
+        serde_json::json!([
+            "packages/db/node_modules/.quill/client",
+            "packages/db/migrations"
+        ])
+    );
+    let m = key(&j, "api.migrate.command");
+    assert_eq!(
+        m["value"],
+        serde_json::json!([
+            "node",
+            "../../packages/db/bin/quill.js",
+            "migrate",
+            "deploy"
+        ])
+    );
+    assert_eq!(m["set"], true);
+    let g = xtask(t.path(), &["--root", ".", "gen"]);
+    assert_eq!(g.code, 0, "{}", g.all());
+    let df = std::fs::read_to_string(t.path().join("infra/api.Dockerfile")).expect("Dockerfile");
+    let at = |s: &str| {
+        df.find(s)
+            .unwrap_or_else(|| panic!("no {s:?} in the Dockerfile:\n{df}"))
+    };
+    assert!(
+        at("RUN pnpm --filter \"@inkwell/db\" run db:generate")
+            < at("RUN cd packages/db && node --run build")
+    );
+    assert!(at("FROM ${NODE_IMAGE} AS runtime") < at(
+        "COPY --from=build /app/packages/db/node_modules/.quill/client ./packages/db/node_modules/.quill/client"
+    ));
+    at("COPY --from=build /app/packages/db/migrations ./packages/db/migrations");
+    // the committed fixture is what a fresh clone gets (with the domain set)
+    let r = xtask(
+        t.path(),
+        &[
+            "--root",
+            ".",
+            "config",
+            "set",
+            "caddy.domains",
+            "api.inkwell.test",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(xtask(t.path(), &["--root", ".", "gen"]).code, 0);
+    let committed = repo_root().join("tests/fixtures/orm-codegen/infra");
+    let rel = |dir: &std::path::Path| -> Vec<(String, String)> {
+        let prefix = dir.display().to_string();
+        every_file(dir)
+            .into_iter()
+            .map(|(p, text)| (p.trim_start_matches(&prefix).to_string(), text))
+            .collect()
+    };
+    let (ours, theirs) = (rel(&t.path().join("infra")), rel(&committed));
+    assert_eq!(
+        ours.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+        theirs.iter().map(|(p, _)| p).collect::<Vec<_>>()
+    );
+    for ((p, a), (_, b)) in ours.iter().zip(&theirs) {
+        assert!(
+            a == b,
+            "infra{p} differs: regenerate tests/fixtures/orm-codegen/infra"
+        );
+    }
+}
