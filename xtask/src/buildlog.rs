@@ -243,7 +243,7 @@ fn url_host(line: &str) -> Option<(String, String)> {
         .collect();
     let rest = url.split_once("://")?.1;
     let host = rest.split(['/', ':']).next()?.to_ascii_lowercase();
-    (!host.is_empty()).then(|| (host, url))
+    (!host.is_empty()).then_some((host, url))
 }
 
 /// The npm package a prebuilt-binary URL or a node-pre-gyp/prebuild-install line names.

@@ -79,6 +79,27 @@ fn prune_build_files(m: &ApiImage) -> String {
     )
 }
 
+/// Each closure package: its sources, then its build script.
+fn build_steps(w: &mut String, m: &ApiImage) {
+    for step in &m.build_steps {
+        let dir = &step.dir;
+        // a generator's package is in place already (copied before the generators ran)
+        if !m.codegen.generate.iter().any(|g| g.dir == *dir) {
+            let _ = writeln!(w, "COPY {dir} {dir}");
+        }
+        match &step.run {
+            None => {}
+            Some(Run::Node) => {
+                let _ = writeln!(w, "RUN cd {dir} && node --run build");
+            }
+            Some(Run::Pnpm { why }) => {
+                let _ = writeln!(w, "# pnpm runs this one: {why}");
+                let _ = writeln!(w, "RUN pnpm --filter \"{}\" run build", step.name);
+            }
+        }
+    }
+}
+
 /// `[api.generate]`: each generator after the install, before the first package build, with
 /// its package's sources (and the runtime files from outside the packages) copied first: a
 /// change there re-runs it and the builds after it, as a package's own change does.
@@ -210,23 +231,7 @@ pub fn render(m: &ApiImage) -> String {
         let _ = writeln!(w, "COPY {f} {f}");
     }
     w.push_str(&generate_steps(m));
-    for step in &m.build_steps {
-        let dir = &step.dir;
-        // a generator's package is in place already (copied before the generators ran)
-        if !m.codegen.generate.iter().any(|g| g.dir == *dir) {
-            let _ = writeln!(w, "COPY {dir} {dir}");
-        }
-        match &step.run {
-            None => {}
-            Some(Run::Node) => {
-                let _ = writeln!(w, "RUN cd {dir} && node --run build");
-            }
-            Some(Run::Pnpm { why }) => {
-                let _ = writeln!(w, "# pnpm runs this one: {why}");
-                let _ = writeln!(w, "RUN pnpm --filter \"{}\" run build", step.name);
-            }
-        }
-    }
+    build_steps(w, m);
     w.push_str(&prune_build_files(m));
     let _ = writeln!(w);
     let _ = writeln!(w, "FROM ${{NODE_IMAGE}} AS runtime");
@@ -359,5 +364,48 @@ pub(crate) fn copy_manifests(
     }
     for d in install_dirs {
         let _ = writeln!(w, "COPY {d}/package.json {d}/package.json");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::cipherbox_like;
+
+    /// A generator command's words reach the RUN line through shell quoting; a runtime file
+    /// outside the packages is copied into the build stage and let into the context; the
+    /// runtime copies every runtime file from the build stage, after the build outputs.
+    #[test]
+    fn generators_run_before_the_first_build_and_runtime_files_reach_the_runtime() {
+        let m = cipherbox_like();
+        m.file(
+            "infra/stack.toml",
+            "[api]\npackage = \"@cipherbox/api\"\nruntime_files = [\"packages/crypto/prisma\", \"node_modules/.prisma/client\", \"prisma.config.ts\"]\n\n[api.generate]\n\"packages/crypto\" = [\"prisma\", \"generate\", \"--schema\", \"prisma/schema.prisma\", \"it's\"]\n",
+        );
+        let stack = m.model().expect("model").stack;
+        let df = super::render(&stack.image);
+        let at = |s: &str| df.find(s).unwrap_or_else(|| panic!("no {s:?} in:\n{df}"));
+        let gen = at("RUN cd packages/crypto && pnpm exec prisma generate --schema prisma/schema.prisma 'it'\\''s'\n");
+        assert!(at("FROM deps AS build") < at("COPY prisma.config.ts prisma.config.ts"));
+        assert!(at("COPY prisma.config.ts prisma.config.ts") < gen);
+        assert!(gen < at("RUN cd packages/crypto && node --run build"));
+        assert_eq!(
+            df.matches("COPY packages/crypto packages/crypto\n").count(),
+            1,
+            "the generator's package is copied once:\n{df}"
+        );
+        let runtime = at("FROM ${NODE_IMAGE} AS runtime");
+        for f in [
+            "packages/crypto/prisma",
+            "node_modules/.prisma/client",
+            "prisma.config.ts",
+        ] {
+            assert!(
+                runtime < at(&format!("COPY --from=build /app/{f} ./{f}\n")),
+                "{f}"
+            );
+        }
+        let ignore = super::render_ignore(&stack.image);
+        assert!(ignore.contains("\n!prisma.config.ts\n"), "{ignore}");
+        assert!(!ignore.contains("!node_modules"), "{ignore}");
     }
 }
