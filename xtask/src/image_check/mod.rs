@@ -56,6 +56,8 @@ pub struct Expect {
     pub workdir: String,
     /// The API's `dependencies`: each must resolve from `workdir`.
     pub runtime_deps: Vec<String>,
+    /// `api.runtime_files` as absolute paths (`/app/<file>`): each must exist in the image.
+    pub runtime_files: Vec<String>,
     /// The lockfile's production closure of the API (or why it is unknown): every package
     /// in the image's node_modules is judged against it ([`parse_modules`]).
     pub closure: Result<ProdClosure, String>,
@@ -94,6 +96,12 @@ pub fn expect(image: &ApiImage, closure: &Closure, prod: Result<ProdClosure, Str
         uid: image.uid,
         workdir: format!("/app/{}", image.api_dir),
         runtime_deps,
+        runtime_files: image
+            .codegen
+            .runtime_files
+            .iter()
+            .map(|f| format!("/app/{f}"))
+            .collect(),
         closure: prod,
         workspace_names: closure.install.iter().map(|p| p.name.clone()).collect(),
         hoisted: match &image.layout {
@@ -363,6 +371,7 @@ mod tests {
             uid: 1001,
             workdir: "/app/apps/api".into(),
             runtime_deps: vec!["pg".into(), "@cipherbox/crypto".into()],
+            runtime_files: vec![],
             closure: Ok(ProdClosure::default()),
             workspace_names: vec![],
             hoisted: None,
@@ -430,6 +439,22 @@ mod tests {
         assert!(!r.ok && r.detail.contains("pg"), "{r:?}");
         assert!(!parse_probe(Some(1), "", "boom", &e()).ok);
         assert!(probe_input(&e()).contains("\"resolve\""));
+        // the runtime files ([api] runtime_files) must exist in the image
+        let mut with_files = e();
+        with_files.runtime_files = vec!["/app/packages/db/node_modules/.quill/client".into()];
+        assert!(probe_input(&with_files)
+            .contains("\"files\":[\"/app/packages/db/node_modules/.quill/client\"]"));
+        let r = parse_probe(Some(0), good, "", &with_files);
+        assert!(
+            !r.ok
+                && r.detail.contains(
+                    "missing from the image: /app/packages/db/node_modules/.quill/client"
+                ),
+            "{r:?}"
+        );
+        let found = r#"{"resolve":{"pg":"/a","@cipherbox/crypto":"/b"},"files":{"/app/packages/db/node_modules/.quill/client":true}}"#;
+        let r = parse_probe(Some(0), found, "", &with_files);
+        assert!(r.ok && r.detail.contains("runtime files present"), "{r:?}");
     }
 
     #[test]
@@ -504,6 +529,7 @@ mod tests {
             uid: 1001,
             workdir: "/app".into(),
             runtime_deps: vec![],
+            runtime_files: vec![],
             closure: Ok(ProdClosure::default()),
             workspace_names: vec![],
             hoisted: None,

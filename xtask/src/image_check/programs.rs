@@ -73,14 +73,15 @@ pub fn parse_entry(code: Option<i32>, stdout: &str, stderr: &str, entry: &str) -
 }
 
 /// Run as `node -e PROBE_JS '<json>'` in the API's directory: resolves the runtime
-/// dependencies.
-pub const PROBE_JS: &str = r#"const q=JSON.parse(process.argv[1]);const r={resolve:{}};
+/// dependencies and looks for the runtime files (`api.runtime_files`).
+pub const PROBE_JS: &str = r#"const q=JSON.parse(process.argv[1]);const r={resolve:{},files:{}};
 for(const n of q.resolve){try{r.resolve[n]=require.resolve(n)}catch(e1){try{r.resolve[n]=require.resolve(n+'/package.json')}catch(e2){r.resolve[n]=null}}}
+for(const f of q.files||[]){r.files[f]=require('fs').existsSync(f)}
 console.log(JSON.stringify(r));"#;
 
 /// The argument of [`PROBE_JS`].
 pub fn probe_input(e: &Expect) -> String {
-    serde_json::json!({"resolve": e.runtime_deps}).to_string()
+    serde_json::json!({"resolve": e.runtime_deps, "files": e.runtime_files}).to_string()
 }
 
 /// What [`PROBE_JS`] printed → `image/runtime-deps`.
@@ -109,6 +110,27 @@ pub fn parse_probe(code: Option<i32>, stdout: &str, stderr: &str, e: &Expect) ->
             missing.push(n.clone());
         }
     }
+    let gone: Vec<&str> = e
+        .runtime_files
+        .iter()
+        .filter(|f| {
+            v.get("files")
+                .and_then(|r| r.get(f.as_str()))
+                .and_then(Json::as_bool)
+                != Some(true)
+        })
+        .map(String::as_str)
+        .collect();
+    if !gone.is_empty() {
+        return CheckResult::fail(
+            "image/runtime-deps",
+            format!(
+                "runtime files (api.runtime_files) missing from the image: {}; a generator that \
+                 did not run ([api.generate]) or wrote elsewhere",
+                gone.join(", ")
+            ),
+        );
+    }
     let deps = if missing.is_empty() {
         CheckResult::pass(
             "image/runtime-deps",
@@ -122,7 +144,11 @@ pub fn parse_probe(code: Option<i32>, stdout: &str, stderr: &str, e: &Expect) ->
                 },
                 e.workdir,
                 e.runtime_deps.join(", ")
-            ),
+            ) + &if e.runtime_files.is_empty() {
+                String::new()
+            } else {
+                format!("; runtime files present: {}", e.runtime_files.join(", "))
+            },
         )
     } else {
         CheckResult::fail(
