@@ -411,6 +411,7 @@ fn the_orm_codegen_fixture_passes_from_a_fresh_clone() {
         what: "orm-codegen",
         api_domain: "api.inkwell.test",
         web_domain: "app.inkwell.test",
+        to_fill: &[],
     };
     accept(&case, t.path());
     let cfg = read(&t.path().join("infra/stack.toml"));

@@ -23,6 +23,7 @@ use crate::workspace::{DepKind, Package, Workspace};
 
 use super::api::{node_command, node_file_of};
 use super::migrate::{from_api, MIGRATE_SCRIPTS};
+use super::Draft;
 
 /// Scripts that run a code generator, in the order they are looked for.
 pub const GENERATE_SCRIPTS: &[&str] = &[
@@ -373,6 +374,61 @@ fn prisma(ws: &Workspace, p: &Package, api: &Package, node_image: &str, c: &mut 
             p.name
         ));
     }
+}
+
+/// `[api.generate]` and `api.runtime_files`: what the closure's generators are and write.
+pub(super) fn keys(d: &mut Draft, cg: &Codegen) -> anyhow::Result<()> {
+    let notes = if cg.notes.is_empty() {
+        String::new()
+    } else {
+        format!("; note: {}", cg.notes.join("; "))
+    };
+    if cg.generate.is_empty() {
+        d.found(
+            "api.generate",
+            serde_json::Value::Null,
+            false,
+            format!(
+                "no closure package uses Prisma, has a generator script ({}) or a postinstall/prebuild                  running a known generator{notes}",
+                GENERATE_SCRIPTS.join(", ")
+            ),
+        );
+        return Ok(());
+    }
+    for (dir, run, why) in &cg.generate {
+        let key = format!("api.generate.{dir}");
+        let (raw, json) = match run {
+            GenerateRun::Script(s) => (s.clone(), serde_json::Value::from(s.clone())),
+            GenerateRun::Command(w) => {
+                let words: Vec<String> = w
+                    .iter()
+                    .map(|x| {
+                        toml_edit::Value::from(x.as_str())
+                            .to_string()
+                            .trim()
+                            .to_string()
+                    })
+                    .collect();
+                (format!("[{}]", words.join(", ")), w.clone().into())
+            }
+        };
+        d.set(&key, &raw, json, format!("{why}{notes}"))?;
+    }
+    if !cg.runtime_files.is_empty() {
+        let files: Vec<&str> = cg.runtime_files.iter().map(|(f, _)| f.as_str()).collect();
+        let why: Vec<String> = cg
+            .runtime_files
+            .iter()
+            .map(|(f, w)| format!("{f}: {w}"))
+            .collect();
+        d.set(
+            "api.runtime_files",
+            &files.join(","),
+            files.clone().into(),
+            why.join("; "),
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -220,7 +220,7 @@ pub fn discover(ws: &Workspace, template: &str, choices: Choices<'_>) -> Result<
     web_key(&mut d, ws, api, choices)?;
     let node_image = config::Config::default().node.image;
     let cg = codegen::discover(ws, &closure.install, api, &node_image);
-    codegen_keys(&mut d, &cg)?;
+    codegen::keys(&mut d, &cg)?;
     let mut m = migrate::migrate(ws, api, &entry);
     if let (None, Some((cmd, why))) = (&m.command, &cg.migrate) {
         m = migrate::Migrate {
@@ -296,61 +296,6 @@ pub fn discover(ws: &Workspace, template: &str, choices: Choices<'_>) -> Result<
         env,
         text,
     })
-}
-
-/// `[api.generate]` and `api.runtime_files`: what the closure's generators are and write.
-fn codegen_keys(d: &mut Draft, cg: &codegen::Codegen) -> Result<()> {
-    let notes = if cg.notes.is_empty() {
-        String::new()
-    } else {
-        format!("; note: {}", cg.notes.join("; "))
-    };
-    if cg.generate.is_empty() {
-        d.found(
-            "api.generate",
-            serde_json::Value::Null,
-            false,
-            format!(
-                "no closure package uses Prisma, has a generator script ({}) or a postinstall/prebuild                  running a known generator{notes}",
-                GENERATE_SCRIPTS.join(", ")
-            ),
-        );
-        return Ok(());
-    }
-    for (dir, run, why) in &cg.generate {
-        let key = format!("api.generate.{dir}");
-        let (raw, json) = match run {
-            config::GenerateRun::Script(s) => (s.clone(), serde_json::Value::from(s.clone())),
-            config::GenerateRun::Command(w) => {
-                let words: Vec<String> = w
-                    .iter()
-                    .map(|x| {
-                        toml_edit::Value::from(x.as_str())
-                            .to_string()
-                            .trim()
-                            .to_string()
-                    })
-                    .collect();
-                (format!("[{}]", words.join(", ")), w.clone().into())
-            }
-        };
-        d.set(&key, &raw, json, format!("{why}{notes}"))?;
-    }
-    if !cg.runtime_files.is_empty() {
-        let files: Vec<&str> = cg.runtime_files.iter().map(|(f, _)| f.as_str()).collect();
-        let why: Vec<String> = cg
-            .runtime_files
-            .iter()
-            .map(|(f, w)| format!("{f}: {w}"))
-            .collect();
-        d.set(
-            "api.runtime_files",
-            &files.join(","),
-            files.clone().into(),
-            why.join("; "),
-        )?;
-    }
-    Ok(())
 }
 
 /// `api.health.path`: the health route the API's sources name, else the default stays.
