@@ -764,3 +764,73 @@ fn the_api_healthcheck_says_the_status_it_got_and_a_crash_loop_its_exit_code() {
         xtask::rehearsal::Readiness::Failed("restarting (crashed, last exit code 1)".into())
     );
 }
+
+/// Issue 21: the ORM fixture's image needs its generator. Without `[api.generate]` the
+/// library's build fails (its generated client is missing), the step named; with a generator
+/// whose engine download fails (a captured Prisma line, printed by a stand-in script: no host
+/// is contacted), the report names the package, the host's kind and the setting, as data.
+#[test]
+#[cfg_attr(
+    not(engine),
+    ignore = "needs the Docker engine: runs under CI=true or XTASK_TESTS=engine"
+)]
+fn the_orm_fixture_needs_its_generator_and_a_failed_engine_download_is_named() {
+    engine();
+    let _lock = engine_lock();
+    let t = fixture("orm-codegen");
+    let cfg = t.path().join("infra/stack.toml");
+    let text = std::fs::read_to_string(&cfg).expect("stack.toml");
+    let without = text.replace("\"packages/db\" = \"db:generate\"\n", "");
+    assert_ne!(without, text, "the fixture's config runs the generator");
+    std::fs::write(&cfg, without).expect("write stack.toml");
+    let g = xtask(t.path(), &["--root", ".", "gen"]);
+    assert_eq!(g.code, 0, "{}", g.all());
+    let tag = unique("it-orm-nogen");
+    let _images = Images(vec![format!("inkwell-api:{tag}")]);
+    let b = build_on_standin(t.path(), &tag, &["--format", "json"], &[]);
+    assert_eq!(b.code, 1, "{}", b.all());
+    let report = build_report(&b.stdout);
+    assert!(
+        report["failed_step"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("] RUN cd packages/db && node --run build")),
+        "{report:#}"
+    );
+    assert!(
+        b.all().contains("Cannot find module '.quill/client'"),
+        "{}",
+        b.all()
+    );
+    assert!(report["download"].is_null(), "{report:#}");
+
+    // the generator back, failing as Prisma does where binaries.prisma.sh is out of reach
+    std::fs::write(&cfg, &text).expect("write stack.toml");
+    let pkg = t.path().join("packages/db/package.json");
+    let manifest = std::fs::read_to_string(&pkg).expect("package.json");
+    let failing = manifest.replace(
+        "\"db:generate\": \"node bin/quill.js generate\"",
+        "\"db:generate\": \"node -e \\\"console.error('Error: request to https://binaries.prisma.sh/all_commits/5dbef10b/linux-musl-openssl-3.0.x/libquery_engine.so.node.gz failed, reason: getaddrinfo EAI_AGAIN binaries.prisma.sh'); process.exit(1)\\\"\"",
+    );
+    assert_ne!(failing, manifest);
+    std::fs::write(&pkg, failing).expect("write package.json");
+    let g = xtask(t.path(), &["--root", ".", "gen"]);
+    assert_eq!(g.code, 0, "{}", g.all());
+    let b = build_on_standin(t.path(), &tag, &["--format", "json"], &[]);
+    assert_eq!(b.code, 1, "{}", b.all());
+    let report = build_report(&b.stdout);
+    let d = &report["download"];
+    assert_eq!(d["package"], "prisma", "{report:#}");
+    assert_eq!(d["host"], "binaries.prisma.sh", "{report:#}");
+    assert_eq!(d["host_kind"], "Prisma's engine host", "{report:#}");
+    assert!(
+        d["setting"]
+            .as_str()
+            .is_some_and(|s| s.contains("PRISMA_ENGINES_MIRROR")),
+        "{report:#}"
+    );
+    assert!(
+        b.all().contains("download: prisma could not download"),
+        "{}",
+        b.all()
+    );
+}

@@ -86,6 +86,8 @@ JSON (--format json), schema xtask-build-image/1:
     { schema, result: pass|fail, image (the first release tag), requested_tags[],
       node_image, standin_for (the real base a STAND-IN base stands in for, or null),
       built, image_id, size_bytes, failed_step (the build step that failed, or null),
+      download (a failed step's download from a host other than the registry: {package,
+        host, host_kind, setting, line}, or null),
       entry {id, ok, detail} (api.entry looked for before any tag; null when pushed),
       size {total, groups[] {name: base|dependencies|app|generated|other, bytes, layers},
             budget {total, groups[] {name, bytes}, fails}, over,
@@ -244,6 +246,7 @@ impl Run<'_> {
             }
             eprint!("{}", failure_report(&b));
             self.report.failed_step = failed.map(|s| s.name.clone());
+            self.report.download = failed.and_then(|s| buildlog::download_failure(&s.output));
             self.report.fail(format!(
                 "FAILED after {:.1}s; nothing was tagged ({} left as they were)",
                 b.secs,
@@ -368,6 +371,9 @@ pub struct Report {
     pub failed_step: Option<String>,
     /// The image's size by layer group, judged against the budget (local builds).
     pub size: Option<SizeReport>,
+    /// The failed step's download from a non-registry host (Prisma's engines, sharp's
+    /// libvips, a prebuilt native module): the package, the host's kind, the setting.
+    pub download: Option<buildlog::DownloadFailure>,
     /// `api.entry` looked for in the image before any tag (local builds).
     pub entry: Option<CheckResult>,
     /// `--smoke`: the smoke test's report.
@@ -406,6 +412,7 @@ impl Report {
             size_bytes: None,
             failed_step: None,
             size: None,
+            download: None,
             entry: None,
             smoke: None,
             tags: Vec::new(),
@@ -558,6 +565,7 @@ mod tests {
             size_bytes: Some(1_500_000),
             failed_step: None,
             size: None,
+            download: None,
             entry: Some(CheckResult::pass(
                 "image/entry",
                 "dist/main.js is in the image",

@@ -593,6 +593,34 @@ mod tests {
         assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
     }
 
+    /// A generate step that could not fetch Prisma's engines: the report names the package,
+    /// the host's kind and the setting, from the step's output.
+    #[test]
+    fn a_failed_engine_download_is_named_in_the_failure_report() {
+        let lines: Vec<String> = [
+            "#12 [build 2/5] RUN cd packages/db && pnpm exec prisma generate --schema prisma/schema.prisma",
+            "#12 2.104 Prisma schema loaded from prisma/schema.prisma",
+            "#12 3.877 Error: request to https://binaries.prisma.sh/all_commits/abc/linux-musl-openssl-3.0.x/libquery_engine.so.node.gz failed, reason: getaddrinfo EAI_AGAIN binaries.prisma.sh",
+            "#12 ERROR: process \"/bin/sh -c cd packages/db && pnpm exec prisma generate\" did not complete successfully: exit code: 1",
+        ]
+        .map(String::from)
+        .to_vec();
+        let b = Built {
+            ok: false,
+            id: None,
+            size: None,
+            secs: 4.0,
+            steps: buildlog::parse(&lines),
+            lines,
+        };
+        let r = failure_report(&b);
+        assert!(
+            r.contains("download: prisma could not download its binary from binaries.prisma.sh (Prisma's engine host)"),
+            "{r}"
+        );
+        assert!(r.contains("PRISMA_ENGINES_MIRROR"), "{r}");
+    }
+
     #[test]
     fn tags_follow_the_config() {
         let mut cfg = Config::default();
