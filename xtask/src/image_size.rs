@@ -688,4 +688,29 @@ mod tests {
         assert_eq!(group_line(&df, &copies, Group::App), 8);
         assert_eq!(group_line(&df, &copies, Group::Generated), 4);
     }
+
+    /// `api.runtime_files` (root-relative) make their COPYs generated, even under
+    /// node_modules or beside the app's files.
+    #[test]
+    fn runtime_files_are_generated() {
+        let files = [
+            "packages/db/node_modules/.quill/client".to_string(),
+            "packages/db/migrations".to_string(),
+        ];
+        for src in [
+            "/app/packages/db/node_modules/.quill/client",
+            "/app/packages/db/migrations",
+        ] {
+            assert_eq!(
+                group_of_copy(Some("build"), &[src.to_string()], &files),
+                Group::Generated,
+                "{src}"
+            );
+            assert_ne!(
+                group_of_copy(Some("build"), &[src.to_string()], &[]),
+                Group::Generated,
+                "{src} without the config"
+            );
+        }
+    }
 }

@@ -318,6 +318,7 @@ impl Run<'_> {
             image,
             self.report.size_bytes,
             budget,
+            &self.model.config.api.runtime_files,
         )?;
         let fails = size.over && size.budget.fails;
         self.report.size = Some(size);

@@ -21,8 +21,8 @@ mod template;
 pub mod web;
 
 pub use access::{get_value, set_value};
-pub use image::ImageConfig;
 pub use codegen::{is_script_name, Generate, GenerateRun};
+pub use image::ImageConfig;
 pub use parse::parse;
 pub use schema::keys;
 pub use template::TEMPLATE;

@@ -39,6 +39,7 @@ pub fn measure(
     image: &str,
     total: Option<u64>,
     budget: Budget,
+    runtime_files: &[String],
 ) -> Result<SizeReport> {
     let history = docker.history(image)?;
     let base = docker.history(&plan.node_image)?;
@@ -46,9 +47,9 @@ pub fn measure(
         .with_context(|| format!("cannot read {}", plan.dockerfile.display()))?;
     let df = dockerfile::parse(&text);
     let args = [("NODE_IMAGE".to_string(), plan.node_image.clone())];
-    // Generated files are recognised by their paths (`node_modules/.prisma`, `generated`);
-    // a config list of runtime files, once there is one, goes here.
-    let extra: &[String] = &[];
+    // Generated files are recognised by their paths (`node_modules/.prisma`, `generated`)
+    // and by the config's runtime files (`api.runtime_files`, as the runtime stage copies them).
+    let extra = runtime_files;
     let copies = image_size::final_copies(&df, &args, extra);
     let groups = image_size::split(&history, base.len(), &copies, extra);
     let total = total.unwrap_or_else(|| groups.iter().map(|g| g.bytes).sum());

@@ -8,7 +8,7 @@ use crate::image_size::SizeReport;
 /// The fixtures (under this workspace's `tests/fixtures/`, each with its committed `infra/`)
 /// whose image the bench splits by layer group: one line each. A Prisma-style fixture (an
 /// ORM's generated client in the image) belongs here.
-pub(super) const SIZE_FIXTURES: &[&str] = &["nest-realistic"];
+pub(super) const SIZE_FIXTURES: &[&str] = &["nest-realistic", "orm-codegen"];
 
 /// One fixture's image by layer group.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -54,6 +54,7 @@ pub(super) fn fixture_sizes(setup: &Setup<'_>, run: &Run) -> Result<Option<Vec<F
             &sub.plan.tags[0],
             None,
             budget,
+            &model.config.api.runtime_files,
         )?;
         out.push(FixtureSize {
             fixture: name.to_string(),

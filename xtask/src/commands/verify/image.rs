@@ -95,7 +95,14 @@ pub(super) fn image_checks(ctx: &Ctx, model: &Model, args: &Args) -> Result<Chec
         });
     }
     let budget = crate::ops::image_size::budget(&model.config.image, false);
-    let size = crate::ops::image_size::measure(&docker, &plan, &plan.tags[0], built.size, budget)?;
+    let size = crate::ops::image_size::measure(
+        &docker,
+        &plan,
+        &plan.tags[0],
+        built.size,
+        budget,
+        &model.config.api.runtime_files,
+    )?;
     let timeout = Duration::from_secs(crate::ops::smoke::timeout());
     let mut results = plan.context.checks.clone();
     results.extend(crate::ops::smoke::check(&docker, &plan.tags[0], model, timeout)?.checks);
