@@ -210,7 +210,7 @@ impl DownloadFailure {
     /// One sentence for a build's failure report.
     pub fn message(&self) -> String {
         format!(
-            "{} could not download its binary from {} ({}), which this build cannot reach: {}",
+            "download: {} could not download its binary from {} ({}), which this build cannot reach: {}",
             self.package, self.host, self.host_kind, self.setting
         )
     }
@@ -497,7 +497,8 @@ ERROR: failed to solve: executor failed running [/bin/sh -c pnpm]: exit code: 2"
         assert!(d.setting.contains("PRISMA_ENGINES_MIRROR"), "{d:?}");
         assert!(d.setting.contains("linux-musl-openssl-3.0.x"), "{d:?}");
         assert!(
-            d.message().starts_with("prisma could not download"),
+            d.message()
+                .starts_with("download: prisma could not download"),
             "{}",
             d.message()
         );

@@ -561,9 +561,7 @@ pub fn failure_report(b: &Built) -> String {
             if let Some(e) = &step.error {
                 s.push_str(&format!("error: {e}\n"));
             }
-            if let Some(d) = buildlog::download_failure(&step.output) {
-                s.push_str(&format!("download: {}\n", d.message()));
-            }
+            s.extend(buildlog::download_failure(&step.output).map(|d| d.message() + "\n"));
         }
         None => {
             if let Some(v) = buildlog::verdict(&b.lines) {
