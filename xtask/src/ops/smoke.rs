@@ -12,6 +12,7 @@ use crate::image_check::{self, Boot, CheckResult, Expect, SmokeReport};
 use crate::ops::smoke_boot::{self, Container};
 use crate::report::Format;
 use crate::tools::docker::Docker;
+use crate::tools::Captured;
 use crate::tools::{http, node_standin};
 
 /// `XTASK_SMOKE_TIMEOUT` seconds for each wait: the services ready, the migration, `/health`
@@ -230,63 +231,20 @@ pub fn run(docker: &Docker, image: &str, e: &Expect) -> Result<Vec<CheckResult>>
     ])?;
     out.push(image_check::parse_probe(c.code, &c.stdout, &c.stderr, e));
 
-    let c = docker.capture([
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--user",
-        "0:0",
-        image,
-        "node",
-        "-e",
-        image_check::MODULES_JS,
-    ])?;
+    let c = node_as_root(docker, image, image_check::MODULES_JS)?;
     out.extend(image_check::parse_modules(c.code, &c.stdout, &c.stderr, e));
 
-    smoke_boot::check_interrupt()?;
-    let c = docker.capture([
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--user",
-        "0:0",
-        image,
-        "node",
-        "-e",
-        image_check::SCAN_JS,
-    ])?;
+    let c = node_as_root(docker, image, image_check::SCAN_JS)?;
     out.push(image_check::parse_scan(c.code, &c.stdout, &c.stderr));
 
-    smoke_boot::check_interrupt()?;
-    let c = docker.capture([
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--user",
-        "0:0",
-        image,
-        "node",
-        "-e",
-        &crate::secrets::scan_js(),
-    ])?;
+    let c = node_as_root(docker, image, &crate::secrets::scan_js())?;
     out.push(image_check::parse_secret_scan(c.code, &c.stdout, &c.stderr));
 
-    smoke_boot::check_interrupt()?;
-    let c = docker.capture([
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--user",
-        "0:0",
+    let c = node_as_root(
+        docker,
         image,
-        "node",
-        "-e",
         &crate::credscan::scan_js(image_check::CREDENTIAL_ROOTS),
-    ])?;
+    )?;
     out.push(image_check::parse_credential_scan(
         c.code, &c.stdout, &c.stderr,
     ));
@@ -318,6 +276,24 @@ pub fn entry(docker: &Docker, image: &str, e: &Expect) -> Result<CheckResult> {
 /// After its first answer the API must still be running this long later (a crash right
 /// after listening, e.g. on a dependency it reaches once it serves, fails the check).
 const SETTLE: Duration = Duration::from_secs(1);
+
+/// Runs a node program in the image as root with no network (the inspections read every
+/// file), after checking for Ctrl-C.
+fn node_as_root(docker: &Docker, image: &str, program: &str) -> Result<Captured> {
+    smoke_boot::check_interrupt()?;
+    docker.capture([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "0:0",
+        image,
+        "node",
+        "-e",
+        program,
+    ])
+}
 
 /// Starts the image with the env `env` (the contract with throwaway secrets), on
 /// the sandbox's network when it has one, its port published on 127.0.0.1, and waits for a
