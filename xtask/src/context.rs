@@ -42,8 +42,22 @@ impl Ctx {
         }
     }
 
+    /// The config file's text: the default one only inside the root, one named by `--config`
+    /// anywhere (see [`config::load`]); a regular file either way.
+    pub fn read_config_file(&self) -> Result<String, crate::files::Refused> {
+        let cap = crate::files::MAX_INPUT;
+        if self.config_explicit {
+            crate::files::read_regular(&self.config_path, cap)
+        } else {
+            crate::files::read_in(&self.root, &self.config_path, cap)
+        }
+    }
+
     pub fn config(&self) -> Result<Config> {
-        config::load(&self.config_path, self.config_explicit)
+        config::load(
+            &self.config_path,
+            (!self.config_explicit).then_some(self.root.as_path()),
+        )
     }
 
     pub fn model(&self) -> Result<Model> {

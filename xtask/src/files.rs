@@ -1,11 +1,18 @@
 //! Reading files that are not to be trusted: only regular files are read (a FIFO would hang,
 //! a device never ends, a `/proc` or `/sys` entry holds the environment or kernel state), and
 //! never more than a cap. Opened with `O_NONBLOCK`, so even a FIFO is only looked at.
+//!
+//! Every input of the monorepo is read with [`read_in`] (or [`read_input_in`]): the path is
+//! resolved (symbolic links followed) and refused when it leads outside the root, or when a
+//! link inside the root leads to a secret file (`apps/api/.env.example` → `.env`). A link
+//! inside the root to a regular file inside the root is read. [`read_regular`] (no root) is
+//! for a path the user names on the command line (`--config`, `--env-file`), which may be
+//! anywhere, and for this tool's own files.
 
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The most any input file (config, manifest, workspace file, tsconfig) may hold.
 pub const MAX_INPUT: u64 = 8 << 20;
@@ -25,6 +32,10 @@ pub enum Refused {
     NotUtf8,
     /// Any other I/O error, with its text.
     Io(String),
+    /// It resolves (through a symbolic link) outside the root: where to.
+    OutsideRoot(String),
+    /// A symbolic link inside the root that leads to a secret file: where to (root-relative).
+    LinkToSecret(String),
 }
 
 impl Refused {
@@ -34,12 +45,24 @@ impl Refused {
             Refused::Missing => "does not exist".into(),
             Refused::Directory => "is a directory".into(),
             Refused::Special(what) => format!("is {what}, not a regular file"),
+            Refused::TooBig(n) if cap < 1 << 20 => format!(
+                "holds {n} bytes, more than the {} KiB this tool reads",
+                cap >> 10
+            ),
             Refused::TooBig(n) => format!(
                 "holds {n} bytes, more than the {} MiB this tool reads",
                 cap >> 20
             ),
             Refused::NotUtf8 => "is not UTF-8 text".into(),
             Refused::Io(e) => format!("cannot be read: {e}"),
+            Refused::OutsideRoot(to) => format!(
+                "leads through a symbolic link to {}, outside the monorepo root (inputs are read only inside it)",
+                crate::values::shown(to)
+            ),
+            Refused::LinkToSecret(to) => format!(
+                "is a symbolic link to {}, a secret file (inputs never read a secret through a link)",
+                crate::values::shown(to)
+            ),
         }
     }
 }
@@ -89,9 +112,70 @@ pub fn read_regular(path: &Path, cap: u64) -> Result<String, Refused> {
 
 /// [`read_regular`] without the UTF-8 check.
 pub fn read_regular_bytes(path: &Path, cap: u64) -> Result<Vec<u8>, Refused> {
+    read_opened(path, cap, 0)
+}
+
+/// Reads `path` (relative to `root`, or absolute) as [`read_regular`] does, and only when it
+/// resolves inside `root`: a symbolic link (of the file or a directory on its way) leading
+/// outside is refused ([`Refused::OutsideRoot`]), so is a link to a secret file inside it
+/// ([`Refused::LinkToSecret`]); the resolved path is opened without following links again.
+pub fn read_in(root: &Path, path: &Path, cap: u64) -> Result<String, Refused> {
+    let bytes = read_in_bytes(root, path, cap)?;
+    String::from_utf8(bytes).map_err(|_| Refused::NotUtf8)
+}
+
+/// [`read_in`] without the UTF-8 check.
+pub fn read_in_bytes(root: &Path, path: &Path, cap: u64) -> Result<Vec<u8>, Refused> {
+    let resolved = resolve_in(root, path)?;
+    read_opened(&resolved, cap, libc::O_NOFOLLOW)
+}
+
+/// The names of env templates: a link to one is not a link to a secret.
+const TEMPLATE_SUFFIXES: &[&str] = &[".example", ".sample", ".template"];
+
+/// `root.join(path)` with every link resolved, when that stays inside `root` (see [`read_in`]).
+pub fn resolve_in(root: &Path, path: &Path) -> Result<PathBuf, Refused> {
+    let io = |e: std::io::Error| Refused::Io(e.to_string());
+    let full = root.join(path);
+    let croot = root.canonicalize().map_err(io)?;
+    let canon = match full.canonicalize() {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Refused::Missing),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => return Err(Refused::Missing),
+        Err(e) => return Err(io(e)),
+    };
+    let Ok(target) = canon.strip_prefix(&croot) else {
+        return Err(Refused::OutsideRoot(canon.display().to_string()));
+    };
+    // the path as written, without links: where it would be if nothing on its way were one
+    let rel = full.strip_prefix(root).unwrap_or(&full);
+    let lexical: PathBuf = croot.join(rel).components().collect();
+    if canon != lexical {
+        let name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        };
+        let to = target.to_string_lossy().to_string();
+        let template =
+            name(&canon).is_some_and(|n| TEMPLATE_SUFFIXES.iter().any(|s| n.ends_with(s)));
+        if name(&canon) != name(&lexical) && !template && crate::secrets::secret_of(&to).is_some() {
+            return Err(Refused::LinkToSecret(to));
+        }
+    }
+    Ok(canon)
+}
+
+/// An input inside `root`, read or refused with a message that names it (relative to the
+/// root) and the fix.
+pub fn read_input_in(root: &Path, path: &Path, cap: u64) -> anyhow::Result<String> {
+    let shown = path.strip_prefix(root).unwrap_or(path);
+    read_in(root, path, cap).map_err(|r| refusal(shown, &r, cap))
+}
+
+fn read_opened(path: &Path, cap: u64, flags: libc::c_int) -> Result<Vec<u8>, Refused> {
     let f = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
         .open(path)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Refused::Missing,
@@ -124,15 +208,20 @@ pub fn read_regular_bytes(path: &Path, cap: u64) -> Result<Vec<u8>, Refused> {
 
 /// An input file, read or refused with a message that names it and the fix.
 pub fn read_input(path: &Path, cap: u64) -> anyhow::Result<String> {
-    read_regular(path, cap).map_err(|r| {
-        let fix = match r {
-            Refused::Special(_) => "; replace it with a regular file",
-            Refused::TooBig(_) => "; is it the right file?",
-            Refused::NotUtf8 => "; save it as UTF-8",
-            _ => "",
-        };
-        anyhow::anyhow!("{} {}{fix}", path.display(), r.phrase(cap))
-    })
+    read_regular(path, cap).map_err(|r| refusal(path, &r, cap))
+}
+
+/// The message for a refused input: the path, why, the fix.
+pub fn refusal(path: &Path, r: &Refused, cap: u64) -> anyhow::Error {
+    let fix = match r {
+        Refused::Special(_) => "; replace it with a regular file",
+        Refused::TooBig(_) => "; is it the right file?",
+        Refused::NotUtf8 => "; save it as UTF-8",
+        Refused::OutsideRoot(_) => "; replace the link with the file itself, inside the monorepo",
+        Refused::LinkToSecret(_) => "; replace the link with a file that holds no secret",
+        _ => "",
+    };
+    anyhow::anyhow!("{} {}{fix}", path.display(), r.phrase(cap))
 }
 
 #[cfg(test)]
@@ -176,6 +265,74 @@ mod tests {
         assert_eq!(read_regular(&d.join("big"), 100), Err(Refused::TooBig(101)));
         std::fs::write(d.join("latin1"), b"caf\xe9").expect("write");
         assert_eq!(read_regular(&d.join("latin1"), 100), Err(Refused::NotUtf8));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn inputs_are_read_only_inside_the_root() {
+        use std::os::unix::fs::symlink;
+        let d = tmp("root");
+        let (root, out) = (d.join("repo"), d.join("elsewhere"));
+        std::fs::create_dir_all(root.join("apps/api")).expect("mkdir");
+        std::fs::create_dir_all(root.join("shared")).expect("mkdir");
+        std::fs::create_dir_all(&out).expect("mkdir");
+        std::fs::write(out.join("secret.txt"), "TOKEN=x").expect("write");
+        std::fs::write(root.join("shared/.env.example"), "A=1").expect("write");
+        std::fs::write(root.join("shared/base.json"), "{}").expect("write");
+        std::fs::write(root.join("apps/api/.env"), "DB_PASSWORD=real").expect("write");
+        std::fs::write(root.join(".npmrc"), "x=1").expect("write");
+        let api = root.join("apps/api");
+        // a link inside the root to a regular file inside the root is read
+        symlink("../../shared/base.json", api.join("base.json")).expect("ln");
+        assert_eq!(
+            read_in(&root, Path::new("apps/api/base.json"), 100),
+            Ok("{}".into())
+        );
+        symlink("../../shared/.env.example", api.join(".env.example")).expect("ln");
+        assert_eq!(
+            read_in(&root, &api.join(".env.example"), 100),
+            Ok("A=1".into())
+        );
+        // a file named like a secret, read as itself, is read (.npmrc is an input)
+        assert_eq!(read_in(&root, Path::new(".npmrc"), 100), Ok("x=1".into()));
+        // a link out of the root, to /proc, through a directory link, into the ignored .env
+        symlink(out.join("secret.txt"), api.join("out.txt")).expect("ln");
+        let outside = out.canonicalize().expect("canon").join("secret.txt");
+        assert_eq!(
+            read_in(&root, Path::new("apps/api/out.txt"), 100),
+            Err(Refused::OutsideRoot(outside.display().to_string()))
+        );
+        symlink("/proc/self/environ", api.join(".env.sample")).expect("ln");
+        assert!(matches!(
+            read_in(&root, Path::new("apps/api/.env.sample"), 100),
+            Err(Refused::OutsideRoot(to)) if to.starts_with("/proc/")
+        ));
+        symlink(&out, root.join("linked")).expect("ln");
+        assert_eq!(
+            read_in(&root, Path::new("linked/secret.txt"), 100),
+            Err(Refused::OutsideRoot(outside.display().to_string()))
+        );
+        symlink(".env", api.join(".env.template")).expect("ln");
+        assert_eq!(
+            read_in(&root, Path::new("apps/api/.env.template"), 100),
+            Err(Refused::LinkToSecret("apps/api/.env".into()))
+        );
+        // still only regular files, and a missing one (or a dangling link) is missing
+        assert_eq!(
+            read_in(&root, Path::new("shared"), 100),
+            Err(Refused::Directory)
+        );
+        symlink("nowhere", api.join("dangling")).expect("ln");
+        assert_eq!(
+            read_in(&root, Path::new("apps/api/dangling"), 100),
+            Err(Refused::Missing)
+        );
+        let msg = read_input_in(&root, &api.join("out.txt"), 100).expect_err("refused");
+        assert!(
+            msg.to_string()
+                .starts_with("apps/api/out.txt leads through a symbolic link to"),
+            "{msg}"
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -381,6 +381,59 @@ fn attr_flag(path: &Path) -> Option<&'static str> {
     }
 }
 
+/// Refuses a path to write under `root` when a directory on its way from the root is a
+/// symbolic link (a committed `.github`, `.github/workflows` or `infra` pointing elsewhere
+/// would receive the files), or when it climbs out with `..`: this tool writes only inside
+/// the monorepo and never through a link. The file itself may be a link: the atomic write
+/// replaces the link, never its target. A path outside the root (one the user names with
+/// `--out` or `--sarif`) is the user's choice and is not judged here. Call it for every
+/// path before the first write, so a refusal leaves nothing half-written.
+pub fn refuse_links(root: &Path, path: &Path) -> Result<()> {
+    use std::path::Component;
+    // both made absolute (links not resolved: they are what is judged)
+    let (root, path) = (std::path::absolute(root)?, std::path::absolute(path)?);
+    let Ok(rel) = path.strip_prefix(&root) else {
+        return Ok(());
+    };
+    let Some(dirs) = rel.parent() else {
+        return Ok(());
+    };
+    let mut at = root.clone();
+    let mut shown = std::path::PathBuf::new();
+    for c in dirs.components() {
+        match c {
+            Component::Normal(n) => {
+                at.push(n);
+                shown.push(n);
+            }
+            Component::CurDir => continue,
+            _ => bail!(
+                "{} climbs out of the monorepo root; this tool writes only inside it",
+                rel.display()
+            ),
+        }
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = std::fs::read_link(&at)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_else(|_| "?".into());
+                bail!(
+                    "{} is a symbolic link (to {}), so {} would be written wherever it leads; this tool \
+                     writes only inside the monorepo, never through a link; nothing was written. Replace \
+                     the link with a real directory (or remove it) and rerun",
+                    shown.display(),
+                    crate::values::shown(&to),
+                    rel.display()
+                );
+            }
+            Ok(_) => {}
+            // not there yet: created as a real directory
+            Err(_) => break,
+        }
+    }
+    Ok(())
+}
+
 /// Makes sure `dir` is a directory, with a clear message when a file stands there.
 pub fn ensure_dir(dir: &Path) -> Result<()> {
     if let Ok(m) = std::fs::symlink_metadata(dir) {

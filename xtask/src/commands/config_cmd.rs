@@ -92,7 +92,7 @@ pub fn run(ctx: &Ctx, action: &Action) -> Result<Outcome> {
     let path = &ctx.config_path;
     match action {
         Action::Init(a) => return init(ctx, a),
-        Action::Show => match crate::files::read_regular(path, crate::files::MAX_INPUT) {
+        Action::Show => match ctx.read_config_file() {
             Ok(t) => print!("{t}"),
             Err(r) if r != crate::files::Refused::Missing => {
                 bail!("{} {}", path.display(), r.phrase(crate::files::MAX_INPUT))
@@ -116,7 +116,8 @@ pub fn run(ctx: &Ctx, action: &Action) -> Result<Outcome> {
         }
         Action::Set(key, value) => {
             let text = if path.exists() {
-                crate::files::read_input(path, crate::files::MAX_INPUT)?
+                ctx.read_config_file()
+                    .map_err(|r| crate::files::refusal(path, &r, crate::files::MAX_INPUT))?
             } else {
                 // a new config starts as `config init` writes it, never naming CipherBox's API
                 let ws = crate::workspace::load(&ctx.root)?;
@@ -141,6 +142,7 @@ pub fn run(ctx: &Ctx, action: &Action) -> Result<Outcome> {
                 text
             };
             let out = config::set_value(&text, key, value, &path.display().to_string())?;
+            crate::generated::refuse_links(&ctx.root, path)?;
             if let Some(dir) = path.parent() {
                 crate::generated::ensure_dir(dir)?;
             }
@@ -207,11 +209,14 @@ fn init(ctx: &Ctx, a: &InitArgs) -> Result<Outcome> {
     )?;
     let mut backup = None;
     if !a.dry_run {
+        crate::generated::refuse_links(&ctx.root, path)?;
         if let Some(dir) = path.parent() {
             crate::generated::ensure_dir(dir)?;
         }
         if exists {
-            let old = crate::files::read_input(path, crate::files::MAX_INPUT)?;
+            let old = ctx
+                .read_config_file()
+                .map_err(|r| crate::files::refusal(path, &r, crate::files::MAX_INPUT))?;
             let mut bak = path.clone().into_os_string();
             bak.push(".bak");
             let bak = std::path::PathBuf::from(bak);

@@ -269,8 +269,12 @@ fn existing(path: &Path, shown: &str) -> Result<Existing> {
             bail!("--out {shown} is over 1 MB: not an env file; refusing to touch it")
         }
         Ok(_) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("--out {shown}: cannot read it (UTF-8 text?)"))?;
+            let text = crate::files::read_regular(path, 1024 * 1024).map_err(|r| {
+                anyhow::anyhow!(
+                    "--out {shown} {}; refusing to touch it",
+                    r.phrase(1024 * 1024)
+                )
+            })?;
             return Ok(Existing::File(text));
         }
     }
@@ -311,7 +315,7 @@ fn check_context(ctx: &Ctx, model: &Model, path: &Path, label: &str) -> Result<(
         .replace('\\', "/");
     let rendered = crate::render::all(&model.stack);
     for ignore in [stack::DOCKERIGNORE, stack::web::WEB_DOCKERIGNORE] {
-        let text = match std::fs::read_to_string(root.join(ignore)) {
+        let text = match crate::files::read_in(&root, Path::new(ignore), crate::files::MAX_INPUT) {
             Ok(t) => t,
             Err(_) => match rendered.iter().find(|g| g.path == ignore) {
                 Some(g) => g.contents.clone(),
@@ -407,6 +411,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         .unwrap_or(&out)
         .display()
         .to_string();
+    // inside the monorepo, never through a linked directory (`infra` pointing elsewhere)
+    crate::generated::refuse_links(&ctx.root, &out)?;
     let before = existing(&out, &label)?;
     check_context(ctx, &model, &out, &label)?;
     check_context(ctx, &model, &bak_of(&out), &format!("{label} (its backup)"))?;

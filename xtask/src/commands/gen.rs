@@ -40,7 +40,8 @@ OPTIONS:
 Only regular files are read: a symbolic link, FIFO or device where a generated file belongs
 is reported (its content never shown) and kept unless --force replaces it. A file that
 differs only by Windows line endings (CRLF) is rewritten without --force. Every file is
-checked to be replaceable (permissions, chattr +i/+a) before any is written.
+checked to be replaceable (permissions, chattr +i/+a) before any is written. Nothing is
+written through a symbolic link: a linked directory on the way (`infra`, `.github`) is refused.
 
 EXIT: 0 fresh or written; 1 (--check) a file is missing, stale or edited by hand;
       2 could not run: bad config or monorepo, a file edited by hand kept (nothing
@@ -57,6 +58,14 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     crate::workspace::check_lockfile(&model.workspace, &model.closure)?;
     crate::stack::web::check_lockfile(&model.workspace, model.stack.web.as_ref())?;
     let files = render::all(&model.stack);
+    // every path first: a link on the way refuses the run before anything is read or written
+    for path in files
+        .iter()
+        .map(|f| f.path.as_str())
+        .chain(render::OPTIONAL.iter().copied())
+    {
+        generated::refuse_links(&ctx.root, &ctx.root.join(path))?;
+    }
     let checked = generated::check_all(&ctx.root, &files)?;
     let orphans = generated::no_longer_generated(&ctx.root, render::OPTIONAL, &files)?;
     if args.check {

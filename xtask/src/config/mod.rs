@@ -493,7 +493,11 @@ pub fn path_for(root: &Path, explicit: Option<&Path>) -> PathBuf {
 }
 
 /// Loads the config: defaults when the file does not exist and was not asked for by name.
-pub fn load(path: &Path, required: bool) -> Result<Config> {
+/// `within`: the monorepo root for the default path (read only inside it, see
+/// [`crate::files::read_in`]); `None` for a file named by `--config`, which must exist and
+/// may be anywhere the user keeps it (still a regular file, never a FIFO or `/proc`).
+pub fn load(path: &Path, within: Option<&Path>) -> Result<Config> {
+    let required = within.is_none();
     if !path.exists() {
         if required {
             bail!(
@@ -503,8 +507,11 @@ pub fn load(path: &Path, required: bool) -> Result<Config> {
         }
         return Ok(Config::default());
     }
-    let text = crate::files::read_input(path, crate::files::MAX_INPUT)
-        .context("cannot read the config file")?;
+    let text = match within {
+        Some(root) => crate::files::read_input_in(root, path, crate::files::MAX_INPUT),
+        None => crate::files::read_input(path, crate::files::MAX_INPUT),
+    }
+    .context("cannot read the config file")?;
     let mut config = parse(&text, &path.display().to_string())?;
     config.source = Some(path.to_path_buf());
     Ok(config)

@@ -35,7 +35,7 @@ pub(super) fn sources(root: &Path, api_dir: &str) -> Vec<String> {
 
 /// The text of a source file `sources` listed (`None`: unreadable or over the size bound).
 pub(super) fn read_source(root: &Path, rel: &str) -> Option<String> {
-    crate::files::read_regular(&root.join(rel), MAX_BYTES).ok()
+    crate::files::read_in(root, Path::new(rel), MAX_BYTES).ok()
 }
 
 /// The defaults in `<root>/<api_dir>/src`, a key once (its first place).

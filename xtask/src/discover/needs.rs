@@ -186,7 +186,7 @@ pub fn github_owner(url: &str) -> Option<String> {
 /// The `repository` of the root package.json (a string, or `{ "url": … }`).
 fn repository_field(root: &Path) -> Option<String> {
     let text =
-        crate::files::read_regular(&root.join("package.json"), crate::files::MAX_INPUT).ok()?;
+        crate::files::read_in(root, Path::new("package.json"), crate::files::MAX_INPUT).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     let r = v.get("repository")?;
     r.as_str()
@@ -196,7 +196,7 @@ fn repository_field(root: &Path) -> Option<String> {
 
 /// The `url` of `[remote "origin"]` in the root's `.git/config` (a file read, nothing run).
 fn git_origin(root: &Path) -> Option<String> {
-    let text = crate::files::read_regular(&root.join(".git/config"), 1 << 20).ok()?;
+    let text = crate::files::read_in(root, Path::new(".git/config"), 1 << 20).ok()?;
     let mut in_origin = false;
     for line in text.lines() {
         let l = line.trim();

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 /// The file names an API's env example may have, in the order they are read.
 pub const EXAMPLE_NAMES: &[&str] = &[".env.example", ".env.sample", ".env.template"];
@@ -143,37 +143,27 @@ pub fn parse_example(text: &str, file: &str) -> Vec<ExampleKey> {
 }
 
 /// Reads the API's example files (`<api_dir>/.env.example`, `.env.sample`, `.env.template`).
-/// Only regular files are read (never a FIFO or a device), at most 256 kB each.
+/// Read through [`crate::files::read_in`]: regular files inside the root, at most 256 kB each.
 pub fn read_example(root: &Path, api_dir: &str) -> Result<Example> {
+    use crate::files::{self, Refused};
     let mut ex = Example::default();
+    let mut seen = std::collections::HashSet::new();
     for name in EXAMPLE_NAMES {
         let rel = if api_dir.is_empty() || api_dir == "." {
             name.to_string()
         } else {
             format!("{api_dir}/{name}")
         };
-        let path = root.join(&rel);
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).with_context(|| format!("cannot read {rel}")),
+        // through the one reader: only a regular file inside the root (never a FIFO, a
+        // device, /proc/self/environ, a link out of the monorepo or to its ignored .env)
+        let text = match files::read_in(root, Path::new(&rel), MAX_EXAMPLE_BYTES) {
+            Ok(t) => t,
+            Err(Refused::Missing) => continue,
+            Err(r) => return Err(files::refusal(Path::new(&rel), &r, MAX_EXAMPLE_BYTES)),
         };
-        if !meta.is_file() {
-            anyhow::bail!(
-                "{rel} is not a regular file; the API's env example must be one (or remove it)"
-            );
-        }
-        if meta.len() > MAX_EXAMPLE_BYTES {
-            anyhow::bail!(
-                "{rel} is {} bytes; an env example over {MAX_EXAMPLE_BYTES} bytes is refused",
-                meta.len()
-            );
-        }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {rel} (it must be UTF-8 text)"))?;
         ex.files.push(rel.clone());
         for k in parse_example(&text, &rel) {
-            if !ex.keys.iter().any(|e| e.name == k.name) {
+            if seen.insert(k.name.clone()) {
                 ex.keys.push(k);
             }
         }

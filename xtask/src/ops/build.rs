@@ -124,7 +124,7 @@ pub fn tags(cfg: &Config, tag: &str) -> Vec<String> {
 /// `repository` of a package.json (string or `{url}`), as an https URL.
 fn repository_of(root: &Path) -> Option<String> {
     let text =
-        crate::files::read_regular(&root.join("package.json"), crate::files::MAX_INPUT).ok()?;
+        crate::files::read_in(root, Path::new("package.json"), crate::files::MAX_INPUT).ok()?;
     let v: Json = serde_json::from_str(&text).ok()?;
     let r = v.get("repository")?;
     let url = r.as_str().or_else(|| r.get("url").and_then(Json::as_str))?;

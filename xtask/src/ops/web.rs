@@ -135,7 +135,9 @@ pub fn build_site(ctx: &Ctx, web: &Web, node: &str, dest: &Path, who: &str) -> R
         );
     }
     let index_path = dest.join("index.html");
-    let index = std::fs::read_to_string(&index_path).with_context(|| {
+    let index = crate::files::read_in(&dest, &index_path, crate::files::MAX_INPUT).map_err(|r| {
+        anyhow::anyhow!("{}", r.phrase(crate::files::MAX_INPUT))
+    }).with_context(|| {
         format!(
             "the web app's build wrote no index.html at the top of {}/{} (web.output): Caddy would have nothing to serve",
             web.dir, web.output
@@ -256,7 +258,7 @@ fn first_asset(dest: &Path, assets: &str) -> Option<(String, String)> {
         let safe = rel
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
-        let content = std::fs::read_to_string(&f).ok()?;
+        let content = crate::files::read_in(dest, &f, crate::files::MAX_INPUT).ok()?;
         (safe && !content.is_empty()).then(|| (format!("/{rel}"), content))
     })
 }

@@ -75,21 +75,23 @@ pub struct BuildEnv {
 /// The public keys of the web app's env examples (`dir` relative to `root`).
 pub fn read(root: &Path, dir: &str) -> Result<Vec<ExampleKey>> {
     let mut keys: Vec<ExampleKey> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for name in EXAMPLE_NAMES {
         let rel = if dir.is_empty() || dir == "." {
             name.to_string()
         } else {
             format!("{dir}/{name}")
         };
-        let text = match crate::files::read_regular(&root.join(&rel), MAX_EXAMPLE_BYTES) {
+        let text = match crate::files::read_in(root, Path::new(&rel), MAX_EXAMPLE_BYTES) {
             Ok(t) => t,
             Err(crate::files::Refused::Missing) => continue,
             Err(why) => anyhow::bail!(
-                "{rel}: {why:?}; the web app's env example must be a regular UTF-8 file of at most {MAX_EXAMPLE_BYTES} bytes (or remove it)"
+                "{}; the web app's env example must be a regular UTF-8 file inside the monorepo of at most {MAX_EXAMPLE_BYTES} bytes (or remove it)",
+                crate::files::refusal(Path::new(&rel), &why, MAX_EXAMPLE_BYTES)
             ),
         };
         for k in parse_example(&text, &rel) {
-            if is_public(&k.name) && !keys.iter().any(|e| e.name == k.name) {
+            if is_public(&k.name) && seen.insert(k.name.clone()) {
                 keys.push(k);
             }
         }

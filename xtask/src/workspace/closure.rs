@@ -14,7 +14,7 @@ impl Workspace {
             let mut stack = vec![(self.root.join(dir), 0usize)];
             while let Some((d, depth)) = stack.pop() {
                 let m = d.join("package.json");
-                if let Ok(text) = crate::files::read_regular(&m, crate::files::MAX_INPUT) {
+                if let Ok(text) = crate::files::read_in(&self.root, &m, crate::files::MAX_INPUT) {
                     if parse_manifest(&text, "package.json")
                         .ok()
                         .and_then(|m| m.name)

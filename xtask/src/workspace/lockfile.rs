@@ -246,7 +246,7 @@ impl Lockfile {
     /// Reads `<root>/pnpm-lock.yaml`.
     pub fn read(root: &Path) -> Result<Lockfile> {
         let path = root.join("pnpm-lock.yaml");
-        let text = crate::files::read_input(&path, crate::files::MAX_LOCKFILE)?;
+        let text = crate::files::read_input_in(root, &path, crate::files::MAX_LOCKFILE)?;
         Lockfile::parse(&text).with_context(|| {
             format!(
                 "{} is not a lockfile pnpm wrote; run `pnpm install` to rewrite it",
@@ -327,7 +327,7 @@ impl Lockfile {
 /// Lockfiles without `importers` specifiers (before lockfile v6) are not checked.
 pub fn check_lockfile(ws: &Workspace, closure: &Closure) -> Result<()> {
     let path = ws.root.join("pnpm-lock.yaml");
-    let text = crate::files::read_input(&path, crate::files::MAX_LOCKFILE)?;
+    let text = crate::files::read_input_in(&ws.root, &path, crate::files::MAX_LOCKFILE)?;
     let lock = Lockfile::parse(&text).with_context(|| {
         format!(
             "{} is not valid YAML; run `pnpm install` to rewrite it",

@@ -90,14 +90,14 @@ pub struct Closure {
     pub runtime: Vec<Package>,
 }
 
-fn read(path: &Path) -> Result<String> {
-    crate::files::read_input(path, crate::files::MAX_INPUT)
+fn read(root: &Path, path: &Path) -> Result<String> {
+    crate::files::read_input_in(root, path, crate::files::MAX_INPUT)
 }
 
 /// Reads the monorepo at `root`.
 pub fn load(root: &Path) -> Result<Workspace> {
     let ws_file = require_pnpm_root(root)?;
-    let ws_text = read(&ws_file)?;
+    let ws_text = read(root, &ws_file)?;
     let ws_yaml: serde_yaml::Value = serde_yaml::from_str(&ws_text)
         .with_context(|| format!("{} is not valid YAML", ws_file.display()))?;
     let patterns = package_globs(&ws_file, &ws_yaml)?;
@@ -115,7 +115,7 @@ pub fn load(root: &Path) -> Result<Workspace> {
     if !root_pkg.is_file() {
         bail!("{} has no package.json at its root", root.display());
     }
-    let root_manifest = parse_manifest(&read(&root_pkg)?, "package.json")?;
+    let root_manifest = parse_manifest(&read(root, &root_pkg)?, "package.json")?;
     patches.extend(root_manifest.patches.iter().cloned());
     patches.sort();
     patches.dedup();
@@ -231,7 +231,7 @@ fn find_packages(root: &Path, patterns: &[String]) -> Result<(Vec<Package>, NotS
             continue;
         }
         let file = format!("{dir}/package.json");
-        let text = match crate::files::read_regular(&root.join(&file), crate::files::MAX_INPUT) {
+        let text = match crate::files::read_in(root, Path::new(&file), crate::files::MAX_INPUT) {
             Ok(t) => t,
             Err(crate::files::Refused::Missing) => continue,
             Err(r) => bail!(
@@ -352,7 +352,8 @@ fn root_build_files(ws: &Workspace) -> Result<Vec<String>> {
     }
     for p in &ws.packages {
         for cfg in ["tsconfig.json", "tsconfig.build.json"] {
-            let Ok(text) = crate::files::read_regular(
+            let Ok(text) = crate::files::read_in(
+                &ws.root,
                 &ws.root.join(&p.dir).join(cfg),
                 crate::files::MAX_INPUT,
             ) else {

@@ -72,7 +72,7 @@ impl PnpmSettings {
         let mut settings = Vec::new();
         let npmrc = root.join(".npmrc");
         if npmrc.is_file() {
-            let text = crate::files::read_input(&npmrc, crate::files::MAX_INPUT)?;
+            let text = crate::files::read_input_in(root, &npmrc, crate::files::MAX_INPUT)?;
             for (key, value, line) in from_npmrc(&text) {
                 let source = format!(".npmrc:{line}");
                 // a list key repeated (`[]=`) joins its values

@@ -9,7 +9,7 @@ pub(super) fn caddy_key(ctx: &Ctx) -> Option<Key> {
     k.file_identity(&tools::find("caddy", "").ok()?);
     k.file_identity(&tools::find("openssl", "").ok()?);
     k.bytes(
-        &crate::files::read_regular_bytes(&ctx.root.join(CADDYFILE), crate::files::MAX_GENERATED)
+        &crate::files::read_in_bytes(&ctx.root, Path::new(CADDYFILE), crate::files::MAX_GENERATED)
             .ok()?,
     );
     Some(k)

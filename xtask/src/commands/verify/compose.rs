@@ -22,11 +22,18 @@ pub(super) fn compose_key(ctx: &Ctx) -> Option<Key> {
     }
     for f in [COMPOSE, ENV_EXAMPLE] {
         k.bytes(
-            &crate::files::read_regular_bytes(&ctx.root.join(f), crate::files::MAX_GENERATED)
+            &crate::files::read_in_bytes(&ctx.root, Path::new(f), crate::files::MAX_GENERATED)
                 .ok()?,
         );
     }
-    k.bytes(&std::fs::read(ctx.root.join(stack::SWARM_STACK)).unwrap_or_default());
+    k.bytes(
+        &crate::files::read_in_bytes(
+            &ctx.root,
+            Path::new(stack::SWARM_STACK),
+            crate::files::MAX_GENERATED,
+        )
+        .unwrap_or_default(),
+    );
     Some(k)
 }
 

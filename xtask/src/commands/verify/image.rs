@@ -71,8 +71,11 @@ pub(super) fn image_checks(ctx: &Ctx, model: &Model, args: &Args) -> Result<Chec
         plan.tags[0]
     );
     let built = build_image::build(&docker, &plan, Progress::Plain, true)?;
-    let dockerfile = std::fs::read_to_string(ctx.root.join(stack::DOCKERFILE))
-        .with_context(|| format!("cannot read {}", stack::DOCKERFILE))?;
+    let dockerfile = crate::files::read_input_in(
+        &ctx.root,
+        Path::new(stack::DOCKERFILE),
+        crate::files::MAX_GENERATED,
+    )?;
     if !built.ok {
         eprint!("{}", build_image::failure_report(&built));
         let step = crate::buildlog::failed(&built.steps);

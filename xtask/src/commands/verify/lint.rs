@@ -9,7 +9,7 @@ pub(super) fn lint_key(ctx: &Ctx, name: &str, file: &str) -> Option<Key> {
         k.file_identity(&b);
     }
     k.bytes(
-        &crate::files::read_regular_bytes(&ctx.root.join(file), crate::files::MAX_GENERATED)
+        &crate::files::read_in_bytes(&ctx.root, Path::new(file), crate::files::MAX_GENERATED)
             .ok()?,
     );
     Some(k)
@@ -77,7 +77,7 @@ pub(super) fn hadolint_key(ctx: &Ctx, model: &Model) -> Option<Key> {
     let mut k = lint_key(ctx, "hadolint", files[0])?;
     for f in &files[1..] {
         k.bytes(
-            &crate::files::read_regular_bytes(&ctx.root.join(f), crate::files::MAX_GENERATED)
+            &crate::files::read_in_bytes(&ctx.root, Path::new(f), crate::files::MAX_GENERATED)
                 .ok()?,
         );
     }

@@ -223,6 +223,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     if let Some(path) = &args.sarif {
         let text = serde_json::to_string_pretty(&report::sarif(&report))
             .context("cannot serialise the SARIF report")?;
+        crate::generated::refuse_links(&ctx.root, path)?;
         crate::generated::write_atomic(path, &format!("{text}\n"))
             .with_context(|| format!("cannot write the SARIF report {}", path.display()))?;
     }

@@ -85,16 +85,8 @@ pub(super) fn rules_stage(ctx: &Ctx, model: &Model, env_file: Option<&Path>) -> 
 /// Reads the file given with `--env-file`: a regular file (never a FIFO or device), at most
 /// 1 MB, UTF-8. Errors name the file, never its contents.
 pub(super) fn read_env_file(path: &Path) -> Result<String> {
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("--env-file {}: cannot read it", path.display()))?;
-    if !meta.is_file() {
-        bail!("--env-file {}: not a regular file", path.display());
-    }
-    if meta.len() > 1024 * 1024 {
-        bail!("--env-file {}: over 1 MB; not an env file", path.display());
-    }
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("--env-file {}: cannot read it", path.display()))?;
-    String::from_utf8(bytes)
-        .map_err(|_| anyhow::anyhow!("--env-file {}: not UTF-8 text", path.display()))
+    // a path the user names: it may be outside the monorepo (the env file lives on the
+    // deploy host's side), but only a regular file is read (never a FIFO or /proc)
+    crate::files::read_regular(path, 1024 * 1024)
+        .map_err(|r| anyhow::anyhow!("--env-file {} {}", path.display(), r.phrase(1024 * 1024)))
 }
