@@ -81,6 +81,8 @@ fn split_value(raw: &str) -> (String, String) {
 /// between) are its comment.
 pub fn parse_example(text: &str, file: &str) -> Vec<ExampleKey> {
     let mut out: Vec<ExampleKey> = Vec::new();
+    // each name's place in `out`: a key is looked up once, not against every earlier key
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut pending: Vec<String> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let t = line.trim();
@@ -122,7 +124,7 @@ pub fn parse_example(text: &str, file: &str) -> Vec<ExampleKey> {
             comment.push_str(&trailing);
         }
         pending.clear();
-        if let Some(prev) = out.iter_mut().find(|k| k.name == name) {
+        if let Some(prev) = index.get(name).map(|&i| &mut out[i]) {
             // `KEY=` after `# KEY=...` (or the reverse): set wins, the first comment stays
             prev.optional &= optional;
             if prev.value.is_empty() {
@@ -130,6 +132,7 @@ pub fn parse_example(text: &str, file: &str) -> Vec<ExampleKey> {
             }
             continue;
         }
+        index.insert(name.to_string(), out.len());
         out.push(ExampleKey {
             name: name.to_string(),
             value,

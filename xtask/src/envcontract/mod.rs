@@ -29,6 +29,8 @@ pub use devvalue::{
 pub use example::{is_var_name, parse_example, read_example, Example, ExampleKey, EXAMPLE_NAMES};
 pub use wiring::{service_of_key, DB_NAME, DB_PASSWORD, DB_PORT, DB_USER};
 
+use std::collections::HashMap;
+
 use anyhow::Result;
 
 use crate::config::{Config, EnvOverride};
@@ -112,6 +114,9 @@ pub struct Contract {
     pub sources: Vec<String>,
     pub keys: Vec<Key>,
     pub wiring: Wiring,
+    /// Each key's place in `keys`: [`Contract::key`] is a lookup, not a scan (renderers and
+    /// rules ask once per key; a scan made them quadratic in the example's size).
+    index: HashMap<String, usize>,
 }
 
 /// What the stack offers for wiring.
@@ -289,8 +294,18 @@ pub fn build(cfg: &Config, example: &Example, offer: &Offer) -> Contract {
         .iter()
         .map(|k| (k.name.clone(), k.optional))
         .collect();
+    // the example's keys and the overrides by name: one lookup per key (linear in the input)
+    let by_name: HashMap<&str, &ExampleKey> =
+        example.keys.iter().map(|k| (k.name.as_str(), k)).collect();
+    let override_of: HashMap<&str, &EnvOverride> = overrides
+        .iter()
+        .rev()
+        .map(|o| (o.name.as_str(), o))
+        .collect();
+    let mut seen: std::collections::HashSet<String> =
+        names.iter().map(|(n, _)| n.clone()).collect();
     for o in overrides {
-        if !names.iter().any(|(n, _)| *n == o.name) {
+        if seen.insert(o.name.clone()) {
             names.push((o.name.clone(), o.optional.unwrap_or(false)));
         }
     }
@@ -304,16 +319,12 @@ pub fn build(cfg: &Config, example: &Example, offer: &Offer) -> Contract {
     let keys = names
         .iter()
         .map(|(name, _)| {
-            let ex = example.keys.iter().find(|k| k.name == *name);
-            let ov = overrides.iter().find(|o| o.name == *name);
+            let ex = by_name.get(name.as_str()).copied();
+            let ov = override_of.get(name.as_str()).copied();
             classify(name, ex, ov, offer, &wiring)
         })
         .collect();
-    Contract {
-        sources: example.files.clone(),
-        keys,
-        wiring,
-    }
+    Contract::new(example.files.clone(), keys, wiring)
 }
 
 impl Key {
@@ -325,8 +336,22 @@ impl Key {
 }
 
 impl Contract {
+    /// A contract of these keys ([`Contract::key`] finds the first of a name).
+    pub fn new(sources: Vec<String>, keys: Vec<Key>, wiring: Wiring) -> Contract {
+        let mut index = HashMap::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            index.entry(k.name.clone()).or_insert(i);
+        }
+        Contract {
+            sources,
+            keys,
+            wiring,
+            index,
+        }
+    }
+
     pub fn key(&self, name: &str) -> Option<&Key> {
-        self.keys.iter().find(|k| k.name == name)
+        self.index.get(name).map(|&i| &self.keys[i])
     }
 
     /// Keys compose sets for the API (in contract order).

@@ -35,7 +35,7 @@ fn origin(k: &Key) -> String {
 
 /// Contract keys compose must set for the API that the api service on disk does not.
 pub fn missing_in_compose<'c>(contract: &'c Contract, compose: &ComposeDoc) -> Vec<&'c Key> {
-    let env: Vec<String> = compose
+    let env: std::collections::HashSet<String> = compose
         .environment("api")
         .into_iter()
         .map(|(k, _, _)| k)

@@ -141,10 +141,11 @@ impl Compose {
     /// Every variable the compose file interpolates as required, in order of first use.
     pub fn required_vars(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for s in &self.services {
             for (_, v) in &s.environment {
                 if let Val::Required { var, hint, .. } = v {
-                    if !out.iter().any(|(n, _)| n == var) {
+                    if seen.insert(var.as_str()) {
                         out.push((var.clone(), hint.clone()));
                     }
                 }
@@ -220,16 +221,25 @@ fn api_environment(cfg: &Config, contract: &Contract) -> Vec<(String, Val)> {
         ("PORT".to_string(), lit(cfg.api.port.to_string())),
     ];
 
+    // each name's place in `env`: one lookup per key, linear in the contract's size
+    let mut at: std::collections::HashMap<String, usize> = env
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (n.clone(), i))
+        .collect();
     for k in contract.set_keys() {
         let Some(v) = &k.value else { continue };
-        match env.iter_mut().find(|(n, _)| *n == k.name) {
-            Some(slot) => slot.1 = v.clone(),
-            None => env.push((k.name.clone(), v.clone())),
+        match at.get(&k.name) {
+            Some(&i) => env[i].1 = v.clone(),
+            None => {
+                at.insert(k.name.clone(), env.len());
+                env.push((k.name.clone(), v.clone()));
+            }
         }
     }
     // redis always requires its password: the API gets it even where its example is silent
     if let Some(var) = &contract.wiring.redis_password {
-        if !env.iter().any(|(n, _)| n == var) {
+        if !at.contains_key(var) {
             env.push((var.clone(), required(var)));
         }
     }
