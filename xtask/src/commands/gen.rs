@@ -190,10 +190,7 @@ fn report_contract(checked: &[generated::Checked], contract: &crate::envcontract
     let Ok(value) = serde_yaml::from_str::<serde_yaml::Value>(text) else {
         return;
     };
-    let doc = crate::rules::ComposeDoc {
-        text: text.to_string(),
-        value,
-    };
+    let doc = crate::rules::ComposeDoc::new(text.to_string(), value);
     for k in crate::rules::env::missing_in_compose(contract, &doc) {
         let from = match &k.origin {
             crate::envcontract::Origin::Example(f, l) => format!("{f}:{l}"),

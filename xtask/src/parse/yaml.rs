@@ -93,51 +93,116 @@ fn key_of(text: &str) -> Option<String> {
     (rest == ":" || rest.starts_with(": ") || rest.starts_with(":\t")).then_some(k)
 }
 
-/// The end (exclusive) of the block that belongs to entry `i`.
-fn block_end(es: &[Entry<'_>], i: usize) -> usize {
-    let ind = es[i].indent;
-    let mut j = i + 1;
-    // a compact sequence under a key may sit at the key's own indent
-    let compact = es[i].text != "-" && es.get(j).is_some_and(|e| e.indent == ind && e.text == "-");
-    while j < es.len() {
-        let e = &es[j];
-        if e.indent > ind || (compact && e.indent == ind && e.text == "-") || e.line == es[i].line {
-            j += 1;
-            continue;
-        }
-        if compact && e.indent == ind && e.text != "-" {
-            break;
-        }
-        break;
-    }
-    j
+/// The 1-based line of the deepest part of `path` found in `text`; `None` if not even
+/// the first segment is found. For many lookups in one text, parse it once with [`Lines`].
+pub fn line_of(text: &str, path: &[Seg]) -> Option<usize> {
+    Lines::new(text).line_of(path)
 }
 
-/// The 1-based line of the deepest part of `path` found in `text`; `None` if not even
-/// the first segment is found.
-pub fn line_of(text: &str, path: &[Seg]) -> Option<usize> {
-    let es = entries(text);
-    let (mut lo, mut hi) = (0, es.len());
-    let mut found: Option<usize> = None;
-    for seg in path {
-        if lo >= hi {
+/// One entry, owned: its line, indent, whether it is a `-` marker, and its key if any.
+#[derive(Debug, Clone)]
+struct Owned {
+    line: usize,
+    indent: usize,
+    dash: bool,
+    key: Option<String>,
+}
+
+/// The children of one block: the first entry of each key, the `-` items in order.
+#[derive(Debug, Default)]
+struct Block {
+    keys: std::collections::HashMap<String, usize>,
+    items: Vec<usize>,
+}
+
+/// The lines of one YAML text, parsed once. A lookup costs the depth of its path (each
+/// block's children are indexed the first time a lookup enters it), not the size of the
+/// text: a rule asking the line of each of 30,000 keys stays linear.
+#[derive(Debug)]
+pub struct Lines {
+    es: Vec<Owned>,
+    /// Indexed blocks by (first entry, end).
+    blocks: std::sync::Mutex<std::collections::HashMap<(usize, usize), Block>>,
+}
+
+impl Lines {
+    pub fn new(text: &str) -> Lines {
+        let es = entries(text)
+            .into_iter()
+            .map(|e| Owned {
+                line: e.line,
+                indent: e.indent,
+                dash: e.text == "-",
+                key: key_of(e.text),
+            })
+            .collect();
+        Lines {
+            es,
+            blocks: Default::default(),
+        }
+    }
+
+    /// The end (exclusive) of the block that belongs to entry `i`.
+    fn block_end(&self, i: usize) -> usize {
+        let es = &self.es;
+        let ind = es[i].indent;
+        let mut j = i + 1;
+        // a compact sequence under a key may sit at the key's own indent
+        let compact = !es[i].dash && es.get(j).is_some_and(|e| e.indent == ind && e.dash);
+        while j < es.len() {
+            let e = &es[j];
+            if e.indent > ind || (compact && e.indent == ind && e.dash) || e.line == es[i].line {
+                j += 1;
+                continue;
+            }
             break;
         }
-        let child = es[lo].indent;
-        let hit = match seg {
-            Seg::Key(k) => (lo..hi).find(|&i| {
-                es[i].indent == child && key_of(es[i].text).as_deref() == Some(k.as_str())
-            }),
-            Seg::Index(n) => (lo..hi)
-                .filter(|&i| es[i].indent == child && es[i].text == "-")
-                .nth(*n),
-        };
-        let Some(i) = hit else { break };
-        found = Some(es[i].line);
-        lo = i + 1;
-        hi = block_end(&es, i).min(hi);
+        j
     }
-    found
+
+    /// The entry `seg` names among the children of block `lo..hi`.
+    fn child(&self, lo: usize, hi: usize, seg: &Seg) -> Option<usize> {
+        let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+        let b = blocks.entry((lo, hi)).or_insert_with(|| {
+            let child = self.es[lo].indent;
+            let mut b = Block::default();
+            for i in lo..hi {
+                let e = &self.es[i];
+                if e.indent != child {
+                    continue;
+                }
+                if e.dash {
+                    b.items.push(i);
+                } else if let Some(k) = &e.key {
+                    b.keys.entry(k.clone()).or_insert(i);
+                }
+            }
+            b
+        });
+        match seg {
+            Seg::Key(k) => b.keys.get(k).copied(),
+            Seg::Index(n) => b.items.get(*n).copied(),
+        }
+    }
+
+    /// The 1-based line of the deepest part of `path`; `None` if not even the first
+    /// segment is found.
+    pub fn line_of(&self, path: &[Seg]) -> Option<usize> {
+        let (mut lo, mut hi) = (0, self.es.len());
+        let mut found: Option<usize> = None;
+        for seg in path {
+            if lo >= hi {
+                break;
+            }
+            let Some(i) = self.child(lo, hi, seg) else {
+                break;
+            };
+            found = Some(self.es[i].line);
+            lo = i + 1;
+            hi = self.block_end(i).min(hi);
+        }
+        found
+    }
 }
 
 /// [`line_of`] with a dotted path, falling back to line 1.

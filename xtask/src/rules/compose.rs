@@ -4,7 +4,7 @@
 use serde_yaml::Value;
 
 use super::{is_local_host, split_image, unpinned, ComposeDoc, Input, Out, Rule};
-use crate::parse::yaml::{line_of, Seg};
+use crate::parse::yaml::Seg;
 use crate::stack::COMPOSE as F;
 
 pub const RULES: &[Rule] = &[
@@ -90,10 +90,6 @@ pub fn ix(n: usize) -> Seg {
 }
 
 impl ComposeDoc {
-    pub fn line(&self, path: &[Seg]) -> usize {
-        line_of(&self.text, path).unwrap_or(1)
-    }
-
     /// (name, definition) of every service, in file order.
     pub fn services(&self) -> Vec<(String, &Value)> {
         self.value

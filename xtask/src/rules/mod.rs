@@ -21,6 +21,8 @@ pub mod shape;
 pub mod workflow;
 
 #[cfg(test)]
+mod linear;
+#[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};
@@ -147,6 +149,19 @@ impl Sources {
 pub struct ComposeDoc {
     pub text: String,
     pub value: serde_yaml::Value,
+    /// The text's lines, parsed once (a rule may ask the line of every key).
+    lines: crate::parse::yaml::Lines,
+}
+
+impl ComposeDoc {
+    pub fn new(text: String, value: serde_yaml::Value) -> ComposeDoc {
+        let lines = crate::parse::yaml::Lines::new(&text);
+        ComposeDoc { text, value, lines }
+    }
+
+    pub fn line(&self, path: &[crate::parse::yaml::Seg]) -> usize {
+        self.lines.line_of(path).unwrap_or(1)
+    }
 }
 
 /// Everything a rule may look at: the parsed files on disk, the model, the root.
@@ -169,13 +184,7 @@ impl<'a> Input<'a> {
         let (compose, compose_error) = match &src.compose {
             None => (None, None),
             Some(text) => match serde_yaml::from_str::<serde_yaml::Value>(text) {
-                Ok(value) => (
-                    Some(ComposeDoc {
-                        text: text.clone(),
-                        value,
-                    }),
-                    None,
-                ),
+                Ok(value) => (Some(ComposeDoc::new(text.clone(), value)), None),
                 Err(e) => {
                     let line = e.location().map(|l| l.line()).unwrap_or(1);
                     (None, Some((line, e.to_string())))

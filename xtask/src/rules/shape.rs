@@ -322,7 +322,7 @@ fn compose_shape(i: &Input, o: &mut Out) {
     }
     walk(&doc.value, &mut Vec::new(), &mut found);
     for (path, problem) in found {
-        let line = line_of(&doc.text, &path).unwrap_or(1);
+        let line = doc.line(&path);
         let dotted: Vec<String> = path
             .iter()
             .map(|s| match s {

@@ -343,6 +343,14 @@ pub fn check_lockfile(ws: &Workspace, closure: &Closure) -> Result<()> {
         let Some(imp) = importers.get(p.dir.as_str()) else {
             bail!("pnpm-lock.yaml is out of date: it has no entry for the workspace package {} ({}); {fix}", p.name, p.dir);
         };
+        // the importer's entries and the manifest's names, indexed: linear in their sizes
+        let by_key: std::collections::HashMap<(&str, &str), _> = imp
+            .iter()
+            .map(|e| ((e.section.field(), e.name.as_str()), e))
+            .rev()
+            .collect();
+        let listed: std::collections::HashSet<&str> =
+            p.manifest.deps.iter().map(|d| d.name.as_str()).collect();
         for d in &p.manifest.deps {
             let section = match d.kind {
                 DepKind::Prod => Section::Prod,
@@ -351,9 +359,7 @@ pub fn check_lockfile(ws: &Workspace, closure: &Closure) -> Result<()> {
                 DepKind::Peer => continue,
             };
             let field = section.field();
-            let entry = imp
-                .iter()
-                .find(|e| e.section == section && e.name == d.name);
+            let entry = by_key.get(&(field, d.name.as_str())).copied();
             let Some(entry) = entry else {
                 bail!(
                     "pnpm-lock.yaml is out of date: {}/package.json has {field} {} {}, the lockfile does not; {fix}",
@@ -377,7 +383,7 @@ pub fn check_lockfile(ws: &Workspace, closure: &Closure) -> Result<()> {
         }
         // and nothing the manifest no longer has
         for e in imp {
-            if !p.manifest.deps.iter().any(|d| d.name == e.name) {
+            if !listed.contains(e.name.as_str()) {
                 bail!(
                     "pnpm-lock.yaml is out of date: it has {} {} for {}, which {}/package.json no longer lists; {fix}",
                     e.section.field(),
