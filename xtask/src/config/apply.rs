@@ -80,7 +80,8 @@ pub(super) fn apply_env(c: &mut Config, name: &str, item: &Item) -> Result<(), S
             "`api.env.{name}` has `secret = false` and a `format`; a format is a secret's (what the smoke test and the rehearsal generate): drop `format`, or `secret = false`"
         ));
     }
-    c.api.env.retain(|e| e.name != name);
+    // a TOML table's keys are unique (the parser refuses a duplicate), so a name comes once:
+    // no search of the entries before it (that made a long [api.env] quadratic)
     c.api.env.push(o);
     Ok(())
 }

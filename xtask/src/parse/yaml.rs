@@ -121,6 +121,8 @@ struct Block {
 #[derive(Debug)]
 pub struct Lines {
     es: Vec<Owned>,
+    /// Each entry's block end, computed once (see [`Lines::block_end`]).
+    ends: Vec<std::sync::OnceLock<usize>>,
     /// Indexed blocks by (first entry, end).
     blocks: std::sync::Mutex<std::collections::HashMap<(usize, usize), Block>>,
 }
@@ -136,14 +138,20 @@ impl Lines {
                 key: key_of(e.text),
             })
             .collect();
+        let es: Vec<Owned> = es;
         Lines {
+            ends: (0..es.len()).map(|_| std::sync::OnceLock::new()).collect(),
             es,
             blocks: Default::default(),
         }
     }
 
-    /// The end (exclusive) of the block that belongs to entry `i`.
+    /// The end (exclusive) of the block that belongs to entry `i`, computed once.
     fn block_end(&self, i: usize) -> usize {
+        *self.ends[i].get_or_init(|| self.find_block_end(i))
+    }
+
+    fn find_block_end(&self, i: usize) -> usize {
         let es = &self.es;
         let ind = es[i].indent;
         let mut j = i + 1;
