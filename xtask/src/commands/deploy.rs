@@ -454,8 +454,9 @@ fn swarm_options(
     let mut env_text = String::new();
     for f in o.files {
         let name = f.upload.name.clone();
-        let bytes = std::fs::read(&f.local)
-            .with_context(|| format!("cannot read {}", f.local.display()))?;
+        // a regular file only (a generated file, or the env file the user names)
+        let bytes = crate::files::read_regular_bytes(&f.local, crate::files::MAX_INPUT)
+            .map_err(|r| crate::files::refusal(&f.local, &r, crate::files::MAX_INPUT))?;
         if name == "docker-compose.staging.yml" {
             files.push(rollout::LocalFile {
                 local: ctx.root.join(crate::stack::SWARM_STACK),

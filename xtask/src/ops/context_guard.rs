@@ -91,7 +91,7 @@ fn listed(paths: &[String], max: usize) -> String {
 
 /// Checks the context of a build from `root` filtered by the ignore file `ignore_rel`.
 pub fn check(root: &Path, ignore_rel: &str) -> Guard {
-    let ign = match crate::files::read_regular(&root.join(ignore_rel), crate::files::MAX_INPUT) {
+    let ign = match crate::files::read_in(root, Path::new(ignore_rel), crate::files::MAX_INPUT) {
         Ok(text) => crate::parse::ignore::parse(&text),
         Err(_) => IgnoreFile::default(),
     };
@@ -249,7 +249,7 @@ fn credentials(root: &Path, ign: &IgnoreFile, skip: &[String], g: &mut Guard) {
             cut = Some(format!("after {total} bytes"));
             return false;
         }
-        if let Ok(bytes) = crate::files::read_regular_bytes(&root.join(path), credscan::MAX_FILE) {
+        if let Ok(bytes) = crate::files::read_in_bytes(root, Path::new(path), credscan::MAX_FILE) {
             total += bytes.len() as u64;
             files += 1;
             let h = credscan::scan(&bytes);

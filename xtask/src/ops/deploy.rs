@@ -184,8 +184,9 @@ impl Run<'_> {
 /// Uploads the generated files (and the env file) into `dir` on the host, each with its mode.
 pub(super) fn upload_files(ssh: &Ssh, dir: &str, files: &[LocalFile]) -> Result<()> {
     for f in files {
-        let bytes = std::fs::read(&f.local)
-            .with_context(|| format!("cannot read {}", f.local.display()))?;
+        // a regular file only (a generated file, or the env file the user names)
+        let bytes = crate::files::read_regular_bytes(&f.local, crate::files::MAX_INPUT)
+            .map_err(|r| crate::files::refusal(&f.local, &r, crate::files::MAX_INPUT))?;
         ssh.upload(&bytes, &format!("{dir}/{}", f.upload.name), f.upload.mode)?;
     }
     Ok(())

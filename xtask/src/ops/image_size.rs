@@ -1,7 +1,7 @@
 //! The size of a built API image by layer group, judged against `[image]`'s budget: what
 //! `build-image` and verify's image stage report ([`crate::image_size`] does the split).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::config::ImageConfig;
 use crate::image_size::{self, Budget, Group, GroupBudget, SizeReport};
@@ -43,8 +43,7 @@ pub fn measure(
 ) -> Result<SizeReport> {
     let history = docker.history(image)?;
     let base = docker.history(&plan.node_image)?;
-    let text = std::fs::read_to_string(&plan.dockerfile)
-        .with_context(|| format!("cannot read {}", plan.dockerfile.display()))?;
+    let text = crate::files::read_input(&plan.dockerfile, crate::files::MAX_GENERATED)?;
     let df = dockerfile::parse(&text);
     let args = [("NODE_IMAGE".to_string(), plan.node_image.clone())];
     // Generated files are recognised by their paths (`node_modules/.prisma`, `generated`)
