@@ -135,7 +135,7 @@ pub fn build_site(ctx: &Ctx, web: &Web, node: &str, dest: &Path, who: &str) -> R
         );
     }
     let index_path = dest.join("index.html");
-    let index = crate::files::read_in(&dest, &index_path, crate::files::MAX_INPUT).map_err(|r| {
+    let index = crate::files::read_in(dest, &index_path, crate::files::MAX_INPUT).map_err(|r| {
         anyhow::anyhow!("{}", r.phrase(crate::files::MAX_INPUT))
     }).with_context(|| {
         format!(
