@@ -32,7 +32,8 @@ value is ever printed: the report names keys, their class, format and source onl
 OPTIONS:
     --out FILE       where to write (default: <root>/infra/.env.staging). Refused: a symlink,
                      a directory, a FIFO or device, a file inside the image's build context
-                     that its ignore file does not leave out
+                     that its ignore file does not leave out, a path inside the monorepo
+                     behind a linked directory (e.g. `infra` a symlink)
     --force          replace an existing file; the old one is kept as FILE.bak (mode 0600)
     --rotate KEY     regenerate secret KEY only in the existing file (every other line kept
                      byte for byte; the old file kept as FILE.bak); repeatable
