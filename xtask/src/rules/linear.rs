@@ -1,7 +1,7 @@
 //! Linear time in the size of every input: each input kind at its cap (the largest input the
 //! tool accepts) against a quarter of it. Not a benchmark (figures belong to `cargo xtask
 //! bench`): a complexity test. Linear work takes about 4× as long on 4× the input; quadratic
-//! work about 16×. Each case asserts the ratio stays under 8 and that the input at its cap is
+//! work about 16×. Each case asserts the ratio stays under 10 and that the input at its cap is
 //! handled within 2 s in a debug build (issue 22: 33,000 example keys took 77 s), and prints
 //! its figures (`cargo test -p xtask --lib linear -- --nocapture`).
 
@@ -13,6 +13,9 @@ use crate::rules::{run, Input, Sources};
 
 /// The acceptance bound at the cap (a debug build).
 const AT_CAP: Duration = Duration::from_secs(2);
+/// Linear work gives about 4, quadratic about 16: between them, with room for noise and
+/// cache effects at the cap (the Dockerfile parser measured 7.1 on an idle machine).
+const MAX_RATIO: f64 = 10.0;
 /// Below this the quarter-size run is too short to time: it counts as this long.
 const FLOOR: Duration = Duration::from_millis(5);
 
@@ -45,13 +48,13 @@ fn assert_linear<T>(what: &str, cap: usize, make: impl Fn(usize) -> T, work: imp
             cap / 4
         );
         last = (t_small, t_big, ratio);
-        if ratio < 8.0 && t_big < AT_CAP {
+        if ratio < MAX_RATIO && t_big < AT_CAP {
             return;
         }
     }
     let (_, t_big, ratio) = last;
     assert!(
-        ratio < 8.0,
+        ratio < MAX_RATIO,
         "{what}: 4× the input took {ratio:.1}× as long: superlinear"
     );
     assert!(
