@@ -26,6 +26,10 @@ fi
 if { [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null; } && [ "$(id -u)" = 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null
 fi
+# key generation for the secrets of a PEM format (env init, the smoke test, the rehearsal)
+if ! command -v openssl >/dev/null && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+fi
 for t in caddy hadolint shellcheck actionlint zizmor; do
   command -v "$t" >/dev/null || { echo "install-tools: $t is still missing after install" >&2; exit 1; }
   printf '%-10s %s\n' "$t" "$("$t" --version 2>&1 | head -n1)"
