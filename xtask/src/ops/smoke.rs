@@ -88,6 +88,7 @@ pub fn check_with(
             &mut sandbox,
             &world.services,
             &mut boot,
+            standin_for.is_some(),
         )?),
     };
     let mut results = run(docker, image, &e)?;

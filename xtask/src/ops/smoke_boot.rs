@@ -177,11 +177,13 @@ impl Drop for Sandbox<'_> {
 
 /// The image a service runs: the one the staging file names when it is local; else, for
 /// postgres and redis, the real one pulled in GitHub Actions and a STAND-IN built here
-/// elsewhere; else (ipfs, the tee-worker) none: why.
+/// elsewhere (and wherever the API itself stands on a STAND-IN base, `standin_run`: such a
+/// machine has no registry, GitHub Actions or not); else (ipfs, the tee-worker) none: why.
 fn pick(
     docker: &Docker,
     spec: &ServiceSpec,
     builder: &mut Option<(TempDir, Builder)>,
+    standin_run: bool,
 ) -> Result<std::result::Result<(String, Source, bool), String>> {
     let kind = match spec.name.as_str() {
         "postgres" => Some(Kind::Postgres),
@@ -202,7 +204,7 @@ fn pick(
         let (image, source) = crate::ops::services::named(docker, kind, &spec.image)?;
         return Ok(Ok((image, source, false)));
     }
-    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+    if !standin_run && std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
         return Ok(Ok((spec.image.clone(), Source::Real, true)));
     }
     // a stand-in already in the engine is used as it is (building or checking it is the
@@ -238,12 +240,14 @@ pub struct Launched {
 }
 
 /// Starts `specs` (detached) on a new private network of `sandbox`: their images chosen, their
-/// containers created. Fills `boot`; [`ready`] waits for them.
+/// containers created. Fills `boot`; [`ready`] waits for them. `standin_run`: the API's
+/// image stands on a STAND-IN base, so no service image is pulled either.
 pub fn launch(
     docker: &Docker,
     sandbox: &mut Sandbox<'_>,
     specs: &[ServiceSpec],
     boot: &mut Boot,
+    standin_run: bool,
 ) -> Result<Launched> {
     install_interrupt_handler();
     ACTIVE.store(true, Ordering::SeqCst);
@@ -252,7 +256,7 @@ pub fn launch(
     let mut chosen = Vec::new();
     for spec in specs {
         check_interrupt()?;
-        match pick(docker, spec, &mut builder)? {
+        match pick(docker, spec, &mut builder, standin_run)? {
             Ok(c) => chosen.push((spec, c)),
             Err(why) => boot.not_started.push(NotStarted {
                 name: spec.name.clone(),
