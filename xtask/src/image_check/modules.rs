@@ -4,6 +4,7 @@
 //! pnpm resolved; named with its chain, size and fix) and `image/closure` (a package outside
 //! the API's closure altogether, e.g. another app's through a hoisted install).
 
+use crate::image_check::programs::last_json_line;
 use serde::Deserialize;
 
 use super::{CheckResult, Expect};
@@ -92,14 +93,7 @@ pub fn parse_modules(
 ) -> Vec<CheckResult> {
     const DEV: &str = "image/no-dev-deps";
     const OUT: &str = "image/closure";
-    let parsed: Option<Vec<Found>> = if code == Some(0) {
-        stdout
-            .lines()
-            .last()
-            .and_then(|l| serde_json::from_str(l).ok())
-    } else {
-        None
-    };
+    let parsed: Option<Vec<Found>> = last_json_line(code, stdout);
     let fail_both = |d: String| vec![CheckResult::fail(DEV, d.clone()), CheckResult::fail(OUT, d)];
     let Some(found) = parsed else {
         return fail_both(format!(

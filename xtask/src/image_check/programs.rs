@@ -86,14 +86,7 @@ pub fn probe_input(e: &Expect) -> String {
 
 /// What [`PROBE_JS`] printed → `image/runtime-deps`.
 pub fn parse_probe(code: Option<i32>, stdout: &str, stderr: &str, e: &Expect) -> CheckResult {
-    let parsed: Option<Json> = if code == Some(0) {
-        stdout
-            .lines()
-            .last()
-            .and_then(|l| serde_json::from_str(l).ok())
-    } else {
-        None
-    };
+    let parsed: Option<Json> = last_json_line(code, stdout);
     let Some(v) = parsed else {
         return CheckResult::fail(
             "image/runtime-deps",
@@ -176,14 +169,7 @@ walk('/');console.log(JSON.stringify(bad));"#;
 
 /// What [`SCAN_JS`] printed → `image/no-source-files`.
 pub fn parse_scan(code: Option<i32>, stdout: &str, stderr: &str) -> CheckResult {
-    let list: Option<Vec<String>> = if code == Some(0) {
-        stdout
-            .lines()
-            .last()
-            .and_then(|l| serde_json::from_str(l).ok())
-    } else {
-        None
-    };
+    let list: Option<Vec<String>> = last_json_line(code, stdout);
     match list {
         None => CheckResult::fail(
             "image/no-source-files",
@@ -211,14 +197,7 @@ pub fn parse_scan(code: Option<i32>, stdout: &str, stderr: &str) -> CheckResult 
 /// What [`crate::secrets::scan_js`] printed → `image/no-secret-files`, naming each hit.
 pub fn parse_secret_scan(code: Option<i32>, stdout: &str, stderr: &str) -> CheckResult {
     const ID: &str = "image/no-secret-files";
-    let list: Option<Vec<String>> = if code == Some(0) {
-        stdout
-            .lines()
-            .last()
-            .and_then(|l| serde_json::from_str(l).ok())
-    } else {
-        None
-    };
+    let list: Option<Vec<String>> = last_json_line(code, stdout);
     match list {
         None => CheckResult::fail(
             ID,
@@ -255,14 +234,7 @@ pub const CREDENTIAL_ROOTS: &[&str] = &["/app", "/root", "/home", "/tmp"];
 /// credential named with its kinds, never the value; a scan cut short is said.
 pub fn parse_credential_scan(code: Option<i32>, stdout: &str, stderr: &str) -> CheckResult {
     const ID: &str = "image/no-credentials";
-    let v: Option<serde_json::Value> = if code == Some(0) {
-        stdout
-            .lines()
-            .last()
-            .and_then(|l| serde_json::from_str(l).ok())
-    } else {
-        None
-    };
+    let v: Option<serde_json::Value> = last_json_line(code, stdout);
     let Some(v) = v.filter(|v| v["hits"].is_array()) else {
         return CheckResult::fail(
             ID,
@@ -326,6 +298,21 @@ pub fn parse_credential_scan(code: Option<i32>, stdout: &str, stderr: &str) -> C
             ),
         )
     }
+}
+
+/// The JSON document on the last line a node program printed, when it exited 0 (the
+/// inspection programs print their result last): `None` otherwise, or when it does not parse.
+pub(crate) fn last_json_line<T: serde::de::DeserializeOwned>(
+    code: Option<i32>,
+    stdout: &str,
+) -> Option<T> {
+    if code != Some(0) {
+        return None;
+    }
+    stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
 }
 
 #[cfg(test)]
